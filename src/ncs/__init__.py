@@ -1,0 +1,37 @@
+"""ncs: conduction block, temporal dispersion and demyelination criteria for motor NCS.
+
+The everyday names are here; see the user guide for the tidy input format.
+"""
+
+from ncs._version import __version__
+from ncs.analyze import Analysis, analyze
+from ncs.criteria import CRITERIA, DEFAULT_CRITERIA, Citation, Criterion, SegmentRule, Threshold, classify, get_criteria, list_criteria
+from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
+from ncs.io import read_sites
+from ncs.measures import percent_change, percent_drop
+from ncs.schema import normalize_units, validate
+from ncs.segments import segments
+
+__all__ = [
+    "CRITERIA",
+    "DEFAULT_CRITERIA",
+    "Analysis",
+    "Citation",
+    "Criterion",
+    "NcsWarning",
+    "SegmentRule",
+    "Threshold",
+    "UnknownCriteriaError",
+    "ValidationError",
+    "__version__",
+    "analyze",
+    "classify",
+    "get_criteria",
+    "list_criteria",
+    "normalize_units",
+    "percent_change",
+    "percent_drop",
+    "read_sites",
+    "segments",
+    "validate",
+]

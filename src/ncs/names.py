@@ -1,0 +1,180 @@
+"""Canonical names of nerves, sides and stimulation sites, and the proximal order of sites.
+
+These tables are data: normalisation looks names up here, it never guesses. A site that is
+not listed for its nerve needs an explicit ``site_order`` column in the input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "NERVE_ALIASES",
+    "SIDE_ALIASES",
+    "SITE_ALIASES",
+    "SITE_RANK",
+    "normalize_nerve",
+    "normalize_side",
+    "normalize_site",
+    "site_rank",
+]
+
+# Canonical nerve names (keys) and accepted spellings (values, already "cleaned": lower case,
+# single spaces, no punctuation).
+_NERVES: dict[str, tuple[str, ...]] = {
+    "median": ("median", "median motor", "med"),
+    "ulnar": ("ulnar", "ulnar motor", "uln"),
+    "peroneal": (
+        "peroneal",
+        "fibular",
+        "common peroneal",
+        "common fibular",
+        "deep peroneal",
+        "deep fibular",
+        "peroneal motor",
+        "fibular motor",
+        "per",
+        "fib",
+    ),
+    "tibial": ("tibial", "posterior tibial", "tibial motor", "tib"),
+    "radial": ("radial", "radial motor", "rad"),
+    "musculocutaneous": ("musculocutaneous", "mc"),
+    "axillary": ("axillary",),
+    "femoral": ("femoral",),
+    "accessory": ("accessory", "spinal accessory"),
+    "facial": ("facial",),
+    "phrenic": ("phrenic",),
+}
+
+NERVE_ALIASES: Mapping[str, str] = MappingProxyType(
+    {alias: canon for canon, aliases in _NERVES.items() for alias in aliases}
+)
+"""Accepted nerve spelling -> canonical nerve name."""
+
+SIDE_ALIASES: Mapping[str, str] = MappingProxyType(
+    {"l": "L", "left": "L", "lt": "L", "r": "R", "right": "R", "rt": "R"}
+)
+"""Accepted side spelling -> ``"L"`` or ``"R"``."""
+
+# Canonical site name -> accepted spellings (cleaned).
+_SITES: dict[str, tuple[str, ...]] = {
+    "palm": ("palm",),
+    "wrist": ("wrist", "wr", "wri"),
+    "forearm": ("forearm", "fa", "mid forearm"),
+    "below elbow": ("below elbow", "be", "b elbow", "belowelbow", "below elb"),
+    "elbow": ("elbow", "elb", "antecubital", "antecubital fossa", "cubital fossa"),
+    "above elbow": ("above elbow", "ae", "a elbow", "aboveelbow", "above elb"),
+    "below spiral groove": ("below spiral groove", "bsg", "spiral groove"),
+    "above spiral groove": ("above spiral groove", "asg"),
+    "arm": ("arm", "upper arm", "mid arm"),
+    "axilla": ("axilla", "ax", "axila"),
+    "erb": ("erb", "erbs point", "erb point", "erbs", "erb s point", "supraclavicular"),
+    "root": ("root", "cervical root", "lumbar root", "nerve root"),
+    "ankle": ("ankle", "ank"),
+    "below fibular head": (
+        "below fibular head",
+        "bfh",
+        "fibular head",
+        "below knee",
+        "fib head",
+        "below fib head",
+        "below fibula head",
+    ),
+    "above fibular head": ("above fibular head", "afh", "above fib head", "lateral popliteal fossa"),
+    "popliteal fossa": ("popliteal fossa", "pf", "popliteal", "knee", "pop fossa", "pop"),
+    "thigh": ("thigh",),
+    "inguinal": ("inguinal", "inguinal ligament", "groin"),
+}
+
+SITE_ALIASES: Mapping[str, str] = MappingProxyType(
+    {alias: canon for canon, aliases in _SITES.items() for alias in aliases}
+)
+"""Accepted site spelling -> canonical site name."""
+
+_UPPER = ("palm", "wrist", "forearm", "below elbow", "elbow", "above elbow", "arm", "axilla", "erb", "root")
+_RADIAL = ("forearm", "elbow", "below spiral groove", "above spiral groove", "axilla", "erb", "root")
+_LOWER_PERONEAL = (
+    "ankle",
+    "below fibular head",
+    "above fibular head",
+    "popliteal fossa",
+    "thigh",
+    "root",
+)
+_LOWER_TIBIAL = ("ankle", "popliteal fossa", "thigh", "root")
+
+SITE_RANK: Mapping[str, Mapping[str, int]] = MappingProxyType(
+    {
+        "median": MappingProxyType({s: i for i, s in enumerate(_UPPER)}),
+        "ulnar": MappingProxyType({s: i for i, s in enumerate(_UPPER)}),
+        "radial": MappingProxyType({s: i for i, s in enumerate(_RADIAL)}),
+        "peroneal": MappingProxyType({s: i for i, s in enumerate(_LOWER_PERONEAL)}),
+        "tibial": MappingProxyType({s: i for i, s in enumerate(_LOWER_TIBIAL)}),
+        "musculocutaneous": MappingProxyType({"axilla": 0, "erb": 1, "root": 2}),
+        "axillary": MappingProxyType({"erb": 0, "root": 1}),
+        "femoral": MappingProxyType({"inguinal": 0, "root": 1}),
+    }
+)
+"""Per nerve: canonical site -> rank, increasing proximally (0 = most distal known site).
+
+Used to derive ``site_order`` when the input has none. The rank is only an order; the
+derived ``site_order`` is the position among the sites actually recorded for the nerve.
+"""
+
+_CLEAN = re.compile(r"[^0-9a-z]+")
+
+
+def _clean(values: pd.Series) -> pd.Series:
+    """Lower-case, turn punctuation/underscores/hyphens into spaces, collapse spaces."""
+    s = values.astype("string").str.lower().str.replace("'", "", regex=False)
+    return s.str.replace(_CLEAN, " ", regex=True).str.strip()
+
+
+def _lookup(values: pd.Series, table: Mapping[str, str]) -> pd.Series:
+    """Map cleaned spellings through ``table``; unknown spellings become <NA>.
+
+    Vectorised: the mapping is applied to the (few) unique values only.
+    """
+    cleaned = _clean(values)
+    codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
+    mapped = np.array([table.get(str(u), None) for u in uniques] + [None], dtype=object)
+    out = mapped[codes]  # code -1 picks the trailing None
+    return pd.Series(out, index=values.index, dtype="string")
+
+
+def normalize_nerve(values: pd.Series) -> pd.Series:
+    """Canonical nerve names (``fibular`` -> ``peroneal``); unknown names become <NA>."""
+    return _lookup(values, NERVE_ALIASES)
+
+
+def normalize_side(values: pd.Series) -> pd.Series:
+    """``L``/``R`` from ``left``, ``Rt``, ``r`` ...; unknown sides become <NA>."""
+    return _lookup(values, SIDE_ALIASES)
+
+
+def normalize_site(values: pd.Series) -> pd.Series:
+    """Canonical site names where known; unknown sites keep their cleaned spelling.
+
+    Unknown site names are not errors by themselves: they are accepted when the input gives
+    ``site_order`` explicitly.
+    """
+    cleaned = _clean(values)
+    known = _lookup(values, SITE_ALIASES)
+    return known.fillna(cleaned)
+
+
+def site_rank(nerves: pd.Series, sites: pd.Series) -> pd.Series:
+    """Proximal rank of each (canonical nerve, canonical site); <NA> where unknown."""
+    keys = nerves.astype("string").fillna("") + "\x1f" + sites.astype("string").fillna("")
+    table = {
+        f"{nerve}\x1f{site}": rank for nerve, ranks in SITE_RANK.items() for site, rank in ranks.items()
+    }
+    codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+    mapped = np.array([table.get(str(u), -1) for u in uniques] + [-1], dtype=np.int64)
+    ranks = mapped[codes]
+    return pd.Series(ranks, index=nerves.index, dtype="Int64").where(ranks >= 0)

@@ -1,0 +1,210 @@
+"""Segments: pairs of stimulation sites of one nerve, with their conduction measures."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ncs.errors import NcsWarning
+from ncs.measures import percent_change, percent_drop
+from ncs.schema import NERVE_KEYS, validate
+
+__all__ = ["SEGMENT_COLUMNS", "segments", "sort_sites"]
+
+SEGMENT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "nerve",
+    "side",
+    "distal_site",
+    "proximal_site",
+    "reference",
+    "distance_mm",
+    "cv_m_s",
+    "amp_drop_pct",
+    "area_drop_pct",
+    "dur_change_pct",
+    "distal_amplitude_mv",
+    "proximal_amplitude_mv",
+    "distal_area_mvms",
+    "proximal_area_mvms",
+    "distal_duration_ms",
+    "proximal_duration_ms",
+    "distal_latency_ms",
+    "proximal_latency_ms",
+    "distal_response",
+    "proximal_response",
+    "distal_site_order",
+    "proximal_site_order",
+    "distal_row",
+    "proximal_row",
+)
+"""Columns of :func:`segments` output, in order."""
+
+#: Conduction velocities outside this range raise an NcsWarning (distance unit or site mix-up).
+_CV_PLAUSIBLE_M_S = (10.0, 100.0)
+
+
+def sort_sites(sites: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sites sorted by nerve key values, then distal to proximal; plus a nerve id per row.
+
+    The order depends only on the key values, never on input row order.
+    """
+    codes = []
+    for col in NERVE_KEYS:
+        c, _ = pd.factorize(sites[col].astype("string"), sort=True)
+        codes.append(c)
+    order = sites["site_order"].to_numpy(dtype=np.int64)
+    idx = np.lexsort((order, codes[2], codes[1], codes[0]))
+    sorted_sites = sites.iloc[idx].reset_index(drop=True)
+    key = np.stack([c[idx] for c in codes], axis=1)
+    new_nerve = np.ones(len(idx), dtype=bool)
+    if len(idx) > 1:
+        new_nerve[1:] = (key[1:] != key[:-1]).any(axis=1)
+    nerve_id = np.cumsum(new_nerve) - 1
+    return sorted_sites, nerve_id
+
+
+def segments(
+    sites: pd.DataFrame,
+    *,
+    units: Mapping[str, str] | None = None,
+    validated: bool = False,
+) -> pd.DataFrame:
+    """One row per comparison of two stimulation sites of a nerve.
+
+    Two kinds of comparison are made, told apart by ``reference``:
+
+    * ``"adjacent"``: each site against its next more distal neighbour;
+    * ``"distal"``: each site from the third one on against the most distal site (the
+      second site against the most distal one is already the first adjacent pair and is not
+      repeated).
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        Tidy sites table (validated here unless ``validated=True``).
+    units : mapping, optional
+        Units of the input columns, passed to :func:`ncs.validate`.
+    validated : bool, default False
+        Skip validation because ``sites`` is the output of :func:`ncs.validate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SEGMENT_COLUMNS`. ``distance_mm`` is the nerve length between the two
+        sites, ``cv_m_s`` the conduction velocity over it (distance / latency difference),
+        ``amp_drop_pct`` and ``area_drop_pct`` the fall of the proximal response relative to
+        the distal one, ``dur_change_pct`` the signed change of negative-peak duration.
+        Measures that cannot be computed are NaN (never zero). ``distal_row`` and
+        ``proximal_row`` point back to the input rows.
+
+    Notes
+    -----
+    ``amp_drop_pct = 100 (A_distal - A_proximal) / A_distal``; ``dur_change_pct = 100
+    (D_proximal - D_distal) / D_distal``; ``cv_m_s = distance_mm / (L_proximal - L_distal)``
+    (mm/ms = m/s). An absent proximal response (with a distal response) is a 100 % drop; an
+    absent distal response makes every measure of the segment unknown.
+
+    Warns
+    -----
+    NcsWarning
+        When conduction velocities fall outside 10-100 m/s (distances in cm?).
+    """
+    if not validated:
+        sites = validate(sites, units=units)
+    s, nerve_id = sort_sites(sites)
+    n = len(s)
+    pos = np.arange(n)
+    first = np.zeros(n, dtype=np.int64)
+    if n:
+        starts = np.flatnonzero(np.r_[True, nerve_id[1:] != nerve_id[:-1]])
+        first = starts[nerve_id]
+    position = pos - first
+
+    same = np.zeros(0, dtype=bool) if n < 2 else nerve_id[1:] == nerve_id[:-1]
+    adj_prox = pos[1:][same] if n >= 2 else pos[:0]
+    adj_dist = adj_prox - 1
+    far_prox = pos[position >= 2]
+    far_dist = first[far_prox]
+
+    distal = np.concatenate([adj_dist, far_dist])
+    proximal = np.concatenate([adj_prox, far_prox])
+    reference = np.concatenate(
+        [np.full(adj_prox.size, "adjacent", dtype=object), np.full(far_prox.size, "distal", dtype=object)]
+    )
+
+    # Nerve length between sites: sum of per-site distances strictly above the distal site.
+    dist = s["distance_mm"].to_numpy(dtype=float)
+    dist_known = np.where(np.isnan(dist), 0.0, dist)
+    dist_nan = np.isnan(dist).astype(np.int64)
+    csum = np.cumsum(dist_known)
+    cnan = np.cumsum(dist_nan)
+    length = csum[proximal] - csum[distal]
+    unknown_length = (cnan[proximal] - cnan[distal]) > 0
+    length = np.where(unknown_length, np.nan, length)
+
+    lat = s["latency_ms"].to_numpy(dtype=float)
+    amp = s["amplitude_mv"].to_numpy(dtype=float)
+    area = s["area_mvms"].to_numpy(dtype=float)
+    dur = s["duration_ms"].to_numpy(dtype=float)
+    resp = s["response"].to_numpy(dtype=object)
+    distal_present = resp[distal] == "present"
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dlat = lat[proximal] - lat[distal]
+        cv = np.where(dlat > 0, length / dlat, np.nan)
+
+    amp_d = np.where(distal_present, amp[distal], np.nan)
+    area_d = np.where(distal_present, area[distal], np.nan)
+    out = {
+        "patient_id": s["patient_id"].to_numpy()[distal],
+        "nerve": s["nerve"].to_numpy()[distal],
+        "side": s["side"].to_numpy()[distal],
+        "distal_site": s["site"].to_numpy()[distal],
+        "proximal_site": s["site"].to_numpy()[proximal],
+        "reference": reference,
+        "distance_mm": length,
+        "cv_m_s": cv,
+        "amp_drop_pct": percent_drop(amp_d, amp[proximal]),
+        "area_drop_pct": percent_drop(area_d, area[proximal]),
+        "dur_change_pct": percent_change(dur[distal], dur[proximal]),
+        "distal_amplitude_mv": amp[distal],
+        "proximal_amplitude_mv": amp[proximal],
+        "distal_area_mvms": area[distal],
+        "proximal_area_mvms": area[proximal],
+        "distal_duration_ms": dur[distal],
+        "proximal_duration_ms": dur[proximal],
+        "distal_latency_ms": lat[distal],
+        "proximal_latency_ms": lat[proximal],
+        "distal_response": resp[distal],
+        "proximal_response": resp[proximal],
+        "distal_site_order": s["site_order"].to_numpy(dtype=np.int64)[distal],
+        "proximal_site_order": s["site_order"].to_numpy(dtype=np.int64)[proximal],
+        "distal_row": s["input_row"].to_numpy(dtype=np.int64)[distal],
+        "proximal_row": s["input_row"].to_numpy(dtype=np.int64)[proximal],
+    }
+    seg = pd.DataFrame(out)
+    # Deterministic order: nerve, distal site, then adjacent before distal-reference rows.
+    key = np.lexsort((proximal, reference == "distal", distal))
+    seg = seg.iloc[key].reset_index(drop=True)
+    for col in ("patient_id", "nerve", "side", "distal_site", "proximal_site", "reference",
+                "distal_response", "proximal_response"):
+        seg[col] = seg[col].astype("string")
+    _warn_cv(seg["cv_m_s"].to_numpy())
+    return seg
+
+
+def _warn_cv(cv: np.ndarray) -> None:
+    low, high = _CV_PLAUSIBLE_M_S
+    with np.errstate(invalid="ignore"):
+        odd = (cv < low) | (cv > high)
+    if odd.any():
+        warnings.warn(
+            f"{int(odd.sum())} segment conduction velocities outside {low:g}-{high:g} m/s: "
+            "check distances (mm, not cm) and site labels",
+            NcsWarning,
+            stacklevel=3,
+        )

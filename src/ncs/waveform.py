@@ -1,0 +1,956 @@
+"""Raw CMAP waveforms: marker placement, measurement and readers.
+
+A compound muscle action potential (CMAP) recorded belly-tendon starts with a negative
+(upward on most EDX screens) phase. :func:`measure` places the usual markers (onset,
+negative peak, return to baseline) on one trace or on a 2-D batch of traces at once, fully
+vectorised, and returns the measures under the column names of the tidy sites table
+(``latency_ms``, ``amplitude_mv``, ``area_mvms``, ``duration_ms``, ...), so measured traces
+feed :func:`ncs.analyze` directly.
+
+Readers turn text/CSV columns, NumPy arrays and EDF/EDF+ files (optional extra ``edf``) into
+a :class:`Traces` object: a 2-D array in mV with the negative phase negative, the sampling
+rate, the stimulus time, and one row of site metadata per trace.
+
+Conventions
+-----------
+Polarity: the negative phase has negative values in every array this module returns. Input
+stored negative-up is flipped with ``invert=True``. Units: outputs are in mV and ms; input in
+µV is converted with ``units="uV"``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ncs.errors import ValidationError
+
+__all__ = [
+    "MEASURE_COLUMNS",
+    "Traces",
+    "from_array",
+    "measure",
+    "read_edf",
+    "read_text",
+]
+
+#: Measures returned by :func:`measure`, in order (sites-table column names).
+MEASURE_COLUMNS: tuple[str, ...] = (
+    "latency_ms",
+    "amplitude_mv",
+    "pp_amplitude_mv",
+    "area_mvms",
+    "duration_ms",
+    "distal_duration_ms",
+    "total_duration_ms",
+)
+
+#: Extra diagnostic columns returned by :func:`measure` after the measures.
+_DIAGNOSTIC_COLUMNS: tuple[str, ...] = (
+    "peak_latency_ms",
+    "baseline_mv",
+    "noise_sd_mv",
+    "response",
+    "quality",
+)
+
+_UNIT_TO_MV: Mapping[str, float] = {
+    "mv": 1.0,
+    "uv": 1e-3,
+    "µv": 1e-3,  # micro sign
+    "μv": 1e-3,  # greek mu
+    "v": 1e3,
+}
+
+# Quality reasons (short, stable strings).
+Q_OK = "ok"
+Q_NONFINITE = "non-finite samples"
+Q_NO_RESPONSE = "no response"
+Q_ONSET_EARLY = "onset before search window"
+Q_PEAK_AT_END = "negative peak at end of trace"
+Q_NO_RETURN = "negative phase does not return to baseline"
+Q_NO_LAST_RETURN = "last negative phase does not return to baseline"
+Q_NO_FINAL_RETURN = "response does not return to baseline"
+
+
+def _units_factor(units: str, problems: list[tuple[Any, Any, str]]) -> float:
+    key = str(units).strip().lower()
+    if key not in _UNIT_TO_MV:
+        problems.append((None, "units", f"unknown unit {units!r}; use 'mV', 'uV' or 'V'"))
+        return 1.0
+    return _UNIT_TO_MV[key]
+
+
+def _as_2d(traces: Any, problems: list[tuple[Any, Any, str]]) -> tuple[np.ndarray, bool]:
+    """Return a float64 2-D view/copy of ``traces`` and whether the input was 1-D."""
+    try:
+        arr = np.asarray(traces, dtype=np.float64)
+    except (TypeError, ValueError):
+        problems.append((None, "traces", "must be a numeric array"))
+        return np.zeros((0, 0)), False
+    if arr.ndim not in (1, 2):
+        problems.append(
+            (None, "traces", f"must be 1-D (one trace) or 2-D (one trace per row), got {arr.ndim}-D")
+        )
+        return np.zeros((0, 0)), False
+    single = arr.ndim == 1
+    arr2 = arr[np.newaxis, :] if single else arr
+    if arr2.shape[1] < 4:
+        problems.append((None, "traces", f"needs at least 4 samples per trace, got {arr2.shape[1]}"))
+    return arr2, single
+
+
+def _last_true(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the last True per row (0 where none) and whether there is one."""
+    has = mask.any(axis=1)
+    idx = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
+    return np.where(has, idx, 0), has
+
+
+def _first_true_from(mask: np.ndarray, start: np.ndarray, cols: np.ndarray) -> tuple[
+    np.ndarray, np.ndarray
+]:
+    """Index of the first True at or after ``start`` per row (0 where none), and found-flags."""
+    cand = mask & (cols >= start[:, np.newaxis])
+    idx = np.argmax(cand, axis=1)
+    has = cand[np.arange(mask.shape[0]), idx]
+    return idx, has
+
+
+def _crossing(y0: np.ndarray, y1: np.ndarray, level: np.ndarray | float = 0.0) -> np.ndarray:
+    """Fraction in [0, 1] of the way from sample value y0 to y1 where ``level`` is crossed."""
+    den = y1 - y0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(den != 0, (level - y0) / den, 0.0)
+    return np.clip(frac, 0.0, 1.0)
+
+
+def measure(
+    traces: Any,
+    fs_hz: float,
+    stim_ms: float = 0.0,
+    *,
+    units: str = "mV",
+    invert: bool = False,
+    artefact_ms: float = 0.5,
+    onset_window_ms: tuple[float, float] = (1.0, 30.0),
+    baseline_ms: tuple[float, float] | None = None,
+    end_ms: float | None = None,
+    threshold_sd: float = 5.0,
+    threshold_fraction: float = 0.05,
+    min_departure_ms: float = 0.2,
+) -> pd.DataFrame:
+    """Measure onset latency, amplitudes, area and durations of CMAP traces.
+
+    Parameters
+    ----------
+    traces : array_like
+        One trace (1-D) or a batch (2-D, one trace per row), sampled uniformly, with the
+        negative phase negative (see ``invert``). Sample 0 is the start of the sweep.
+    fs_hz : float
+        Sampling rate. [Hz]
+    stim_ms : float, default 0.0
+        Time of the stimulus from the start of the sweep; latencies are measured from it.
+        Samples before it (the pre-stimulus segment) are used as baseline when there are at
+        least 0.5 ms of them. [ms]
+    units : {"mV", "uV", "V"}, default "mV"
+        Units of ``traces``. Outputs are always in mV.
+    invert : bool, default False
+        Set when the system stores the negative phase as positive values (negative-up).
+    artefact_ms : float, default 0.5
+        Length of the stimulus artefact after the stimulus; never used as baseline. [ms]
+    onset_window_ms : (float, float), default (1.0, 30.0)
+        Physiological window, from the stimulus, in which the onset is searched. [ms]
+    baseline_ms : (float, float), optional
+        Baseline segment ``[start, end)`` relative to the stimulus (negative = before it).
+        Default: the pre-stimulus segment when it is at least 0.5 ms long, else the
+        post-artefact segment ``[artefact_ms, onset_window_ms[0])``. [ms]
+    end_ms : float, optional
+        End of the analysed part of the sweep, from the stimulus (exclude F waves or late
+        artefacts). Default: end of the sweep. [ms]
+    threshold_sd : float, default 5.0
+        Detection threshold in baseline standard deviations.
+    threshold_fraction : float, default 0.05
+        Detection threshold as a fraction of the largest negative deflection in the
+        analysed part of the trace. The threshold is the larger of the two.
+    min_departure_ms : float, default 0.2
+        A departure from baseline must last at least this long to count (rejects spikes). [ms]
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per trace, in input order, with columns ``latency_ms`` (onset from the
+        stimulus), ``amplitude_mv`` (baseline to negative peak, positive), ``pp_amplitude_mv``
+        (negative peak to the following positive peak), ``area_mvms`` (negative-peak area,
+        positive), ``duration_ms`` (negative-peak duration: onset to first return to
+        baseline), ``distal_duration_ms`` (onset of the first negative deflection to return
+        to baseline of the last), ``total_duration_ms`` (onset to the final return to
+        baseline), diagnostics ``peak_latency_ms``, ``baseline_mv``, ``noise_sd_mv``,
+        ``response`` (``"present"``, ``"absent"`` or missing when the trace could not be
+        judged) and ``quality`` (``"ok"`` or the reasons, joined by ``"; "``, why a marker
+        could not be placed). A value that cannot be measured is NaN, never a guess.
+
+    Raises
+    ------
+    ncs.errors.ValidationError
+        Invalid arguments (non-finite or non-positive ``fs_hz``, 0-D or 3-D ``traces``, an
+        unknown unit, a window outside the sweep); every problem is listed.
+
+    Notes
+    -----
+    All markers are placed on the signal relative to the baseline ``b`` (mean of the
+    baseline segment) and its standard deviation ``s``. Write ``y = b - x`` (the negativity;
+    positive during the negative phase).
+
+    1. *Detection.* The threshold is ``h = max(threshold_sd * s, threshold_fraction * max y)``.
+       The response is detected at the first sample in ``onset_window_ms`` that starts a run
+       of at least ``min_departure_ms`` with ``y > h``: a sustained negative departure from
+       baseline. No such run: ``response="absent"``, quality ``"no response"``.
+    2. *Onset* (``latency_ms``). From the detection sample, the algorithm walks back to the
+       last sample still at or above baseline (``y <= 0``) and interpolates linearly the
+       crossing of the baseline level: the onset is where the signal leaves the baseline,
+       not where it crosses the detection threshold (a two-threshold method; cf. Hodges and
+       Bui 1996). If the signal is already below baseline throughout the start of the
+       window, the onset is NaN (``"onset before search window"``).
+    3. *Negative peak*: the most negative sample after detection; ``amplitude_mv = y_peak``.
+       ``pp_amplitude_mv`` adds the largest positive value after the negative peak.
+    4. *Negative-peak duration and area*: from the onset to the first baseline crossing
+       after the negative peak (interpolated); the area is the trapezoidal integral of ``y``
+       between these two points.
+    5. *Distal CMAP duration*: from the onset to the baseline crossing that follows the last
+       sample with ``y > h`` (the return to baseline of the last negative peak), as defined
+       by Isose et al. (2009) and used in the EFNS/PNS CIDP guideline.
+    6. *Total duration*: from the onset to the baseline crossing that follows the last sample
+       with ``|y| > h`` (the final return to baseline, usually of the positive phase).
+
+    Durations depend on the low-frequency filter (Mitsuma et al. 2015): record ``lff_hz``
+    with the measures. The result is exact for piecewise-linear signals and within a
+    fraction of a sample interval for smooth ones (see ``docs/waveforms.md``).
+
+    The computation is vectorised over rows: the cost is a few passes of numpy operations
+    over the whole 2-D array, whatever the number of traces.
+
+    References
+    ----------
+    .. [1] Stålberg E, van Dijk H, Falck B, et al. Standards for quantification of EMG and
+       neurography. Clin Neurophysiol. 2019;130(9):1688-1729.
+    .. [2] Hodges PW, Bui BH. A comparison of computer-based methods for the determination of
+       onset of muscle contraction using electromyography. Electroencephalogr Clin
+       Neurophysiol. 1996;101(6):511-519.
+    .. [3] Isose S, Kuwabara S, Kokubun N, et al. Utility of the distal compound muscle action
+       potential duration for diagnosis of demyelinating neuropathies. J Peripher Nerv Syst.
+       2009;14(3):151-158.
+    .. [4] Mitsuma S, Van den Bergh P, Rajabally YA, et al. Effects of low frequency filtering
+       on distal compound muscle action potential duration for diagnosis of CIDP: a
+       multicenter study. J Neurol Sci. 2015;353(1-2):64-67.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fs = 20_000.0
+    >>> t = np.arange(1000) / fs * 1000 - 2.0          # ms from a stimulus at 2 ms
+    >>> neg = (t >= 3) & (t < 8)                       # 5 ms negative half-sine, 4 mV
+    >>> x = np.where(neg, -4 * np.sin(np.pi * (t - 3) / 5), 0.0)
+    >>> m = measure(x, fs, stim_ms=2.0)
+    >>> round(m.loc[0, "latency_ms"], 3), round(m.loc[0, "amplitude_mv"], 3)
+    (3.0, 4.0)
+    >>> round(m.loc[0, "area_mvms"], 2)                # 2 * A * T / pi = 12.73
+    12.73
+    """
+    problems: list[tuple[Any, Any, str]] = []
+    x_in, _ = _as_2d(traces, problems)
+    factor = _units_factor(units, problems)
+    scalars = {
+        "fs_hz": fs_hz,
+        "stim_ms": stim_ms,
+        "artefact_ms": artefact_ms,
+        "threshold_sd": threshold_sd,
+        "threshold_fraction": threshold_fraction,
+        "min_departure_ms": min_departure_ms,
+    }
+    for name, value in scalars.items():
+        try:
+            ok = math.isfinite(float(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            problems.append((None, name, "must be a finite number"))
+        elif name == "fs_hz" and float(value) <= 0:
+            problems.append((None, name, "must be > 0"))
+        elif name != "fs_hz" and float(value) < 0:
+            problems.append((None, name, "must be >= 0"))
+    if problems:
+        raise ValidationError(problems)
+
+    fs = float(fs_hz)
+    n_rows, n_samples = x_in.shape
+    ms_per_sample = 1000.0 / fs
+    sweep_ms = n_samples * ms_per_sample
+    stim = float(stim_ms)
+
+    def col(t_from_stim_ms: float) -> int:
+        """First sample index at or after a time relative to the stimulus."""
+        return int(math.ceil((stim + t_from_stim_ms) / ms_per_sample - 1e-9))
+
+    win_lo, win_hi = (float(v) for v in onset_window_ms)
+    if not (math.isfinite(win_lo) and math.isfinite(win_hi) and win_hi > win_lo >= 0):
+        problems.append((None, "onset_window_ms", "must be finite with 0 <= start < end"))
+    if win_lo < artefact_ms:
+        problems.append((None, "onset_window_ms", "must start after the artefact window"))
+    if stim >= sweep_ms:
+        problems.append((None, "stim_ms", "the stimulus is after the end of the sweep"))
+    if baseline_ms is None:
+        if stim >= 0.5:
+            b_lo, b_hi = 0, col(0.0)
+        else:
+            b_lo, b_hi = col(float(artefact_ms)), col(win_lo)
+    else:
+        b_lo, b_hi = col(float(baseline_ms[0])), col(float(baseline_ms[1]))
+    b_lo, b_hi = max(b_lo, 0), min(b_hi, n_samples)
+    if b_hi - b_lo < 2:
+        problems.append(
+            (
+                None,
+                "baseline_ms",
+                "the baseline segment has fewer than 2 samples; record at least 0.5 ms "
+                "before the stimulus or give baseline_ms",
+            )
+        )
+    s0 = max(col(win_lo), 0)
+    s_end = n_samples if end_ms is None else min(col(float(end_ms)), n_samples)
+    onset_last = min(col(win_hi), s_end) - s0  # detection must start before this (local)
+    if s_end - s0 < 4:
+        problems.append((None, "end_ms", "the analysed part of the sweep is shorter than 4 samples"))
+    if problems:
+        raise ValidationError(problems)
+
+    # ---- baseline, scaled and polarity-normalised ------------------------------------------
+    scale = factor * (-1.0 if invert else 1.0)
+    seg = x_in[:, b_lo:b_hi] * scale
+    region = x_in[:, s0:s_end]
+    finite = np.isfinite(seg).all(axis=1) & np.isfinite(region).all(axis=1)
+    baseline = seg.mean(axis=1)
+    noise = seg.std(axis=1, ddof=1)
+    baseline = np.where(finite, baseline, 0.0)
+    noise = np.where(finite, noise, 0.0)
+
+    # y: negativity relative to the baseline (positive during the negative phase).
+    y = baseline[:, np.newaxis] - region * scale
+    if not finite.all():
+        y[~finite] = 0.0
+    n_cols = y.shape[1]
+    cols = np.arange(n_cols)
+    rows = np.arange(n_rows)
+
+    y_max = y.max(axis=1)
+    threshold = np.maximum(threshold_sd * noise, threshold_fraction * y_max)
+    above = y > threshold[:, np.newaxis]
+
+    # ---- 1. detection: first sustained run above threshold --------------------------------
+    run = max(1, round(min_departure_ms / ms_per_sample))
+    if run == 1:
+        det_idx, has_det = _first_true_from(above, np.zeros(n_rows, dtype=np.int64), cols)
+    else:
+        counts = np.cumsum(above, axis=1, dtype=np.int32)
+        window_count = counts.copy()
+        window_count[:, run:] -= counts[:, :-run]
+        ends = window_count == run
+        end_idx, has_det = _first_true_from(ends, np.zeros(n_rows, dtype=np.int64), cols)
+        det_idx = end_idx - run + 1
+        del counts, window_count, ends
+    has_det &= det_idx < onset_last
+    has_det &= finite & (y_max > 0)
+    det_idx = np.where(has_det, det_idx, 0)
+
+    # ---- 2. onset: back to the last sample at or above baseline ---------------------------
+    at_or_above = y <= 0  # signal at or above the baseline level
+    before_det = at_or_above & (cols < det_idx[:, np.newaxis])
+    j, has_j = _last_true(before_det)
+    has_onset = has_det & has_j
+    jp1 = np.minimum(j + 1, n_cols - 1)
+    onset = j + _crossing(y[rows, j], y[rows, jp1])
+
+    # ---- 3. negative peak -------------------------------------------------------------------
+    masked = np.where(cols >= det_idx[:, np.newaxis], y, -np.inf)
+    peak = np.argmax(masked, axis=1)
+    del masked
+    peak_ok = has_det & (peak < n_cols - 1)
+    amplitude = y[rows, peak]
+    # largest positive value after the negative peak: min of y from the peak to the end
+    flat = y.ravel()
+    starts = rows * n_cols + np.where(peak_ok, peak, 0)
+    ends_ = (rows + 1) * n_cols
+    idx_pairs = np.column_stack([starts, ends_]).ravel()[:-1]
+    y_min_after = np.minimum.reduceat(flat, idx_pairs)[::2]
+    pp_amplitude = amplitude - np.minimum(y_min_after, 0.0)
+
+    # ---- 4. first return to baseline after the peak; area ---------------------------------
+    ret_k, has_ret = _first_true_from(at_or_above, peak + 1, cols)
+    has_ret &= peak_ok & has_onset
+    k0 = np.maximum(ret_k - 1, 0)
+    ret = k0 + _crossing(y[rows, k0], y[rows, ret_k])
+    # integral of y from onset to return: interior samples j+1..k0 by trapezoid + end pieces
+    a_start = np.where(has_ret, rows * n_cols + jp1, rows * n_cols)
+    a_end = np.where(has_ret, rows * n_cols + k0 + 1, rows * n_cols + 1)
+    sums = np.add.reduceat(flat, np.column_stack([a_start, a_end]).ravel()[:-1])[::2]
+    y_first = y[rows, jp1]
+    y_last = y[rows, k0]
+    interior = sums - 0.5 * (y_first + y_last)  # trapezoid over samples jp1..k0
+    frac_on = onset - j
+    frac_ret = ret - k0
+    area = (
+        interior + 0.5 * (1.0 - frac_on) * y_first + 0.5 * frac_ret * y_last
+    ) * ms_per_sample
+
+    # ---- 5. return to baseline of the last negative deflection ----------------------------
+    q, _ = _last_true(above)
+    last_k, has_last = _first_true_from(at_or_above, q + 1, cols)
+    has_last &= peak_ok & has_onset
+    lk0 = np.maximum(last_k - 1, 0)
+    last_ret = lk0 + _crossing(y[rows, lk0], y[rows, last_k])
+
+    # ---- 6. final return to baseline ---------------------------------------------------------
+    z, _ = _last_true(above | (y < -threshold[:, np.newaxis]))
+    z_negative = y[rows, z] > 0
+    back = np.where(z_negative[:, np.newaxis], at_or_above, y >= 0)
+    fin_k, has_fin = _first_true_from(back, z + 1, cols)
+    has_fin &= peak_ok & has_onset
+    fk0 = np.maximum(fin_k - 1, 0)
+    fin = fk0 + _crossing(y[rows, fk0], y[rows, fin_k])
+
+    # ---- assemble -----------------------------------------------------------------------------
+    nan = np.nan
+    offset_ms = s0 * ms_per_sample - stim
+    latency = np.where(has_onset, onset * ms_per_sample + offset_ms, nan)
+    out = {
+        "latency_ms": latency,
+        "amplitude_mv": np.where(peak_ok, amplitude, nan),
+        "pp_amplitude_mv": np.where(peak_ok, pp_amplitude, nan),
+        "area_mvms": np.where(has_ret, area, nan),
+        "duration_ms": np.where(has_ret, (ret - onset) * ms_per_sample, nan),
+        "distal_duration_ms": np.where(has_last, (last_ret - onset) * ms_per_sample, nan),
+        "total_duration_ms": np.where(has_fin, (fin - onset) * ms_per_sample, nan),
+        "peak_latency_ms": np.where(peak_ok, peak * ms_per_sample + offset_ms, nan),
+        "baseline_mv": np.where(finite, baseline, nan),
+        "noise_sd_mv": np.where(finite, noise, nan),
+    }
+    frame = pd.DataFrame(out)
+
+    reasons = [
+        (~finite, Q_NONFINITE),
+        (finite & ~has_det, Q_NO_RESPONSE),
+        (has_det & ~has_j, Q_ONSET_EARLY),
+        (has_det & ~peak_ok, Q_PEAK_AT_END),
+        (peak_ok & has_onset & ~has_ret, Q_NO_RETURN),
+        (has_ret & ~has_last, Q_NO_LAST_RETURN),
+        (has_last & ~has_fin, Q_NO_FINAL_RETURN),
+    ]
+    quality = np.full(n_rows, "", dtype=object)
+    for mask, reason in reasons:
+        if mask.any():
+            sep = np.where(quality[mask] == "", "", "; ")
+            quality[mask] = quality[mask] + sep + reason
+    quality[quality == ""] = Q_OK
+    response = np.where(has_det, "present", np.where(finite, "absent", None))
+    frame["response"] = pd.Series(response, dtype="string")
+    frame["quality"] = pd.Series(quality, dtype="string")
+    return frame
+
+
+# =============================================================================================
+# Traces container and readers
+# =============================================================================================
+
+
+@dataclass(frozen=True)
+class Traces:
+    """A batch of CMAP traces with their sampling rate and per-trace site metadata.
+
+    Parameters
+    ----------
+    data_mv : numpy.ndarray
+        2-D array, one trace per row, in mV, negative phase negative. [mV]
+    fs_hz : float
+        Sampling rate. [Hz]
+    stim_ms : float
+        Stimulus time from the start of the sweep. [ms]
+    sites : pandas.DataFrame
+        One row per trace: ``label`` and, where known, ``nerve``, ``side``, ``site``,
+        ``muscle``, ``distance_mm``, ``lff_hz``, ``annotations``.
+    annotations : pandas.DataFrame
+        File annotations (``onset_s``, ``duration_s``, ``text``); empty when none.
+
+    References
+    ----------
+    .. [1] Stålberg E, van Dijk H, Falck B, et al. Standards for quantification of EMG and
+       neurography. Clin Neurophysiol. 2019;130(9):1688-1729.
+    """
+
+    data_mv: np.ndarray
+    fs_hz: float
+    stim_ms: float = 0.0
+    sites: pd.DataFrame = field(default_factory=pd.DataFrame)
+    annotations: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"onset_s": [], "duration_s": [], "text": []})
+    )
+
+    @property
+    def n_traces(self) -> int:
+        """Number of traces (rows of ``data_mv``)."""
+        return int(self.data_mv.shape[0])
+
+    @property
+    def time_ms(self) -> np.ndarray:
+        """Time of each sample from the stimulus. [ms]"""
+        return np.arange(self.data_mv.shape[1]) * (1000.0 / self.fs_hz) - self.stim_ms
+
+    def measure(self, **kwargs: Any) -> pd.DataFrame:
+        """Measure every trace; the site metadata columns come first.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`measure` (``units``, ``stim_ms`` and ``invert`` are fixed by
+            the container).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``sites`` joined column-wise with the output of :func:`measure`.
+
+        References
+        ----------
+        .. [1] Stålberg E, van Dijk H, Falck B, et al. Standards for quantification of EMG
+           and neurography. Clin Neurophysiol. 2019;130(9):1688-1729.
+        """
+        measured = measure(self.data_mv, self.fs_hz, self.stim_ms, **kwargs)
+        sites = self.sites.reset_index(drop=True)
+        keep = [c for c in sites.columns if c not in measured.columns]
+        return pd.concat([sites[keep], measured], axis=1)
+
+
+_LABEL_TOKEN = re.compile(r"[^0-9a-zµμ.]+")
+_DISTANCE = re.compile(r"(\d+(?:\.\d+)?)\s*(mm|cm)\b", re.IGNORECASE)
+_MUSCLES = ("apb", "adm", "edb", "ah", "fdi", "ta", "edc", "eip", "bb", "deltoid")
+_KEY_VALUE = re.compile(r"([A-Za-z_]+)\s*[=:]\s*([^;,]+)")
+_PREFILTER_HP = re.compile(r"HP\s*:?\s*(\d+(?:\.\d+)?)\s*(m?Hz)", re.IGNORECASE)
+
+
+def _parse_label(label: str) -> dict[str, Any]:
+    """Nerve, side, site, muscle and distance found in a channel/column label.
+
+    Names are matched on whole words against the canonical tables in :mod:`ncs.names`
+    (longest match first); nothing is guessed when no name matches.
+    """
+    from ncs.names import NERVE_ALIASES, SIDE_ALIASES, SITE_ALIASES
+
+    out: dict[str, Any] = {}
+    text = str(label)
+    dist = _DISTANCE.search(text)
+    if dist:
+        value = float(dist.group(1)) * (10.0 if dist.group(2).lower() == "cm" else 1.0)
+        out["distance_mm"] = value
+        text = text[: dist.start()] + " " + text[dist.end() :]
+    tokens = [t for t in _LABEL_TOKEN.split(text.lower().replace("'", "")) if t]
+    used = [False] * len(tokens)
+    for key, table in (("site", SITE_ALIASES), ("nerve", NERVE_ALIASES)):
+        for size in (4, 3, 2, 1):
+            found = False
+            for i in range(len(tokens) - size + 1):
+                if any(used[i : i + size]):
+                    continue
+                phrase = " ".join(tokens[i : i + size])
+                if phrase in table:
+                    out[key] = table[phrase]
+                    used[i : i + size] = [True] * size
+                    found = True
+                    break
+            if found:
+                break
+    for i, tok in enumerate(tokens):
+        if used[i]:
+            continue
+        if "side" not in out and tok in SIDE_ALIASES:
+            out["side"] = SIDE_ALIASES[tok]
+        elif "muscle" not in out and tok in _MUSCLES:
+            out["muscle"] = tok.upper() if len(tok) <= 3 else tok
+    return out
+
+
+def _sites_from_labels(labels: Sequence[str]) -> pd.DataFrame:
+    parsed = [_parse_label(lab) for lab in labels]
+    frame = pd.DataFrame({"label": pd.Series([str(lab) for lab in labels], dtype="string")})
+    for key in ("nerve", "side", "site", "muscle"):
+        values = [p.get(key) for p in parsed]
+        if any(v is not None for v in values):
+            frame[key] = pd.Series(values, dtype="string")
+    dist = [p.get("distance_mm", np.nan) for p in parsed]
+    if not all(math.isnan(d) for d in dist):
+        frame["distance_mm"] = np.asarray(dist, dtype=float)
+    return frame
+
+
+def _sites_frame(sites: Any, n_traces: int) -> pd.DataFrame:
+    if sites is None:
+        return pd.DataFrame({"label": pd.Series([str(i) for i in range(n_traces)], dtype="string")})
+    if isinstance(sites, pd.DataFrame):
+        if len(sites) != n_traces:
+            raise ValidationError(
+                [(None, "sites", f"has {len(sites)} rows for {n_traces} traces")]
+            )
+        return sites.reset_index(drop=True)
+    labels = [str(s) for s in sites]
+    if len(labels) != n_traces:
+        raise ValidationError([(None, "sites", f"has {len(labels)} labels for {n_traces} traces")])
+    return _sites_from_labels(labels)
+
+
+def from_array(
+    data: Any,
+    fs_hz: float,
+    *,
+    stim_ms: float = 0.0,
+    units: str = "mV",
+    invert: bool = False,
+    sites: pd.DataFrame | Sequence[str] | None = None,
+) -> Traces:
+    """Wrap a NumPy array of traces (one per row) as :class:`Traces`.
+
+    Parameters
+    ----------
+    data : array_like
+        1-D (one trace) or 2-D (one trace per row) samples.
+    fs_hz : float
+        Sampling rate. [Hz]
+    stim_ms : float, default 0.0
+        Stimulus time from the start of the sweep. [ms]
+    units : {"mV", "uV", "V"}, default "mV"
+        Units of ``data``; stored as mV.
+    invert : bool, default False
+        Flip the sign (systems that store the negative phase as positive values).
+    sites : DataFrame or sequence of str, optional
+        Per-trace metadata (a DataFrame with one row per trace) or labels such as
+        ``"R median APB wrist 70 mm"``, from which nerve, side, site, muscle and distance are
+        read where present.
+
+    Returns
+    -------
+    Traces
+        The traces in mV, negative phase negative.
+
+    References
+    ----------
+    .. [1] Stålberg E, van Dijk H, Falck B, et al. Standards for quantification of EMG and
+       neurography. Clin Neurophysiol. 2019;130(9):1688-1729.
+    """
+    problems: list[tuple[Any, Any, str]] = []
+    arr, _ = _as_2d(data, problems)
+    factor = _units_factor(units, problems)
+    try:
+        fs_ok = math.isfinite(float(fs_hz)) and float(fs_hz) > 0
+    except (TypeError, ValueError):
+        fs_ok = False
+    if not fs_ok:
+        problems.append((None, "fs_hz", "must be finite and > 0"))
+    if problems:
+        raise ValidationError(problems)
+    data_mv = arr * (factor * (-1.0 if invert else 1.0))
+    return Traces(
+        data_mv=np.ascontiguousarray(data_mv),
+        fs_hz=float(fs_hz),
+        stim_ms=float(stim_ms),
+        sites=_sites_frame(sites, data_mv.shape[0]),
+    )
+
+
+_TIME_COLUMNS: Mapping[str, float] = {
+    "time_ms": 1.0,
+    "t_ms": 1.0,
+    "ms": 1.0,
+    "time": 1.0,
+    "t": 1.0,
+    "time_s": 1000.0,
+    "t_s": 1000.0,
+    "s": 1000.0,
+}
+
+
+def read_text(
+    path: str | PathLike[str] | Any,
+    *,
+    fs_hz: float | None = None,
+    time_column: str | None = None,
+    stim_ms: float | None = None,
+    units: str = "mV",
+    invert: bool = False,
+    sep: str | None = None,
+) -> Traces:
+    """Read traces stored as columns of a text/CSV file (one column per trace).
+
+    Parameters
+    ----------
+    path : str, path-like or file-like
+        The file. Each numeric column is one trace; its header is the trace label, from
+        which nerve, side, site, muscle and distance (``"... 70 mm"``) are read where present.
+    fs_hz : float, optional
+        Sampling rate; required unless the file has a time column. [Hz]
+    time_column : str, optional
+        Name of the time column. Default: the first of ``time_ms``, ``t_ms``, ``ms``,
+        ``time``, ``t`` (ms) or ``time_s``, ``t_s``, ``s`` (seconds), case-insensitive. Time
+        is taken as time from the stimulus, so ``stim_ms`` defaults to ``-time[0]``.
+    stim_ms : float, optional
+        Stimulus time from the first sample. Default: from the time column, else 0. [ms]
+    units : {"mV", "uV", "V"}, default "mV"
+        Units of the samples.
+    invert : bool, default False
+        Flip the sign (negative-up storage).
+    sep : str, optional
+        Field separator; default: sniffed (comma, tab, semicolon or whitespace).
+
+    Returns
+    -------
+    Traces
+        The traces in mV, negative phase negative.
+
+    Raises
+    ------
+    ncs.errors.ValidationError
+        No trace columns, non-numeric samples, a non-uniform time column, or neither
+        ``fs_hz`` nor a time column.
+
+    References
+    ----------
+    .. [1] Stålberg E, van Dijk H, Falck B, et al. Standards for quantification of EMG and
+       neurography. Clin Neurophysiol. 2019;130(9):1688-1729.
+    """
+    table = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    tcol = None
+    t_factor = 1.0
+    if time_column is not None:
+        if time_column not in table.columns:
+            raise ValidationError([(None, time_column, "time column not found")])
+        tcol = time_column
+        t_factor = _TIME_COLUMNS.get(str(time_column).strip().lower(), 1.0)
+    else:
+        for name, factor in _TIME_COLUMNS.items():
+            if name in lower:
+                tcol, t_factor = lower[name], factor
+                break
+    problems: list[tuple[Any, Any, str]] = []
+    trace_cols = [c for c in table.columns if c != tcol]
+    if not trace_cols:
+        problems.append((None, None, "no trace columns"))
+    for c in trace_cols:
+        if not pd.api.types.is_numeric_dtype(table[c]):
+            problems.append((None, str(c), "samples must be numeric"))
+    fs = fs_hz
+    stim = 0.0 if stim_ms is None else float(stim_ms)
+    if tcol is not None:
+        t = pd.to_numeric(table[tcol], errors="coerce").to_numpy(dtype=float) * t_factor
+        steps = np.diff(t)
+        if t.size < 2 or not np.all(np.isfinite(t)) or np.any(steps <= 0):
+            problems.append((None, str(tcol), "time must be finite and increasing"))
+        else:
+            step = float(np.median(steps))
+            if np.max(np.abs(steps - step)) > 1e-3 * step:
+                problems.append((None, str(tcol), "time is not uniformly sampled"))
+            if fs is None:
+                fs = 1000.0 / step
+            if stim_ms is None:
+                stim = -float(t[0])
+    if fs is None:
+        problems.append((None, "fs_hz", "give fs_hz or a time column"))
+    if problems:
+        raise ValidationError(problems)
+    data = table[trace_cols].to_numpy(dtype=float).T
+    return from_array(
+        data,
+        float(fs),  # type: ignore[arg-type]
+        stim_ms=stim,
+        units=units,
+        invert=invert,
+        sites=[str(c) for c in trace_cols],
+    )
+
+
+def _require_pyedflib() -> Any:
+    try:
+        import pyedflib
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "pyedflib is needed to read EDF/EDF+ files; install it with "
+            "pip install 'ncs-edx[edf]'"
+        ) from err
+    return pyedflib
+
+
+def _parse_key_values(text: str) -> dict[str, str]:
+    return {k.strip().lower(): v.strip() for k, v in _KEY_VALUE.findall(text)}
+
+
+def read_edf(
+    path: str | PathLike[str],
+    *,
+    channels: Sequence[str | int] | None = None,
+    stim_ms: float | None = None,
+    invert: bool = False,
+) -> Traces:
+    """Read CMAP traces from an EDF or EDF+ file (one signal per trace).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The EDF/EDF+ file.
+    channels : sequence of str or int, optional
+        Signals to read, by label or index. Default: every signal (EDF+ annotation signals
+        are never traces).
+    stim_ms : float, optional
+        Stimulus time from the start of the record. Default: the onset of the first EDF+
+        annotation whose text starts with ``"stim"`` (e.g. ``"Stimulus"``), else 0. [ms]
+    invert : bool, default False
+        Flip the sign (negative-up storage).
+
+    Returns
+    -------
+    Traces
+        Traces in mV (converted from each signal's physical dimension: V, mV or uV).
+        ``sites`` has ``label`` and, where found, ``nerve``, ``side``, ``site``, ``muscle``,
+        ``distance_mm`` (from the signal label or annotations), ``lff_hz`` (from the
+        ``HP:`` item of the signal's prefilter field) and ``annotations`` (texts addressed
+        to the signal).
+
+    Raises
+    ------
+    ImportError
+        pyedflib is not installed (``pip install 'ncs-edx[edf]'``).
+    ncs.errors.ValidationError
+        Unknown channels, signals with different sampling rates, unknown units.
+
+    Notes
+    -----
+    Site metadata are read from two places, later ones winning:
+
+    1. the signal label, e.g. ``"R Median APB Wrist 70mm"`` (names matched against
+       :mod:`ncs.names`, distances written ``NN mm`` or ``NN cm``);
+    2. EDF+ annotations of the form ``"channel=<label>; site=elbow; distance_mm=230"``
+       (keys ``channel`` or ``trace`` (0-based index), then any of ``nerve``, ``side``,
+       ``site``, ``muscle``, ``distance_mm``, ``distance_cm``, ``lff_hz``).
+
+    References
+    ----------
+    .. [1] Kemp B, Värri A, Rosa AC, Nielsen KD, Gade J. A simple format for exchange of
+       digitized polygraphic recordings. Electroencephalogr Clin Neurophysiol.
+       1992;82(5):391-393.
+    .. [2] Kemp B, Olivan J. European data format 'plus' (EDF+), an EDF alike standard format
+       for the exchange of physiological data. Clin Neurophysiol. 2003;114(9):1755-1761.
+    """
+    pyedflib = _require_pyedflib()
+    problems: list[tuple[Any, Any, str]] = []
+    with pyedflib.EdfReader(str(path)) as reader:
+        labels = [str(lab).strip() for lab in reader.getSignalLabels()]
+        if channels is None:
+            picks = list(range(len(labels)))
+        else:
+            picks = []
+            for ch in channels:
+                if isinstance(ch, int | np.integer) and 0 <= int(ch) < len(labels):
+                    picks.append(int(ch))
+                elif isinstance(ch, str) and ch.strip() in labels:
+                    picks.append(labels.index(ch.strip()))
+                else:
+                    problems.append((None, "channels", f"no signal {ch!r} in the file"))
+        rates = [float(reader.getSampleFrequency(i)) for i in picks]
+        dims = [str(reader.getPhysicalDimension(i)).strip() for i in picks]
+        prefilters = [str(reader.getPrefilter(i)) for i in picks]
+        signals = [np.asarray(reader.readSignal(i), dtype=float) for i in picks]
+        onsets, durations, texts = reader.readAnnotations()
+    if picks and len(set(rates)) > 1:
+        problems.append((None, "channels", f"signals have different sampling rates: {rates}"))
+    if not picks:
+        problems.append((None, "channels", "no signals to read"))
+    factors = []
+    for lab, dim in zip([labels[i] for i in picks], dims, strict=True):
+        key = dim.lower() if dim else "mv"
+        if key not in _UNIT_TO_MV:
+            problems.append((None, lab, f"unknown physical dimension {dim!r}"))
+        factors.append(_UNIT_TO_MV.get(key, 1.0))
+    if problems:
+        raise ValidationError(problems)
+    n_samples = min(s.size for s in signals)
+    data = np.vstack([s[:n_samples] * f for s, f in zip(signals, factors, strict=True)])
+    if invert:
+        data = -data
+    picked_labels = [labels[i] for i in picks]
+    sites = _sites_from_labels(picked_labels)
+    lff = []
+    for pf in prefilters:
+        m = _PREFILTER_HP.search(pf)
+        if m is None:
+            lff.append(np.nan)
+        else:
+            value = float(m.group(1))
+            lff.append(value / 1000.0 if m.group(2).lower() == "mhz" else value)
+    if not all(math.isnan(v) for v in lff):
+        sites["lff_hz"] = np.asarray(lff, dtype=float)
+
+    annotations = pd.DataFrame(
+        {
+            "onset_s": np.asarray(onsets, dtype=float),
+            "duration_s": np.asarray(durations, dtype=float),
+            "text": pd.Series([str(t) for t in texts], dtype="string"),
+        }
+    )
+    stim = 0.0 if stim_ms is None else float(stim_ms)
+    per_trace_notes: list[list[str]] = [[] for _ in picks]
+    for onset_s, text in zip(annotations["onset_s"], annotations["text"], strict=True):
+        text = str(text)
+        if stim_ms is None and text.strip().lower().startswith("stim") and "=" not in text:
+            stim = float(onset_s) * 1000.0
+            stim_ms = stim
+            continue
+        kv = _parse_key_values(text)
+        target = None
+        if "channel" in kv and kv["channel"] in picked_labels:
+            target = picked_labels.index(kv["channel"])
+        elif "trace" in kv and kv["trace"].isdigit() and int(kv["trace"]) < len(picks):
+            target = int(kv["trace"])
+        if target is None:
+            continue
+        per_trace_notes[target].append(text)
+        parsed = _parse_label(" ".join(v for k, v in kv.items() if k in ("nerve", "side", "site")))
+        for key in ("nerve", "side", "site"):
+            if key in kv and key in parsed:
+                if key not in sites:
+                    sites[key] = pd.Series([None] * len(picks), dtype="string")
+                sites.loc[target, key] = parsed[key]
+        if "muscle" in kv:
+            if "muscle" not in sites:
+                sites["muscle"] = pd.Series([None] * len(picks), dtype="string")
+            sites.loc[target, "muscle"] = kv["muscle"]
+        for key, mult in (("distance_mm", 1.0), ("distance_cm", 10.0), ("lff_hz", 1.0)):
+            if key in kv:
+                try:
+                    value = float(kv[key].split()[0]) * mult
+                except (ValueError, IndexError):
+                    continue
+                column = "lff_hz" if key == "lff_hz" else "distance_mm"
+                if column not in sites:
+                    sites[column] = np.full(len(picks), np.nan)
+                sites.loc[target, column] = value
+    if any(per_trace_notes):
+        sites["annotations"] = pd.Series(["; ".join(n) for n in per_trace_notes], dtype="string")
+    return Traces(
+        data_mv=np.ascontiguousarray(data),
+        fs_hz=rates[0],
+        stim_ms=stim,
+        sites=sites,
+        annotations=annotations,
+    )
