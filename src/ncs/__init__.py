@@ -5,7 +5,17 @@ The everyday names are here; see the user guide for the tidy input format.
 
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
-from ncs.criteria import CRITERIA, DEFAULT_CRITERIA, Citation, Criterion, SegmentRule, Threshold, classify, get_criteria, list_criteria
+from ncs.criteria import (
+    CRITERIA,
+    DEFAULT_CRITERIA,
+    Citation,
+    Criterion,
+    SegmentRule,
+    Threshold,
+    classify,
+    get_criteria,
+    list_criteria,
+)
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
 from ncs.io import read_sites
 from ncs.measures import percent_change, percent_drop

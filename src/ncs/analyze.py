@@ -155,8 +155,8 @@ def analyze(
     ...     "amplitude_mv": [10.0, 3.0], "area_mvms": [30.0, 9.0], "duration_ms": [6.0, 6.3],
     ...     "distance_mm": [80, 230]})
     >>> result = ncs.analyze(sites)
-    >>> result.patients[["scheme", "verdict"]].to_dict("records")
-    [{'scheme': 'katz2002', 'verdict': 'demyelinating'}, {'scheme': 'bouche1995', 'verdict': 'conduction_block'}]
+    >>> result.patients[["scheme", "verdict"]].values.tolist()
+    [['katz2002', 'demyelinating'], ['bouche1995', 'conduction_block']]
     """
     crits = resolve(criteria)
     valid = validate(sites, units=units)

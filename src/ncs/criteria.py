@@ -266,7 +266,10 @@ _KATZ_SOURCE = (
 
 KATZ2002 = Criterion(
     id="katz2002",
-    title="Katz et al. 2002 conduction block / temporal dispersion (as applied by Simon et al. 2013)",
+    title=(
+        "Katz et al. 2002 conduction block / temporal dispersion "
+        "(as applied by Simon et al. 2013)"
+    ),
     short="Katz 2002",
     citation=_KATZ_2002,
     applied_in=(_SIMON_2013,),
@@ -329,8 +332,13 @@ BOUCHE1995 = Criterion(
             thresholds=(
                 Threshold(measure="amp_drop_pct", op=">", value=50.0, source=_BOUCHE_SOURCE),
                 Threshold(measure="area_drop_pct", op=">", value=50.0, source=_BOUCHE_SOURCE),
-                Threshold(measure="dur_change_pct", op="<", value=15.0, absolute=True,
-                          source=_BOUCHE_SOURCE),
+                Threshold(
+                    measure="dur_change_pct",
+                    op="<",
+                    value=15.0,
+                    absolute=True,
+                    source=_BOUCHE_SOURCE,
+                ),
             ),
         ),
     ),
@@ -465,7 +473,9 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
 
     if crit.dispersion is not None:
         d = _kleene_codes(crit.dispersion.evaluate(segments))
-        disp_code = np.where(d == 1, _CODE_YES, np.where(d == 0, _CODE_NO, _CODE_NA)).astype(np.int8)
+        disp_code = np.where(d == 1, _CODE_YES, np.where(d == 0, _CODE_NO, _CODE_NA)).astype(
+            np.int8
+        )
     else:
         disp_code = np.full(n, _CODE_NA, dtype=np.int8)
 
@@ -488,7 +498,12 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     return out
 
 
-_VALUE_OF_CODE = {_CODE_YES: "yes", _CODE_PROBABLE: "probable", _CODE_NO: "no", _CODE_NA: "not_assessable"}
+_VALUE_OF_CODE = {
+    _CODE_YES: "yes",
+    _CODE_PROBABLE: "probable",
+    _CODE_NO: "no",
+    _CODE_NA: "not_assessable",
+}
 
 
 def _to_category_codes(codes: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:

@@ -39,7 +39,9 @@ def _add(*parts) -> np.ndarray:
     return out
 
 
-def format_number(values: np.ndarray, decimals: np.ndarray | int = _DECIMALS, *, signed: bool = False) -> np.ndarray:
+def format_number(
+    values: np.ndarray, decimals: np.ndarray | int = _DECIMALS, *, signed: bool = False
+) -> np.ndarray:
     """Format floats with a fixed number of decimals, vectorised (NaN -> ``"unknown"``)."""
     v = np.asarray(values, dtype=float)
     dec = np.broadcast_to(np.asarray(decimals, dtype=np.int64), v.shape)
@@ -136,11 +138,15 @@ def explain_findings(
     # A "probable" outcome is explained by the rule that gave it.
     for rule in criterion.block[1:]:
         if rule.outcome == "probable":
-            block_text = np.where(block_code == _CODE_PROBABLE, _rule_text(rule, segments, n), block_text)
+            block_text = np.where(
+                block_code == _CODE_PROBABLE, _rule_text(rule, segments, n), block_text
+            )
     text = _add(block_text, ": ", _outcome(block_code, main.name))
     if criterion.dispersion is not None:
         disp_text = _rule_text(criterion.dispersion, segments, n)
-        text = _add(text, "; ", disp_text, ": ", _outcome(dispersion_code, criterion.dispersion.name))
+        text = _add(
+            text, "; ", disp_text, ": ", _outcome(dispersion_code, criterion.dispersion.name)
+        )
     absent_text = _strings("no response at the distal site: not assessable", n)
     text = np.where(distal_absent, absent_text, text).astype(_S)
     text = _add(text, f" ({criterion.short})")

@@ -66,7 +66,9 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
         try:
             return pd.read_csv(p, **options)
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-            raise ValidationError([Problem(None, None, f"cannot read CSV: {type(err).__name__}")]) from None
+            raise ValidationError(
+                [Problem(None, None, f"cannot read CSV: {type(err).__name__}")]
+            ) from None
     if suffix in (".xlsx", ".xlsm"):
         _require("openpyxl", "xlsx")
         return pd.read_excel(p, dtype=text_dtypes, engine="openpyxl", **kwargs)
@@ -76,7 +78,11 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
     if suffix == ".json":
         return pd.read_json(p, orient="records", dtype=text_dtypes, **kwargs)
     raise ValidationError(
-        [Problem(None, None, f"unsupported file type {suffix!r}; use .csv, .xlsx, .parquet or .json")]
+        [
+            Problem(
+                None, None, f"unsupported file type {suffix!r}; use .csv, .xlsx, .parquet or .json"
+            )
+        ]
     )
 
 

@@ -85,7 +85,12 @@ _SITES: dict[str, tuple[str, ...]] = {
         "below fib head",
         "below fibula head",
     ),
-    "above fibular head": ("above fibular head", "afh", "above fib head", "lateral popliteal fossa"),
+    "above fibular head": (
+        "above fibular head",
+        "afh",
+        "above fib head",
+        "lateral popliteal fossa",
+    ),
     "popliteal fossa": ("popliteal fossa", "pf", "popliteal", "knee", "pop fossa", "pop"),
     "thigh": ("thigh",),
     "inguinal": ("inguinal", "inguinal ligament", "groin"),
@@ -96,8 +101,27 @@ SITE_ALIASES: Mapping[str, str] = MappingProxyType(
 )
 """Accepted site spelling -> canonical site name."""
 
-_UPPER = ("palm", "wrist", "forearm", "below elbow", "elbow", "above elbow", "arm", "axilla", "erb", "root")
-_RADIAL = ("forearm", "elbow", "below spiral groove", "above spiral groove", "axilla", "erb", "root")
+_UPPER = (
+    "palm",
+    "wrist",
+    "forearm",
+    "below elbow",
+    "elbow",
+    "above elbow",
+    "arm",
+    "axilla",
+    "erb",
+    "root",
+)
+_RADIAL = (
+    "forearm",
+    "elbow",
+    "below spiral groove",
+    "above spiral groove",
+    "axilla",
+    "erb",
+    "root",
+)
 _LOWER_PERONEAL = (
     "ankle",
     "below fibular head",
@@ -172,7 +196,9 @@ def site_rank(nerves: pd.Series, sites: pd.Series) -> pd.Series:
     """Proximal rank of each (canonical nerve, canonical site); <NA> where unknown."""
     keys = nerves.astype("string").fillna("") + "\x1f" + sites.astype("string").fillna("")
     table = {
-        f"{nerve}\x1f{site}": rank for nerve, ranks in SITE_RANK.items() for site, rank in ranks.items()
+        f"{nerve}\x1f{site}": rank
+        for nerve, ranks in SITE_RANK.items()
+        for site, rank in ranks.items()
     }
     codes, uniques = pd.factorize(keys, use_na_sentinel=True)
     mapped = np.array([table.get(str(u), -1) for u in uniques] + [-1], dtype=np.int64)

@@ -34,7 +34,9 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("patient_id", "str", True, "", "study/patient key"),
-    Column("nerve", "str", True, "", "median, ulnar, peroneal (alias fibular), tibial, radial, ..."),
+    Column(
+        "nerve", "str", True, "", "median, ulnar, peroneal (alias fibular), tibial, radial, ..."
+    ),
     Column("side", "str", True, "", "L or R (left/right accepted)"),
     Column("site", "str", True, "", "stimulation site, e.g. wrist, below elbow, axilla, ankle"),
     Column("site_order", "int", False, "", "0 = most distal, increasing proximally"),
@@ -47,7 +49,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("muscle", "str", False, "", "recording muscle"),
     Column("f_latency_ms", "float", False, "ms", "minimal F-wave latency of the nerve"),
     Column("f_persistence_pct", "float", False, "%", "F-wave persistence (0 = absent)"),
-    Column("distal_duration_ms", "float", False, "ms", "distal CMAP duration (negative-phase span)"),
+    Column(
+        "distal_duration_ms", "float", False, "ms", "distal CMAP duration (negative-phase span)"
+    ),
     Column("lff_hz", "float", False, "Hz", "low-frequency (high-pass) filter setting"),
     Column("total_duration_ms", "float", False, "ms", "total CMAP duration"),
     Column("pp_amplitude_mv", "float", False, "mV", "peak-to-peak amplitude"),
@@ -80,7 +84,13 @@ _UNIT_FACTORS: Mapping[str, Mapping[str, float]] = MappingProxyType(
 _UNIT_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "amplitude": ("amplitude_mv", "area_mvms", "pp_amplitude_mv"),
-        "time": ("latency_ms", "duration_ms", "f_latency_ms", "distal_duration_ms", "total_duration_ms"),
+        "time": (
+            "latency_ms",
+            "duration_ms",
+            "f_latency_ms",
+            "distal_duration_ms",
+            "total_duration_ms",
+        ),
         "distance": ("distance_mm",),
     }
 )
@@ -155,8 +165,12 @@ def normalize_units(
         factor = _UNIT_FACTORS[quantity].get(str(unit).strip().lower())
         if factor is None:
             problems.append(
-                Problem(None, None, f"unknown {quantity} unit {unit!r}; "
-                        f"use one of {sorted(_UNIT_FACTORS[quantity])}")
+                Problem(
+                    None,
+                    None,
+                    f"unknown {quantity} unit {unit!r}; "
+                    f"use one of {sorted(_UNIT_FACTORS[quantity])}",
+                )
             )
             continue
         if factor == 1.0:
@@ -172,10 +186,8 @@ def normalize_units(
 def _scale(values: pd.Series, factor: float) -> pd.Series:
     """Multiply numeric cells by ``factor``; leave text cells (e.g. "NR") for validation."""
     numeric = pd.to_numeric(values, errors="coerce")
-    if factor < 1.0:  # divide by an exact power of ten: 7000 µV -> 7.0 mV exactly
-        scaled = numeric / round(1.0 / factor)
-    else:
-        scaled = numeric * factor
+    # divide by an exact power of ten where converting down: 7000 µV -> 7.0 mV exactly
+    scaled = numeric / round(1.0 / factor) if factor < 1.0 else numeric * factor
     if values.dtype.kind in "fiub":
         return scaled
     # keep text cells (e.g. "NR") for validation to read
@@ -216,7 +228,9 @@ def validate(
         For valid but suspicious values (amplitudes that look like µV).
     """
     if not isinstance(sites, pd.DataFrame):
-        raise ValidationError([Problem(None, None, f"expected a pandas DataFrame, got {type(sites).__name__}")])
+        raise ValidationError(
+            [Problem(None, None, f"expected a pandas DataFrame, got {type(sites).__name__}")]
+        )
     df = _canonical_columns(sites)
     problems: list[Problem] = []
 
@@ -230,7 +244,13 @@ def validate(
     if units:
         unknown = set(units) - set(_UNIT_FACTORS)
         if unknown:
-            problems.append(Problem(None, None, f"unknown unit keys {sorted(unknown)}; use amplitude, time, distance"))
+            problems.append(
+                Problem(
+                    None,
+                    None,
+                    f"unknown unit keys {sorted(unknown)}; use amplitude, time, distance",
+                )
+            )
         else:
             try:
                 df = normalize_units(df, **{k: str(v) for k, v in units.items()})
@@ -271,9 +291,15 @@ def validate(
     if "response" in df.columns:
         raw = df["response"].astype("string").str.strip().str.lower()
         response = raw.map(_RESPONSE, na_action="ignore").astype("string")
-        bad = response.isna().to_numpy() & raw.notna().to_numpy() & (raw != "").fillna(False).to_numpy()
+        bad = (
+            response.isna().to_numpy()
+            & raw.notna().to_numpy()
+            & (raw != "").fillna(False).to_numpy()
+        )
         for i in np.flatnonzero(bad):
-            problems.append(Problem(int(i), "response", "unknown response; use present or absent (NR)"))
+            problems.append(
+                Problem(int(i), "response", "unknown response; use present or absent (NR)")
+            )
         response = response.fillna("present")
     else:
         response = pd.Series("present", index=df.index, dtype="string")
@@ -305,10 +331,18 @@ def validate(
     zero_present = (amp == 0) & ~absent
     for i in np.flatnonzero(zero_present):
         problems.append(
-            Problem(int(i), "amplitude_mv", "zero amplitude on a site not marked as an absent response "
-                    "(write response=absent or NR)")
+            Problem(
+                int(i),
+                "amplitude_mv",
+                "zero amplitude on a site not marked as an absent response "
+                "(write response=absent or NR)",
+            )
         )
-    for col, what in (("latency_ms", "latency"), ("duration_ms", "duration"), ("distance_mm", "distance")):
+    for col, what in (
+        ("latency_ms", "latency"),
+        ("duration_ms", "duration"),
+        ("distance_mm", "distance"),
+    ):
         if col in df.columns:
             v = df[col].to_numpy()
             zero = (v == 0) & ~absent if col != "distance_mm" else (v == 0)
@@ -335,8 +369,13 @@ def validate(
 
     # --- site order, duplicates, latency order -----------------------------------------
     problems.extend(_derive_site_order(df))
-    if not problems:
-        problems.extend(_check_within_nerve(df))
+    keyed = (
+        df["patient_id"].notna()
+        & df["nerve"].notna()
+        & df["side"].notna()
+        & df["site_order"].notna()
+    ).to_numpy(dtype=bool)
+    problems.extend(_check_within_nerve(df.loc[keyed]))
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
@@ -394,21 +433,31 @@ def _derive_site_order(df: pd.DataFrame) -> list[Problem]:
     mixed = ((n_given > 0) & (n_given < n_rows))[nerve_id]
     for i in np.flatnonzero(mixed & ~has):
         problems.append(
-            Problem(int(i), "site_order", "site_order is missing here but given for other sites of this nerve")
+            Problem(
+                int(i),
+                "site_order",
+                "site_order is missing here but given for other sites of this nerve",
+            )
         )
     rank_values = rank.to_numpy(dtype=float, na_value=np.nan)
     need = ~all_given & ~mixed
     unknown = need & np.isnan(rank_values) & df["nerve"].notna().to_numpy()
     for i in np.flatnonzero(unknown):
         problems.append(
-            Problem(int(i), "site", "cannot derive site_order from this site name for this nerve; "
-                    "give a site_order column")
+            Problem(
+                int(i),
+                "site",
+                "cannot derive site_order from this site name for this nerve; "
+                "give a site_order column",
+            )
         )
     order_key = np.where(all_given, given, rank_values)
     # Dense position within the nerve for derived orders; explicit orders are kept as given.
     derived = pd.Series(order_key).groupby(nerve_id).rank(method="dense").to_numpy() - 1
     final = np.where(all_given, given, derived)
-    df["site_order"] = pd.array(np.where(np.isnan(final), -1, final).astype(np.int64), dtype="Int64")
+    df["site_order"] = pd.array(
+        np.where(np.isnan(final), -1, final).astype(np.int64), dtype="Int64"
+    )
     df.loc[np.isnan(final), "site_order"] = pd.NA
     return problems
 
@@ -423,18 +472,28 @@ def _nerve_codes(df: pd.DataFrame) -> np.ndarray:
 def _check_within_nerve(df: pd.DataFrame) -> list[Problem]:
     """Duplicate sites/orders, and proximal latencies that are not after distal ones."""
     problems: list[Problem] = []
-    nerve_id = _nerve_codes(df)
-    dup_site = pd.DataFrame({"n": nerve_id, "s": df["site"].astype("string").to_numpy()}).duplicated()
-    for i in np.flatnonzero(dup_site.to_numpy()):
-        problems.append(Problem(int(i), "site", "a second row for the same site of this nerve"))
-    order = df["site_order"].to_numpy(dtype=np.int64)
-    dup_order = pd.DataFrame({"n": nerve_id, "o": order}).duplicated().to_numpy() & ~dup_site.to_numpy()
-    for i in np.flatnonzero(dup_order):
-        problems.append(Problem(int(i), "site_order", "two sites of this nerve share a site_order"))
-    if problems:
+    if df.empty:
         return problems
+    input_row = df["input_row"].to_numpy()
+    nerve_id = _nerve_codes(df)
+    dup_site = pd.DataFrame(
+        {"n": nerve_id, "s": df["site"].astype("string").to_numpy()}
+    ).duplicated()
+    dup_site = dup_site.to_numpy()
+    for i in np.flatnonzero(dup_site):
+        problems.append(
+            Problem(int(input_row[i]), "site", "a second row for the same site of this nerve")
+        )
+    order = df["site_order"].to_numpy(dtype=np.int64)
+    dup_order = pd.DataFrame({"n": nerve_id, "o": order}).duplicated().to_numpy() & ~dup_site
+    for i in np.flatnonzero(dup_order):
+        problems.append(
+            Problem(int(input_row[i]), "site_order", "two sites of this nerve share a site_order")
+        )
+    # Latency order among the remaining rows (a duplicated site has no place in the order).
+    first_of_order = ~pd.DataFrame({"n": nerve_id, "o": order}).duplicated(keep=False).to_numpy()
     lat = df["latency_ms"].to_numpy()
-    known = ~np.isnan(lat)
+    known = ~np.isnan(lat) & first_of_order
     idx = np.flatnonzero(known)
     sort = np.lexsort((order[idx], nerve_id[idx]))
     rows = idx[sort]
@@ -442,9 +501,12 @@ def _check_within_nerve(df: pd.DataFrame) -> list[Problem]:
     not_after = same_nerve & (lat[rows][1:] <= lat[rows][:-1])
     for k in np.flatnonzero(not_after):
         problems.append(
-            Problem(int(rows[k + 1]), "latency_ms",
-                    f"proximal latency is not longer than the latency at the more distal site "
-                    f"(row {int(rows[k])}); sites mislabelled or misordered?")
+            Problem(
+                int(input_row[rows[k + 1]]),
+                "latency_ms",
+                f"proximal latency is not longer than the latency at the more distal site "
+                f"(row {int(input_row[rows[k]])}); sites mislabelled or misordered?",
+            )
         )
     return problems
 

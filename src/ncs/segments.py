@@ -133,7 +133,10 @@ def segments(
     distal = np.concatenate([adj_dist, far_dist])
     proximal = np.concatenate([adj_prox, far_prox])
     reference = np.concatenate(
-        [np.full(adj_prox.size, "adjacent", dtype=object), np.full(far_prox.size, "distal", dtype=object)]
+        [
+            np.full(adj_prox.size, "adjacent", dtype=object),
+            np.full(far_prox.size, "distal", dtype=object),
+        ]
     )
 
     # Nerve length between sites: sum of per-site distances strictly above the distal site.
@@ -187,11 +190,20 @@ def segments(
         "proximal_row": s["input_row"].to_numpy(dtype=np.int64)[proximal],
     }
     seg = pd.DataFrame(out)
-    # Deterministic order: nerve, distal site, then adjacent before distal-reference rows.
-    key = np.lexsort((proximal, reference == "distal", distal))
+    # Deterministic order: nerve, then its adjacent segments distal to proximal, then its
+    # comparisons against the most distal site.
+    key = np.lexsort((proximal, distal, reference == "distal", nerve_id[distal]))
     seg = seg.iloc[key].reset_index(drop=True)
-    for col in ("patient_id", "nerve", "side", "distal_site", "proximal_site", "reference",
-                "distal_response", "proximal_response"):
+    for col in (
+        "patient_id",
+        "nerve",
+        "side",
+        "distal_site",
+        "proximal_site",
+        "reference",
+        "distal_response",
+        "proximal_response",
+    ):
         seg[col] = seg[col].astype("string")
     _warn_cv(seg["cv_m_s"].to_numpy())
     return seg

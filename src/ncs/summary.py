@@ -24,9 +24,31 @@ from ncs.criteria import (
 )
 from ncs.schema import NERVE_KEYS
 
-__all__ = ["summarize_nerves", "summarize_patients"]
+__all__ = ["PATIENT_COLUMNS", "summarize_nerves", "summarize_patients"]
 
-_CODE_OF = {"yes": _CODE_YES, "probable": _CODE_PROBABLE, "no": _CODE_NO, "not_assessable": _CODE_NA}
+PATIENT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "scheme",
+    "verdict",
+    "evidence",
+    "evidence_nerve",
+    "evidence_segment",
+    "evidence_rule",
+    "verdict_rule",
+    "n_nerves",
+    "n_segments",
+    "n_positive_findings",
+    "n_not_assessable_segments",
+    "citation",
+)
+"""Columns of the patients table, in order."""
+
+_CODE_OF = {
+    "yes": _CODE_YES,
+    "probable": _CODE_PROBABLE,
+    "no": _CODE_NO,
+    "not_assessable": _CODE_NA,
+}
 _SEGMENT_KEYS = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference"]
 
 
@@ -37,7 +59,12 @@ def _codes(values: pd.Series) -> np.ndarray:
 
 
 def _from_codes(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical:
-    value = {_CODE_YES: "yes", _CODE_PROBABLE: "probable", _CODE_NO: "no", _CODE_NA: "not_assessable"}
+    value = {
+        _CODE_YES: "yes",
+        _CODE_PROBABLE: "probable",
+        _CODE_NO: "no",
+        _CODE_NA: "not_assessable",
+    }
     lut = np.full(4, -1, dtype=np.int8)
     for code, name in value.items():
         if name in categories:
@@ -90,14 +117,18 @@ def summarize_nerves(
                 "one": 1,
             }
         )
-        agg = g.groupby(keys, sort=False).agg(
-            n_segments=("one", "sum"),
-            block_code=("block_code", "max"),
-            disp_code=("disp_code", "max"),
-            n_block_segments=("is_block", "sum"),
-            n_dispersion_segments=("is_disp", "sum"),
-            n_not_assessable_segments=("is_na", "sum"),
-        ).reset_index()
+        agg = (
+            g.groupby(keys, sort=False)
+            .agg(
+                n_segments=("one", "sum"),
+                block_code=("block_code", "max"),
+                disp_code=("disp_code", "max"),
+                n_block_segments=("is_block", "sum"),
+                n_dispersion_segments=("is_disp", "sum"),
+                n_not_assessable_segments=("is_na", "sum"),
+            )
+            .reset_index()
+        )
         merged = base.merge(agg, on=keys, how="left", validate="one_to_one")
         n_seg = merged["n_segments"].fillna(0).to_numpy(dtype=np.int64)
         block_code = merged["block_code"].fillna(_CODE_NA).to_numpy(dtype=np.int8)
@@ -150,13 +181,17 @@ def summarize_patients(
                 "one": 1,
             }
         )
-        agg = per.groupby("patient_id", sort=True).agg(
-            code=("code", "max"),
-            n_nerves=("one", "sum"),
-            n_segments=("n_segments", "sum"),
-            n_positive_findings=("n_pos", "sum"),
-            n_not_assessable_segments=("n_na", "sum"),
-        ).reset_index()
+        agg = (
+            per.groupby("patient_id", sort=True)
+            .agg(
+                code=("code", "max"),
+                n_nerves=("one", "sum"),
+                n_segments=("n_segments", "sum"),
+                n_positive_findings=("n_pos", "sum"),
+                n_not_assessable_segments=("n_na", "sum"),
+            )
+            .reset_index()
+        )
         verdict_code = agg["code"].to_numpy()
         positive, negative, indeterminate = crit.verdicts
         verdict = np.select(
@@ -175,10 +210,21 @@ def summarize_patients(
         out["n_not_assessable_segments"] = agg["n_not_assessable_segments"].to_numpy()
         out["citation"] = crit.citation.text
         out["evidence"] = _evidence_sentence(out, crit)
-        frames.append(out)
-    patients = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for col in ("scheme", "verdict", "evidence", "evidence_nerve", "evidence_segment",
-                "evidence_rule", "verdict_rule", "citation"):
+        frames.append(out.drop(columns="evidence_reason"))
+    patients = (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PATIENT_COLUMNS)
+    )
+    patients = patients[list(PATIENT_COLUMNS)]
+    for col in (
+        "scheme",
+        "verdict",
+        "evidence",
+        "evidence_nerve",
+        "evidence_segment",
+        "evidence_rule",
+        "verdict_rule",
+        "citation",
+    ):
         if col in patients.columns:
             patients[col] = patients[col].astype("string")
     return patients
@@ -202,7 +248,9 @@ def _evidence(crit: Criterion, findings: pd.DataFrame, patient_ids: pd.Series) -
     pos = findings.loc[positive]
     first = pos.drop_duplicates("patient_id", keep="first")
     nerve_label = first["nerve"].astype("string") + " " + first["side"].astype("string")
-    segment = first["distal_site"].astype("string") + " to " + first["proximal_site"].astype("string")
+    segment = (
+        first["distal_site"].astype("string") + " to " + first["proximal_site"].astype("string")
+    )
     rule_of = np.where(
         _codes(first["block"]) >= _CODE_PROBABLE,
         crit.block[0].name,
@@ -228,21 +276,32 @@ def _evidence_sentence(out: pd.DataFrame, crit: Criterion) -> pd.Series:
     n_seg = out["n_segments"].astype("int64").astype("string")
     n_na = out["n_not_assessable_segments"].astype("int64").astype("string")
     pos_text = (
-        out["evidence_nerve"].astype("string") + ", " + out["evidence_segment"].astype("string")
-        + ": " + out["evidence_reason"].astype("string")
-        + " [" + n_pos + " positive finding(s) in all]"
+        out["evidence_nerve"].astype("string")
+        + ", "
+        + out["evidence_segment"].astype("string")
+        + ": "
+        + out["evidence_reason"].astype("string")
+        + " ["
+        + n_pos
+        + " positive finding(s) in all]"
     )
-    neg_text = "all " + n_seg + " segment(s) judged; none met the rule (" + out["verdict_rule"] + ")"
+    neg_text = (
+        "all " + n_seg + " segment(s) judged; none met the rule (" + out["verdict_rule"] + ")"
+    )
     ind_text = (
-        "no segment met the rule, but " + n_na + " of " + n_seg
+        "no segment met the rule, but "
+        + n_na
+        + " of "
+        + n_seg
         + " segment(s) could not be judged (missing measures or absent distal response)"
     )
     no_seg_text = pd.Series(
-        "no segment to judge (each nerve stimulated at one site only)", index=out.index, dtype="string"
+        "no segment to judge (each nerve stimulated at one site only)",
+        index=out.index,
+        dtype="string",
     )
     verdict = out["verdict"]
     res = ind_text.where(out["n_segments"] > 0, no_seg_text)
     res = neg_text.where(verdict == negative, res)
     res = pos_text.where(verdict == positive, res)
-    out.drop(columns="evidence_reason", inplace=True)
     return res.astype("string")

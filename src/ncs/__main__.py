@@ -1,0 +1,7 @@
+"""``python -m ncs``: the same entry point as the ``ncs`` command."""
+
+import sys
+
+from ncs.cli import main
+
+sys.exit(main())

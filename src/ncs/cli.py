@@ -1,0 +1,196 @@
+"""Command line: ``ncs analyze FILE``, ``ncs demo``, ``ncs criteria``.
+
+Exit codes: 0 success; 2 invalid input (every problem printed with its row and column) or
+a usage error; 1 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from importlib import resources
+from pathlib import Path
+
+from ncs._version import __version__
+from ncs.analyze import Analysis, analyze
+from ncs.criteria import CRITERIA, DEFAULT_CRITERIA
+from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
+from ncs.io import read_sites
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
+
+_EXAMPLES = """examples:
+  ncs demo                                  analyse the bundled example study
+  ncs analyze study.csv                     every verified criterion, as a table
+  ncs analyze study.csv --criteria katz2002 --format json > result.json
+  ncs analyze study.xlsx --format csv --table patients -o verdicts.csv
+  ncs analyze study.csv --units amplitude=uV
+  ncs criteria                              list the criteria with citations
+"""
+
+_TABLES = ("findings", "segments", "nerves", "patients")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ncs",
+        description="Conduction block, temporal dispersion and demyelination criteria for motor "
+        "nerve conduction studies.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ncs {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_output_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--criteria",
+            "-c",
+            action="append",
+            metavar="ID",
+            help=f"criterion id (repeatable; default: {', '.join(DEFAULT_CRITERIA)}); "
+            f"known: {', '.join(CRITERIA)}",
+        )
+        p.add_argument("--format", "-f", choices=("table", "json", "csv"), default="table")
+        p.add_argument(
+            "--table",
+            choices=_TABLES,
+            default="findings",
+            help="which table --format csv writes (default: findings)",
+        )
+        p.add_argument(
+            "--units",
+            action="append",
+            metavar="QUANTITY=UNIT",
+            default=[],
+            help="input units if not canonical, e.g. amplitude=uV, time=s, distance=cm",
+        )
+        p.add_argument(
+            "--output", "-o", metavar="FILE", help="write here instead of standard output"
+        )
+
+    p_an = sub.add_parser(
+        "analyze",
+        help="analyse a sites table (CSV, XLSX, Parquet, JSON)",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_an.add_argument("file", help="sites table, one row per stimulation site")
+    add_output_options(p_an)
+
+    p_demo = sub.add_parser("demo", help="analyse the bundled example study")
+    add_output_options(p_demo)
+
+    p_crit = sub.add_parser("criteria", help="list the criteria and their citations")
+    p_crit.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    return parser
+
+
+def _units(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValidationError([(None, None, f"--units takes QUANTITY=UNIT, got {item!r}")])
+        key, value = item.split("=", 1)
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+def demo_path() -> Path:
+    """Path of the bundled example study."""
+    return Path(str(resources.files("ncs") / "data" / "demo_study.csv"))
+
+
+def render_table(result: Analysis) -> str:
+    """Human-readable text: findings per patient and nerve, then each patient's verdicts."""
+    lines: list[str] = []
+    f = result.findings
+    for pid, rows in f.groupby("patient_id", sort=True):
+        lines.append(f"== patient {pid}")
+        for (nerve, side), nrows in rows.groupby(["nerve", "side"], sort=True):
+            lines.append(f"  {nerve} {side}")
+            for r in nrows.itertuples(index=False):
+                seg = f"{r.distal_site} -> {r.proximal_site}"
+                if r.reference == "distal":
+                    seg += " (vs most distal)"
+                lines.append(f"    {seg:<38} {r.criterion:<11} block={r.block:<14} {r.reason}")
+        lines.append("  verdicts:")
+        for r in result.patients[result.patients["patient_id"] == pid].itertuples(index=False):
+            lines.append(f"    {r.scheme:<11} {r.verdict}: {r.evidence}")
+    single = result.nerves[(result.nerves["n_segments"] == 0)].drop_duplicates(
+        ["patient_id", "nerve", "side"]
+    )
+    for r in single.itertuples(index=False):
+        lines.append(
+            f"note: {r.patient_id} {r.nerve} {r.side} has one site only: no segment to judge"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _render(result: Analysis, fmt: str, table: str) -> str:
+    if fmt == "json":
+        return result.to_json(indent=2) + "\n"
+    if fmt == "csv":
+        return getattr(result, table).to_csv(index=False)
+    return render_table(result)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "criteria":
+        if args.format == "json":
+            print(
+                json.dumps([c.to_dict() for c in CRITERIA.values()], indent=2, ensure_ascii=False)
+            )
+        else:
+            for c in CRITERIA.values():
+                status = "verified" if c.verified else "NOT VERIFIED"
+                print(f"{c.id:<12} {c.title} [{status}]")
+                for rule in c.block:
+                    print(f"{'':<12}   {rule.outcome} {rule.name}: {rule.describe()}")
+                if c.dispersion is not None:
+                    print(f"{'':<12}   {c.dispersion.name}: {c.dispersion.describe()}")
+                print(f"{'':<12}   {c.citation.text}")
+        return EXIT_OK
+    path = demo_path() if args.command == "demo" else Path(args.file)
+    sites = read_sites(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NcsWarning)
+        result = analyze(sites, criteria=args.criteria, units=_units(args.units) or None)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    text = _render(result, args.format, args.table)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ncs`` command; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return _run(args)
+    except ValidationError as err:
+        print(f"ncs: invalid input: {len(err.problems)} problem(s)", file=sys.stderr)
+        for p in err.problems:
+            print(f"  {p}", file=sys.stderr)
+        return EXIT_INVALID
+    except UnknownCriteriaError as err:
+        print(f"ncs: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except Exception as err:
+        print(f"ncs: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Each example study gets the verdicts worked by hand in data/fixtures/README.md."""
+
+from __future__ import annotations
+
+import filecmp
+
+import pytest
+
+import ncs
+from conftest import FIXTURES, ROOT
+
+# (file, patient, scheme) -> verdict, as stated (and worked by hand) in data/fixtures/README.md
+EXPECTED = {
+    ("mmn_forearm_block.csv", "MMN01", "katz2002"): "demyelinating",
+    ("mmn_forearm_block.csv", "MMN01", "bouche1995"): "conduction_block",
+    ("cidp_dispersion.csv", "CIDP01", "katz2002"): "demyelinating",
+    ("cidp_dispersion.csv", "CIDP01", "bouche1995"): "no_conduction_block",
+    ("als_axonal.csv", "ALS01", "katz2002"): "not_demyelinating",
+    ("als_axonal.csv", "ALS01", "bouche1995"): "no_conduction_block",
+    ("normal.csv", "NORM01", "katz2002"): "not_demyelinating",
+    ("normal.csv", "NORM01", "bouche1995"): "no_conduction_block",
+    ("missing_measures.csv", "MISS01", "katz2002"): "indeterminate",
+    ("missing_measures.csv", "MISS01", "bouche1995"): "indeterminate",
+    ("missing_measures.csv", "MISS02", "katz2002"): "demyelinating",
+    ("missing_measures.csv", "MISS02", "bouche1995"): "indeterminate",
+}
+
+
+@pytest.mark.parametrize(("file", "patient", "scheme"), sorted(EXPECTED))
+def test_fixture_verdict(file, patient, scheme):
+    res = ncs.analyze(ncs.read_sites(FIXTURES / file))
+    p = res.patients.set_index(["patient_id", "scheme"])
+    assert p.loc[(patient, scheme), "verdict"] == EXPECTED[(file, patient, scheme)]
+
+
+def test_readme_states_the_same_verdicts():
+    readme = (FIXTURES / "README.md").read_text(encoding="utf-8")
+    for (file, _patient, scheme), verdict in EXPECTED.items():
+        assert f"`{file}`" in readme
+        assert f"`{scheme}`: {verdict}" in readme
+
+
+def test_mmn_block_segment_numbers():
+    res = ncs.analyze(ncs.read_sites(FIXTURES / "mmn_forearm_block.csv"))
+    seg = res.segments.set_index(["nerve", "distal_site", "proximal_site"]).loc[
+        ("median", "wrist", "elbow")
+    ]
+    assert seg["amp_drop_pct"] == pytest.approx(100 * (8.2 - 2.9) / 8.2)  # 64.63 %
+    assert seg["area_drop_pct"] == pytest.approx(100 * (28.5 - 10.1) / 28.5)  # 64.56 %
+    assert seg["dur_change_pct"] == pytest.approx(100 * (5.9 - 5.4) / 5.4)  # +9.26 %
+    assert seg["cv_m_s"] == pytest.approx(230 / (7.9 - 3.6))
+
+
+def test_missing_measures_study_keeps_every_nerve():
+    res = ncs.analyze(ncs.read_sites(FIXTURES / "missing_measures.csv"))
+    katz = res.nerves[res.nerves["scheme"] == "katz2002"].set_index(["patient_id", "nerve"])
+    assert katz.loc[("MISS01", "tibial"), "n_segments"] == 0
+    assert katz.loc[("MISS01", "peroneal"), "block"] == "not_assessable"
+    assert len(res.sites) == 11
+
+
+def test_demo_study_is_the_mmn_fixture():
+    assert filecmp.cmp(
+        ROOT / "src" / "ncs" / "data" / "demo_study.csv",
+        FIXTURES / "mmn_forearm_block.csv",
+        shallow=False,
+    )
