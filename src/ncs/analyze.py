@@ -12,10 +12,17 @@ import numpy as np
 import pandas as pd
 
 from ncs._version import __version__
-from ncs.criteria import Criterion, classify, resolve
+from ncs.criteria import (
+    BLOCK_VALUES,
+    DISPERSION_VALUES,
+    Criterion,
+    category_codes,
+    judge,
+    resolve,
+)
 from ncs.schema import validate
-from ncs.segments import segments as _segments
-from ncs.summary import summarize_nerves, summarize_patients
+from ncs.segments import build_segments
+from ncs.summary import Judgement, summarize
 
 __all__ = ["JSON_SCHEMA_VERSION", "Analysis", "analyze"]
 
@@ -159,13 +166,13 @@ def analyze(
     [['katz2002', 'demyelinating'], ['bouche1995', 'conduction_block']]
     """
     crits = resolve(criteria)
-    valid = validate(sites, units=units)
-    seg = _segments(valid, validated=True)
-    findings = pd.concat([classify(c, seg) for c in crits], ignore_index=True) if crits else None
-    if findings is None:
+    if not crits:
         raise ValueError("no criteria to apply")
-    nerves = summarize_nerves(valid, findings, crits)
-    patients = summarize_patients(nerves, findings, crits)
+    valid = validate(sites, units=units)
+    seg, segment_nerve, sorted_sites, site_nerve = build_segments(valid)
+    judgements = [Judgement(c, *judge(c, seg)) for c in crits]
+    findings = _findings(seg, judgements)
+    nerves, patients = summarize(seg, segment_nerve, sorted_sites, site_nerve, judgements)
     meta = {
         "ncs_version": __version__,
         "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in crits},
@@ -180,3 +187,37 @@ def analyze(
         criteria=crits,
         meta=meta,
     )
+
+
+FINDING_KEYS: tuple[str, ...] = (
+    "patient_id",
+    "nerve",
+    "side",
+    "distal_site",
+    "proximal_site",
+    "reference",
+)
+
+
+def _findings(seg: pd.DataFrame, judgements: list[Judgement]) -> pd.DataFrame:
+    """All criteria's findings in one table: criterion by criterion, segment order within."""
+    k = len(judgements)
+    n = len(seg)
+    data: dict[str, Any] = {}
+    for key in FINDING_KEYS:
+        values = seg[key].to_numpy(dtype=object)
+        data[key] = pd.array(np.tile(values, k), dtype="string")
+    data["criterion"] = pd.array(
+        np.repeat(np.array([j.criterion.id for j in judgements], dtype=object), n), dtype="string"
+    )
+    block = np.concatenate([j.block_code for j in judgements])
+    disp = np.concatenate([j.disp_code for j in judgements])
+    data["block"] = pd.Categorical.from_codes(
+        category_codes(block, BLOCK_VALUES), categories=list(BLOCK_VALUES)
+    )
+    data["dispersion"] = pd.Categorical.from_codes(
+        category_codes(disp, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
+    )
+    reason = np.concatenate([j.reason for j in judgements]) if judgements else np.array([])
+    data["reason"] = pd.array(reason.astype(object), dtype="string")
+    return pd.DataFrame(data)

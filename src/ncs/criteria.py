@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ncs.errors import UnknownCriteriaError
-from ncs.measures import OPERATORS, compare
+from ncs.measures import FALSE, OPERATORS, TRUE, UNKNOWN, compare, truth
 
 __all__ = [
     "BLOCK_VALUES",
@@ -104,8 +104,13 @@ class Threshold:
             raise ValueError(f"operator must be one of {sorted(OPERATORS)}, got {self.op!r}")
 
     def test(self, segments: pd.DataFrame) -> pd.arrays.BooleanArray:
-        """Three-valued result of this comparison on every segment row."""
+        """Three-valued result of this comparison on every segment row (nullable booleans)."""
         return compare(segments[self.measure], self.op, self.value, absolute=self.absolute)
+
+    def truth(self, segments: pd.DataFrame) -> np.ndarray:
+        """Three-valued result as codes: ``TRUE``, ``FALSE`` or ``UNKNOWN`` (int8)."""
+        values = segments[self.measure].to_numpy(dtype=float, na_value=np.nan)
+        return truth(values, self.op, self.value, absolute=self.absolute)
 
     def describe(self) -> str:
         """E.g. ``"amplitude drop > 30%"``."""
@@ -154,11 +159,16 @@ class SegmentRule:
             raise ValueError("a rule needs at least one threshold")
 
     def evaluate(self, segments: pd.DataFrame) -> pd.arrays.BooleanArray:
-        """Kleene combination of the thresholds on every segment row."""
-        results = [t.test(segments) for t in self.thresholds]
-        out = results[0]
-        for r in results[1:]:
-            out = (out | r) if self.combine == "any" else (out & r)
+        """Kleene combination of the thresholds on every segment row (nullable booleans)."""
+        codes = self.truth(segments)
+        return pd.arrays.BooleanArray(codes == TRUE, codes == UNKNOWN)
+
+    def truth(self, segments: pd.DataFrame) -> np.ndarray:
+        """Kleene combination as codes: OR is the maximum, AND the minimum of the codes."""
+        combine = np.maximum if self.combine == "any" else np.minimum
+        out = self.thresholds[0].truth(segments)
+        for t in self.thresholds[1:]:
+            out = combine(out, t.truth(segments))
         return out
 
     def describe(self) -> str:
@@ -267,8 +277,7 @@ _KATZ_SOURCE = (
 KATZ2002 = Criterion(
     id="katz2002",
     title=(
-        "Katz et al. 2002 conduction block / temporal dispersion "
-        "(as applied by Simon et al. 2013)"
+        "Katz et al. 2002 conduction block / temporal dispersion (as applied by Simon et al. 2013)"
     ),
     short="Katz 2002",
     citation=_KATZ_2002,
@@ -418,13 +427,55 @@ def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tup
 # Classification
 # --------------------------------------------------------------------------------------
 
+#: Ordered codes of a block/dispersion value: a larger code is a more positive finding.
 _CODE_NO, _CODE_NA, _CODE_PROBABLE, _CODE_YES = 0, 1, 2, 3
 
 
-def _kleene_codes(result: pd.arrays.BooleanArray) -> np.ndarray:
-    """True -> 1, False -> 0, NA -> -1."""
-    values = result.to_numpy(dtype=np.int8, na_value=-1)
-    return values
+def judge(crit: Criterion, segments: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block and dispersion codes and reason sentences for every segment (arrays).
+
+    The array-level core of :func:`classify`; see there for the logic.
+    """
+    from ncs.explain import explain_findings  # local: keeps the text layer separate
+
+    n = len(segments)
+    block_code = np.full(n, _CODE_NA, dtype=np.int8)
+    decided = np.zeros(n, dtype=bool)
+    all_ruled_out = np.ones(n, dtype=bool)
+    for rule in crit.block:
+        r = rule.truth(segments)
+        met = (r == TRUE) & ~decided
+        block_code[met] = _CODE_YES if rule.outcome == "yes" else _CODE_PROBABLE
+        decided |= met
+        all_ruled_out &= r == FALSE
+    block_code[~decided & all_ruled_out] = _CODE_NO
+
+    if crit.dispersion is not None:
+        d = crit.dispersion.truth(segments)
+        disp_code = np.where(d == TRUE, _CODE_YES, np.where(d == FALSE, _CODE_NO, _CODE_NA))
+        disp_code = disp_code.astype(np.int8)
+    else:
+        disp_code = np.full(n, _CODE_NA, dtype=np.int8)
+
+    distal_absent = (segments["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
+    block_code[distal_absent] = _CODE_NA
+    disp_code[distal_absent] = _CODE_NA
+    reason = explain_findings(crit, segments, block_code, disp_code, distal_absent)
+    return block_code, disp_code, reason
+
+
+def category_codes(codes: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
+    """Ordered codes -> positions in ``categories`` (``probable`` -> ``yes`` if absent)."""
+    names = {
+        _CODE_YES: "yes",
+        _CODE_PROBABLE: "probable",
+        _CODE_NO: "no",
+        _CODE_NA: "not_assessable",
+    }
+    lut = np.full(4, -1, dtype=np.int8)
+    for code, name in names.items():
+        lut[code] = categories.index(name if name in categories else "yes")
+    return lut[codes]
 
 
 def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame:
@@ -446,9 +497,10 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
 
     Notes
     -----
-    Three-valued logic: "any" rules are met as soon as one known threshold is met and ruled
-    out only when all thresholds are known and unmet; "all" rules are ruled out as soon as
-    one known threshold fails. A segment whose distal response is absent cannot be judged.
+    Three-valued (Kleene) logic: "any" rules are met as soon as one known threshold is met
+    and ruled out only when all thresholds are known and unmet; "all" rules are ruled out as
+    soon as one known threshold fails. Block rules are tried strongest first. A segment
+    whose distal response is absent cannot be judged.
 
     References
     ----------
@@ -456,59 +508,16 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
        Neurology 2013;81:2116-2120.
     .. [2] Bouche P, Léger JM, et al. J Neurol Neurosurg Psychiatry 1995 (supplement).
     """
-    from ncs.explain import explain_findings  # local: keeps the text layer separate
-
     crit = get_criteria(criterion)
-    n = len(segments)
-    block_code = np.full(n, _CODE_NA, dtype=np.int8)
-    decided = np.zeros(n, dtype=bool)
-    all_ruled_out = np.ones(n, dtype=bool)
-    for rule in crit.block:
-        r = _kleene_codes(rule.evaluate(segments))
-        met = (r == 1) & ~decided
-        block_code[met] = _CODE_YES if rule.outcome == "yes" else _CODE_PROBABLE
-        decided |= met
-        all_ruled_out &= r == 0
-    block_code[~decided & all_ruled_out] = _CODE_NO
-
-    if crit.dispersion is not None:
-        d = _kleene_codes(crit.dispersion.evaluate(segments))
-        disp_code = np.where(d == 1, _CODE_YES, np.where(d == 0, _CODE_NO, _CODE_NA)).astype(
-            np.int8
-        )
-    else:
-        disp_code = np.full(n, _CODE_NA, dtype=np.int8)
-
-    distal_absent = (segments["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
-    block_code[distal_absent] = _CODE_NA
-    disp_code[distal_absent] = _CODE_NA
-
-    block = pd.Categorical.from_codes(
-        _to_category_codes(block_code, BLOCK_VALUES), categories=list(BLOCK_VALUES)
-    )
-    dispersion = pd.Categorical.from_codes(
-        _to_category_codes(disp_code, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
-    )
+    block_code, disp_code, reason = judge(crit, segments)
     keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference"]
     out = segments[keys].copy()
-    out["criterion"] = pd.Series(crit.id, index=out.index, dtype="string")
-    out["block"] = block
-    out["dispersion"] = dispersion
-    out["reason"] = explain_findings(crit, segments, block_code, disp_code, distal_absent)
+    out["criterion"] = pd.array([crit.id] * len(out), dtype="string")
+    out["block"] = pd.Categorical.from_codes(
+        category_codes(block_code, BLOCK_VALUES), categories=list(BLOCK_VALUES)
+    )
+    out["dispersion"] = pd.Categorical.from_codes(
+        category_codes(disp_code, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
+    )
+    out["reason"] = pd.array(reason.astype(object), dtype="string")
     return out
-
-
-_VALUE_OF_CODE = {
-    _CODE_YES: "yes",
-    _CODE_PROBABLE: "probable",
-    _CODE_NO: "no",
-    _CODE_NA: "not_assessable",
-}
-
-
-def _to_category_codes(codes: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
-    lut = np.full(4, -1, dtype=np.int8)
-    for code, value in _VALUE_OF_CODE.items():
-        if value in categories:
-            lut[code] = categories.index(value)
-    return lut[codes]

@@ -15,7 +15,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from ncs.criteria import Criterion, SegmentRule, Threshold
 
-__all__ = ["explain_findings", "format_number"]
+__all__ = ["explain_findings", "format_number", "join_strings"]
 
 _S = np.dtypes.StringDType()
 
@@ -126,11 +126,11 @@ def explain_findings(
     block_code: np.ndarray,
     dispersion_code: np.ndarray,
     distal_absent: np.ndarray,
-) -> pd.Series:
+) -> np.ndarray:
     """One explanation sentence per segment for one criterion (see module docstring)."""
     n = len(segments)
     if n == 0:
-        return pd.Series([], index=segments.index, dtype="string")
+        return np.array([], dtype=_S)
     from ncs.criteria import _CODE_PROBABLE
 
     main = criterion.block[0]
@@ -149,5 +149,18 @@ def explain_findings(
         )
     absent_text = _strings("no response at the distal site: not assessable", n)
     text = np.where(distal_absent, absent_text, text).astype(_S)
-    text = _add(text, f" ({criterion.short})")
-    return pd.Series(text.astype(object), index=segments.index, dtype="string")
+    return _add(text, f" ({criterion.short})")
+
+
+def join_strings(*parts) -> np.ndarray:
+    """Element-wise concatenation of strings and arrays (missing -> ""); object array out."""
+    out = None
+    for p in parts:
+        if isinstance(p, str):
+            piece = p
+        else:
+            a = np.asarray(p, dtype=object)
+            a = np.where(pd.isna(a), "", a)
+            piece = a.astype(str).astype(_S)
+        out = piece if out is None else np.strings.add(out, piece)
+    return np.asarray(out, dtype=_S).astype(object)

@@ -16,12 +16,19 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "FALSE",
     "OPERATORS",
     "PCT_DECIMALS",
+    "TRUE",
+    "UNKNOWN",
     "compare",
     "percent_change",
     "percent_drop",
+    "truth",
 ]
+
+FALSE, UNKNOWN, TRUE = np.int8(0), np.int8(1), np.int8(2)
+"""Three-valued truth codes, ordered so that Kleene OR is ``max`` and AND is ``min``."""
 
 PCT_DECIMALS = 9
 """Percentages are rounded to this many decimals before comparison (1e-9 percentage points).
@@ -140,10 +147,13 @@ def compare(values, op: str, threshold: float, *, absolute: bool = False) -> pd.
     pandas.arrays.BooleanArray
         Nullable booleans; combine them with ``&`` and ``|`` for Kleene logic.
     """
-    v = _as_float_array(values)
-    if absolute:
-        v = np.abs(v)
-    missing = np.isnan(v)
+    codes = truth(_as_float_array(values), op, threshold, absolute=absolute)
+    return pd.arrays.BooleanArray(codes == TRUE, codes == UNKNOWN)
+
+
+def truth(values: np.ndarray, op: str, threshold: float, *, absolute: bool = False) -> np.ndarray:
+    """Like :func:`compare`, as int8 codes :data:`TRUE`, :data:`FALSE`, :data:`UNKNOWN`."""
+    v = np.abs(values) if absolute else values
     with np.errstate(invalid="ignore"):
         result = OPERATORS[op](v, threshold)
-    return pd.arrays.BooleanArray(np.asarray(result, dtype=bool) & ~missing, missing)
+    return np.where(np.isnan(v), UNKNOWN, np.where(result, TRUE, FALSE)).astype(np.int8)

@@ -18,10 +18,13 @@ __all__ = [
     "SIDE_ALIASES",
     "SITE_ALIASES",
     "SITE_RANK",
+    "canonical_site",
+    "clean_name",
     "normalize_nerve",
     "normalize_side",
     "normalize_site",
     "site_rank",
+    "site_rank_array",
 ]
 
 # Canonical nerve names (keys) and accepted spellings (values, already "cleaned": lower case,
@@ -204,3 +207,32 @@ def site_rank(nerves: pd.Series, sites: pd.Series) -> pd.Series:
     mapped = np.array([table.get(str(u), -1) for u in uniques] + [-1], dtype=np.int64)
     ranks = mapped[codes]
     return pd.Series(ranks, index=nerves.index, dtype="Int64").where(ranks >= 0)
+
+
+def clean_name(text: str) -> str:
+    """Lower case, punctuation/underscores/hyphens to spaces, single spaces, no apostrophes."""
+    return _CLEAN.sub(" ", text.lower().replace("'", "")).strip()
+
+
+def canonical_site(text: str | None) -> str | None:
+    """Canonical site name for a spelling; unknown sites keep their cleaned spelling."""
+    if text is None:
+        return None
+    cleaned = clean_name(text)
+    return SITE_ALIASES.get(cleaned, cleaned)
+
+
+def site_rank_array(nerves: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Proximal rank per (canonical nerve, canonical site) as float; NaN where unknown.
+
+    Looks up each distinct pair once.
+    """
+    nerve_codes, nerve_uniques = pd.factorize(np.asarray(nerves, dtype=object))
+    site_codes, site_uniques = pd.factorize(np.asarray(sites, dtype=object))
+    table = np.full((len(nerve_uniques) + 1, len(site_uniques) + 1), np.nan)
+    for i, nerve in enumerate(nerve_uniques):
+        ranks = SITE_RANK.get(nerve)
+        if ranks:
+            for k, site in enumerate(site_uniques):
+                table[i, k] = ranks.get(site, np.nan)
+    return table[nerve_codes, site_codes]  # code -1 picks the NaN row/column

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ncs.errors import NcsWarning, Problem, ValidationError
-from ncs.names import normalize_nerve, normalize_side, normalize_site, site_rank
+from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_array
 
 __all__ = ["COLUMNS", "KEYS", "NERVE_KEYS", "Column", "normalize_units", "validate"]
 
@@ -194,6 +194,71 @@ def _scale(values: pd.Series, factor: float) -> pd.Series:
     return scaled.astype(object).where(numeric.notna(), values.astype(object))
 
 
+class _Text:
+    """A text column as codes into its unique values (vectorised per unique, not per row)."""
+
+    __slots__ = ("codes", "uniques")
+
+    def __init__(self, values: pd.Series) -> None:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        self.codes = codes
+        self.uniques = list(uniques)
+
+    def map(self, func, missing, dtype=object) -> np.ndarray:
+        """``func`` applied to each unique value; ``missing`` for missing cells."""
+        table = np.array([func(u) for u in self.uniques] + [missing], dtype=dtype)
+        return table[self.codes]
+
+
+def _none(values: np.ndarray) -> np.ndarray:
+    """Element-wise ``is None`` over an object array."""
+    return np.equal(values, None)
+
+
+def _text_of(value) -> str | None:
+    """Cell -> stripped text, or None when missing/blank (1.0 -> "1")."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float):
+        if np.isnan(value):
+            return None
+        if value.is_integer():
+            return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def _float_of(value) -> float:
+    """Cell -> float; NaN for blank; raises ValueError for text that is not a number."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    text = _text_of(value)
+    if text is None:
+        return np.nan
+    return float(text)
+
+
+_NOT_A_NUMBER = -1.0  # marker in the parse table, replaced by NaN after flagging
+
+
+def _numeric(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(float values, was_text mask) for a column of any dtype."""
+    if values.dtype.kind in "fiu":
+        return values.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(values), dtype=bool)
+    text = _Text(values)
+    parsed, bad = [], []
+    for u in text.uniques:
+        try:
+            parsed.append(_float_of(u))
+            bad.append(False)
+        except (TypeError, ValueError):
+            parsed.append(np.nan)
+            bad.append(True)
+    table = np.array([*parsed, np.nan], dtype=float)
+    bad_table = np.array([*bad, False], dtype=bool)
+    return table[text.codes], bad_table[text.codes]
+
+
 def validate(
     sites: pd.DataFrame,
     *,
@@ -257,132 +322,114 @@ def validate(
             except ValidationError as err:
                 problems.extend(err.problems)
 
+    if len(set(map(str, df.columns))) != df.shape[1]:
+        problems.append(Problem(None, None, "duplicate column names"))
     missing = [c for c in REQUIRED if c not in df.columns]
     for col in missing:
         problems.append(Problem(None, col, "required column is missing"))
-    if missing:
+    if problems:
         raise ValidationError(problems)
 
     n = len(df)
     df = df.reset_index(drop=True)
-    df["input_row"] = np.arange(n, dtype=np.int64)
+    out: dict[str, np.ndarray] = {}
 
-    # --- text keys -------------------------------------------------------------------
-    for col in ("patient_id", "nerve", "side", "site"):
-        blank = _blank(df[col])
-        for i in np.flatnonzero(blank):
-            problems.append(Problem(int(i), col, "value is missing"))
-    df["patient_id"] = df["patient_id"].astype("string").str.strip()
-    nerve = normalize_nerve(df["nerve"])
-    bad = nerve.isna().to_numpy() & ~_blank(df["nerve"])
-    for i in np.flatnonzero(bad):
-        problems.append(Problem(int(i), "nerve", "unknown nerve name"))
-    side = normalize_side(df["side"])
-    bad = side.isna().to_numpy() & ~_blank(df["side"])
-    for i in np.flatnonzero(bad):
-        problems.append(Problem(int(i), "side", "unknown side; use L or R"))
-    df["nerve"] = nerve
-    df["side"] = side
-    df["site"] = normalize_site(df["site"])
+    def flag(mask: np.ndarray, col: str, message: str) -> None:
+        for i in np.flatnonzero(mask):
+            problems.append(Problem(int(i), col, message))
 
-    # --- response, including "NR" typed into the amplitude column --------------------
-    amp_text = df["amplitude_mv"].astype("string").str.strip().str.lower()
-    amp_says_absent = amp_text.isin(_ABSENT_WORDS).fillna(False).to_numpy(dtype=bool)
-    if "response" in df.columns:
-        raw = df["response"].astype("string").str.strip().str.lower()
-        response = raw.map(_RESPONSE, na_action="ignore").astype("string")
-        bad = (
-            response.isna().to_numpy()
-            & raw.notna().to_numpy()
-            & (raw != "").fillna(False).to_numpy()
-        )
-        for i in np.flatnonzero(bad):
-            problems.append(
-                Problem(int(i), "response", "unknown response; use present or absent (NR)")
-            )
-        response = response.fillna("present")
+    # --- text keys: normalised once per unique value ---------------------------------------
+    patient = _Text(df["patient_id"]).map(_text_of, None)
+    flag(_none(patient), "patient_id", "value is missing")
+    out["patient_id"] = patient
+    for col, table, message in (
+        ("nerve", NERVE_ALIASES, "unknown nerve name"),
+        ("side", SIDE_ALIASES, "unknown side; use L or R"),
+    ):
+        text = _Text(df[col])
+        raw = text.map(_text_of, None)
+        canon = text.map(lambda u, t=table: t.get(clean_name(_text_of(u) or "")), None)
+        flag(_none(raw), col, "value is missing")
+        flag(~_none(raw) & _none(canon), col, message)
+        out[col] = canon
+    site_text = _Text(df["site"])
+    site_raw = site_text.map(_text_of, None)
+    flag(_none(site_raw), "site", "value is missing")
+    out["site"] = site_text.map(lambda u: canonical_site(_text_of(u)), None)
+
+    # --- response, including "NR" typed into the amplitude column --------------------------
+    amp_col = df["amplitude_mv"]
+    if amp_col.dtype.kind in "fiu":
+        amp_says_absent = np.zeros(n, dtype=bool)
     else:
-        response = pd.Series("present", index=df.index, dtype="string")
-    response = response.mask(amp_says_absent, "absent")
-    absent = (response == "absent").to_numpy(dtype=bool)
-    df["response"] = response
-    df.loc[amp_says_absent, "amplitude_mv"] = np.nan
+        amp_says_absent = _Text(amp_col).map(
+            lambda u: (_text_of(u) or "").lower() in _ABSENT_WORDS, False, dtype=bool
+        )
+    if "response" in df.columns:
+        text = _Text(df["response"])
+        response = text.map(lambda u: _RESPONSE.get((_text_of(u) or "").lower()), None)
+        given = text.map(_text_of, None)
+        flag(
+            _none(response) & ~_none(given),
+            "response",
+            "unknown response; use present or absent (NR)",
+        )
+        absent = (response == "absent") | amp_says_absent
+    else:
+        absent = amp_says_absent.copy()
 
-    # --- numeric columns ---------------------------------------------------------------
+    # --- numeric columns -------------------------------------------------------------------
     for col in NUMERIC:
         if col not in df.columns:
             continue
-        raw = df[col]
-        values = _to_float(raw)
-        was_text = ~_blank(raw) & np.isnan(values)
-        for i in np.flatnonzero(was_text):
-            problems.append(Problem(int(i), col, "not a number"))
+        source = df[col].mask(amp_says_absent) if col == "amplitude_mv" else df[col]
+        values, was_text = _numeric(source)
+        flag(was_text, col, "not a number")
         infinite = np.isinf(values)
-        for i in np.flatnonzero(infinite):
-            problems.append(Problem(int(i), col, "not a finite number"))
+        flag(infinite, col, "not a finite number")
         values = np.where(infinite, np.nan, values)
-        if col not in ("temperature_c",):
-            negative = values < 0
-            for i in np.flatnonzero(negative):
-                problems.append(Problem(int(i), col, "negative value"))
-        df[col] = values
+        if col != "temperature_c":
+            with np.errstate(invalid="ignore"):
+                flag(values < 0, col, "negative value")
+        out[col] = values
 
-    amp = df["amplitude_mv"].to_numpy()
-    zero_present = (amp == 0) & ~absent
-    for i in np.flatnonzero(zero_present):
-        problems.append(
-            Problem(
-                int(i),
-                "amplitude_mv",
-                "zero amplitude on a site not marked as an absent response "
-                "(write response=absent or NR)",
-            )
-        )
-    for col, what in (
-        ("latency_ms", "latency"),
-        ("duration_ms", "duration"),
-        ("distance_mm", "distance"),
-    ):
-        if col in df.columns:
-            v = df[col].to_numpy()
-            zero = (v == 0) & ~absent if col != "distance_mm" else (v == 0)
-            for i in np.flatnonzero(zero):
-                problems.append(Problem(int(i), col, f"zero {what}"))
+    amp = out["amplitude_mv"]
+    flag(
+        (amp == 0) & ~absent,
+        "amplitude_mv",
+        "zero amplitude on a site not marked as an absent response (write response=absent or NR)",
+    )
+    for col, what in (("latency_ms", "latency"), ("duration_ms", "duration")):
+        if col in out:
+            flag((out[col] == 0) & ~absent, col, f"zero {what}")
+    if "distance_mm" in out:
+        flag(out["distance_mm"] == 0, "distance_mm", "zero distance")
     for col in ("amplitude_mv", "area_mvms", "pp_amplitude_mv"):
-        if col in df.columns:
-            v = df[col].to_numpy()
-            for i in np.flatnonzero(absent & (v > 0)):
-                problems.append(Problem(int(i), col, "a value is given for an absent response"))
-            df[col] = np.where(absent, 0.0, v)
+        if col in out:
+            flag(absent & (out[col] > 0), col, "a value is given for an absent response")
+            out[col] = np.where(absent, 0.0, out[col])
     for col in ("latency_ms", "duration_ms"):
-        if col in df.columns:
-            v = df[col].to_numpy()
-            for i in np.flatnonzero(absent & (v > 0)):
-                problems.append(Problem(int(i), col, "a value is given for an absent response"))
-            df[col] = np.where(absent, np.nan, v)
-    if "area_mvms" not in df.columns:
-        df["area_mvms"] = np.where(absent, 0.0, np.nan)
-    if "duration_ms" not in df.columns:
-        df["duration_ms"] = np.nan
-    if "distance_mm" not in df.columns:
-        df["distance_mm"] = np.nan
+        if col in out:
+            flag(absent & (out[col] > 0), col, "a value is given for an absent response")
+            out[col] = np.where(absent, np.nan, out[col])
+    out.setdefault("area_mvms", np.where(absent, 0.0, np.nan))
+    out.setdefault("duration_ms", np.full(n, np.nan))
+    out.setdefault("distance_mm", np.full(n, np.nan))
+    out["response"] = np.where(absent, "absent", "present").astype(object)
 
-    # --- site order, duplicates, latency order -----------------------------------------
-    problems.extend(_derive_site_order(df))
-    keyed = (
-        df["patient_id"].notna()
-        & df["nerve"].notna()
-        & df["side"].notna()
-        & df["site_order"].notna()
-    ).to_numpy(dtype=bool)
-    problems.extend(_check_within_nerve(df.loc[keyed]))
+    # --- nerves, site order, duplicates, latency order --------------------------------------
+    nerve_id, keyed = _nerve_ids(out)
+    order, order_problems = _site_order(out, out.get("site_order"), nerve_id, keyed)
+    problems.extend(order_problems)
+    out["site_order"] = order
+    problems.extend(_check_within_nerve(out, nerve_id, keyed & (order >= 0)))
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
         raise ValidationError(problems)
 
-    _warn_suspicious(df)
-    return _ordered(df)
+    _warn_suspicious(amp)
+    return _assemble(df, out, n)
 
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
@@ -394,41 +441,50 @@ def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
         key = str(col).strip().lower().replace(" ", "_")
         if key != col and key in known and key not in present:
             rename[col] = key
-    return sites.rename(columns=rename).copy()
+    return sites.rename(columns=rename) if rename else sites.copy(deep=False)
 
 
-def _to_float(values: pd.Series) -> np.ndarray:
-    """Numeric cells as float64; text that is not a number becomes NaN."""
-    if values.dtype.kind in "fiub":
-        return values.to_numpy(dtype=float, na_value=np.nan)
-    text = values.astype("string").str.strip()
-    num = pd.to_numeric(text, errors="coerce")
-    return pd.Series(num).to_numpy(dtype=float, na_value=np.nan)
+def _codes_of(values: np.ndarray) -> np.ndarray:
+    """Sorted factorisation codes of an object array (None -> -1)."""
+    codes, _ = pd.factorize(values, sort=True, use_na_sentinel=True)
+    return codes.astype(np.int64)
 
 
-def _blank(values: pd.Series) -> np.ndarray:
-    """True where a cell is missing or an empty/whitespace string."""
-    s = values.astype("string")
-    return (s.isna() | (s.str.strip() == "")).fillna(True).to_numpy(dtype=bool)
+def _nerve_ids(out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Id per row of its (patient, nerve, side), and whether all three are known."""
+    codes = [_codes_of(out[c]) for c in NERVE_KEYS]
+    keyed = (codes[0] >= 0) & (codes[1] >= 0) & (codes[2] >= 0)
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for c in codes:
+        combined = combined * (int(c.max(initial=0)) + 2) + (c + 1)
+    _, nerve_id = np.unique(combined, return_inverse=True)
+    return nerve_id.reshape(-1).astype(np.int64), keyed
 
 
-def _derive_site_order(df: pd.DataFrame) -> list[Problem]:
-    """Fill ``site_order`` from known site names where the input gives none."""
+def _site_order(
+    out: dict[str, np.ndarray],
+    given: np.ndarray | None,
+    nerve_id: np.ndarray,
+    keyed: np.ndarray,
+) -> tuple[np.ndarray, list[Problem]]:
+    """Explicit site_order where the whole nerve has one; else derived from site names.
+
+    Returns the order per row (-1 where unknown) and the problems found.
+    """
     problems: list[Problem] = []
-    rank = site_rank(df["nerve"], df["site"])
-    nerve_id = _nerve_codes(df)
-    if "site_order" in df.columns:
-        given = df["site_order"].to_numpy(dtype=float)
-        not_int = ~np.isnan(given) & (given != np.round(given))
+    n = len(nerve_id)
+    if given is not None:
+        with np.errstate(invalid="ignore"):
+            not_int = ~np.isnan(given) & (given != np.round(given))
         for i in np.flatnonzero(not_int):
             problems.append(Problem(int(i), "site_order", "site_order must be a whole number"))
         has = ~np.isnan(given)
     else:
-        given = np.full(len(df), np.nan)
-        has = np.zeros(len(df), dtype=bool)
-    # Per nerve: all given, none given, or mixed (a problem).
-    n_given = np.bincount(nerve_id, weights=has, minlength=nerve_id.max() + 1 if len(df) else 0)
-    n_rows = np.bincount(nerve_id, minlength=nerve_id.max() + 1 if len(df) else 0)
+        given = np.full(n, np.nan)
+        has = np.zeros(n, dtype=bool)
+    n_nerves = int(nerve_id.max()) + 1 if n else 0
+    n_given = np.bincount(nerve_id, weights=has, minlength=n_nerves)
+    n_rows = np.bincount(nerve_id, minlength=n_nerves)
     all_given = (n_given == n_rows)[nerve_id]
     mixed = ((n_given > 0) & (n_given < n_rows))[nerve_id]
     for i in np.flatnonzero(mixed & ~has):
@@ -439,9 +495,9 @@ def _derive_site_order(df: pd.DataFrame) -> list[Problem]:
                 "site_order is missing here but given for other sites of this nerve",
             )
         )
-    rank_values = rank.to_numpy(dtype=float, na_value=np.nan)
+    rank = site_rank_array(out["nerve"], out["site"])
     need = ~all_given & ~mixed
-    unknown = need & np.isnan(rank_values) & df["nerve"].notna().to_numpy()
+    unknown = need & np.isnan(rank) & ~_none(out["nerve"]) & ~_none(out["site"])
     for i in np.flatnonzero(unknown):
         problems.append(
             Problem(
@@ -451,69 +507,80 @@ def _derive_site_order(df: pd.DataFrame) -> list[Problem]:
                 "give a site_order column",
             )
         )
-    order_key = np.where(all_given, given, rank_values)
-    # Dense position within the nerve for derived orders; explicit orders are kept as given.
-    derived = pd.Series(order_key).groupby(nerve_id).rank(method="dense").to_numpy() - 1
-    final = np.where(all_given, given, derived)
-    df["site_order"] = pd.array(
-        np.where(np.isnan(final), -1, final).astype(np.int64), dtype="Int64"
-    )
-    df.loc[np.isnan(final), "site_order"] = pd.NA
-    return problems
+    key = np.where(all_given, given, rank)
+    # Derived orders become positions 0..k-1 within the nerve; explicit orders are kept.
+    dense = _dense_rank_within(nerve_id, key)
+    final = np.where(all_given, given, dense)
+    final = np.where(np.isnan(final) | ~keyed, -1, final)
+    return final.astype(np.int64), problems
 
 
-def _nerve_codes(df: pd.DataFrame) -> np.ndarray:
-    codes, _ = pd.MultiIndex.from_frame(
-        df[list(NERVE_KEYS)].astype("string").fillna("\x00")
-    ).factorize()
-    return codes.astype(np.int64)
+def _dense_rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """0-based dense rank of ``key`` within each group (NaN keys -> NaN)."""
+    n = len(group)
+    result = np.full(n, np.nan)
+    ok = ~np.isnan(key)
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return result
+    srt = idx[np.lexsort((key[idx], group[idx]))]
+    g, k = group[srt], key[srt]
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_value = new_group | np.r_[True, k[1:] != k[:-1]]
+    c = np.cumsum(new_value)
+    start = np.maximum.accumulate(np.where(new_group, c, 0))
+    result[srt] = c - start
+    return result
 
 
-def _check_within_nerve(df: pd.DataFrame) -> list[Problem]:
+def _check_within_nerve(
+    out: dict[str, np.ndarray], nerve_id: np.ndarray, usable: np.ndarray
+) -> list[Problem]:
     """Duplicate sites/orders, and proximal latencies that are not after distal ones."""
     problems: list[Problem] = []
-    if df.empty:
+    rows = np.flatnonzero(usable)
+    if rows.size == 0:
         return problems
-    input_row = df["input_row"].to_numpy()
-    nerve_id = _nerve_codes(df)
-    dup_site = pd.DataFrame(
-        {"n": nerve_id, "s": df["site"].astype("string").to_numpy()}
-    ).duplicated()
-    dup_site = dup_site.to_numpy()
-    for i in np.flatnonzero(dup_site):
-        problems.append(
-            Problem(int(input_row[i]), "site", "a second row for the same site of this nerve")
-        )
-    order = df["site_order"].to_numpy(dtype=np.int64)
-    dup_order = pd.DataFrame({"n": nerve_id, "o": order}).duplicated().to_numpy() & ~dup_site
-    for i in np.flatnonzero(dup_order):
-        problems.append(
-            Problem(int(input_row[i]), "site_order", "two sites of this nerve share a site_order")
-        )
-    # Latency order among the remaining rows (a duplicated site has no place in the order).
-    first_of_order = ~pd.DataFrame({"n": nerve_id, "o": order}).duplicated(keep=False).to_numpy()
-    lat = df["latency_ms"].to_numpy()
-    known = ~np.isnan(lat) & first_of_order
-    idx = np.flatnonzero(known)
-    sort = np.lexsort((order[idx], nerve_id[idx]))
-    rows = idx[sort]
-    same_nerve = nerve_id[rows][1:] == nerve_id[rows][:-1]
-    not_after = same_nerve & (lat[rows][1:] <= lat[rows][:-1])
+    nid = nerve_id[rows]
+    site_codes = _codes_of(out["site"][rows])
+    order = out["site_order"][rows]
+
+    def duplicated(key2: np.ndarray) -> np.ndarray:
+        srt = np.lexsort((rows, key2, nid))
+        same = np.r_[False, (nid[srt][1:] == nid[srt][:-1]) & (key2[srt][1:] == key2[srt][:-1])]
+        dup = np.zeros(rows.size, dtype=bool)
+        dup[srt] = same
+        return dup
+
+    dup_site = duplicated(site_codes)
+    for i in rows[dup_site]:
+        problems.append(Problem(int(i), "site", "a second row for the same site of this nerve"))
+    dup_order = duplicated(order) & ~dup_site
+    for i in rows[dup_order]:
+        problems.append(Problem(int(i), "site_order", "two sites of this nerve share a site_order"))
+    # Latency order among the remaining rows (a duplicated order has no place in the order).
+    clash = dup_site | dup_order
+    lat = out["latency_ms"][rows]
+    keep = ~np.isnan(lat) & ~clash
+    sel = np.flatnonzero(keep)
+    srt = sel[np.lexsort((order[sel], nid[sel]))]
+    same_nerve = nid[srt][1:] == nid[srt][:-1]
+    not_after = same_nerve & (lat[srt][1:] <= lat[srt][:-1])
     for k in np.flatnonzero(not_after):
         problems.append(
             Problem(
-                int(input_row[rows[k + 1]]),
+                int(rows[srt[k + 1]]),
                 "latency_ms",
-                f"proximal latency is not longer than the latency at the more distal site "
-                f"(row {int(input_row[rows[k]])}); sites mislabelled or misordered?",
+                "proximal latency is not longer than the latency at the more distal site "
+                f"(row {int(rows[srt[k]])}); sites mislabelled or misordered?",
             )
         )
     return problems
 
 
-def _warn_suspicious(df: pd.DataFrame) -> None:
-    amp = df["amplitude_mv"].to_numpy()
-    big = amp > _AMPLITUDE_LOOKS_LIKE_UV_MV
+def _warn_suspicious(amp: np.ndarray) -> None:
+    with np.errstate(invalid="ignore"):
+        big = amp > _AMPLITUDE_LOOKS_LIKE_UV_MV
     if big.any():
         rows = np.flatnonzero(big)
         warnings.warn(
@@ -524,12 +591,28 @@ def _warn_suspicious(df: pd.DataFrame) -> None:
         )
 
 
-def _ordered(df: pd.DataFrame) -> pd.DataFrame:
-    known = [c.name for c in COLUMNS if c.name in df.columns]
-    rest = [c for c in df.columns if c not in known and c != "input_row"]
-    out = df[[*known, "input_row", *rest]].copy()
-    for col in ("patient_id", "nerve", "side", "site", "response"):
-        out[col] = out[col].astype("string")
-    if "muscle" in out.columns:
-        out["muscle"] = out["muscle"].astype("string")
-    return out
+_TEXT_OUT = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
+
+
+def _assemble(df: pd.DataFrame, out: dict[str, np.ndarray], n: int) -> pd.DataFrame:
+    """The validated table: known columns in order, then input_row, then extra columns."""
+    data: dict[str, object] = {}
+    for c in COLUMNS:
+        if c.name in out:
+            values = out[c.name]
+        elif c.name in df.columns:
+            values = df[c.name].to_numpy()
+        else:
+            continue
+        if c.name in _TEXT_OUT:
+            if c.name in ("muscle", "sex"):
+                values = _Text(df[c.name]).map(_text_of, None)
+            values = pd.array(values, dtype="string")
+        elif c.name == "site_order":
+            values = values.astype(np.int64)
+        data[c.name] = values
+    data["input_row"] = np.arange(n, dtype=np.int64)
+    for col in df.columns:
+        if col not in data:
+            data[col] = df[col].to_numpy()
+    return pd.DataFrame(data, index=pd.RangeIndex(n))

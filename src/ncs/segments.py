@@ -115,6 +115,26 @@ def segments(
     """
     if not validated:
         sites = validate(sites, units=units)
+    seg, _, _, _ = build_segments(sites)
+    return seg
+
+
+def build_segments(
+    sites: pd.DataFrame,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+    """Segments of validated sites, plus the ids that tie them to nerves.
+
+    Returns
+    -------
+    segments : pandas.DataFrame
+        As :func:`segments`, grouped by nerve in key order.
+    segment_nerve : numpy.ndarray
+        Nerve id of each segment (position in the sorted nerve list).
+    sorted_sites : pandas.DataFrame
+        The sites sorted by nerve keys, then distal to proximal.
+    site_nerve : numpy.ndarray
+        Nerve id of each sorted site.
+    """
     s, nerve_id = sort_sites(sites)
     n = len(s)
     pos = np.arange(n)
@@ -189,12 +209,10 @@ def segments(
         "distal_row": s["input_row"].to_numpy(dtype=np.int64)[distal],
         "proximal_row": s["input_row"].to_numpy(dtype=np.int64)[proximal],
     }
-    seg = pd.DataFrame(out)
     # Deterministic order: nerve, then its adjacent segments distal to proximal, then its
     # comparisons against the most distal site.
     key = np.lexsort((proximal, distal, reference == "distal", nerve_id[distal]))
-    seg = seg.iloc[key].reset_index(drop=True)
-    for col in (
+    text = {
         "patient_id",
         "nerve",
         "side",
@@ -203,10 +221,15 @@ def segments(
         "reference",
         "distal_response",
         "proximal_response",
-    ):
-        seg[col] = seg[col].astype("string")
+    }
+    seg = pd.DataFrame(
+        {
+            col: pd.array(values[key], dtype="string") if col in text else values[key]
+            for col, values in out.items()
+        }
+    )
     _warn_cv(seg["cv_m_s"].to_numpy())
-    return seg
+    return seg, nerve_id[distal][key], s, nerve_id
 
 
 def _warn_cv(cv: np.ndarray) -> None:

@@ -2,13 +2,18 @@
 
 Three-valued throughout: a nerve or patient is positive when a known finding is positive,
 negative only when every finding that could make it positive is known to be negative, and
-indeterminate (``not_assessable`` for nerves) otherwise, including when there is nothing to
-judge at all (a nerve stimulated at one site only).
+indeterminate (``not_assessable`` for nerves) otherwise. A nerve stimulated at one site has no
+segment: it is listed (``not_assessable``) but neither carries nor blocks a patient verdict; a
+patient with no segment at all is indeterminate.
+
+Everything is computed on integer codes with NumPy (``ufunc.at`` / ``bincount`` over nerve
+and patient ids), so the cost does not grow with Python-level loops over nerves or patients.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,10 +26,27 @@ from ncs.criteria import (
     BLOCK_VALUES,
     DISPERSION_VALUES,
     Criterion,
+    category_codes,
 )
+from ncs.explain import join_strings
 from ncs.schema import NERVE_KEYS
 
-__all__ = ["PATIENT_COLUMNS", "summarize_nerves", "summarize_patients"]
+__all__ = ["NERVE_COLUMNS", "PATIENT_COLUMNS", "Judgement", "summarize"]
+
+NERVE_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "nerve",
+    "side",
+    "scheme",
+    "n_sites",
+    "n_segments",
+    "block",
+    "dispersion",
+    "n_block_segments",
+    "n_dispersion_segments",
+    "n_not_assessable_segments",
+)
+"""Columns of the nerves table, in order."""
 
 PATIENT_COLUMNS: tuple[str, ...] = (
     "patient_id",
@@ -43,179 +65,123 @@ PATIENT_COLUMNS: tuple[str, ...] = (
 )
 """Columns of the patients table, in order."""
 
-_CODE_OF = {
-    "yes": _CODE_YES,
-    "probable": _CODE_PROBABLE,
-    "no": _CODE_NO,
-    "not_assessable": _CODE_NA,
-}
-_SEGMENT_KEYS = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference"]
+
+@dataclass(frozen=True)
+class Judgement:
+    """One criterion's segment results as arrays, in segment order."""
+
+    criterion: Criterion
+    block_code: np.ndarray
+    disp_code: np.ndarray
+    reason: np.ndarray
 
 
-def _codes(values: pd.Series) -> np.ndarray:
-    """Category values -> ordered codes (no < not_assessable < probable < yes)."""
-    lut = np.array([_CODE_OF[c] for c in values.cat.categories], dtype=np.int8)
-    return lut[values.cat.codes.to_numpy()]
+def _max_at(n: int, index: np.ndarray, values: np.ndarray, initial: int = -1) -> np.ndarray:
+    out = np.full(n, initial, dtype=np.int8)
+    np.maximum.at(out, index, values)
+    return out
 
 
-def _from_codes(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical:
-    value = {
-        _CODE_YES: "yes",
-        _CODE_PROBABLE: "probable",
-        _CODE_NO: "no",
-        _CODE_NA: "not_assessable",
-    }
-    lut = np.full(4, -1, dtype=np.int8)
-    for code, name in value.items():
-        if name in categories:
-            lut[code] = list(categories).index(name)
-        elif name == "probable":  # no "probable" category: count it as yes
-            lut[code] = list(categories).index("yes")
-    return pd.Categorical.from_codes(lut[codes], categories=list(categories))
+def _count(n: int, index: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(index, weights=weights, minlength=n).astype(np.int64)
 
 
-def _nerve_table(sites: pd.DataFrame) -> pd.DataFrame:
-    """One row per nerve with its number of sites, sorted by key."""
-    nerves = (
-        sites.groupby(list(NERVE_KEYS), observed=True, sort=True, dropna=False)
-        .size()
-        .rename("n_sites")
-        .reset_index()
-    )
-    return nerves
+def _text(values: np.ndarray) -> pd.arrays.StringArray:
+    return pd.array(np.asarray(values, dtype=object), dtype="string")
 
 
-def summarize_nerves(
-    sites: pd.DataFrame, findings: pd.DataFrame, criteria: Sequence[Criterion]
-) -> pd.DataFrame:
-    """Per nerve and criterion: block and dispersion over all the nerve's segments.
+def summarize(
+    segments: pd.DataFrame,
+    segment_nerve: np.ndarray,
+    sorted_sites: pd.DataFrame,
+    site_nerve: np.ndarray,
+    judgements: Sequence[Judgement],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The nerves and patients tables for every judged criterion.
 
-    Every nerve of ``sites`` appears, also those with one site only (no segment, so
-    ``not_assessable``).
+    Parameters
+    ----------
+    segments, segment_nerve, sorted_sites, site_nerve
+        Output of :func:`ncs.segments.build_segments`.
+    judgements : sequence of Judgement
+        One per criterion, arrays aligned with ``segments``.
 
     Returns
     -------
-    pandas.DataFrame
-        ``patient_id, nerve, side, scheme, n_sites, n_segments, block, dispersion,
-        n_block_segments, n_dispersion_segments, n_not_assessable_segments``.
+    nerves : pandas.DataFrame
+        Columns :data:`NERVE_COLUMNS`; one row per (nerve, scheme), every nerve included.
+    patients : pandas.DataFrame
+        Columns :data:`PATIENT_COLUMNS`; one row per (patient, scheme).
     """
-    base = _nerve_table(sites)
-    keys = list(NERVE_KEYS)
-    frames = []
-    for crit in criteria:
-        f = findings[findings["criterion"] == crit.id]
-        b = _codes(f["block"])
-        d = _codes(f["dispersion"])
-        g = pd.DataFrame(
+    n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
+    first_site = np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]]) if n_nerves else []
+    keys = {k: sorted_sites[k].to_numpy(dtype=object)[first_site] for k in NERVE_KEYS}
+    n_sites = _count(n_nerves, site_nerve)
+    n_seg = _count(n_nerves, segment_nerve)
+    # nerves are sorted by patient first, so a patient's nerves are contiguous
+    new_patient = np.r_[True, keys["patient_id"][1:] != keys["patient_id"][:-1]] if n_nerves else []
+    nerve_patient = np.cumsum(new_patient) - 1 if n_nerves else np.zeros(0, dtype=np.int64)
+    n_patients = int(nerve_patient[-1]) + 1 if n_nerves else 0
+    patient_ids = keys["patient_id"][np.flatnonzero(new_patient)] if n_nerves else np.array([])
+    segment_patient = nerve_patient[segment_nerve] if n_nerves else segment_nerve
+
+    nerve_parts: list[dict[str, np.ndarray]] = []
+    patient_parts: list[dict[str, np.ndarray]] = []
+    n_nerves_of_patient = _count(n_patients, nerve_patient)
+    n_seg_of_patient = _count(n_patients, segment_patient)
+    for j in judgements:
+        crit, b, d = j.criterion, j.block_code, j.disp_code
+        counts_disp = crit.patient_counts_dispersion and crit.dispersion is not None
+        is_block = b >= _CODE_PROBABLE
+        is_disp = d == _CODE_YES
+        is_na = (b == _CODE_NA) | ((d == _CODE_NA) & counts_disp)
+        nerve_block = _max_at(n_nerves, segment_nerve, b)
+        nerve_disp = _max_at(n_nerves, segment_nerve, d)
+        nerve_block[n_seg == 0] = _CODE_NA
+        nerve_disp[n_seg == 0] = _CODE_NA
+        nerve_parts.append(
             {
-                **{k: f[k].to_numpy() for k in keys},
-                "block_code": b,
-                "disp_code": d,
-                "is_block": b >= _CODE_PROBABLE,
-                "is_disp": d == _CODE_YES,
-                "is_na": (b == _CODE_NA) | ((d == _CODE_NA) & crit.patient_counts_dispersion),
-                "one": 1,
+                **keys,
+                "scheme": np.full(n_nerves, crit.id, dtype=object),
+                "n_sites": n_sites,
+                "n_segments": n_seg,
+                "block": category_codes(nerve_block, BLOCK_VALUES),
+                "dispersion": category_codes(nerve_disp, DISPERSION_VALUES),
+                "n_block_segments": _count(n_nerves, segment_nerve, is_block),
+                "n_dispersion_segments": _count(n_nerves, segment_nerve, is_disp),
+                "n_not_assessable_segments": _count(n_nerves, segment_nerve, is_na),
             }
         )
-        agg = (
-            g.groupby(keys, sort=False)
-            .agg(
-                n_segments=("one", "sum"),
-                block_code=("block_code", "max"),
-                disp_code=("disp_code", "max"),
-                n_block_segments=("is_block", "sum"),
-                n_dispersion_segments=("is_disp", "sum"),
-                n_not_assessable_segments=("is_na", "sum"),
-            )
-            .reset_index()
-        )
-        merged = base.merge(agg, on=keys, how="left", validate="one_to_one")
-        n_seg = merged["n_segments"].fillna(0).to_numpy(dtype=np.int64)
-        block_code = merged["block_code"].fillna(_CODE_NA).to_numpy(dtype=np.int8)
-        disp_code = merged["disp_code"].fillna(_CODE_NA).to_numpy(dtype=np.int8)
-        out = merged[[*keys, "n_sites"]].copy()
-        out.insert(3, "scheme", crit.id)
-        out["n_segments"] = n_seg
-        out["block"] = _from_codes(block_code, BLOCK_VALUES)
-        out["dispersion"] = _from_codes(disp_code, DISPERSION_VALUES)
-        for col in ("n_block_segments", "n_dispersion_segments", "n_not_assessable_segments"):
-            out[col] = merged[col].fillna(0).to_numpy(dtype=np.int64)
-        frames.append(out)
-    if not frames:
-        return base.assign(scheme=pd.Series(dtype="string"))
-    nerves = pd.concat(frames, ignore_index=True)
-    nerves["scheme"] = nerves["scheme"].astype("string")
-    return nerves
 
-
-def summarize_patients(
-    nerves: pd.DataFrame, findings: pd.DataFrame, criteria: Sequence[Criterion]
-) -> pd.DataFrame:
-    """One row per (patient, scheme): the verdict and the evidence that carried it.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``patient_id, scheme, verdict, evidence, evidence_nerve, evidence_segment,
-        evidence_rule, n_nerves, n_segments, n_positive_segments,
-        n_not_assessable_segments, citation``.
-    """
-    frames = []
-    for crit in criteria:
-        nv = nerves[nerves["scheme"] == crit.id]
-        b = _codes(nv["block"])
-        d = _codes(nv["dispersion"])
-        code = np.maximum(b, d) if crit.patient_counts_dispersion else b
-        # A nerve with no segment (one site only) has nothing for this rule to judge: it
-        # neither carries nor blocks a verdict. A patient with no segment at all is
-        # indeterminate (code -1 falls to the default below).
-        code = np.where(nv["n_segments"].to_numpy() == 0, -1, code).astype(np.int8)
-        per = pd.DataFrame(
-            {
-                "patient_id": nv["patient_id"].to_numpy(),
-                "code": code,
-                "n_segments": nv["n_segments"].to_numpy(),
-                "n_na": nv["n_not_assessable_segments"].to_numpy(),
-                "n_pos": nv["n_block_segments"].to_numpy()
-                + (nv["n_dispersion_segments"].to_numpy() if crit.patient_counts_dispersion else 0),
-                "one": 1,
-            }
-        )
-        agg = (
-            per.groupby("patient_id", sort=True)
-            .agg(
-                code=("code", "max"),
-                n_nerves=("one", "sum"),
-                n_segments=("n_segments", "sum"),
-                n_positive_findings=("n_pos", "sum"),
-                n_not_assessable_segments=("n_na", "sum"),
-            )
-            .reset_index()
-        )
-        verdict_code = agg["code"].to_numpy()
+        # patient level: a segment is positive on block (or dispersion where it counts)
+        seg_code = np.maximum(b, d) if counts_disp else b
+        patient_code = _max_at(n_patients, segment_patient, seg_code)  # -1: no segment
         positive, negative, indeterminate = crit.verdicts
         verdict = np.select(
-            [verdict_code >= _CODE_PROBABLE, verdict_code == _CODE_NO],
+            [patient_code >= _CODE_PROBABLE, patient_code == _CODE_NO],
             [positive, negative],
             indeterminate,
+        ).astype(object)
+        pos = is_block | (is_disp if counts_disp else False)
+        part = _patient_part(
+            crit, j, segments, segment_patient, n_patients, patient_ids, verdict, pos, is_na
         )
-        out = pd.DataFrame({"patient_id": agg["patient_id"].astype("string"), "scheme": crit.id})
-        out["verdict"] = verdict
-        ev = _evidence(crit, findings[findings["criterion"] == crit.id], agg["patient_id"])
-        out = pd.concat([out, ev.reset_index(drop=True)], axis=1)
-        out["verdict_rule"] = _verdict_rule(crit)
-        out["n_nerves"] = agg["n_nerves"].to_numpy()
-        out["n_segments"] = agg["n_segments"].to_numpy()
-        out["n_positive_findings"] = agg["n_positive_findings"].to_numpy()
-        out["n_not_assessable_segments"] = agg["n_not_assessable_segments"].to_numpy()
-        out["citation"] = crit.citation.text
-        out["evidence"] = _evidence_sentence(out, crit)
-        frames.append(out.drop(columns="evidence_reason"))
-    patients = (
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PATIENT_COLUMNS)
+        part["n_nerves"] = n_nerves_of_patient
+        part["n_segments"] = n_seg_of_patient
+        patient_parts.append(part)
+
+    nerves = _frame(
+        nerve_parts, NERVE_COLUMNS, {"block": BLOCK_VALUES, "dispersion": DISPERSION_VALUES}
     )
-    patients = patients[list(PATIENT_COLUMNS)]
-    for col in (
+    patients = _frame(patient_parts, PATIENT_COLUMNS, {})
+    return nerves, patients
+
+
+_TEXT_COLUMNS = frozenset(
+    {
+        "patient_id",
+        "nerve",
+        "side",
         "scheme",
         "verdict",
         "evidence",
@@ -224,84 +190,110 @@ def summarize_patients(
         "evidence_rule",
         "verdict_rule",
         "citation",
-    ):
-        if col in patients.columns:
-            patients[col] = patients[col].astype("string")
-    return patients
+    }
+)
 
 
-def _verdict_rule(crit: Criterion) -> str:
-    rules = [r.describe() for r in crit.block]
-    what = " or ".join(rules)
+def _frame(
+    parts: list[dict[str, np.ndarray]],
+    columns: tuple[str, ...],
+    categorical: dict[str, tuple[str, ...]],
+) -> pd.DataFrame:
+    """One DataFrame from per-criterion column arrays (concatenated once)."""
+    data: dict[str, object] = {}
+    for col in columns:
+        values = np.concatenate([p[col] for p in parts]) if parts else np.array([], dtype=object)
+        if col in categorical:
+            cats = list(categorical[col])
+            data[col] = pd.Categorical.from_codes(values.astype(np.int8), categories=cats)
+        elif col in _TEXT_COLUMNS:
+            data[col] = _text(values)
+        else:
+            data[col] = values.astype(np.int64)
+    return pd.DataFrame(data)
+
+
+def verdict_rule(crit: Criterion) -> str:
+    """The patient rule in words, e.g. ``"demyelinating if any segment meets: ..."``."""
+    what = " or ".join(r.describe() for r in crit.block)
     if crit.patient_counts_dispersion and crit.dispersion is not None:
         what += f"; or {crit.dispersion.describe()}"
     return f"{crit.verdicts[0]} if any segment meets: {what}"
 
 
-def _evidence(crit: Criterion, findings: pd.DataFrame, patient_ids: pd.Series) -> pd.DataFrame:
-    """The first positive finding of each patient (segment order), as columns."""
-    b = _codes(findings["block"])
-    d = _codes(findings["dispersion"])
-    positive = b >= _CODE_PROBABLE
-    if crit.patient_counts_dispersion:
-        positive |= d == _CODE_YES
-    pos = findings.loc[positive]
-    first = pos.drop_duplicates("patient_id", keep="first")
-    nerve_label = first["nerve"].astype("string") + " " + first["side"].astype("string")
-    segment = (
-        first["distal_site"].astype("string") + " to " + first["proximal_site"].astype("string")
-    )
-    rule_of = np.where(
-        _codes(first["block"]) >= _CODE_PROBABLE,
-        crit.block[0].name,
-        crit.dispersion.name if crit.dispersion is not None else "",
-    )
-    ev = pd.DataFrame(
-        {
-            "patient_id": first["patient_id"].to_numpy(),
-            "evidence_nerve": nerve_label.to_numpy(),
-            "evidence_segment": segment.to_numpy(),
-            "evidence_rule": rule_of,
-            "evidence_reason": first["reason"].to_numpy(),
+def _patient_part(
+    crit: Criterion,
+    j: Judgement,
+    segments: pd.DataFrame,
+    segment_patient: np.ndarray,
+    n_patients: int,
+    patient_ids: np.ndarray,
+    verdict: np.ndarray,
+    positive_segment: np.ndarray,
+    na_segment: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Verdicts with the first positive finding of each patient as evidence (arrays)."""
+    n_pos = _count(n_patients, segment_patient, positive_segment)
+    n_na = _count(n_patients, segment_patient, na_segment)
+    n_seg = _count(n_patients, segment_patient)
+    rule_text = verdict_rule(crit)
+
+    pos_idx = np.flatnonzero(positive_segment)
+    has_ev, first = np.unique(segment_patient[pos_idx], return_index=True)
+    ev = pos_idx[first]
+    ev_nerve = np.full(n_patients, None, dtype=object)
+    ev_segment = np.full(n_patients, None, dtype=object)
+    ev_rule = np.full(n_patients, None, dtype=object)
+    ev_reason = np.full(n_patients, "", dtype=object)
+    if ev.size:
+        seg = {
+            c: segments[c].to_numpy(dtype=object)[ev]
+            for c in ("nerve", "side", "distal_site", "proximal_site")
         }
-    )
-    table = pd.DataFrame({"patient_id": patient_ids.to_numpy()})
-    return table.merge(ev, on="patient_id", how="left").drop(columns="patient_id")
+        ev_nerve[has_ev] = join_strings(seg["nerve"], " ", seg["side"])
+        ev_segment[has_ev] = join_strings(seg["distal_site"], " to ", seg["proximal_site"])
+        block_positive = j.block_code[ev] >= _CODE_PROBABLE
+        disp_name = crit.dispersion.name if crit.dispersion is not None else ""
+        ev_rule[has_ev] = np.where(block_positive, crit.block[0].name, disp_name)
+        ev_reason[has_ev] = j.reason[ev].astype(object)
 
-
-def _evidence_sentence(out: pd.DataFrame, crit: Criterion) -> pd.Series:
-    """One sentence per patient saying what carried the verdict."""
     positive, negative, _ = crit.verdicts
-    n_pos = out["n_positive_findings"].astype("int64").astype("string")
-    n_seg = out["n_segments"].astype("int64").astype("string")
-    n_na = out["n_not_assessable_segments"].astype("int64").astype("string")
-    pos_text = (
-        out["evidence_nerve"].astype("string")
-        + ", "
-        + out["evidence_segment"].astype("string")
-        + ": "
-        + out["evidence_reason"].astype("string")
-        + " ["
-        + n_pos
-        + " positive finding(s) in all]"
+    evidence = np.select(
+        [verdict == positive, verdict == negative, n_seg == 0],
+        [
+            join_strings(
+                ev_nerve,
+                ", ",
+                ev_segment,
+                ": ",
+                ev_reason,
+                " [",
+                n_pos.astype(str),
+                " positive finding(s) in all]",
+            ),
+            join_strings(
+                "all ", n_seg.astype(str), f" segment(s) judged; none met the rule ({rule_text})"
+            ),
+            "no segment to judge (each nerve stimulated at one site only)",
+        ],
+        join_strings(
+            "no segment met the rule, but ",
+            n_na.astype(str),
+            " of ",
+            n_seg.astype(str),
+            " segment(s) could not be judged (missing measures or absent distal response)",
+        ),
     )
-    neg_text = (
-        "all " + n_seg + " segment(s) judged; none met the rule (" + out["verdict_rule"] + ")"
-    )
-    ind_text = (
-        "no segment met the rule, but "
-        + n_na
-        + " of "
-        + n_seg
-        + " segment(s) could not be judged (missing measures or absent distal response)"
-    )
-    no_seg_text = pd.Series(
-        "no segment to judge (each nerve stimulated at one site only)",
-        index=out.index,
-        dtype="string",
-    )
-    verdict = out["verdict"]
-    res = ind_text.where(out["n_segments"] > 0, no_seg_text)
-    res = neg_text.where(verdict == negative, res)
-    res = pos_text.where(verdict == positive, res)
-    return res.astype("string")
+    return {
+        "patient_id": np.asarray(patient_ids, dtype=object),
+        "scheme": np.full(n_patients, crit.id, dtype=object),
+        "verdict": verdict,
+        "evidence": evidence,
+        "evidence_nerve": ev_nerve,
+        "evidence_segment": ev_segment,
+        "evidence_rule": ev_rule,
+        "verdict_rule": np.full(n_patients, rule_text, dtype=object),
+        "n_positive_findings": n_pos,
+        "n_not_assessable_segments": n_na,
+        "citation": np.full(n_patients, crit.citation.text, dtype=object),
+    }

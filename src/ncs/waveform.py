@@ -69,6 +69,9 @@ _UNIT_TO_MV: Mapping[str, float] = {
     "v": 1e3,
 }
 
+#: The onset is where the signal leaves the band baseline +/- this many noise SDs.
+_ONSET_BAND_SD = 1.0
+
 # Quality reasons (short, stable strings).
 Q_OK = "ok"
 Q_NONFINITE = "non-finite samples"
@@ -97,13 +100,14 @@ def _as_2d(traces: Any, problems: list[tuple[Any, Any, str]]) -> tuple[np.ndarra
         return np.zeros((0, 0)), False
     if arr.ndim not in (1, 2):
         problems.append(
-            (None, "traces", f"must be 1-D (one trace) or 2-D (one trace per row), got {arr.ndim}-D")
+            (None, "traces", f"must be 1-D (one trace) or 2-D (one per row), got {arr.ndim}-D")
         )
         return np.zeros((0, 0)), False
     single = arr.ndim == 1
     arr2 = arr[np.newaxis, :] if single else arr
     if arr2.shape[1] < 4:
-        problems.append((None, "traces", f"needs at least 4 samples per trace, got {arr2.shape[1]}"))
+        n_got = arr2.shape[1]
+        problems.append((None, "traces", f"needs at least 4 samples per trace, got {n_got}"))
     return arr2, single
 
 
@@ -114,9 +118,9 @@ def _last_true(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(has, idx, 0), has
 
 
-def _first_true_from(mask: np.ndarray, start: np.ndarray, cols: np.ndarray) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def _first_true_from(
+    mask: np.ndarray, start: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Index of the first True at or after ``start`` per row (0 where none), and found-flags."""
     cand = mask & (cols >= start[:, np.newaxis])
     idx = np.argmax(cand, axis=1)
@@ -124,12 +128,44 @@ def _first_true_from(mask: np.ndarray, start: np.ndarray, cols: np.ndarray) -> t
     return idx, has
 
 
-def _crossing(y0: np.ndarray, y1: np.ndarray, level: np.ndarray | float = 0.0) -> np.ndarray:
-    """Fraction in [0, 1] of the way from sample value y0 to y1 where ``level`` is crossed."""
-    den = y1 - y0
+def _leave_fraction(u0: np.ndarray, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """Where, between samples 0 and 1 (as a fraction), a signal leaves the zero level.
+
+    ``u0 <= 0 < u1`` are the last sample at the level and the first one past it, ``u2`` the
+    next one. The zero of the line through u1-u2 extrapolated back (exact when a linear
+    departure starts between two samples, whatever the signal did before), or of the chord
+    u0-u1 when that line does not rise; kept within the sample interval.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(den != 0, (level - y0) / den, 0.0)
-    return np.clip(frac, 0.0, 1.0)
+        chord = np.where(u1 > u0, -u0 / (u1 - u0), 0.0)
+        back = np.where(u2 > u1, 1.0 - u1 / (u2 - u1), np.nan)
+    return np.clip(np.where(np.isnan(back), chord, back), 0.0, 1.0)
+
+
+def _return_fraction(v_prev: np.ndarray, v0: np.ndarray, v1: np.ndarray) -> np.ndarray:
+    """Where, between samples 0 and 1 (as a fraction), a deflection returns to zero.
+
+    ``v0 > 0 >= v1`` are the last sample of the deflection and the first at or past zero,
+    ``v_prev`` the sample before ``v0``. The zero of the line through v_prev-v0
+    extrapolated forward (exact when the deflection ends linearly between two samples, also
+    at a kink or on a flat baseline), or of the chord v0-v1 when that line does not fall;
+    kept within the sample interval.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chord = np.where(v0 > v1, v0 / (v0 - v1), 0.0)
+        ahead = np.where(v_prev > v0, v0 / (v_prev - v0), np.nan)
+    return np.clip(np.where(np.isnan(ahead), chord, ahead), 0.0, 1.0)
+
+
+def _return_point(
+    y: np.ndarray, k: np.ndarray, sign: np.ndarray | float, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional index of a return to baseline just before sample ``k`` and ``k - 1``."""
+    k0 = np.maximum(k - 1, 0)
+    km = np.maximum(k - 2, 0)
+    v_prev = np.where(k >= 2, sign * y[rows, km], -np.inf)
+    frac = _return_fraction(v_prev, sign * y[rows, k0], sign * y[rows, k])
+    return k0 + frac, k0
 
 
 def measure(
@@ -214,11 +250,13 @@ def measure(
        of at least ``min_departure_ms`` with ``y > h``: a sustained negative departure from
        baseline. No such run: ``response="absent"``, quality ``"no response"``.
     2. *Onset* (``latency_ms``). From the detection sample, the algorithm walks back to the
-       last sample still at or above baseline (``y <= 0``) and interpolates linearly the
-       crossing of the baseline level: the onset is where the signal leaves the baseline,
-       not where it crosses the detection threshold (a two-threshold method; cf. Hodges and
-       Bui 1996). If the signal is already below baseline throughout the start of the
-       window, the onset is NaN (``"onset before search window"``).
+       last sample still within the baseline band (``y <= s``; ``y <= 0`` for a noise-free
+       trace) and places the onset between it and the next sample, where the line through
+       the first two departed samples, extrapolated back, crosses the band (the chord
+       between the two samples when that line does not rise). The onset is where the signal
+       leaves the baseline, not where it crosses the detection threshold (a two-threshold
+       method; cf. Hodges and Bui 1996). If the signal is already past the band throughout
+       the start of the window, the onset is NaN (``"onset before search window"``).
     3. *Negative peak*: the most negative sample after detection; ``amplitude_mv = y_peak``.
        ``pp_amplitude_mv`` adds the largest positive value after the negative peak.
     4. *Negative-peak duration and area*: from the onset to the first baseline crossing
@@ -229,6 +267,11 @@ def measure(
        by Isose et al. (2009) and used in the EFNS/PNS CIDP guideline.
     6. *Total duration*: from the onset to the baseline crossing that follows the last sample
        with ``|y| > h`` (the final return to baseline, usually of the positive phase).
+
+    Each return to baseline is placed between the last sample of the deflection and the
+    first at or past baseline, where the line through the deflection's last two samples,
+    extrapolated forward, meets the baseline (the chord when that line does not head for
+    it): exact at a kink or where a phase ends on a flat baseline.
 
     Durations depend on the low-frequency filter (Mitsuma et al. 2015): record ``lff_hz``
     with the measures. The result is exact for piecewise-linear signals and within a
@@ -259,9 +302,9 @@ def measure(
     >>> neg = (t >= 3) & (t < 8)                       # 5 ms negative half-sine, 4 mV
     >>> x = np.where(neg, -4 * np.sin(np.pi * (t - 3) / 5), 0.0)
     >>> m = measure(x, fs, stim_ms=2.0)
-    >>> round(m.loc[0, "latency_ms"], 3), round(m.loc[0, "amplitude_mv"], 3)
+    >>> float(m.loc[0, "latency_ms"].round(3)), float(m.loc[0, "amplitude_mv"].round(3))
     (3.0, 4.0)
-    >>> round(m.loc[0, "area_mvms"], 2)                # 2 * A * T / pi = 12.73
+    >>> float(m.loc[0, "area_mvms"].round(2))          # 2 * A * T / pi = 12.73
     12.73
     """
     problems: list[tuple[Any, Any, str]] = []
@@ -297,7 +340,7 @@ def measure(
 
     def col(t_from_stim_ms: float) -> int:
         """First sample index at or after a time relative to the stimulus."""
-        return int(math.ceil((stim + t_from_stim_ms) / ms_per_sample - 1e-9))
+        return math.ceil((stim + t_from_stim_ms) / ms_per_sample - 1e-9)
 
     win_lo, win_hi = (float(v) for v in onset_window_ms)
     if not (math.isfinite(win_lo) and math.isfinite(win_hi) and win_hi > win_lo >= 0):
@@ -327,7 +370,7 @@ def measure(
     s_end = n_samples if end_ms is None else min(col(float(end_ms)), n_samples)
     onset_last = min(col(win_hi), s_end) - s0  # detection must start before this (local)
     if s_end - s0 < 4:
-        problems.append((None, "end_ms", "the analysed part of the sweep is shorter than 4 samples"))
+        problems.append((None, "end_ms", "the analysed sweep is shorter than 4 samples"))
     if problems:
         raise ValidationError(problems)
 
@@ -350,6 +393,8 @@ def measure(
     rows = np.arange(n_rows)
 
     y_max = y.max(axis=1)
+    # rounding: a flat segment equal to the baseline may differ from it by a few ulps
+    tiny = 1e-9 * (np.abs(baseline) + np.abs(y_max) + np.abs(y.min(axis=1)))
     threshold = np.maximum(threshold_sd * noise, threshold_fraction * y_max)
     above = y > threshold[:, np.newaxis]
 
@@ -370,12 +415,18 @@ def measure(
     det_idx = np.where(has_det, det_idx, 0)
 
     # ---- 2. onset: back to the last sample at or above baseline ---------------------------
-    at_or_above = y <= 0  # signal at or above the baseline level
-    before_det = at_or_above & (cols < det_idx[:, np.newaxis])
+    # "at baseline" for the onset means within one noise SD (exactly 0 for clean signals):
+    # walking back to y <= 0 through noise would stop at random early dips.
+    level = np.maximum(_ONSET_BAND_SD * noise, tiny)
+    before_det = (y <= level[:, np.newaxis]) & (cols < det_idx[:, np.newaxis])
     j, has_j = _last_true(before_det)
+    del before_det
     has_onset = has_det & has_j
     jp1 = np.minimum(j + 1, n_cols - 1)
-    onset = j + _crossing(y[rows, j], y[rows, jp1])
+    jp2 = np.minimum(j + 2, n_cols - 1)
+    u2 = np.where(j + 2 < n_cols, y[rows, jp2] - level, -np.inf)
+    onset = j + _leave_fraction(y[rows, j] - level, y[rows, jp1] - level, u2)
+    at_or_above = y <= tiny[:, np.newaxis]  # signal at (or above) the baseline level
 
     # ---- 3. negative peak -------------------------------------------------------------------
     masked = np.where(cols >= det_idx[:, np.newaxis], y, -np.inf)
@@ -394,36 +445,32 @@ def measure(
     # ---- 4. first return to baseline after the peak; area ---------------------------------
     ret_k, has_ret = _first_true_from(at_or_above, peak + 1, cols)
     has_ret &= peak_ok & has_onset
-    k0 = np.maximum(ret_k - 1, 0)
-    ret = k0 + _crossing(y[rows, k0], y[rows, ret_k])
+    ret, k0 = _return_point(y, ret_k, 1.0, rows)
     # integral of y from onset to return: interior samples j+1..k0 by trapezoid + end pieces
     a_start = np.where(has_ret, rows * n_cols + jp1, rows * n_cols)
     a_end = np.where(has_ret, rows * n_cols + k0 + 1, rows * n_cols + 1)
-    sums = np.add.reduceat(flat, np.column_stack([a_start, a_end]).ravel()[:-1])[::2]
+    # every index is < flat.size (k0 <= n_cols - 2), so the last pair needs no trimming
+    sums = np.add.reduceat(flat, np.column_stack([a_start, a_end]).ravel())[::2]
     y_first = y[rows, jp1]
     y_last = y[rows, k0]
     interior = sums - 0.5 * (y_first + y_last)  # trapezoid over samples jp1..k0
     frac_on = onset - j
     frac_ret = ret - k0
-    area = (
-        interior + 0.5 * (1.0 - frac_on) * y_first + 0.5 * frac_ret * y_last
-    ) * ms_per_sample
+    area = (interior + 0.5 * (1.0 - frac_on) * y_first + 0.5 * frac_ret * y_last) * ms_per_sample
 
     # ---- 5. return to baseline of the last negative deflection ----------------------------
     q, _ = _last_true(above)
     last_k, has_last = _first_true_from(at_or_above, q + 1, cols)
     has_last &= peak_ok & has_onset
-    lk0 = np.maximum(last_k - 1, 0)
-    last_ret = lk0 + _crossing(y[rows, lk0], y[rows, last_k])
+    last_ret, _ = _return_point(y, last_k, 1.0, rows)
 
     # ---- 6. final return to baseline ---------------------------------------------------------
     z, _ = _last_true(above | (y < -threshold[:, np.newaxis]))
     z_negative = y[rows, z] > 0
-    back = np.where(z_negative[:, np.newaxis], at_or_above, y >= 0)
+    back = np.where(z_negative[:, np.newaxis], at_or_above, y >= -tiny[:, np.newaxis])
     fin_k, has_fin = _first_true_from(back, z + 1, cols)
     has_fin &= peak_ok & has_onset
-    fk0 = np.maximum(fin_k - 1, 0)
-    fin = fk0 + _crossing(y[rows, fk0], y[rows, fin_k])
+    fin, _ = _return_point(y, fin_k, np.where(z_negative, 1.0, -1.0), rows)
 
     # ---- assemble -----------------------------------------------------------------------------
     nan = np.nan
@@ -602,9 +649,7 @@ def _sites_frame(sites: Any, n_traces: int) -> pd.DataFrame:
         return pd.DataFrame({"label": pd.Series([str(i) for i in range(n_traces)], dtype="string")})
     if isinstance(sites, pd.DataFrame):
         if len(sites) != n_traces:
-            raise ValidationError(
-                [(None, "sites", f"has {len(sites)} rows for {n_traces} traces")]
-            )
+            raise ValidationError([(None, "sites", f"has {len(sites)} rows for {n_traces} traces")])
         return sites.reset_index(drop=True)
     labels = [str(s) for s in sites]
     if len(labels) != n_traces:
@@ -786,8 +831,7 @@ def _require_pyedflib() -> Any:
         import pyedflib
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "pyedflib is needed to read EDF/EDF+ files; install it with "
-            "pip install 'ncs-edx[edf]'"
+            "pyedflib is needed to read EDF/EDF+ files; install it with pip install 'ncs-edx[edf]'"
         ) from err
     return pyedflib
 
@@ -842,7 +886,9 @@ def read_edf(
        :mod:`ncs.names`, distances written ``NN mm`` or ``NN cm``);
     2. EDF+ annotations of the form ``"channel=<label>; site=elbow; distance_mm=230"``
        (keys ``channel`` or ``trace`` (0-based index), then any of ``nerve``, ``side``,
-       ``site``, ``muscle``, ``distance_mm``, ``distance_cm``, ``lff_hz``).
+       ``site``, ``muscle``, ``distance_mm`` (or ``dist_mm``), ``distance_cm`` (or
+       ``dist_cm``), ``lff_hz``). EDF+ writers such as EDFlib keep at most 40 characters
+       of an annotation text, so short forms (``"trace=1; dist_mm=230"``) are safer.
 
     References
     ----------
@@ -935,13 +981,19 @@ def read_edf(
             if "muscle" not in sites:
                 sites["muscle"] = pd.Series([None] * len(picks), dtype="string")
             sites.loc[target, "muscle"] = kv["muscle"]
-        for key, mult in (("distance_mm", 1.0), ("distance_cm", 10.0), ("lff_hz", 1.0)):
+        numeric_keys = (
+            ("distance_mm", 1.0, "distance_mm"),
+            ("dist_mm", 1.0, "distance_mm"),
+            ("distance_cm", 10.0, "distance_mm"),
+            ("dist_cm", 10.0, "distance_mm"),
+            ("lff_hz", 1.0, "lff_hz"),
+        )
+        for key, mult, column in numeric_keys:
             if key in kv:
                 try:
                     value = float(kv[key].split()[0]) * mult
                 except (ValueError, IndexError):
                     continue
-                column = "lff_hz" if key == "lff_hz" else "distance_mm"
                 if column not in sites:
                     sites[column] = np.full(len(picks), np.nan)
                 sites.loc[target, column] = value
