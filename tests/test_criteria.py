@@ -278,9 +278,21 @@ def test_reason_for_a_rise():
 
 def test_registry_contents_and_citations():
     assert set(CRITERIA) >= {"katz2002", "bouche1995"}
+    # verdict vocabularies as DESIGN.md states them
+    design = {
+        "katz2002": {"demyelinating", "not_demyelinating", "indeterminate"},
+        "simon2013": {"demyelinating", "not_demyelinating", "indeterminate"},
+        "bouche1995": {"conduction_block", "no_conduction_block", "indeterminate"},
+        "efns2010_cidp": {"definite", "probable", "possible", "not_met", "indeterminate"},
+        "ean2021_cidp": {"strongly_supportive", "weakly_supportive", "not_met", "indeterminate"},
+        "efns2010_mmn": {"definite_cb", "probable_cb", "no_cb", "indeterminate"},
+        "aan1991_cidp": {"met", "not_met", "indeterminate"},
+        "hadden1998_gbs": {"demyelinating", "axonal", "inexcitable", "equivocal", "normal"},
+    }
+    assert set(CRITERIA) == set(design)
     for c in CRITERIA.values():
         assert c.citation.text
-        assert c.verdicts[2] == "indeterminate"
+        assert set(c.verdicts) == design[c.id]
         d = c.to_dict()
         assert d["id"] == c.id
     katz = CRITERIA["katz2002"]
@@ -335,3 +347,9 @@ def test_threshold_rejects_unknown_operator():
 def test_criteria_pickle():
     for c in CRITERIA.values():
         assert pickle.loads(pickle.dumps(c)) == c
+
+
+def test_bouche_defines_no_dispersion_rule():
+    f = _finding(two_sites(amp=(10, 3), area=(30, 9), dur=(5.0, 9.0)), "bouche1995")
+    assert f["dispersion"] == "not_assessable"
+    assert f["block"] == "no"

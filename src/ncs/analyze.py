@@ -16,13 +16,15 @@ from ncs.criteria import (
     BLOCK_VALUES,
     DISPERSION_VALUES,
     Criterion,
+    SegmentJudgement,
     category_codes,
     judge,
     resolve,
 )
+from ncs.fwave import nerve_measures
 from ncs.schema import validate
 from ncs.segments import build_segments
-from ncs.summary import Judgement, summarize
+from ncs.summary import summarize
 
 __all__ = ["JSON_SCHEMA_VERSION", "Analysis", "analyze"]
 
@@ -121,6 +123,8 @@ def analyze(
     criteria: str | Criterion | Iterable[str | Criterion] | None = None,
     *,
     units: Mapping[str, str] | None = None,
+    reference: pd.DataFrame | None = None,
+    distal_duration_cutoffs: pd.DataFrame | None = None,
 ) -> Analysis:
     """Judge a nerve conduction study (or a cohort) under one or more criteria.
 
@@ -133,6 +137,13 @@ def analyze(
         built-in criterion.
     units : mapping, optional
         Units of the input if not the canonical ones, e.g. ``{"amplitude": "uV"}``.
+    reference : pandas.DataFrame, optional
+        A laboratory's reference values (normal limits) per nerve [and muscle]; see
+        :func:`ncs.normative.reference_table`. Default: the shipped table (unverified values;
+        see the docs). Per-row columns of the same names in ``sites`` override both.
+    distal_duration_cutoffs : pandas.DataFrame, optional
+        Distal CMAP duration cut-offs per scheme, low-frequency filter and nerve (item g);
+        default :func:`ncs.normative.distal_duration_cutoffs`.
 
     Returns
     -------
@@ -170,12 +181,26 @@ def analyze(
         raise ValueError("no criteria to apply")
     valid = validate(sites, units=units)
     seg, segment_nerve, sorted_sites, site_nerve = build_segments(valid)
-    judgements = [Judgement(c, *judge(c, seg)) for c in crits]
+    measures, reference_name = nerve_measures(
+        sorted_sites, site_nerve, seg, segment_nerve, reference
+    )
+    seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
+    judgements = [judge(c, seg) for c in crits]
     findings = _findings(seg, judgements)
-    nerves, patients = summarize(seg, segment_nerve, sorted_sites, site_nerve, judgements)
+    nerves, patients = summarize(
+        seg,
+        segment_nerve,
+        sorted_sites,
+        site_nerve,
+        judgements,
+        measures,
+        reference_name,
+        distal_duration_cutoffs,
+    )
     meta = {
         "ncs_version": __version__,
         "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in crits},
+        "reference": reference_name,
         "n_input_rows": len(valid),
     }
     return Analysis(
@@ -199,7 +224,7 @@ FINDING_KEYS: tuple[str, ...] = (
 )
 
 
-def _findings(seg: pd.DataFrame, judgements: list[Judgement]) -> pd.DataFrame:
+def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataFrame:
     """All criteria's findings in one table: criterion by criterion, segment order within."""
     k = len(judgements)
     n = len(seg)

@@ -151,8 +151,8 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"{c.id:<12} {c.title} [{status}]")
                 for rule in c.block:
                     print(f"{'':<12}   {rule.outcome} {rule.name}: {rule.describe()}")
-                if c.dispersion is not None:
-                    print(f"{'':<12}   {c.dispersion.name}: {c.dispersion.describe()}")
+                for rule in c.dispersion_rules:
+                    print(f"{'':<12}   {rule.name}: {rule.describe()}")
                 print(f"{'':<12}   {c.citation.text}")
         return EXIT_OK
     path = demo_path() if args.command == "demo" else Path(args.file)

@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ncs.errors import UnknownCriteriaError
-from ncs.measures import FALSE, OPERATORS, TRUE, UNKNOWN, compare, truth
+from ncs.measures import FALSE, OPERATORS, PCT_DECIMALS, TRUE, UNKNOWN, truth
 
 __all__ = [
     "BLOCK_VALUES",
@@ -31,6 +32,7 @@ __all__ = [
     "DISPERSION_VALUES",
     "Citation",
     "Criterion",
+    "Scope",
     "SegmentRule",
     "Threshold",
     "classify",
@@ -49,6 +51,20 @@ MEASURE_LABELS: Mapping[str, str] = MappingProxyType(
         "amp_drop_pct": "amplitude",
         "area_drop_pct": "area",
         "dur_change_pct": "duration",
+        "distal_amplitude_mv": "distal amplitude",
+        "amp_ratio": "proximal/distal amplitude ratio",
+        "pp_amp_drop_pct": "peak-to-peak amplitude",
+        "area_or_pp_drop_pct": "area (or peak-to-peak amplitude)",
+    }
+)
+
+#: Words used for reference limits in explanations.
+LIMIT_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "amp_lln_mv": "LLN",
+        "dml_uln_ms": "ULN",
+        "cv_lln_m_s": "LLN",
+        "f_latency_uln_ms": "ULN",
     }
 )
 
@@ -82,45 +98,97 @@ class Threshold:
     Attributes
     ----------
     measure : str
-        Column of the segments table (``amp_drop_pct``, ``area_drop_pct``, ``dur_change_pct``).
+        Column of the segments table (``amp_drop_pct``, ``area_drop_pct``, ``dur_change_pct``,
+        ``distal_amplitude_mv``, ...).
     op : {">", ">=", "<", "<="}
         Applied as ``measure op value``.
     value : float
-        The threshold, in the measure's unit (percent for the ``*_pct`` measures).
+        The threshold, in the measure's unit (percent for the ``*_pct`` measures), or a
+        multiple of the reference limit named by ``of``.
     absolute : bool
         Compare the absolute value (a "change" in either direction).
+    of : str or None
+        A reference-limit column (``amp_lln_mv``, ...): the test is then
+        ``measure / limit op value`` ("distal amplitude >= 20% of LLN" is
+        ``measure="distal_amplitude_mv", op=">=", value=0.2, of="amp_lln_mv"``). Unknown
+        where the limit is unknown.
+    overrides : tuple of (nerve, op, value)
+        Nerve-specific operator and value replacing ``op`` and ``value`` for that nerve.
     source : str
         Where the number is written (paper, section, wording).
+    verified : bool
+        False when the number (or an override) could not be confirmed in a source text.
     """
 
     measure: str
     op: str
     value: float
     absolute: bool = False
+    of: str | None = None
+    overrides: tuple[tuple[str, str, float], ...] = ()
     source: str = ""
+    verified: bool = True
 
     def __post_init__(self) -> None:
-        if self.op not in OPERATORS:
-            raise ValueError(f"operator must be one of {sorted(OPERATORS)}, got {self.op!r}")
+        for op in (self.op, *(o for _, o, _ in self.overrides)):
+            if op not in OPERATORS:
+                raise ValueError(f"operator must be one of {sorted(OPERATORS)}, got {op!r}")
+
+    def values(self, segments: pd.DataFrame) -> np.ndarray:
+        """The compared quantity per row (absolute and relative to its limit if asked)."""
+        values = segments[self.measure].to_numpy(dtype=float, na_value=np.nan)
+        if self.absolute:
+            values = np.abs(values)
+        if self.of is not None:
+            limit = (
+                segments[self.of].to_numpy(dtype=float, na_value=np.nan)
+                if self.of in segments.columns
+                else np.full(len(values), np.nan)
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = np.where(limit > 0, np.round(values / limit, PCT_DECIMALS), np.nan)
+        return values
 
     def test(self, segments: pd.DataFrame) -> pd.arrays.BooleanArray:
         """Three-valued result of this comparison on every segment row (nullable booleans)."""
-        return compare(segments[self.measure], self.op, self.value, absolute=self.absolute)
+        codes = self.truth(segments)
+        return pd.arrays.BooleanArray(codes == TRUE, codes == UNKNOWN)
 
     def truth(self, segments: pd.DataFrame) -> np.ndarray:
         """Three-valued result as codes: ``TRUE``, ``FALSE`` or ``UNKNOWN`` (int8)."""
-        values = segments[self.measure].to_numpy(dtype=float, na_value=np.nan)
-        return truth(values, self.op, self.value, absolute=self.absolute)
+        values = self.values(segments)
+        out = truth(values, self.op, self.value)
+        if self.overrides:
+            nerve = segments["nerve"].to_numpy(dtype=object)
+            for name, op, value in self.overrides:
+                sel = nerve == name
+                out[sel] = truth(values[sel], op, value)
+        return out
 
-    def describe(self) -> str:
-        """E.g. ``"amplitude drop > 30%"``."""
+    def describe(self, nerve: str | None = None) -> str:
+        """E.g. ``"amplitude drop > 30%"``, ``"distal amplitude >= 20% of LLN"``."""
+        op, value = self.op, self.value
+        for name, o, v in self.overrides:
+            if name == nerve:
+                op, value = o, v
         label = MEASURE_LABELS.get(self.measure, self.measure)
-        noun = {"amp_drop_pct": " drop", "area_drop_pct": " drop"}.get(self.measure, "")
+        noun = " drop" if self.measure.endswith("_drop_pct") else ""
         if self.measure == "dur_change_pct":
             noun = " change" if self.absolute else " increase"
-        unit = "%" if self.measure.endswith("_pct") else ""
         absval = "|" if self.absolute else ""
-        return f"{absval}{label}{noun}{absval} {self.op} {self.value:g}{unit}"
+        if self.of is not None:
+            bound = f"{value * 100:g}% of {LIMIT_LABELS.get(self.of, self.of)}"
+        else:
+            bound = f"{value:g}{'%' if self.measure.endswith('_pct') else ''}"
+            if self.measure.endswith("_mv"):
+                bound += " mV"
+        text = f"{absval}{label}{noun}{absval} {op} {bound}"
+        if self.overrides and nerve is None:
+            text += "".join(
+                f" ({name}: {o} {v:g}{'%' if self.measure.endswith('_pct') else ''})"
+                for name, o, v in self.overrides
+            )
+        return text
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -128,7 +196,95 @@ class Threshold:
             "op": self.op,
             "value": self.value,
             "absolute": self.absolute,
+            "of": self.of,
+            "overrides": [list(o) for o in self.overrides],
             "source": self.source,
+            "verified": self.verified,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scope:
+    """Which segments a rule (or a whole criterion) considers.
+
+    A segment outside the scope is *not considered*: the rule can neither be met nor ruled
+    out there, and the roll-up ignores it (it is not "unknown").
+
+    Attributes
+    ----------
+    nerves : tuple of str or None
+        Only these nerves (None = all).
+    exclude_nerves : tuple of str
+        Never these nerves.
+    exclude_entrapment : bool
+        Skip segments that cross a common entrapment site (:data:`ncs.names.ENTRAPMENT_ZONES`).
+    exclude_zones : tuple of str
+        Skip segments crossing these entrapment zones only (labels of ``ENTRAPMENT_ZONES``).
+    only_pairs : tuple of (nerve, distal site, proximal site) or None
+        Only these segments (e.g. the forearm and leg segments of AAN 1991).
+    exclude_proximal_sites, only_proximal_sites : tuple of str
+        Segments by their proximal stimulation site (e.g. Erb's point).
+    references : tuple of str
+        Which comparisons: ``"adjacent"`` and/or ``"distal"``.
+    note : str
+        Why, in words (used in explanations).
+    """
+
+    nerves: tuple[str, ...] | None = None
+    exclude_nerves: tuple[str, ...] = ()
+    exclude_entrapment: bool = False
+    exclude_zones: tuple[str, ...] = ()
+    only_pairs: tuple[tuple[str, str, str], ...] | None = None
+    exclude_proximal_sites: tuple[str, ...] = ()
+    only_proximal_sites: tuple[str, ...] | None = None
+    references: tuple[str, ...] = ("adjacent", "distal")
+    note: str = ""
+
+    def applies(self, segments: pd.DataFrame) -> np.ndarray:
+        """Boolean per segment row: inside this scope."""
+        n = len(segments)
+        ok = np.ones(n, dtype=bool)
+        if n == 0:
+            return ok
+        nerve = segments["nerve"].to_numpy(dtype=object)
+        proximal = segments["proximal_site"].to_numpy(dtype=object)
+        if self.nerves is not None:
+            ok &= np.isin(nerve, list(self.nerves))
+        if self.exclude_nerves:
+            ok &= ~np.isin(nerve, list(self.exclude_nerves))
+        if self.exclude_entrapment and "entrapment" in segments.columns:
+            ok &= segments["entrapment"].isna().to_numpy()
+        if self.exclude_zones and "entrapment" in segments.columns:
+            zone = segments["entrapment"].to_numpy(dtype=object, na_value=None)
+            ok &= ~np.isin(zone, list(self.exclude_zones))
+        if self.only_pairs is not None:
+            distal = segments["distal_site"].to_numpy(dtype=object)
+            key = nerve + "|" + distal + "|" + proximal
+            ok &= np.isin(key, ["|".join(p) for p in self.only_pairs])
+        if self.exclude_proximal_sites:
+            ok &= ~np.isin(proximal, list(self.exclude_proximal_sites))
+        if self.only_proximal_sites is not None:
+            ok &= np.isin(proximal, list(self.only_proximal_sites))
+        if tuple(self.references) != ("adjacent", "distal"):
+            ok &= np.isin(segments["reference"].to_numpy(dtype=object), list(self.references))
+        return ok
+
+    def is_everything(self) -> bool:
+        return self == Scope(note=self.note)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "nerves": None if self.nerves is None else list(self.nerves),
+            "exclude_nerves": list(self.exclude_nerves),
+            "exclude_entrapment": self.exclude_entrapment,
+            "exclude_zones": list(self.exclude_zones),
+            "only_pairs": None if self.only_pairs is None else [list(p) for p in self.only_pairs],
+            "exclude_proximal_sites": list(self.exclude_proximal_sites),
+            "only_proximal_sites": (
+                None if self.only_proximal_sites is None else list(self.only_proximal_sites)
+            ),
+            "references": list(self.references),
+            "note": self.note,
         }
 
 
@@ -145,16 +301,28 @@ class SegmentRule:
     thresholds : tuple of Threshold
     name : str
         What the rule finds, e.g. ``"conduction block"``.
+    scope : Scope
+        Segments the rule considers (all by default).
+    preconditions : tuple of Threshold
+        Conditions for the rule to be judged at all (e.g. a distal CMAP >= 20% of LLN). Where
+        one fails the segment is ``not_assessable`` for this rule, with the reason.
+    verified : bool
+        False when part of the rule could not be confirmed in a source text.
     """
 
     outcome: str
     combine: str
     thresholds: tuple[Threshold, ...]
     name: str
+    scope: Scope = field(default_factory=Scope)
+    preconditions: tuple[Threshold, ...] = ()
+    verified: bool = True
 
     def __post_init__(self) -> None:
         if self.combine not in ("any", "all"):
             raise ValueError(f"combine must be 'any' or 'all', got {self.combine!r}")
+        if self.outcome not in ("yes", "probable"):
+            raise ValueError(f"outcome must be 'yes' or 'probable', got {self.outcome!r}")
         if not self.thresholds:
             raise ValueError("a rule needs at least one threshold")
 
@@ -171,9 +339,21 @@ class SegmentRule:
             out = combine(out, t.truth(segments))
         return out
 
+    def precondition_truth(self, segments: pd.DataFrame) -> np.ndarray:
+        """Kleene AND of the preconditions (TRUE where there are none)."""
+        out = np.full(len(segments), TRUE, dtype=np.int8)
+        for t in self.preconditions:
+            out = np.minimum(out, t.truth(segments))
+        return out
+
     def describe(self) -> str:
         joiner = " or " if self.combine == "any" else " and "
-        return joiner.join(t.describe() for t in self.thresholds)
+        text = joiner.join(t.describe() for t in self.thresholds)
+        if self.preconditions:
+            text += " (when " + " and ".join(t.describe() for t in self.preconditions) + ")"
+        if self.scope.note:
+            text += f" [{self.scope.note}]"
+        return text
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -181,6 +361,9 @@ class SegmentRule:
             "outcome": self.outcome,
             "combine": self.combine,
             "thresholds": [t.to_dict() for t in self.thresholds],
+            "preconditions": [t.to_dict() for t in self.preconditions],
+            "scope": self.scope.to_dict(),
+            "verified": self.verified,
             "text": self.describe(),
         }
 
@@ -210,8 +393,19 @@ class Criterion:
         Patient verdict vocabulary: (positive, negative, indeterminate).
     patient_counts_dispersion : bool
         Whether a dispersed segment makes the patient verdict positive.
+    scope : Scope
+        Segments the criterion considers at all (e.g. only median, ulnar and peroneal).
+    nerve_items : tuple of NerveItem
+        Per-nerve demyelinating parameters (distal latency, velocity, F waves, ...) used by
+        the patient verdict of guideline schemes.
+    verdict_kind : str
+        Which patient rule combines the findings: ``"any_segment"`` (a positive segment
+        makes the patient positive) or a guideline's own rule (see :mod:`ncs.schemes`).
+    options : tuple of (name, value)
+        Scheme options (e.g. whether absent F waves may corroborate a single-nerve block).
     verified : bool
-        True when every number was read in a source text.
+        True when every number was read in a source text (or a faithful secondary
+        reproduction); guideline schemes with any unconfirmed rule are False.
     notes : str
         How the definition was operationalised and what the source leaves open.
     """
@@ -221,12 +415,29 @@ class Criterion:
     short: str
     citation: Citation
     block: tuple[SegmentRule, ...]
-    dispersion: SegmentRule | None = None
-    verdicts: tuple[str, str, str]
+    dispersion: SegmentRule | tuple[SegmentRule, ...] | None = None
+    verdicts: tuple[str, ...]
     patient_counts_dispersion: bool = False
     verified: bool = False
     applied_in: tuple[Citation, ...] = field(default_factory=tuple)
     notes: str = ""
+    scope: Scope = field(default_factory=Scope)
+    nerve_items: tuple[Any, ...] = ()
+    verdict_kind: str = "any_segment"
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """Value of a scheme option (``options`` is a tuple of (name, value) pairs)."""
+        return dict(self.options).get(name, default)
+
+    @property
+    def dispersion_rules(self) -> tuple[SegmentRule, ...]:
+        """The dispersion rules as a tuple (empty when the criterion defines none)."""
+        if self.dispersion is None:
+            return ()
+        if isinstance(self.dispersion, SegmentRule):
+            return (self.dispersion,)
+        return tuple(self.dispersion)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able description (for EDX software and the docs)."""
@@ -237,9 +448,13 @@ class Criterion:
             "citation": self.citation.to_dict(),
             "applied_in": [c.to_dict() for c in self.applied_in],
             "block": [r.to_dict() for r in self.block],
-            "dispersion": None if self.dispersion is None else self.dispersion.to_dict(),
+            "dispersion": [r.to_dict() for r in self.dispersion_rules],
             "verdicts": list(self.verdicts),
             "patient_counts_dispersion": self.patient_counts_dispersion,
+            "scope": self.scope.to_dict(),
+            "nerve_items": [i.to_dict() for i in self.nerve_items],
+            "verdict_kind": self.verdict_kind,
+            "options": dict(self.options),
             "verified": self.verified,
             "notes": self.notes,
         }
@@ -367,11 +582,17 @@ BOUCHE1995 = Criterion(
     ),
 )
 
-CRITERIA: Mapping[str, Criterion] = MappingProxyType({c.id: c for c in (KATZ2002, BOUCHE1995)})
-"""Every built-in criterion, by id."""
+from ncs.guidelines import GUIDELINES  # noqa: E402 - needs the classes above
 
-DEFAULT_CRITERIA: tuple[str, ...] = tuple(c.id for c in CRITERIA.values() if c.verified)
-"""Criteria applied when none are named: the verified ones."""
+CRITERIA: Mapping[str, Criterion] = MappingProxyType(
+    {c.id: c for c in (KATZ2002, BOUCHE1995, *GUIDELINES)}
+)
+"""Every built-in criterion and scheme, by id."""
+
+DEFAULT_CRITERIA: tuple[str, ...] = ("katz2002", "bouche1995")
+"""Criteria applied when none are named: the two seed criteria, verified and independent of
+reference values. ``criteria="all"`` applies every built-in scheme; ``"verified"`` the
+verified ones."""
 
 
 def get_criteria(criteria: str | Criterion) -> Criterion:
@@ -409,13 +630,23 @@ def list_criteria() -> pd.DataFrame:
 
 
 def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tuple[Criterion, ...]:
-    """Criteria named by the user (an id, a Criterion, several, or None = defaults)."""
+    """Criteria named by the user: an id, a Criterion, several, ``"all"``, ``"verified"``,
+    or None (the defaults)."""
     if criteria is None:
-        items: list[str | Criterion] = list(DEFAULT_CRITERIA)
+        named: list[str | Criterion] = list(DEFAULT_CRITERIA)
     elif isinstance(criteria, (str, Criterion)):
-        items = [criteria]
+        named = [criteria]
     else:
-        items = list(criteria)
+        named = list(criteria)
+    items: list[str | Criterion] = []
+    for c in named:
+        word = c.strip().lower() if isinstance(c, str) else None
+        if word == "all":
+            items.extend(CRITERIA)
+        elif word == "verified":
+            items.extend(k for k, v in CRITERIA.items() if v.verified)
+        else:
+            items.append(c)
     out = tuple(get_criteria(c) for c in items)
     ids = [c.id for c in out]
     if len(set(ids)) != len(ids):
@@ -428,54 +659,117 @@ def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tup
 # --------------------------------------------------------------------------------------
 
 #: Ordered codes of a block/dispersion value: a larger code is a more positive finding.
-_CODE_NO, _CODE_NA, _CODE_PROBABLE, _CODE_YES = 0, 1, 2, 3
+#: ``_CODE_EXCLUDED`` marks a segment the criterion does not consider: shown as
+#: ``not_assessable`` with the reason, but ignored by the roll-up.
+_CODE_EXCLUDED, _CODE_NO, _CODE_NA, _CODE_PROBABLE, _CODE_YES = -1, 0, 1, 2, 3
+
+#: Why a segment's result is what it is, beyond the thresholds (for explanations).
+WHY_RULE, WHY_EXCLUDED, WHY_PRECONDITION, WHY_DISTAL_ABSENT = 0, 1, 2, 3
 
 
-def judge(crit: Criterion, segments: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Block and dispersion codes and reason sentences for every segment (arrays).
+@dataclass(frozen=True)
+class RuleOutcome:
+    """Per-segment arrays describing how a list of rules decided (see :func:`_apply_rules`)."""
+
+    code: np.ndarray  # ordered code per segment (-1 = not considered)
+    deciding_rule: np.ndarray  # index of the rule whose text explains the result (-1: none)
+    why: np.ndarray  # WHY_* code
+
+
+def _apply_rules(
+    rules: tuple[SegmentRule, ...], segments: pd.DataFrame, considered: np.ndarray
+) -> RuleOutcome:
+    """First rule met gives its outcome; ``no`` only when every applicable rule is ruled out."""
+    n = len(segments)
+    code = np.full(n, _CODE_NA, dtype=np.int8)
+    deciding = np.full(n, -1, dtype=np.int64)
+    decided = np.zeros(n, dtype=bool)
+    ruled_out = np.ones(n, dtype=bool)
+    any_applicable = np.zeros(n, dtype=bool)
+    pre_failed = np.zeros(n, dtype=bool)
+    for k, rule in enumerate(rules):
+        applicable = rule.scope.applies(segments) & considered
+        pre = rule.precondition_truth(segments)
+        thr = rule.truth(segments)
+        r = np.where(pre == TRUE, thr, np.where(pre == FALSE, -1, UNKNOWN))
+        met = applicable & (r == TRUE) & ~decided
+        code[met] = _CODE_YES if rule.outcome == "yes" else _CODE_PROBABLE
+        deciding[met] = k
+        decided |= met
+        ruled_out &= ~applicable | (r == FALSE)
+        pre_failed |= applicable & (pre == FALSE)
+        # undecided rows are explained by the last applicable rule
+        deciding = np.where(~decided & applicable, k, deciding)
+        any_applicable |= applicable
+    code[~decided & ruled_out & any_applicable] = _CODE_NO
+    code[~any_applicable] = _CODE_EXCLUDED
+    why = np.full(n, WHY_RULE, dtype=np.int8)
+    why[~any_applicable] = WHY_EXCLUDED
+    why[any_applicable & ~decided & pre_failed & (code == _CODE_NA)] = WHY_PRECONDITION
+    return RuleOutcome(code, deciding, why)
+
+
+@dataclass(frozen=True)
+class SegmentJudgement:
+    """Everything :func:`judge` decides for one criterion, as arrays in segment order."""
+
+    criterion: Criterion
+    block: RuleOutcome
+    dispersion: RuleOutcome | None
+    reason: np.ndarray
+
+    @property
+    def block_code(self) -> np.ndarray:
+        return self.block.code
+
+    @property
+    def disp_code(self) -> np.ndarray:
+        if self.dispersion is None:
+            return np.full(len(self.block.code), _CODE_EXCLUDED, dtype=np.int8)
+        return self.dispersion.code
+
+
+def judge(crit: Criterion, segments: pd.DataFrame) -> SegmentJudgement:
+    """Block and dispersion outcomes and reason sentences for every segment (arrays).
 
     The array-level core of :func:`classify`; see there for the logic.
     """
     from ncs.explain import explain_findings  # local: keeps the text layer separate
 
-    n = len(segments)
-    block_code = np.full(n, _CODE_NA, dtype=np.int8)
-    decided = np.zeros(n, dtype=bool)
-    all_ruled_out = np.ones(n, dtype=bool)
-    for rule in crit.block:
-        r = rule.truth(segments)
-        met = (r == TRUE) & ~decided
-        block_code[met] = _CODE_YES if rule.outcome == "yes" else _CODE_PROBABLE
-        decided |= met
-        all_ruled_out &= r == FALSE
-    block_code[~decided & all_ruled_out] = _CODE_NO
-
-    if crit.dispersion is not None:
-        d = crit.dispersion.truth(segments)
-        disp_code = np.where(d == TRUE, _CODE_YES, np.where(d == FALSE, _CODE_NO, _CODE_NA))
-        disp_code = disp_code.astype(np.int8)
-    else:
-        disp_code = np.full(n, _CODE_NA, dtype=np.int8)
-
+    considered = crit.scope.applies(segments)
     distal_absent = (segments["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
-    block_code[distal_absent] = _CODE_NA
-    disp_code[distal_absent] = _CODE_NA
-    reason = explain_findings(crit, segments, block_code, disp_code, distal_absent)
-    return block_code, disp_code, reason
+    block = _apply_rules(crit.block, segments, considered)
+    dispersion = (
+        _apply_rules(crit.dispersion_rules, segments, considered) if crit.dispersion_rules else None
+    )
+    for outcome in (block, dispersion):
+        if outcome is None:
+            continue
+        judged = distal_absent & (outcome.code != _CODE_EXCLUDED)
+        outcome.code[judged] = _CODE_NA
+        outcome.why[judged] = WHY_DISTAL_ABSENT
+    reason = explain_findings(crit, segments, block, dispersion)
+    return SegmentJudgement(crit, block, dispersion, reason)
 
 
 def category_codes(codes: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
-    """Ordered codes -> positions in ``categories`` (``probable`` -> ``yes`` if absent)."""
+    """Ordered codes -> positions in ``categories``.
+
+    ``probable`` becomes ``yes`` where the categories have no ``probable``; a segment not
+    considered (code -1) shows as ``not_assessable``.
+    """
     names = {
         _CODE_YES: "yes",
         _CODE_PROBABLE: "probable",
         _CODE_NO: "no",
         _CODE_NA: "not_assessable",
     }
-    lut = np.full(4, -1, dtype=np.int8)
+    lut = np.full(5, -1, dtype=np.int8)
     for code, name in names.items():
         lut[code] = categories.index(name if name in categories else "yes")
-    return lut[codes]
+    lut[4] = categories.index("not_assessable")  # code -1 (not considered)
+    codes = np.asarray(codes)
+    return lut[np.where(codes < 0, 4, codes)]
 
 
 def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame:
@@ -509,7 +803,8 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     .. [2] Bouche P, Léger JM, et al. J Neurol Neurosurg Psychiatry 1995 (supplement).
     """
     crit = get_criteria(criterion)
-    block_code, disp_code, reason = judge(crit, segments)
+    j = judge(crit, segments)
+    block_code, disp_code, reason = j.block_code, j.disp_code, j.reason
     keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference"]
     out = segments[keys].copy()
     out["criterion"] = pd.array([crit.id] * len(out), dtype="string")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ncs.criteria import Criterion, SegmentRule, Threshold
+    from ncs.criteria import Criterion, RuleOutcome, SegmentRule, Threshold
 
 __all__ = ["explain_findings", "format_number", "join_strings"]
 
@@ -66,89 +66,160 @@ def format_number(
     return out
 
 
-def _threshold_phrase(t: Threshold, values: np.ndarray) -> np.ndarray:
+#: How operators are written in sentences.
+OP_TEXT = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
+
+
+def _bounds(
+    t: Threshold, segments: pd.DataFrame, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row operator, value and bound text (nerve overrides applied)."""
+    from ncs.criteria import LIMIT_LABELS
+
+    ops = np.full(n, t.op, dtype=object)
+    values = np.full(n, t.value, dtype=float)
+    if t.overrides:
+        nerve = segments["nerve"].to_numpy(dtype=object)
+        for name, op, value in t.overrides:
+            sel = nerve == name
+            ops[sel] = op
+            values[sel] = value
+    unit = "%" if t.measure.endswith("_pct") else (" mV" if t.measure.endswith("_mv") else "")
+    texts = {}
+    for op, value in {(o, v) for o, v in zip(ops, values, strict=True)} or {(t.op, t.value)}:
+        if t.of is not None:
+            bound = f"{OP_TEXT[op]}{value * 100:g}% of {LIMIT_LABELS.get(t.of, t.of)}"
+        else:
+            bound = f"{OP_TEXT[op]}{value:g}{unit}"
+        texts[(op, value)] = bound
+    bound = np.array([texts[(o, v)] for o, v in zip(ops, values, strict=True)], dtype=_S)
+    return ops, values, bound
+
+
+def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
     """E.g. "amplitude fell 42.0% (>30%)", "duration +9.0% (not >30%)", "area unknown"."""
     from ncs.criteria import MEASURE_LABELS
-
-    label = MEASURE_LABELS.get(t.measure, t.measure)
-    n = values.shape[0]
-    compared = np.abs(values) if t.absolute else values
-    decimals = np.where(
-        (np.abs(compared - t.value) < _NEAR) & (compared != t.value), _DECIMALS_NEAR, _DECIMALS
-    )
     from ncs.measures import OPERATORS
 
+    raw = segments[t.measure].to_numpy(dtype=float, na_value=np.nan)
+    compared = t.values(segments)
+    label = MEASURE_LABELS.get(t.measure, t.measure)
+    n = raw.shape[0]
+    ops, thresholds, bound = _bounds(t, segments, n)
+    met = np.zeros(n, dtype=bool)
     with np.errstate(invalid="ignore"):
-        met = OPERATORS[t.op](compared, t.value)
-    known = ~np.isnan(values)
+        for op in set(ops):
+            sel = ops == op
+            met[sel] = OPERATORS[op](compared[sel], thresholds[sel])
+    known = ~np.isnan(compared)
+    if t.of is not None:
+        near = np.abs(compared - thresholds) < _NEAR / 100
+        ratio = format_number(compared * 100, np.where(near & (compared != thresholds), 3, 0))
+        mv = format_number(raw, 2)
+        condition = np.where(met, _add(" (", bound, ")"), _add(" (not ", bound, ")"))
+        phrase = _add(_strings(label, n), " ", mv, " mV = ", ratio, "% of the limit", condition)
+        return np.where(
+            known, phrase, _strings(f"{label} relative to its limit unknown", n)
+        ).astype(_S)
+    decimals = np.where(
+        (np.abs(compared - thresholds) < _NEAR) & (compared != thresholds),
+        _DECIMALS_NEAR,
+        _DECIMALS,
+    )
     unit = "%" if t.measure.endswith("_pct") else ""
-    bound = f"{t.op}{t.value:g}{unit}"
     if t.absolute:
-        yes_text, no_text = f" (|change| {bound})", f" (|change| not {bound})"
+        condition = np.where(
+            met, _add(" (|change| ", bound, ")"), _add(" (|change| not ", bound, ")")
+        )
     else:
-        yes_text, no_text = f" ({bound})", f" (not {bound})"
-    condition = np.where(met, yes_text, no_text).astype(_S)
+        condition = np.where(met, _add(" (", bound, ")"), _add(" (not ", bound, ")"))
     if t.measure.endswith("_drop_pct"):
-        verb = np.where(values < 0, " rose ", " fell ").astype(_S)
-        number = format_number(np.abs(values), decimals)
+        verb = np.where(raw < 0, " rose ", " fell ").astype(_S)
+        number = format_number(np.abs(raw), decimals)
         phrase = _add(_strings(label, n), verb, number, unit, condition)
     else:
-        number = format_number(values, decimals, signed=True)
+        number = format_number(raw, decimals, signed=t.measure.endswith("_pct"))
         phrase = _add(_strings(label, n), " ", number, unit, condition)
     return np.where(known, phrase, _strings(f"{label} unknown", n)).astype(_S)
 
 
-def _rule_text(rule: SegmentRule, segments: pd.DataFrame, n: int) -> np.ndarray:
+def _rule_text(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
     joiner = " and " if rule.combine == "all" else ", "
-    parts = [
-        _threshold_phrase(t, segments[t.measure].to_numpy(dtype=float, na_value=np.nan))
-        for t in rule.thresholds
-    ]
+    parts = [_threshold_phrase(t, segments) for t in rule.thresholds]
     out = parts[0]
     for p in parts[1:]:
         out = _add(out, joiner, p)
     return out
 
 
-def _outcome(codes: np.ndarray, name: str, probable_name: str | None = None) -> np.ndarray:
+def _precondition_text(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
+    parts = [_threshold_phrase(t, segments) for t in rule.preconditions]
+    out = parts[0]
+    for p in parts[1:]:
+        out = _add(out, " and ", p)
+    return out
+
+
+def _outcome(codes: np.ndarray, name: str) -> np.ndarray:
     from ncs.criteria import _CODE_NO, _CODE_PROBABLE, _CODE_YES
 
     return np.select(
         [codes == _CODE_YES, codes == _CODE_PROBABLE, codes == _CODE_NO],
-        [name, probable_name or f"probable {name}", f"no {name}"],
+        [name, f"probable {name}", f"no {name}"],
         f"{name} not assessable",
     ).astype(_S)
+
+
+def _explain_rules(
+    rules: tuple[SegmentRule, ...],
+    outcome: RuleOutcome,
+    segments: pd.DataFrame,
+    exclusion_note: str,
+) -> np.ndarray:
+    """Sentence part for one aspect (block or dispersion) from how its rules decided."""
+    from ncs.criteria import WHY_DISTAL_ABSENT, WHY_EXCLUDED, WHY_PRECONDITION
+
+    n = len(segments)
+    name = rules[0].name
+    text = np.full(n, "", dtype=_S)
+    for k, rule in enumerate(rules):
+        sel = outcome.deciding_rule == k
+        if not sel.any():
+            continue
+        body = _rule_text(rule, segments)
+        text = np.where(sel, body, text)
+        if rule.preconditions:
+            pre = _precondition_text(rule, segments)
+            failed = sel & (outcome.why == WHY_PRECONDITION)
+            text = np.where(failed, pre, text)
+    text = _add(text, ": ", _outcome(outcome.code, name))
+    excluded = _strings(
+        f"{name} not considered ({exclusion_note})" if exclusion_note else f"{name} not considered",
+        n,
+    )
+    text = np.where(outcome.why == WHY_EXCLUDED, excluded, text)
+    absent = _strings(f"no response at the distal site: {name} not assessable", n)
+    return np.where(outcome.why == WHY_DISTAL_ABSENT, absent, text).astype(_S)
 
 
 def explain_findings(
     criterion: Criterion,
     segments: pd.DataFrame,
-    block_code: np.ndarray,
-    dispersion_code: np.ndarray,
-    distal_absent: np.ndarray,
+    block: RuleOutcome,
+    dispersion: RuleOutcome | None,
 ) -> np.ndarray:
     """One explanation sentence per segment for one criterion (see module docstring)."""
     n = len(segments)
     if n == 0:
         return np.array([], dtype=_S)
-    from ncs.criteria import _CODE_PROBABLE
-
-    main = criterion.block[0]
-    block_text = _rule_text(main, segments, n)
-    # A "probable" outcome is explained by the rule that gave it.
-    for rule in criterion.block[1:]:
-        if rule.outcome == "probable":
-            block_text = np.where(
-                block_code == _CODE_PROBABLE, _rule_text(rule, segments, n), block_text
-            )
-    text = _add(block_text, ": ", _outcome(block_code, main.name))
-    if criterion.dispersion is not None:
-        disp_text = _rule_text(criterion.dispersion, segments, n)
-        text = _add(
-            text, "; ", disp_text, ": ", _outcome(dispersion_code, criterion.dispersion.name)
-        )
-    absent_text = _strings("no response at the distal site: not assessable", n)
-    text = np.where(distal_absent, absent_text, text).astype(_S)
+    note = criterion.scope.note or "; ".join(r.scope.note for r in criterion.block if r.scope.note)
+    text = _explain_rules(criterion.block, block, segments, note)
+    if dispersion is not None and criterion.dispersion_rules:
+        rules = criterion.dispersion_rules
+        dnote = criterion.scope.note or "; ".join(r.scope.note for r in rules if r.scope.note)
+        disp = _explain_rules(rules, dispersion, segments, dnote)
+        both_absent = (block.why == dispersion.why) & (block.why == 3)
+        text = np.where(both_absent, text, _add(text, "; ", disp)).astype(_S)
     return _add(text, f" ({criterion.short})")
 
 

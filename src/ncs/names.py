@@ -14,12 +14,14 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "ENTRAPMENT_ZONES",
     "NERVE_ALIASES",
     "SIDE_ALIASES",
     "SITE_ALIASES",
     "SITE_RANK",
     "canonical_site",
     "clean_name",
+    "entrapment_crossing",
     "normalize_nerve",
     "normalize_side",
     "normalize_site",
@@ -236,3 +238,36 @@ def site_rank_array(nerves: np.ndarray, sites: np.ndarray) -> np.ndarray:
             for k, site in enumerate(site_uniques):
                 table[i, k] = ranks.get(site, np.nan)
     return table[nerve_codes, site_codes]  # code -1 picks the NaN row/column
+
+
+#: Common entrapment/compression zones: (nerve, distal site, proximal site, label). A segment
+#: crosses a zone when its stimulation sites lie on both sides of it or inside it (interval
+#: overlap on the SITE_RANK scale). Sources: AAEM 2003 MMN consensus (Olney et al., Muscle
+#: Nerve 2003;27:117-121: median at the wrist, ulnar at the elbow or wrist, peroneal at the
+#: fibular head); EFNS/PNS 2010 CIDP footnote (ulnar across the elbow).
+ENTRAPMENT_ZONES: tuple[tuple[str, str, str, str], ...] = (
+    ("median", "palm", "wrist", "median nerve at the wrist (carpal tunnel)"),
+    ("ulnar", "palm", "wrist", "ulnar nerve at the wrist"),
+    ("ulnar", "below elbow", "above elbow", "ulnar nerve across the elbow"),
+    ("peroneal", "below fibular head", "above fibular head", "peroneal nerve at the fibular head"),
+)
+
+
+def entrapment_crossing(
+    nerves: np.ndarray, distal_sites: np.ndarray, proximal_sites: np.ndarray
+) -> np.ndarray:
+    """Label of the entrapment zone each segment crosses, or None.
+
+    Segments whose site names have no known rank for their nerve are not matched (None).
+    """
+    d = site_rank_array(nerves, distal_sites)
+    p = site_rank_array(nerves, proximal_sites)
+    out = np.full(len(d), None, dtype=object)
+    nerves = np.asarray(nerves, dtype=object)
+    for nerve, lo_site, hi_site, label in ENTRAPMENT_ZONES:
+        ranks = SITE_RANK[nerve]
+        lo, hi = ranks[lo_site], ranks[hi_site]
+        with np.errstate(invalid="ignore"):
+            crossing = (nerves == nerve) & (d < hi) & (p > lo)
+        out[crossing & np.equal(out, None)] = label
+    return out

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ncs.errors import NcsWarning
 from ncs.measures import percent_change, percent_drop
+from ncs.names import entrapment_crossing
 from ncs.schema import NERVE_KEYS, validate
 
 __all__ = ["SEGMENT_COLUMNS", "segments", "sort_sites"]
@@ -40,6 +41,9 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "proximal_site_order",
     "distal_row",
     "proximal_row",
+    "pp_amp_drop_pct",
+    "area_or_pp_drop_pct",
+    "entrapment",
 )
 """Columns of :func:`segments` output, in order."""
 
@@ -209,6 +213,16 @@ def build_segments(
         "distal_row": s["input_row"].to_numpy(dtype=np.int64)[distal],
         "proximal_row": s["input_row"].to_numpy(dtype=np.int64)[proximal],
     }
+    if "pp_amplitude_mv" in s.columns:
+        pp = s["pp_amplitude_mv"].to_numpy(dtype=float)
+        pp_d = np.where(distal_present, pp[distal], np.nan)
+        out["pp_amp_drop_pct"] = percent_drop(pp_d, pp[proximal])
+    else:
+        out["pp_amp_drop_pct"] = np.full(distal.size, np.nan)
+    # "drop in negative-peak area or peak-to-peak amplitude" (AAN 1991): either one that was
+    # measured; where both were, the larger drop
+    out["area_or_pp_drop_pct"] = np.fmax(out["area_drop_pct"], out["pp_amp_drop_pct"])
+    out["entrapment"] = entrapment_crossing(out["nerve"], out["distal_site"], out["proximal_site"])
     # Deterministic order: nerve, then its adjacent segments distal to proximal, then its
     # comparisons against the most distal site.
     key = np.lexsort((proximal, distal, reference == "distal", nerve_id[distal]))
@@ -221,6 +235,7 @@ def build_segments(
         "reference",
         "distal_response",
         "proximal_response",
+        "entrapment",
     }
     seg = pd.DataFrame(
         {

@@ -13,7 +13,6 @@ and patient ids), so the cost does not grow with Python-level loops over nerves 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -26,12 +25,38 @@ from ncs.criteria import (
     BLOCK_VALUES,
     DISPERSION_VALUES,
     Criterion,
+    SegmentJudgement,
     category_codes,
 )
 from ncs.explain import join_strings
+from ncs.fwave import NERVE_MEASURES
+from ncs.measures import FALSE, TRUE, UNKNOWN
+from ncs.normative import distal_duration_cutoffs
 from ncs.schema import NERVE_KEYS
+from ncs.schemes import (
+    PatientContext,
+    aan1991_rules,
+    evaluate_item,
+    guideline_rules,
+    hadden1998_classes,
+    k_of,
+)
 
-__all__ = ["NERVE_COLUMNS", "PATIENT_COLUMNS", "Judgement", "summarize"]
+__all__ = ["NERVE_COLUMNS", "PATIENT_COLUMNS", "summarize"]
+
+PARAMETERS: tuple[str, ...] = (
+    "dml_prolonged",
+    "cv_slowed",
+    "f_latency_prolonged",
+    "f_waves_absent",
+    "conduction_block",
+    "probable_conduction_block",
+    "temporal_dispersion",
+    "distal_duration_prolonged",
+)
+"""Per-nerve demyelinating parameters of the guideline schemes (yes / no / not_assessable;
+missing where the scheme has no such item)."""
+PARAMETER_VALUES: tuple[str, ...] = ("yes", "no", "not_assessable")
 
 NERVE_COLUMNS: tuple[str, ...] = (
     "patient_id",
@@ -45,6 +70,11 @@ NERVE_COLUMNS: tuple[str, ...] = (
     "n_block_segments",
     "n_dispersion_segments",
     "n_not_assessable_segments",
+    "parameters_met",
+    *PARAMETERS,
+    *NERVE_MEASURES,
+    "distal_duration_cutoff_ms",
+    "reference",
 )
 """Columns of the nerves table, in order."""
 
@@ -66,16 +96,6 @@ PATIENT_COLUMNS: tuple[str, ...] = (
 """Columns of the patients table, in order."""
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """One criterion's segment results as arrays, in segment order."""
-
-    criterion: Criterion
-    block_code: np.ndarray
-    disp_code: np.ndarray
-    reason: np.ndarray
-
-
 def _max_at(n: int, index: np.ndarray, values: np.ndarray, initial: int = -1) -> np.ndarray:
     out = np.full(n, initial, dtype=np.int8)
     np.maximum.at(out, index, values)
@@ -95,7 +115,10 @@ def summarize(
     segment_nerve: np.ndarray,
     sorted_sites: pd.DataFrame,
     site_nerve: np.ndarray,
-    judgements: Sequence[Judgement],
+    judgements: Sequence[SegmentJudgement],
+    measures: dict[str, np.ndarray] | None = None,
+    reference_name: str = "",
+    cutoffs: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The nerves and patients tables for every judged criterion.
 
@@ -103,8 +126,14 @@ def summarize(
     ----------
     segments, segment_nerve, sorted_sites, site_nerve
         Output of :func:`ncs.segments.build_segments`.
-    judgements : sequence of Judgement
+    judgements : sequence of SegmentJudgement
         One per criterion, arrays aligned with ``segments``.
+    measures : dict of numpy.ndarray, optional
+        Per-nerve measures and limits (:func:`ncs.fwave.nerve_measures`).
+    reference_name : str
+        Which reference table supplied the limits.
+    cutoffs : pandas.DataFrame, optional
+        Distal CMAP duration cut-offs (:func:`ncs.normative.distal_duration_cutoffs`).
 
     Returns
     -------
@@ -128,50 +157,98 @@ def summarize(
     nerve_parts: list[dict[str, np.ndarray]] = []
     patient_parts: list[dict[str, np.ndarray]] = []
     n_nerves_of_patient = _count(n_patients, nerve_patient)
-    n_seg_of_patient = _count(n_patients, segment_patient)
+    if measures is None:
+        measures = {c: np.full(n_nerves, np.nan) for c in NERVE_MEASURES}
+        measures["muscle"] = measures["distal_response"] = np.full(n_nerves, None, dtype=object)
+    if cutoffs is None:
+        cutoffs = distal_duration_cutoffs()
+    nerve_names = keys["nerve"]
     for j in judgements:
         crit, b, d = j.criterion, j.block_code, j.disp_code
-        counts_disp = crit.patient_counts_dispersion and crit.dispersion is not None
+        counts_disp = crit.patient_counts_dispersion and bool(crit.dispersion_rules)
         is_block = b >= _CODE_PROBABLE
         is_disp = d == _CODE_YES
         is_na = (b == _CODE_NA) | ((d == _CODE_NA) & counts_disp)
         nerve_block = _max_at(n_nerves, segment_nerve, b)
         nerve_disp = _max_at(n_nerves, segment_nerve, d)
-        nerve_block[n_seg == 0] = _CODE_NA
-        nerve_disp[n_seg == 0] = _CODE_NA
-        nerve_parts.append(
-            {
-                **keys,
-                "scheme": np.full(n_nerves, crit.id, dtype=object),
-                "n_sites": n_sites,
-                "n_segments": n_seg,
-                "block": category_codes(nerve_block, BLOCK_VALUES),
-                "dispersion": category_codes(nerve_disp, DISPERSION_VALUES),
-                "n_block_segments": _count(n_nerves, segment_nerve, is_block),
-                "n_dispersion_segments": _count(n_nerves, segment_nerve, is_disp),
-                "n_not_assessable_segments": _count(n_nerves, segment_nerve, is_na),
-            }
-        )
+        nerve_part = {
+            **keys,
+            "scheme": np.full(n_nerves, crit.id, dtype=object),
+            "n_sites": n_sites,
+            "n_segments": n_seg,
+            "block": category_codes(nerve_block, BLOCK_VALUES),
+            "dispersion": category_codes(nerve_disp, DISPERSION_VALUES),
+            "n_block_segments": _count(n_nerves, segment_nerve, is_block),
+            "n_dispersion_segments": _count(n_nerves, segment_nerve, is_disp),
+            "n_not_assessable_segments": _count(n_nerves, segment_nerve, is_na),
+            "reference": np.full(
+                n_nerves, reference_name if crit.nerve_items else None, dtype=object
+            ),
+        }
+        for col in NERVE_MEASURES:
+            nerve_part[col] = measures[col]
+        cutoff = _cutoffs_for(crit, nerve_names, measures["lff_hz"], cutoffs)
+        nerve_part["distal_duration_cutoff_ms"] = cutoff
+        seg_items = {
+            "block": _max_at(n_nerves, segment_nerve, _item_code(b, _CODE_YES)),
+            "probable_block": _max_at(n_nerves, segment_nerve, _item_code(b, _CODE_PROBABLE)),
+            "dispersion": _max_at(n_nerves, segment_nerve, _item_code(d, _CODE_YES)),
+        }
+        seg_items = {k: np.maximum(v, FALSE).astype(np.int8) for k, v in seg_items.items()}
+        seg_items["block_or_dispersion"] = np.maximum(seg_items["block"], seg_items["dispersion"])
+        scheme_measures = {**measures, "distal_duration_cutoff_ms": cutoff}
+        item_codes = {
+            k: evaluate_item(item, scheme_measures, nerve_names, seg_items)
+            for k, item in enumerate(crit.nerve_items)
+        }
+        _parameter_columns(nerve_part, crit, item_codes, n_nerves)
+        nerve_parts.append(nerve_part)
 
         # patient level: a segment is positive on block (or dispersion where it counts)
         seg_code = np.maximum(b, d) if counts_disp else b
         patient_code = _max_at(n_patients, segment_patient, seg_code)  # -1: no segment
-        positive, negative, indeterminate = crit.verdicts
-        verdict = np.select(
-            [patient_code >= _CODE_PROBABLE, patient_code == _CODE_NO],
-            [positive, negative],
-            indeterminate,
-        ).astype(object)
         pos = is_block | (is_disp if counts_disp else False)
-        part = _patient_part(
-            crit, j, segments, segment_patient, n_patients, patient_ids, verdict, pos, is_na
+        ctx = PatientContext(
+            nerve_patient=nerve_patient,
+            n_patients=n_patients,
+            nerve_names=nerve_names,
+            measures=scheme_measures,
+            segment_codes=seg_items,
+            items=item_codes,
         )
+        verdict, scheme_evidence = _verdicts(
+            crit, patient_code, ctx, segments, segment_nerve, n_nerves
+        )
+        part = _patient_part(
+            crit,
+            j,
+            segments,
+            segment_patient,
+            n_patients,
+            patient_ids,
+            verdict,
+            pos,
+            is_na,
+            patient_code,
+        )
+        if scheme_evidence is not None:
+            part["evidence"] = scheme_evidence
+            first = _first_item_nerve(crit, item_codes, nerve_patient, n_patients, keys)
+            part["evidence_nerve"] = np.where(
+                pd.isna(part["evidence_nerve"]), first, part["evidence_nerve"]
+            )
         part["n_nerves"] = n_nerves_of_patient
-        part["n_segments"] = n_seg_of_patient
+        part["n_segments"] = _count(n_patients, segment_patient, seg_code >= 0)
         patient_parts.append(part)
 
     nerves = _frame(
-        nerve_parts, NERVE_COLUMNS, {"block": BLOCK_VALUES, "dispersion": DISPERSION_VALUES}
+        nerve_parts,
+        NERVE_COLUMNS,
+        {
+            "block": BLOCK_VALUES,
+            "dispersion": DISPERSION_VALUES,
+            **{p: PARAMETER_VALUES for p in PARAMETERS},
+        },
     )
     patients = _frame(patient_parts, PATIENT_COLUMNS, {})
     return nerves, patients
@@ -190,8 +267,224 @@ _TEXT_COLUMNS = frozenset(
         "evidence_rule",
         "verdict_rule",
         "citation",
+        "parameters_met",
+        "muscle",
+        "distal_response",
+        "reference",
     }
 )
+
+
+_FLOAT_COLUMNS = frozenset(NERVE_MEASURES) - {"muscle", "distal_response"} | {
+    "distal_duration_cutoff_ms"
+}
+
+
+def _item_code(codes: np.ndarray, at_least_code: int) -> np.ndarray:
+    """Segment codes -> three-valued 'this segment shows the finding' (excluded: -1)."""
+    out = np.where(codes >= at_least_code, TRUE, np.where(codes == _CODE_NA, UNKNOWN, FALSE))
+    return np.where(codes < 0, -1, out).astype(np.int8)
+
+
+def _cutoffs_for(
+    crit: Criterion, nerves: np.ndarray, lff_hz: np.ndarray, cutoffs: pd.DataFrame
+) -> np.ndarray:
+    """Distal CMAP duration cut-off per nerve for this scheme (NaN without a known filter)."""
+    out = np.full(len(nerves), np.nan)
+    rows = cutoffs[cutoffs["scheme"] == crit.id]
+    if rows.empty or not len(nerves):
+        return out
+    for r in rows.itertuples(index=False):  # a handful of table rows, not data rows
+        sel = (nerves == r.nerve) & ~np.isnan(lff_hz)
+        if not pd.isna(r.lff_hz):
+            sel &= np.isclose(lff_hz, float(r.lff_hz))
+        out[sel] = float(r.cutoff_ms)
+    return out
+
+
+def _parameter_columns(
+    part: dict[str, np.ndarray], crit: Criterion, item_codes: dict[int, np.ndarray], n: int
+) -> None:
+    """Fill the parameter columns (category codes; -1 = missing) and ``parameters_met``."""
+    cats = {TRUE: 0, FALSE: 1, UNKNOWN: 2}
+    merged: dict[str, np.ndarray] = {}
+    for k, item in enumerate(crit.nerve_items):
+        codes = item_codes[k]
+        if item.parameter in merged:
+            codes = np.maximum(merged[item.parameter], codes)
+        merged[item.parameter] = codes
+    met = np.full(n, "", dtype=object)
+    for param in PARAMETERS:
+        if param in merged:
+            codes = merged[param]
+            part[param] = np.select(
+                [codes == TRUE, codes == FALSE], [cats[TRUE], cats[FALSE]], cats[UNKNOWN]
+            ).astype(np.int8)
+        else:
+            part[param] = np.full(n, -1, dtype=np.int8)
+    for k, item in enumerate(crit.nerve_items):
+        met = np.where(item_codes[k] == TRUE, join_strings(met, item.id, ","), met)
+    part["parameters_met"] = _strip_commas(met)
+
+
+def _strip_commas(values: np.ndarray) -> np.ndarray:
+    out = np.asarray(values, dtype=object)
+    text = pd.Series(out, dtype="string").str.rstrip(",")
+    return text.where(text != "", None).to_numpy(dtype=object, na_value=None)
+
+
+def _verdicts(
+    crit: Criterion,
+    patient_code: np.ndarray,
+    ctx: PatientContext,
+    segments: pd.DataFrame,
+    segment_nerve: np.ndarray,
+    n_nerves: int,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Patient verdict labels for the criterion's rule, and scheme-specific evidence text."""
+    kind = crit.verdict_kind
+    v = crit.verdicts
+    if kind == "any_segment":
+        verdict = np.select(
+            [patient_code >= _CODE_PROBABLE, patient_code == _CODE_NO], [v[0], v[1]], v[2]
+        )
+        return verdict.astype(object), None
+    if kind == "cb_grade":
+        verdict = np.select(
+            [patient_code == _CODE_YES, patient_code == _CODE_PROBABLE, patient_code == _CODE_NO],
+            [v[0], v[1], v[2]],
+            v[3],
+        )
+        return verdict.astype(object), None
+    names = {item.id: item.name for item in crit.nerve_items}
+    seg_result = np.where(
+        patient_code >= _CODE_PROBABLE, TRUE, np.where(patient_code == _CODE_NA, UNKNOWN, FALSE)
+    ).astype(np.int8)
+    if kind == "simon2013":
+        from ncs.schemes import any_of, at_least
+
+        items = [at_least(c, ctx.nerve_patient, ctx.n_patients, 1) for c in ctx.items.values()]
+        rules = {"katz": seg_result, **{crit.nerve_items[k].id: r for k, r in enumerate(items)}}
+        names["katz"] = "Katz 2002 block or dispersion in a segment"
+        result = any_of(list(rules.values()))
+        verdict = _levels([result], [v[0]], v[1], v[2])
+        return verdict, _rules_evidence(verdict, rules, names, v[0])
+    if kind in ("efns2010_cidp", "ean2021_cidp"):
+        rules, full, single = guideline_rules(crit.nerve_items, ctx, dict(crit.options))
+        if kind == "efns2010_cidp":
+            verdict = _levels([full, rules["probable"], single], [v[0], v[1], v[2]], v[3], v[4])
+            single_level = v[2]
+        else:
+            verdict = _levels([full, single], [v[0], v[1]], v[2], v[3])
+            single_level = v[1]
+        evidence = _rules_evidence(verdict, rules, names, None)
+        one_nerve = _one_nerve_evidence(crit, ctx)
+        evidence = np.where(
+            (verdict == single_level) & (one_nerve != ""),
+            join_strings(one_nerve, "; nerve-count rule not met (", evidence, ")"),
+            evidence,
+        )
+        return verdict, evidence.astype(object)
+    if kind == "aan1991_cidp":
+        rules = aan1991_rules(crit.nerve_items, ctx)
+        verdict = _levels([k_of(list(rules.values()), 3)], [v[0]], v[1], v[2])
+        return verdict, _rules_evidence(verdict, rules, names, None)
+    if kind == "hadden1998_gbs":
+        from ncs.measures import truth
+
+        ok = truth(segments["amp_drop_pct"].to_numpy(dtype=float), "<", 50.0)
+        nerve_ok = np.full(n_nerves, TRUE, dtype=np.int8)
+        np.minimum.at(nerve_ok, segment_nerve, ok)
+        classes = hadden1998_classes(crit.nerve_items, ctx, nerve_ok)
+        verdict = np.full(ctx.n_patients, "equivocal", dtype=object)
+        decided = np.zeros(ctx.n_patients, dtype=bool)
+        for name in ("demyelinating", "inexcitable", "axonal", "normal"):
+            hit = (classes[name] == TRUE) & ~decided
+            verdict[hit] = name
+            decided |= hit
+        evidence = np.where(
+            decided,
+            join_strings("classified ", verdict, " by the Hadden 1998 rules"),
+            "no class is met on the known data (equivocal)",
+        )
+        return verdict, evidence.astype(object)
+    raise ValueError(f"unknown verdict rule {kind!r} in criterion {crit.id!r}")
+
+
+def _levels(
+    results: list[np.ndarray], labels: list[str], negative: str, indeterminate: str
+) -> np.ndarray:
+    """Highest level known to be met; negative when none could be; else indeterminate."""
+    n = len(results[0]) if results else 0
+    verdict = np.full(n, indeterminate, dtype=object)
+    decided = np.zeros(n, dtype=bool)
+    for result, label in zip(results, labels, strict=True):
+        hit = (result == TRUE) & ~decided
+        verdict[hit] = label
+        decided |= hit
+    none_possible = np.all(np.stack(results) == FALSE, axis=0) if results else np.ones(n, bool)
+    verdict[~decided & none_possible] = negative
+    return verdict
+
+
+def _rules_evidence(
+    verdict: np.ndarray, rules: dict[str, np.ndarray], names: dict[str, str], _positive: str | None
+) -> np.ndarray:
+    """'met: (b) ...; (f) ...' / 'could be met with the missing data: ...' per patient."""
+    n = len(verdict)
+    met = np.full(n, "", dtype=object)
+    open_ = np.full(n, "", dtype=object)
+    for rid, result in rules.items():
+        label = f"({rid}) {names.get(rid, rid)}"
+        met = np.where(result == TRUE, join_strings(met, "; ", label), met)
+        open_ = np.where(result == UNKNOWN, join_strings(open_, "; ", label), open_)
+    met = _strip_lead(met)
+    open_ = _strip_lead(open_)
+    text = np.where(met != "", join_strings("met: ", met), "no rule met")
+    text = np.where(
+        open_ != "", join_strings(text, "; could be met with the missing data: ", open_), text
+    )
+    return text.astype(object)
+
+
+def _one_nerve_evidence(crit: Criterion, ctx: PatientContext) -> np.ndarray:
+    """'in one nerve only: (e) partial motor conduction block (1 nerve)' per patient."""
+    n = ctx.n_patients
+    text = np.full(n, "", dtype=object)
+    for k, item in enumerate(crit.nerve_items):
+        if item.id == "probable":
+            continue
+        count = np.bincount(ctx.nerve_patient, weights=ctx.items[k] == TRUE, minlength=n)
+        piece = join_strings(f"({item.id}) {item.name} in ", count.astype(np.int64), " nerve(s)")
+        text = np.where(count > 0, join_strings(text, "; ", piece), text)
+    text = _strip_lead(text)
+    return np.where(text != "", join_strings("met: ", text), "").astype(object)
+
+
+def _strip_lead(values: np.ndarray) -> np.ndarray:
+    return (
+        pd.Series(values, dtype="string").str.removeprefix("; ").fillna("").to_numpy(dtype=object)
+    )
+
+
+def _first_item_nerve(
+    crit: Criterion,
+    item_codes: dict[int, np.ndarray],
+    nerve_patient: np.ndarray,
+    n_patients: int,
+    keys: dict[str, np.ndarray],
+) -> np.ndarray:
+    """Label of each patient's first nerve meeting any item (None if none)."""
+    out = np.full(n_patients, None, dtype=object)
+    if not item_codes:
+        return out
+    any_met = np.any(np.stack([c == TRUE for c in item_codes.values()]), axis=0)
+    idx = np.flatnonzero(any_met)
+    if idx.size:
+        pats, first = np.unique(nerve_patient[idx], return_index=True)
+        nerves = idx[first]
+        out[pats] = join_strings(keys["nerve"][nerves], " ", keys["side"][nerves])
+    return out
 
 
 def _frame(
@@ -206,6 +499,8 @@ def _frame(
         if col in categorical:
             cats = list(categorical[col])
             data[col] = pd.Categorical.from_codes(values.astype(np.int8), categories=cats)
+        elif col in _FLOAT_COLUMNS:
+            data[col] = values.astype(float)
         elif col in _TEXT_COLUMNS:
             data[col] = _text(values)
         else:
@@ -216,14 +511,14 @@ def _frame(
 def verdict_rule(crit: Criterion) -> str:
     """The patient rule in words, e.g. ``"demyelinating if any segment meets: ..."``."""
     what = " or ".join(r.describe() for r in crit.block)
-    if crit.patient_counts_dispersion and crit.dispersion is not None:
-        what += f"; or {crit.dispersion.describe()}"
+    if crit.patient_counts_dispersion and crit.dispersion_rules:
+        what += "; or " + " or ".join(r.describe() for r in crit.dispersion_rules)
     return f"{crit.verdicts[0]} if any segment meets: {what}"
 
 
 def _patient_part(
     crit: Criterion,
-    j: Judgement,
+    j: SegmentJudgement,
     segments: pd.DataFrame,
     segment_patient: np.ndarray,
     n_patients: int,
@@ -231,11 +526,12 @@ def _patient_part(
     verdict: np.ndarray,
     positive_segment: np.ndarray,
     na_segment: np.ndarray,
+    patient_code: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Verdicts with the first positive finding of each patient as evidence (arrays)."""
     n_pos = _count(n_patients, segment_patient, positive_segment)
     n_na = _count(n_patients, segment_patient, na_segment)
-    n_seg = _count(n_patients, segment_patient)
+    n_seg = _count(n_patients, segment_patient, (j.block_code >= 0) | (j.disp_code >= 0))
     rule_text = verdict_rule(crit)
 
     pos_idx = np.flatnonzero(positive_segment)
@@ -253,13 +549,12 @@ def _patient_part(
         ev_nerve[has_ev] = join_strings(seg["nerve"], " ", seg["side"])
         ev_segment[has_ev] = join_strings(seg["distal_site"], " to ", seg["proximal_site"])
         block_positive = j.block_code[ev] >= _CODE_PROBABLE
-        disp_name = crit.dispersion.name if crit.dispersion is not None else ""
+        disp_name = crit.dispersion_rules[0].name if crit.dispersion_rules else ""
         ev_rule[has_ev] = np.where(block_positive, crit.block[0].name, disp_name)
         ev_reason[has_ev] = j.reason[ev].astype(object)
 
-    positive, negative, _ = crit.verdicts
     evidence = np.select(
-        [verdict == positive, verdict == negative, n_seg == 0],
+        [patient_code >= _CODE_PROBABLE, patient_code == _CODE_NO, n_seg == 0],
         [
             join_strings(
                 ev_nerve,

@@ -1,0 +1,142 @@
+"""Per-nerve measures (distal latency, velocity, F waves, distal CMAP duration) and limits.
+
+One row per nerve, computed column-wise from the sorted sites and the segments. These are the
+inputs of the guideline schemes' nerve-level items (:mod:`ncs.schemes`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ncs.errors import Problem, ValidationError
+from ncs.normative import LIMIT_COLUMNS, limits_for, reference_table
+
+__all__ = ["NERVE_MEASURES", "nerve_measures"]
+
+NERVE_MEASURES: tuple[str, ...] = (
+    "muscle",
+    "dml_ms",
+    "distal_amplitude_mv",
+    "distal_response",
+    "mcv_m_s",
+    "f_latency_ms",
+    "f_persistence_pct",
+    "f_absent",
+    "distal_duration_ms",
+    "lff_hz",
+    *LIMIT_COLUMNS,
+)
+"""Per-nerve columns: measures, then the reference limits applied."""
+
+#: Per-nerve values that may be given on any one row of the nerve (all rows must agree).
+_NERVE_VALUES = ("f_latency_ms", "f_persistence_pct", "lff_hz", *LIMIT_COLUMNS)
+
+
+def _first_per_nerve(
+    values: np.ndarray, nerve: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """First known value of each nerve (sorted order), and whether known values disagree."""
+    out = np.full(n, np.nan)
+    known = ~np.isnan(values)
+    idx = np.flatnonzero(known)
+    if idx.size:
+        ids, first = np.unique(nerve[idx], return_index=True)
+        out[ids] = values[idx[first]]
+    low = np.full(n, np.inf)
+    high = np.full(n, -np.inf)
+    np.minimum.at(low, nerve[idx], values[idx])
+    np.maximum.at(high, nerve[idx], values[idx])
+    conflict = np.isfinite(low) & (low != high)
+    return out, conflict
+
+
+def nerve_measures(
+    sorted_sites: pd.DataFrame,
+    site_nerve: np.ndarray,
+    segments: pd.DataFrame,
+    segment_nerve: np.ndarray,
+    reference: pd.DataFrame | None = None,
+) -> tuple[dict[str, np.ndarray], str]:
+    """Measures and reference limits of every nerve.
+
+    Parameters
+    ----------
+    sorted_sites, site_nerve, segments, segment_nerve
+        Output of :func:`ncs.segments.build_segments`.
+    reference : pandas.DataFrame, optional
+        A lab's reference table (see :func:`ncs.normative.reference_table`).
+
+    Returns
+    -------
+    measures : dict of numpy.ndarray
+        :data:`NERVE_MEASURES`, one value per nerve id. ``dml_ms`` and
+        ``distal_amplitude_mv`` are read at the most distal site; ``mcv_m_s`` is the slowest
+        adjacent-segment velocity; ``f_absent`` is 1.0 where F-wave persistence is 0, 0.0
+        where F waves were recorded, NaN where unknown; per-nerve values (F waves, filter,
+        per-row limits) may be given on any one row of the nerve.
+    reference_name : str
+        Which reference table supplied the limits.
+
+    Raises
+    ------
+    ValidationError
+        When a per-nerve value is given with different values on rows of one nerve.
+    """
+    n = int(site_nerve.max()) + 1 if len(site_nerve) else 0
+    first = (
+        np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]]) if n else np.zeros(0, int)
+    )
+    out: dict[str, np.ndarray] = {}
+    lat = sorted_sites["latency_ms"].to_numpy(dtype=float)
+    amp = sorted_sites["amplitude_mv"].to_numpy(dtype=float)
+    out["dml_ms"] = lat[first]
+    out["distal_amplitude_mv"] = amp[first]
+    out["distal_response"] = sorted_sites["response"].to_numpy(dtype=object)[first]
+    if "muscle" in sorted_sites.columns:
+        muscle = sorted_sites["muscle"].to_numpy(dtype=object)
+        out["muscle"] = muscle[first]
+    else:
+        out["muscle"] = np.full(n, None, dtype=object)
+
+    cv = segments["cv_m_s"].to_numpy(dtype=float)
+    adjacent = (segments["reference"] == "adjacent").to_numpy(dtype=bool, na_value=False)
+    known = adjacent & ~np.isnan(cv)
+    mcv = np.full(n, np.inf)
+    np.minimum.at(mcv, segment_nerve[known], cv[known])
+    out["mcv_m_s"] = np.where(np.isinf(mcv), np.nan, mcv)
+
+    problems: list[Problem] = []
+    rows = sorted_sites["input_row"].to_numpy()
+    for col in _NERVE_VALUES:
+        if col not in sorted_sites.columns:
+            out[col] = np.full(n, np.nan)
+            continue
+        values = sorted_sites[col].to_numpy(dtype=float, na_value=np.nan)
+        out[col], conflict = _first_per_nerve(values, site_nerve, n)
+        bad = conflict[site_nerve] & ~np.isnan(values)
+        for i in np.flatnonzero(bad):
+            problems.append(
+                Problem(int(rows[i]), col, "differs between rows of the same nerve (give it once)")
+            )
+    if problems:
+        raise ValidationError(sorted(problems, key=lambda p: p.row))
+    out["f_persistence_pct"] = out["f_persistence_pct"]
+    persistence = out["f_persistence_pct"]
+    out["f_absent"] = np.where(
+        persistence == 0,
+        1.0,
+        np.where((persistence > 0) | ~np.isnan(out["f_latency_ms"]), 0.0, np.nan),
+    )
+    if "distal_duration_ms" in sorted_sites.columns:
+        dd = sorted_sites["distal_duration_ms"].to_numpy(dtype=float, na_value=np.nan)
+        out["distal_duration_ms"], _ = _first_per_nerve(dd, site_nerve, n)
+    else:
+        out["distal_duration_ms"] = np.full(n, np.nan)
+
+    table, name = reference_table(reference)
+    nerves = sorted_sites["nerve"].to_numpy(dtype=object)[first]
+    limits = limits_for(nerves, out["muscle"], table)
+    for col in LIMIT_COLUMNS:  # per-row columns of the same name override the table
+        out[col] = np.where(np.isnan(out[col]), limits[col], out[col])
+    return out, name

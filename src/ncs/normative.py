@@ -1,0 +1,135 @@
+"""Reference values (normal limits) per nerve and recording muscle, with their sources.
+
+The shipped default table (``src/ncs/data/reference_values.csv``) is long-format: one row
+per (nerve, muscle, parameter) with the value, whether it was confirmed against its source,
+and the source. **None of the shipped defaults could be confirmed against the source tables**
+(they are flagged ``verified=False``); laboratories should pass their own limits. Limits are
+resolved per nerve in this order: a per-row column of the same name in the sites table, the
+table passed as ``reference=``, the shipped default.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from ncs.errors import Problem, ValidationError
+
+__all__ = ["LIMIT_COLUMNS", "default_reference", "distal_duration_cutoffs", "reference_table"]
+
+LIMIT_COLUMNS: tuple[str, ...] = ("dml_uln_ms", "amp_lln_mv", "cv_lln_m_s", "f_latency_uln_ms")
+"""Reference limits used by the guideline schemes."""
+
+DEFAULT_REFERENCE_NAME = "ncs default (Chen et al. 2016 / Preston & Shapiro 2013; unverified)"
+
+
+@lru_cache(maxsize=1)
+def _read_default() -> pd.DataFrame:
+    with resources.files("ncs").joinpath("data", "reference_values.csv").open("rb") as fh:
+        return pd.read_csv(fh, dtype={"nerve": str, "muscle": str, "parameter": str, "source": str})
+
+
+def default_reference() -> pd.DataFrame:
+    """The shipped default table in long format (nerve, muscle, parameter, value, source)."""
+    return _read_default().copy()
+
+
+@lru_cache(maxsize=1)
+def _read_cutoffs() -> pd.DataFrame:
+    with resources.files("ncs").joinpath("data", "distal_duration_cutoffs.csv").open("rb") as fh:
+        return pd.read_csv(fh, dtype={"scheme": str, "nerve": str, "op": str, "source": str})
+
+
+def distal_duration_cutoffs() -> pd.DataFrame:
+    """Distal CMAP duration cut-offs per scheme, low-frequency filter and nerve (item g).
+
+    Every row is flagged ``verified=False``: the filter setting behind each cut-off could
+    not be confirmed in a guideline text (see the criteria reference).
+    """
+    return _read_cutoffs().copy()
+
+
+def reference_table(reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
+    """Wide reference table (one row per nerve [and muscle]) and a name for provenance.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame, optional
+        A lab's table: either wide (columns ``nerve`` [, ``muscle``] and any of
+        :data:`LIMIT_COLUMNS`) or long (``nerve``, [``muscle``,] ``parameter``, ``value``).
+        None uses the shipped default.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``nerve``, ``muscle`` (may be missing = any muscle) and the limits.
+    name : str
+        What was used (recorded in every result).
+    """
+    if reference is None:
+        long, name = _read_default(), DEFAULT_REFERENCE_NAME
+    else:
+        long, name = reference, str(reference.attrs.get("name", "user reference table"))
+    if "parameter" in long.columns and "value" in long.columns:
+        index = ["nerve", "muscle"] if "muscle" in long.columns else ["nerve"]
+        wide = long.pivot_table(index=index, columns="parameter", values="value", aggfunc="first")
+        wide = wide.reset_index()
+        wide.columns.name = None
+    else:
+        wide = long.copy()
+    problems = []
+    if "nerve" not in wide.columns:
+        problems.append(Problem(None, "nerve", "reference table needs a nerve column"))
+    unknown = [c for c in wide.columns if c not in ("nerve", "muscle", *LIMIT_COLUMNS)]
+    limits = [c for c in LIMIT_COLUMNS if c in wide.columns]
+    if not limits:
+        problems.append(Problem(None, None, f"reference table has none of {list(LIMIT_COLUMNS)}"))
+    if problems:
+        raise ValidationError(problems)
+    from ncs.names import normalize_nerve
+
+    wide = wide.drop(columns=unknown)
+    wide["nerve"] = normalize_nerve(wide["nerve"]).astype(object)
+    if "muscle" not in wide.columns:
+        wide["muscle"] = None
+    wide["muscle"] = wide["muscle"].map(lambda m: None if pd.isna(m) else str(m).strip().upper())
+    for col in LIMIT_COLUMNS:
+        wide[col] = pd.to_numeric(wide[col], errors="coerce") if col in wide else np.nan
+    return wide[["nerve", "muscle", *LIMIT_COLUMNS]], name
+
+
+def limits_for(
+    nerves: np.ndarray,
+    muscles: np.ndarray,
+    table: pd.DataFrame,
+) -> dict[str, np.ndarray]:
+    """Limits per nerve: an exact (nerve, muscle) row first, else the nerve's muscle-less row,
+    else the nerve's only row."""
+    n = len(nerves)
+    out = {c: np.full(n, np.nan) for c in LIMIT_COLUMNS}
+    nerves = np.asarray(nerves, dtype=object)
+    muscles = np.array(
+        [None if pd.isna(m) else str(m).strip().upper() for m in muscles], dtype=object
+    )
+    rows = table.to_dict("records")
+    by_pair = {(r["nerve"], r["muscle"]): r for r in rows if r["muscle"] is not None}
+    by_nerve: dict[str, dict] = {}
+    for r in rows:  # a muscle-less row wins; else the first row of the nerve
+        if r["muscle"] is None or r["nerve"] not in by_nerve:
+            by_nerve[r["nerve"]] = r
+    # one lookup per distinct (nerve, muscle): few of them even in a big cohort
+    pairs = pd.MultiIndex.from_arrays(
+        [pd.Index(nerves, dtype=object), pd.Index(muscles, dtype=object)]
+    )
+    codes, uniques = pairs.factorize()
+    for k, (nerve, muscle) in enumerate(uniques):
+        r = by_pair.get((nerve, muscle)) or by_nerve.get(nerve)
+        if r is None:
+            continue
+        sel = codes == k
+        for c in LIMIT_COLUMNS:
+            out[c][sel] = r[c]
+    return out
