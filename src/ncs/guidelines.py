@@ -96,7 +96,9 @@ def _distal_at_least(fraction: float, op: str = ">=", source: str = "") -> Thres
 
 
 _DRP = "amp_drop_pct"
-_TWO_OR_ONE_PLUS = "in 2 nerves, or 1 nerve + >= 1 other demyelinating parameter in >= 1 other nerve"
+_TWO_OR_ONE_PLUS = (
+    "in 2 nerves, or 1 nerve + >= 1 other demyelinating parameter in >= 1 other nerve"
+)
 _ERB = ("erb",)
 
 # ------------------------------------------------------------------------------------------
