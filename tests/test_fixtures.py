@@ -23,12 +23,97 @@ EXPECTED = {
     ("missing_measures.csv", "MISS01", "bouche1995"): "indeterminate",
     ("missing_measures.csv", "MISS02", "katz2002"): "demyelinating",
     ("missing_measures.csv", "MISS02", "bouche1995"): "indeterminate",
+    ("guideline_examples.csv", "PROB01", "katz2002"): "demyelinating",
+    ("guideline_examples.csv", "PROB01", "bouche1995"): "no_conduction_block",
+    ("guideline_examples.csv", "PROB01", "efns2010_cidp"): "probable",
+    ("guideline_examples.csv", "PROB01", "efns2010_mmn"): "probable_cb",
+    ("guideline_examples.csv", "INEX01", "hadden1998_gbs"): "inexcitable",
 }
+
+# Verdicts under the guideline schemes (the table at the end of data/fixtures/README.md).
+SCHEMES = (
+    "simon2013",
+    "efns2010_cidp",
+    "ean2021_cidp",
+    "efns2010_mmn",
+    "aan1991_cidp",
+    "hadden1998_gbs",
+)
+GUIDELINE_TABLE = {
+    ("mmn_forearm_block.csv", "MMN01"): (
+        "demyelinating",
+        "possible",
+        "weakly_supportive",
+        "definite_cb",
+        "not_met",
+        "equivocal",
+    ),
+    ("cidp_dispersion.csv", "CIDP01"): (
+        "demyelinating",
+        "definite",
+        "strongly_supportive",
+        "no_cb",
+        "met",
+        "demyelinating",
+    ),
+    ("als_axonal.csv", "ALS01"): (
+        "not_demyelinating",
+        "possible",
+        "weakly_supportive",
+        "indeterminate",
+        "not_met",
+        "axonal",
+    ),
+    ("normal.csv", "NORM01"): (
+        "not_demyelinating",
+        "not_met",
+        "not_met",
+        "no_cb",
+        "not_met",
+        "normal",
+    ),
+    ("missing_measures.csv", "MISS01"): ("indeterminate",) * 5 + ("equivocal",),
+    ("missing_measures.csv", "MISS02"): (
+        "demyelinating",
+        "possible",
+        "weakly_supportive",
+        "indeterminate",
+        "not_met",
+        "equivocal",
+    ),
+    ("guideline_examples.csv", "PROB01"): (
+        "demyelinating",
+        "probable",
+        "strongly_supportive",
+        "probable_cb",
+        "not_met",
+        "normal",
+    ),
+    ("guideline_examples.csv", "INEX01"): ("indeterminate",) * 5 + ("inexcitable",),
+}
+
+
+@pytest.mark.parametrize(("file", "patient"), sorted(GUIDELINE_TABLE))
+def test_fixture_guideline_verdicts(file, patient):
+    res = ncs.analyze(ncs.read_sites(FIXTURES / file), criteria=list(SCHEMES))
+    p = res.patients[res.patients["patient_id"] == patient].set_index("scheme")["verdict"]
+    assert tuple(p[s] for s in SCHEMES) == GUIDELINE_TABLE[(file, patient)]
+
+
+def test_every_verdict_of_every_scheme_has_a_fixture_patient():
+    seen = {s: set() for s in ncs.CRITERIA}
+    for (_file, _patient, scheme), v in EXPECTED.items():
+        seen[scheme].add(v)
+    for verdicts in GUIDELINE_TABLE.values():
+        for scheme, v in zip(SCHEMES, verdicts, strict=True):
+            seen[scheme].add(v)
+    for scheme, crit in ncs.CRITERIA.items():
+        assert seen[scheme] == set(crit.verdicts), scheme
 
 
 @pytest.mark.parametrize(("file", "patient", "scheme"), sorted(EXPECTED))
 def test_fixture_verdict(file, patient, scheme):
-    res = ncs.analyze(ncs.read_sites(FIXTURES / file))
+    res = ncs.analyze(ncs.read_sites(FIXTURES / file), criteria=scheme)
     p = res.patients.set_index(["patient_id", "scheme"])
     assert p.loc[(patient, scheme), "verdict"] == EXPECTED[(file, patient, scheme)]
 

@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     add_output_options(p_demo)
 
     p_crit = sub.add_parser("criteria", help="list the criteria and their citations")
-    p_crit.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    p_crit.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table")
     return parser
 
 
@@ -145,6 +145,10 @@ def _run(args: argparse.Namespace) -> int:
             print(
                 json.dumps([c.to_dict() for c in CRITERIA.values()], indent=2, ensure_ascii=False)
             )
+        elif args.format == "markdown":
+            from ncs.criteria_doc import criteria_markdown
+
+            sys.stdout.write(criteria_markdown())
         else:
             for c in CRITERIA.values():
                 status = "verified" if c.verified else "NOT VERIFIED"

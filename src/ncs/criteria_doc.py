@@ -1,0 +1,168 @@
+"""The criteria reference as Markdown, generated from :data:`ncs.CRITERIA`.
+
+Used by the documentation build and ``ncs criteria --format markdown``, so the published
+reference cannot drift from the code: every rule with its measure, operator and threshold,
+preconditions and scope, every per-nerve item with its nerve-count rule, the patient rule,
+the citation, where each number was read, and its verification status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ncs.criteria import CRITERIA, DEFAULT_CRITERIA, Criterion, SegmentRule, Threshold
+from ncs.explain import OP_TEXT
+from ncs.normative import default_reference, distal_duration_cutoffs
+
+__all__ = ["criteria_markdown", "reference_markdown"]
+
+_VERDICT_RULES = {
+    "any_segment": "positive verdict when any considered segment meets a rule (block, or "
+    "dispersion where it counts); negative when every considered segment is known to meet "
+    "none; indeterminate otherwise (or when nothing could be judged)",
+    "cb_grade": "the best conduction-block grade found in any considered segment; no_cb when "
+    "every considered segment is known to meet none",
+    "simon2013": "positive when any segment meets Katz 2002 or any nerve meets an item",
+    "efns2010_cidp": "definite: an item with its nerve-count rule; probable: the probable-block "
+    "item with its rule; possible: any item in one nerve; the highest level known to be met "
+    "is reported",
+    "ean2021_cidp": "strongly supportive: an item with its nerve-count rule; weakly "
+    "supportive: any item in one nerve",
+    "aan1991_cidp": "met when at least 3 of the 4 items hold with their nerve counts",
+    "hadden1998_gbs": "the first class that holds, in the order demyelinating, inexcitable, "
+    "axonal, normal; otherwise equivocal",
+}
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _threshold(t: Threshold) -> str:
+    measure = f"|{t.measure}|" if t.absolute else t.measure
+    value = f"{t.value:g} × {t.of}" if t.of else f"{t.value:g}"
+    text = f"`{measure}` {OP_TEXT[t.op]} {value}"
+    for nerve, op, v in t.overrides:
+        text += f" ({nerve}: {OP_TEXT[op]} {v:g})"
+    if not t.verified:
+        text += " **(unverified)**"
+    return text
+
+
+def _rule_rows(kind: str, rules: Iterable[SegmentRule]) -> list[str]:
+    rows = []
+    for r in rules:
+        joiner = " or " if r.combine == "any" else " and "
+        thresholds = joiner.join(_threshold(t) for t in r.thresholds)
+        pre = " and ".join(_threshold(t) for t in r.preconditions) or "—"
+        scope = r.scope.note or "all segments"
+        status = "yes" if r.verified and all(t.verified for t in r.thresholds) else "**no**"
+        rows.append(
+            f"| {kind} | {_cell(r.name)} | `{r.outcome}` | {_cell(thresholds)} | {_cell(pre)} "
+            f"| {_cell(scope)} | {status} |"
+        )
+    return rows
+
+
+def _cutoff_rows(scheme: str) -> list[str]:
+    cut = distal_duration_cutoffs()
+    cut = cut[cut["scheme"] == scheme]
+    out = [
+        "",
+        "Distal CMAP duration cut-offs (item g; used only when `lff_hz` is given):",
+        "",
+        "| low-frequency filter | nerve | cut-off | verified | source |",
+        "|---|---|---|---|---|",
+    ]
+    for r in cut.itertuples(index=False):
+        lff = "any (not stated)" if r.lff_hz != r.lff_hz else f"{r.lff_hz:g} Hz"
+        out.append(
+            f"| {lff} | {r.nerve} | {OP_TEXT[r.op]} {r.cutoff_ms:g} ms "
+            f"| {'yes' if r.verified else '**no**'} | {_cell(r.source)} |"
+        )
+    return out
+
+
+def _criterion(c: Criterion) -> str:
+    status = "verified" if c.verified else "**not verified** (applied only when asked for)"
+    default = " Applied by default." if c.id in DEFAULT_CRITERIA else ""
+    out = [f"## `{c.id}` — {c.title}", "", f"Status: {status}.{default}", ""]
+    out += [
+        "| aspect | finds | outcome | thresholds | only when | segments | verified |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    out += _rule_rows("block", c.block)
+    out += _rule_rows("dispersion", c.dispersion_rules)
+    if c.scope.note:
+        out += ["", f"Segments considered: {_cell(c.scope.note)}."]
+    if c.nerve_items:
+        out += [
+            "",
+            "| item | parameter | test | nerve-count rule | verified | source |",
+            "|---|---|---|---|---|---|",
+        ]
+        for item in c.nerve_items:
+            if item.limit:
+                test = f"`{item.measure}` {OP_TEXT[item.op]} {item.multiplier:g} × `{item.limit}`"
+            else:
+                test = f"`{item.measure}`"
+            if item.low_amplitude:
+                frac, mult = item.low_amplitude
+                test += f"; {OP_TEXT[item.op]} {mult:g} × if distal CMAP < {frac:g} × LLN"
+            if item.min_amplitude:
+                op, frac = item.min_amplitude
+                test += f"; only if distal CMAP {OP_TEXT[op]} {frac:g} × LLN"
+            if item.exclude_nerves:
+                test += f"; not in {', '.join(item.exclude_nerves)}"
+            out.append(
+                f"| ({item.id}) {_cell(item.name)} | `{item.parameter}` | {_cell(test)} "
+                f"| {_cell(item.count or '—')} | {'yes' if item.verified else '**no**'} "
+                f"| {_cell(item.source)} |"
+            )
+    if any(item.measure == "distal_duration_ms" for item in c.nerve_items):
+        out += _cutoff_rows(c.id)
+    verdicts = ", ".join(f"`{v}`" for v in c.verdicts)
+    rule = _VERDICT_RULES.get(c.verdict_kind, c.verdict_kind)
+    out += ["", f"Patient verdicts: {verdicts}. Rule: {rule}."]
+    if c.options:
+        opts = ", ".join(f"`{k}={v!r}`" for k, v in c.options)
+        out += ["", f"Options: {opts}."]
+    doi = f" doi:{c.citation.doi}" if c.citation.doi else ""
+    out += ["", f"**Source.** {_cell(c.citation.text)}{doi}"]
+    for applied in c.applied_in:
+        doi = f" doi:{applied.doi}" if applied.doi else ""
+        out += ["", f"**Read in.** {_cell(applied.text)}{doi}"]
+    sources = sorted(
+        {
+            t.source
+            for r in (*c.block, *c.dispersion_rules)
+            for t in (*r.thresholds, *r.preconditions)
+            if t.source
+        }
+    )
+    for s in sources:
+        out += ["", f"> {_cell(s)}"]
+    if c.notes:
+        out += ["", f"**How it is applied.** {_cell(c.notes)}"]
+    return "\n".join(out)
+
+
+def criteria_markdown(criteria: Iterable[Criterion] | None = None) -> str:
+    """Markdown reference of the given criteria (default: every built-in one)."""
+    items = list(CRITERIA.values()) if criteria is None else list(criteria)
+    return "\n\n".join(_criterion(c) for c in items) + "\n"
+
+
+def reference_markdown() -> str:
+    """The shipped default reference values with their sources, as a Markdown table."""
+    table = default_reference()
+    lines = [
+        "| nerve | muscle | limit | value | verified | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples(index=False):
+        lines.append(
+            f"| {r.nerve} | {r.muscle} | `{r.parameter}` | {r.value:g} "
+            f"| {'yes' if r.verified else '**no**'} | {_cell(r.source)} |"
+        )
+    return "\n".join(lines) + "\n"
