@@ -546,3 +546,29 @@ def test_unverified_schemes_are_not_applied_by_default():
     for c in ncs.CRITERIA.values():
         if not c.verified:
             assert c.id not in ncs.DEFAULT_CRITERIA
+
+
+def test_entrapment_option():
+    sites = pd.DataFrame(
+        {
+            "patient_id": "P",
+            "nerve": "ulnar",
+            "side": "R",
+            "site": ["wrist", "below elbow", "above elbow"],
+            "latency_ms": [3.0, 7.0, 9.0],
+            "amplitude_mv": [10.0, 10.0, 5.0],  # 50% drop across the elbow
+            "area_mvms": [30.0, 30.0, 15.0],
+            "duration_ms": [5.0, 5.0, 5.0],
+            "distance_mm": [70.0, 200.0, 100.0],
+        }
+    )
+    key = ("below elbow", "above elbow")
+    seed = ncs.analyze(sites, criteria="katz2002").findings
+    assert seed.set_index(["distal_site", "proximal_site"]).loc[key, "block"] == "yes"
+    strict = ncs.with_entrapment_sites("katz2002", exclude=True)
+    f = ncs.analyze(sites, criteria=strict).findings.set_index(["distal_site", "proximal_site"])
+    assert f.loc[key, "block"] == "not_assessable"
+    assert not strict.verified
+    lenient = ncs.with_entrapment_sites("efns2010_cidp", exclude=False)
+    f = run(sites, lenient).findings.set_index(["distal_site", "proximal_site"])
+    assert f.loc[key, "block"] == "yes"

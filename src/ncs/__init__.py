@@ -3,6 +3,7 @@
 The everyday names are here; see the user guide for the tidy input format.
 """
 
+from ncs import normative
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
 from ncs.criteria import (
@@ -10,16 +11,19 @@ from ncs.criteria import (
     DEFAULT_CRITERIA,
     Citation,
     Criterion,
+    Scope,
     SegmentRule,
     Threshold,
     classify,
     get_criteria,
     list_criteria,
+    with_entrapment_sites,
 )
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
 from ncs.io import read_sites
 from ncs.measures import percent_change, percent_drop
 from ncs.schema import normalize_units, validate
+from ncs.schemes import NerveItem
 from ncs.segments import segments
 
 __all__ = [
@@ -29,6 +33,8 @@ __all__ = [
     "Citation",
     "Criterion",
     "NcsWarning",
+    "NerveItem",
+    "Scope",
     "SegmentRule",
     "Threshold",
     "UnknownCriteriaError",
@@ -39,9 +45,11 @@ __all__ = [
     "get_criteria",
     "list_criteria",
     "normalize_units",
+    "normative",
     "percent_change",
     "percent_drop",
     "read_sites",
     "segments",
     "validate",
+    "with_entrapment_sites",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "classify",
     "get_criteria",
     "list_criteria",
+    "with_entrapment_sites",
 ]
 
 BLOCK_VALUES: tuple[str, ...] = ("yes", "probable", "no", "not_assessable")
@@ -816,3 +817,57 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     )
     out["reason"] = pd.array(reason.astype(object), dtype="string")
     return out
+
+
+def with_entrapment_sites(criterion: str | Criterion, exclude: bool) -> Criterion:
+    """A variant of a criterion that does (or does not) judge segments crossing entrapment
+    sites (median at the wrist, ulnar at the wrist and across the elbow, peroneal at the
+    fibular head; :data:`ncs.names.ENTRAPMENT_ZONES`).
+
+    Parameters
+    ----------
+    criterion : str or Criterion
+    exclude : bool
+        True: skip every segment crossing an entrapment zone, for every rule. False: judge
+        them all (also where the scheme itself excludes a zone).
+
+    Returns
+    -------
+    Criterion
+        With id ``<id>_no_entrapment`` or ``<id>_with_entrapment`` and ``verified=False``
+        when it departs from the source.
+
+    Examples
+    --------
+    >>> strict = with_entrapment_sites("katz2002", exclude=True)
+    >>> strict.id
+    'katz2002_no_entrapment'
+    """
+    from dataclasses import replace
+
+    crit = get_criteria(criterion)
+
+    def scope(s: Scope) -> Scope:
+        return replace(s, exclude_entrapment=exclude, exclude_zones=())
+
+    def rule(r: SegmentRule) -> SegmentRule:
+        return replace(r, scope=scope(r.scope))
+
+    dispersion = crit.dispersion
+    if isinstance(dispersion, SegmentRule):
+        dispersion = rule(dispersion)
+    elif dispersion is not None:
+        dispersion = tuple(rule(r) for r in dispersion)
+    suffix = "_no_entrapment" if exclude else "_with_entrapment"
+    note = " Variant: segments crossing common entrapment sites are " + (
+        "not considered." if exclude else "judged like any other."
+    )
+    return replace(
+        crit,
+        id=crit.id + suffix,
+        scope=scope(crit.scope),
+        block=tuple(rule(r) for r in crit.block),
+        dispersion=dispersion,
+        verified=False,
+        notes=crit.notes + note,
+    )
