@@ -181,8 +181,9 @@ def analyze(
         raise ValueError("no criteria to apply")
     valid = validate(sites, units=units)
     seg, segment_nerve, sorted_sites, site_nerve = build_segments(valid)
+    needs_reference = reference is not None or any(_uses_reference(c) for c in crits)
     measures, reference_name = nerve_measures(
-        sorted_sites, site_nerve, seg, segment_nerve, reference
+        sorted_sites, site_nerve, seg, segment_nerve, reference, limits=needs_reference
     )
     seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
     judgements = [judge(c, seg) for c in crits]
@@ -246,3 +247,11 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     reason = np.concatenate([j.reason for j in judgements]) if judgements else np.array([])
     data["reason"] = pd.array(reason.astype(object), dtype="string")
     return pd.DataFrame(data)
+
+
+def _uses_reference(crit: Criterion) -> bool:
+    """Whether a criterion needs reference limits (nerve items or limit-relative thresholds)."""
+    if crit.nerve_items:
+        return True
+    rules = (*crit.block, *crit.dispersion_rules)
+    return any(t.of for r in rules for t in (*r.thresholds, *r.preconditions))

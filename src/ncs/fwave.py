@@ -57,6 +57,8 @@ def nerve_measures(
     segments: pd.DataFrame,
     segment_nerve: np.ndarray,
     reference: pd.DataFrame | None = None,
+    *,
+    limits: bool = True,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Measures and reference limits of every nerve.
 
@@ -66,6 +68,9 @@ def nerve_measures(
         Output of :func:`ncs.segments.build_segments`.
     reference : pandas.DataFrame, optional
         A lab's reference table (see :func:`ncs.normative.reference_table`).
+    limits : bool, default True
+        Look the reference limits up (False: only per-row limit columns are used, and the
+        reference name is ``"none"``).
 
     Returns
     -------
@@ -134,9 +139,11 @@ def nerve_measures(
     else:
         out["distal_duration_ms"] = np.full(n, np.nan)
 
+    if not limits:
+        return out, "none"
     table, name = reference_table(reference)
     nerves = sorted_sites["nerve"].to_numpy(dtype=object)[first]
-    limits = limits_for(nerves, out["muscle"], table)
+    looked_up = limits_for(nerves, out["muscle"], table)
     for col in LIMIT_COLUMNS:  # per-row columns of the same name override the table
-        out[col] = np.where(np.isnan(out[col]), limits[col], out[col])
+        out[col] = np.where(np.isnan(out[col]), looked_up[col], out[col])
     return out, name

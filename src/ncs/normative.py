@@ -70,6 +70,18 @@ def reference_table(reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame
         What was used (recorded in every result).
     """
     if reference is None:
+        return _default_wide(), DEFAULT_REFERENCE_NAME
+    return _wide(reference)
+
+
+@lru_cache(maxsize=1)
+def _default_wide() -> pd.DataFrame:
+    table, _ = _wide(None)
+    return table
+
+
+def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    if reference is None:
         long, name = _read_default(), DEFAULT_REFERENCE_NAME
     else:
         long, name = reference, str(reference.attrs.get("name", "user reference table"))
@@ -110,26 +122,48 @@ def limits_for(
     else the nerve's only row."""
     n = len(nerves)
     out = {c: np.full(n, np.nan) for c in LIMIT_COLUMNS}
-    nerves = np.asarray(nerves, dtype=object)
-    muscles = np.array(
-        [None if pd.isna(m) else str(m).strip().upper() for m in muscles], dtype=object
-    )
+    if n == 0:
+        return out
+    lookup = _lookup(table)
+    nerve_codes, nerve_uniques = pd.factorize(np.asarray(nerves, dtype=object))
+    raw_codes, raw_uniques = pd.factorize(np.asarray(muscles, dtype=object))
+    cleaned = [str(m).strip().upper() for m in raw_uniques]  # per distinct muscle only
+    muscle_codes, muscle_uniques = pd.factorize(np.array([*cleaned, None], dtype=object)[raw_codes])
+    combined = nerve_codes.astype(np.int64) * (len(muscle_uniques) + 1) + (muscle_codes + 1)
+    pairs, inverse = np.unique(combined, return_inverse=True)
+    values = np.full((len(pairs), len(LIMIT_COLUMNS)), np.nan)
+    for k, code in enumerate(pairs):  # one lookup per distinct (nerve, muscle)
+        nerve = nerve_uniques[code // (len(muscle_uniques) + 1)]
+        m = code % (len(muscle_uniques) + 1) - 1
+        muscle = muscle_uniques[m] if m >= 0 else None
+        row = lookup.get((nerve, muscle)) or lookup.get((nerve, None))
+        if row is not None:
+            values[k] = row
+    for j, c in enumerate(LIMIT_COLUMNS):
+        out[c] = values[inverse.reshape(-1), j]
+    return out
+
+
+_LOOKUPS: dict[int, dict] = {}
+
+
+def _lookup(table: pd.DataFrame) -> dict:
+    """(nerve, muscle) -> limits; (nerve, None) -> the muscle-less row, else the first row."""
+    key = id(table)
+    if key in _LOOKUPS and table is _default_wide():
+        return _LOOKUPS[key]
     rows = table.to_dict("records")
-    by_pair = {(r["nerve"], r["muscle"]): r for r in rows if r["muscle"] is not None}
-    by_nerve: dict[str, dict] = {}
-    for r in rows:  # a muscle-less row wins; else the first row of the nerve
-        if r["muscle"] is None or r["nerve"] not in by_nerve:
-            by_nerve[r["nerve"]] = r
-    # one lookup per distinct (nerve, muscle): few of them even in a big cohort
-    pairs = pd.MultiIndex.from_arrays(
-        [pd.Index(nerves, dtype=object), pd.Index(muscles, dtype=object)]
-    )
-    codes, uniques = pairs.factorize()
-    for k, (nerve, muscle) in enumerate(uniques):
-        r = by_pair.get((nerve, muscle)) or by_nerve.get(nerve)
-        if r is None:
-            continue
-        sel = codes == k
-        for c in LIMIT_COLUMNS:
-            out[c][sel] = r[c]
+    out: dict = {}
+    first: dict = {}
+    for r in rows:
+        limits = tuple(float(r[c]) for c in LIMIT_COLUMNS)
+        if r["muscle"] is None:
+            out[(r["nerve"], None)] = limits  # a muscle-less row is the nerve's default
+        else:
+            out.setdefault((r["nerve"], r["muscle"]), limits)
+            first.setdefault(r["nerve"], limits)
+    for nerve, limits in first.items():
+        out.setdefault((nerve, None), limits)
+    if table is _default_wide():
+        _LOOKUPS[key] = out
     return out

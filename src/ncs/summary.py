@@ -187,7 +187,12 @@ def summarize(
         }
         for col in NERVE_MEASURES:
             nerve_part[col] = measures[col]
-        cutoff = _cutoffs_for(crit, nerve_names, measures["lff_hz"], cutoffs)
+        uses_cutoff = any(i.measure == "distal_duration_ms" for i in crit.nerve_items)
+        cutoff = (
+            _cutoffs_for(crit, nerve_names, measures["lff_hz"], cutoffs)
+            if uses_cutoff
+            else np.full(n_nerves, np.nan)
+        )
         nerve_part["distal_duration_cutoff_ms"] = cutoff
         seg_items = {
             "block": _max_at(n_nerves, segment_nerve, _item_code(b, _CODE_YES)),
@@ -314,6 +319,11 @@ def _parameter_columns(
             codes = np.maximum(merged[item.parameter], codes)
         merged[item.parameter] = codes
     met = np.full(n, "", dtype=object)
+    if not crit.nerve_items:
+        for param in PARAMETERS:
+            part[param] = np.full(n, -1, dtype=np.int8)
+        part["parameters_met"] = np.full(n, None, dtype=object)
+        return
     for param in PARAMETERS:
         if param in merged:
             codes = merged[param]
