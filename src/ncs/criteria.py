@@ -431,12 +431,16 @@ def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tup
 _CODE_NO, _CODE_NA, _CODE_PROBABLE, _CODE_YES = 0, 1, 2, 3
 
 
-def judge(crit: Criterion, segments: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def judge(
+    crit: Criterion, segments: pd.DataFrame, *, reasons: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Block and dispersion codes and reason sentences for every segment (arrays).
 
-    The array-level core of :func:`classify`; see there for the logic.
+    The array-level core of :func:`classify`; see there for the logic. With
+    ``reasons=False`` the sentences are a :class:`ncs.explain.LazyReasons`, rendered only
+    for the rows indexed.
     """
-    from ncs.explain import explain_findings  # local: keeps the text layer separate
+    from ncs.explain import LazyReasons, explain_findings  # local: keeps the text layer apart
 
     n = len(segments)
     block_code = np.full(n, _CODE_NA, dtype=np.int8)
@@ -460,7 +464,8 @@ def judge(crit: Criterion, segments: pd.DataFrame) -> tuple[np.ndarray, np.ndarr
     distal_absent = (segments["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
     block_code[distal_absent] = _CODE_NA
     disp_code[distal_absent] = _CODE_NA
-    reason = explain_findings(crit, segments, block_code, disp_code, distal_absent)
+    explain = explain_findings if reasons else LazyReasons
+    reason = explain(crit, segments, block_code, disp_code, distal_absent)
     return block_code, disp_code, reason
 
 
