@@ -348,8 +348,10 @@ def analyze_file(
                 else:
                     chunk = chunk.reset_index(drop=True)
                 keys = _patient_keys(chunk)
-                starts, values = _runs(keys)
-                seen = values[~pd.isna(values)]
+                named = np.flatnonzero(~pd.isna(keys))  # rows without a patient are rejected
+                starts, values = _runs(keys[named])
+                starts = named[starts]
+                seen = values
                 if len(pd.unique(seen)) != len(seen) or not done.isdisjoint(seen):
                     seen = list(seen)
                     again = next(
@@ -368,9 +370,9 @@ def analyze_file(
                         ]
                     )
                 # the last patient may continue in the next chunk
-                cut = int(starts[-1]) if len(starts) and values[-1] is not None else len(chunk)
+                cut = int(starts[-1]) if len(starts) else len(chunk)
                 head = chunk.iloc[:cut]
-                done.update(values[:-1][~pd.isna(values[:-1])])
+                done.update(values[:-1])
                 if len(head):
                     run(head, rows[:cut])
                 carry, carry_rows = chunk.iloc[cut:], rows[cut:]
