@@ -203,3 +203,19 @@ def test_progress_bar_is_silent_when_not_a_terminal(tmp_path, capsys):
     analyze_file(tmp_path / "s.csv", tmp_path / "out", chunk_rows=5, format="csv")
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_cli_batch_writes_every_table(tmp_path, capsys):
+    import json
+
+    from ncs.cli import main
+
+    sites = simulate.cohort(5, seed=1)
+    sites.to_csv(tmp_path / "s.csv", index=False)
+    code = main(["batch", str(tmp_path / "s.csv"), "-d", str(tmp_path / "out"),
+                 "--chunk-rows", "7", "--format", "csv"])
+    assert code == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["n_input_rows"] == len(sites) == counts["n_rows_in_segments"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "findings.csv", "nerves.csv", "patients.csv", "rejected.csv", "segments.csv"]
