@@ -149,10 +149,9 @@ def test_analyze_file_equals_whole_analysis_for_any_chunk_size(tmp_path, chunk_r
     whole = ncs.analyze(pd.read_csv(path), errors="collect", reasons=False)
     counts = analyze_file(path, tmp_path / "out", chunk_rows=chunk_rows, format="csv")
     assert counts["n_input_rows"] == len(sites)
-    assert (
-        counts["n_rows_in_segments"] + counts["n_rows_single_site"] + counts["n_rows_rejected"]
-        == len(sites)
-    )
+    assert counts["n_rows_in_segments"] + counts["n_rows_single_site"] + counts[
+        "n_rows_rejected"
+    ] == len(sites)
     seg = pd.read_csv(tmp_path / "out" / "segments.csv")
     assert seg["distal_row"].tolist() == whole.segments["distal_row"].tolist()
     rej = pd.read_csv(tmp_path / "out" / "rejected.csv")
@@ -160,8 +159,9 @@ def test_analyze_file_equals_whole_analysis_for_any_chunk_size(tmp_path, chunk_r
     pat = pd.read_csv(tmp_path / "out" / "patients.csv")
     want = whole.patients[["patient_id", "scheme", "verdict"]].astype(str)
     got = pat[["patient_id", "scheme", "verdict"]].astype(str)
-    pd.testing.assert_frame_equal(_sorted(got, ["patient_id", "scheme"]),
-                                  _sorted(want, ["patient_id", "scheme"]))
+    pd.testing.assert_frame_equal(
+        _sorted(got, ["patient_id", "scheme"]), _sorted(want, ["patient_id", "scheme"])
+    )
 
 
 def test_analyze_file_parquet_round_trip(tmp_path):
@@ -173,16 +173,24 @@ def test_analyze_file_parquet_round_trip(tmp_path):
     assert counts["findings"] == len(whole.findings)
     keys = {
         "segments": ["distal_row", "proximal_row"],
-        "findings": ["criterion", "patient_id", "nerve", "side", "distal_site", "proximal_site",
-                     "reference"],
+        "findings": [
+            "criterion",
+            "patient_id",
+            "nerve",
+            "side",
+            "distal_site",
+            "proximal_site",
+            "reference",
+        ],
         "nerves": ["scheme", "patient_id", "nerve", "side"],
         "patients": ["scheme", "patient_id"],
     }
     for name, key in keys.items():
         got = _sorted(pd.read_parquet(tmp_path / "out" / f"{name}.parquet"), key)
         want = _sorted(getattr(whole, name), key)
-        pd.testing.assert_frame_equal(got, want, check_dtype=False, check_categorical=False,
-                                      obj=name)
+        pd.testing.assert_frame_equal(
+            got, want, check_dtype=False, check_categorical=False, obj=name
+        )
 
 
 def test_analyze_file_refuses_a_file_not_grouped_by_patient(tmp_path):
@@ -212,10 +220,25 @@ def test_cli_batch_writes_every_table(tmp_path, capsys):
 
     sites = simulate.cohort(5, seed=1)
     sites.to_csv(tmp_path / "s.csv", index=False)
-    code = main(["batch", str(tmp_path / "s.csv"), "-d", str(tmp_path / "out"),
-                 "--chunk-rows", "7", "--format", "csv"])
+    code = main(
+        [
+            "batch",
+            str(tmp_path / "s.csv"),
+            "-d",
+            str(tmp_path / "out"),
+            "--chunk-rows",
+            "7",
+            "--format",
+            "csv",
+        ]
+    )
     assert code == 0
     counts = json.loads(capsys.readouterr().out)
     assert counts["n_input_rows"] == len(sites) == counts["n_rows_in_segments"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "findings.csv", "nerves.csv", "patients.csv", "rejected.csv", "segments.csv"]
+        "findings.csv",
+        "nerves.csv",
+        "patients.csv",
+        "rejected.csv",
+        "segments.csv",
+    ]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
-import ncs
 from ncs import simulate
 
 pytestmark = pytest.mark.slow
@@ -17,8 +15,15 @@ distributed = pytest.importorskip("distributed")
 
 SORT_KEYS = {
     "segments": ["distal_row", "proximal_row"],
-    "findings": ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference",
-                 "criterion"],
+    "findings": [
+        "patient_id",
+        "nerve",
+        "side",
+        "distal_site",
+        "proximal_site",
+        "reference",
+        "criterion",
+    ],
     "nerves": ["patient_id", "nerve", "side", "scheme"],
     "patients": ["patient_id", "scheme"],
     "rejected": ["input_row"],
@@ -47,8 +52,9 @@ def _cohort_with_bad_rows() -> pd.DataFrame:
     sites.loc[5, "latency_ms"] = "n/a"  # a bad value: its nerve is set aside
     sites.loc[40, "patient_id"] = None  # no patient: the row alone is set aside
     # a single-site nerve (kept, no segment)
-    extra = sites.iloc[[0]].assign(patient_id="SINGLE", nerve="radial", site="forearm",
-                                   site_order=0)
+    extra = sites.iloc[[0]].assign(
+        patient_id="SINGLE", nerve="radial", site="forearm", site_order=0
+    )
     return pd.concat([sites, extra], ignore_index=True)
 
 

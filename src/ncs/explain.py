@@ -82,7 +82,6 @@ def _threshold_phrase(t: Threshold, values: np.ndarray) -> np.ndarray:
     from ncs.criteria import MEASURE_LABELS
 
     label = MEASURE_LABELS.get(t.measure, t.measure)
-    n = values.shape[0]
     compared = np.abs(values) if t.absolute else values
     decimals = np.where(
         (np.abs(compared - t.value) < _NEAR) & (compared != t.value), _DECIMALS_NEAR, _DECIMALS
@@ -295,9 +294,7 @@ def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd
     crit_of = {c.id: c for c in result.criteria}
     out = np.empty(len(table), dtype=_S)
     criterion = table["criterion"].to_numpy(dtype=object)
-    absent = (result.segments["distal_response"] == "absent").to_numpy(
-        dtype=bool, na_value=False
-    )
+    absent = (result.segments["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
     for cid in pd.unique(criterion):
         sel = np.flatnonzero(criterion == cid)
         rows = seg_row[sel]

@@ -66,7 +66,7 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
             # multi-threaded reader; any trouble falls back to the C parser's own message
             try:
                 return pd.read_csv(p, engine="pyarrow", **options)
-            except Exception:  # noqa: BLE001, S110
+            except Exception:
                 pass
         options.update(kwargs)
         try:
