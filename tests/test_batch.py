@@ -8,6 +8,7 @@ import pytest
 
 import ncs
 from ncs import simulate
+from ncs.analyze import FINDING_KEYS
 from ncs.batch import account, analyze_file
 from ncs.explain import render_reasons
 from ncs.schema import REJECTED_COLUMNS, split_invalid
@@ -173,15 +174,7 @@ def test_analyze_file_parquet_round_trip(tmp_path):
     assert counts["findings"] == len(whole.findings)
     keys = {
         "segments": ["distal_row", "proximal_row"],
-        "findings": [
-            "criterion",
-            "patient_id",
-            "nerve",
-            "side",
-            "distal_site",
-            "proximal_site",
-            "reference",
-        ],
+        "findings": ["criterion", *FINDING_KEYS],
         "nerves": ["scheme", "patient_id", "nerve", "side"],
         "patients": ["scheme", "patient_id"],
     }

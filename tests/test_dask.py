@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from ncs import simulate
+from ncs.analyze import FINDING_KEYS
 
 pytestmark = pytest.mark.slow
 
@@ -15,15 +16,7 @@ distributed = pytest.importorskip("distributed")
 
 SORT_KEYS = {
     "segments": ["distal_row", "proximal_row"],
-    "findings": [
-        "patient_id",
-        "nerve",
-        "side",
-        "distal_site",
-        "proximal_site",
-        "reference",
-        "criterion",
-    ],
+    "findings": [*FINDING_KEYS, "criterion"],
     "nerves": ["patient_id", "nerve", "side", "scheme"],
     "patients": ["patient_id", "scheme"],
     "rejected": ["input_row"],
