@@ -22,7 +22,7 @@ from ncs.criteria import (
     resolve,
 )
 from ncs.fwave import nerve_measures
-from ncs.schema import validate
+from ncs.schema import empty_rejected, split_invalid, validate
 from ncs.segments import build_segments
 from ncs.summary import summarize
 
@@ -52,6 +52,9 @@ class Analysis:
         The criteria applied.
     meta : dict
         Provenance: library version, criteria ids and their verification status.
+    rejected : pandas.DataFrame
+        With ``errors="collect"``: the rows set aside as invalid, with their problems
+        (columns :data:`ncs.schema.REJECTED_COLUMNS`); empty otherwise.
     """
 
     sites: pd.DataFrame
@@ -61,6 +64,7 @@ class Analysis:
     patients: pd.DataFrame
     criteria: tuple[Criterion, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    rejected: pd.DataFrame = field(default_factory=empty_rejected)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able nested dict with stable keys (``schema_version`` says which layout)."""
@@ -125,6 +129,8 @@ def analyze(
     units: Mapping[str, str] | None = None,
     reference: pd.DataFrame | None = None,
     distal_duration_cutoffs: pd.DataFrame | None = None,
+    errors: str = "raise",
+    reasons: bool = True,
 ) -> Analysis:
     """Judge a nerve conduction study (or a cohort) under one or more criteria.
 
@@ -144,6 +150,15 @@ def analyze(
     distal_duration_cutoffs : pandas.DataFrame, optional
         Distal CMAP duration cut-offs per scheme, low-frequency filter and nerve (item g);
         default :func:`ncs.normative.distal_duration_cutoffs`.
+    errors : {"raise", "collect"}, default "raise"
+        ``"raise"``: any invalid row raises :class:`ValidationError` and nothing is
+        computed. ``"collect"`` (batch use): each nerve with an invalid row is set aside in
+        ``Analysis.rejected`` with its problems and everything else is analysed (see
+        :func:`ncs.schema.split_invalid`).
+    reasons : bool, default True
+        Build the ``findings.reason`` sentences. ``False`` leaves the column out (the cost
+        that dominates large cohorts); render them later for the rows that matter with
+        :func:`ncs.explain.render_reasons`. Patient ``evidence`` is complete either way.
 
     Returns
     -------
@@ -179,14 +194,19 @@ def analyze(
     crits = resolve(criteria)
     if not crits:
         raise ValueError("no criteria to apply")
-    valid = validate(sites, units=units)
+    if errors == "collect":
+        valid, rejected = split_invalid(sites, units=units)
+    elif errors == "raise":
+        valid, rejected = validate(sites, units=units), empty_rejected()
+    else:
+        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     seg, segment_nerve, sorted_sites, site_nerve = build_segments(valid)
     needs_reference = reference is not None or any(_uses_reference(c) for c in crits)
     measures, reference_name = nerve_measures(
         sorted_sites, site_nerve, seg, segment_nerve, reference, limits=needs_reference
     )
     seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
-    judgements = [judge(c, seg) for c in crits]
+    judgements = [judge(c, seg, reasons=reasons) for c in crits]
     findings = _findings(seg, judgements)
     nerves, patients = summarize(
         seg,
@@ -202,7 +222,7 @@ def analyze(
         "ncs_version": __version__,
         "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in crits},
         "reference": reference_name,
-        "n_input_rows": len(valid),
+        "n_input_rows": len(valid) + len(rejected),
     }
     return Analysis(
         sites=valid,
@@ -212,6 +232,7 @@ def analyze(
         patients=patients,
         criteria=crits,
         meta=meta,
+        rejected=rejected,
     )
 
 
@@ -230,12 +251,11 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     k = len(judgements)
     n = len(seg)
     data: dict[str, Any] = {}
+    rows = np.tile(np.arange(n), k)
     for key in FINDING_KEYS:
-        values = seg[key].to_numpy(dtype=object)
-        data[key] = pd.array(np.tile(values, k), dtype="string")
-    data["criterion"] = pd.array(
-        np.repeat(np.array([j.criterion.id for j in judgements], dtype=object), n), dtype="string"
-    )
+        data[key] = seg[key].array.take(rows)  # string arrays, no detour through objects
+    ids = pd.array([j.criterion.id for j in judgements], dtype="string")
+    data["criterion"] = ids.take(np.repeat(np.arange(k), n))
     block = np.concatenate([j.block_code for j in judgements])
     disp = np.concatenate([j.disp_code for j in judgements])
     data["block"] = pd.Categorical.from_codes(
@@ -244,8 +264,10 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     data["dispersion"] = pd.Categorical.from_codes(
         category_codes(disp, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
     )
-    reason = np.concatenate([j.reason for j in judgements]) if judgements else np.array([])
-    data["reason"] = pd.array(reason.astype(object), dtype="string")
+    if judgements and isinstance(judgements[0].reason, np.ndarray):
+        data["reason"] = pd.array(
+            np.concatenate([j.reason for j in judgements]).astype(object), dtype="string"
+        )
     return pd.DataFrame(data)
 
 

@@ -30,6 +30,7 @@ _EXAMPLES = """examples:
   ncs analyze study.xlsx --format csv --table patients -o verdicts.csv
   ncs analyze study.csv --units amplitude=uV
   ncs criteria                              list the criteria with citations
+  ncs batch cohort.parquet -d out/          big files: chunked, one file per table
 """
 
 _TABLES = ("findings", "segments", "nerves", "patients")
@@ -81,6 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_an.add_argument("file", help="sites table, one row per stimulation site")
     add_output_options(p_an)
+
+    p_batch = sub.add_parser(
+        "batch",
+        help="analyse a large CSV/Parquet file in patient-complete chunks into a directory",
+    )
+    p_batch.add_argument("file", help="sites table grouped by patient_id (.csv or .parquet)")
+    p_batch.add_argument("--output-dir", "-d", required=True, help="directory for the tables")
+    p_batch.add_argument("--chunk-rows", type=int, default=1_000_000, metavar="N")
+    p_batch.add_argument("--criteria", "-c", action="append", metavar="ID")
+    p_batch.add_argument("--units", action="append", metavar="QUANTITY=UNIT", default=[])
+    p_batch.add_argument("--format", "-f", choices=("parquet", "csv"), default=None)
+    p_batch.add_argument("--reasons", action="store_true", help="write findings.reason too")
+    p_batch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p_demo = sub.add_parser("demo", help="analyse the bundled example study")
     add_output_options(p_demo)
@@ -158,6 +172,25 @@ def _run(args: argparse.Namespace) -> int:
                 for rule in c.dispersion_rules:
                     print(f"{'':<12}   {rule.name}: {rule.describe()}")
                 print(f"{'':<12}   {c.citation.text}")
+        return EXIT_OK
+    if args.command == "batch":
+        from ncs.batch import analyze_file
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NcsWarning)
+            counts = analyze_file(
+                args.file,
+                args.output_dir,
+                criteria=args.criteria,
+                units=_units(args.units) or None,
+                chunk_rows=args.chunk_rows,
+                format=args.format,
+                reasons=args.reasons,
+                progress=False if args.no_progress else None,
+            )
+        for w in caught[:20]:
+            print(f"warning: {w.message}", file=sys.stderr)
+        print(json.dumps(counts))
         return EXIT_OK
     path = demo_path() if args.command == "demo" else Path(args.file)
     sites = read_sites(path)

@@ -676,6 +676,10 @@ class RuleOutcome:
     deciding_rule: np.ndarray  # index of the rule whose text explains the result (-1: none)
     why: np.ndarray  # WHY_* code
 
+    def take(self, rows: np.ndarray) -> RuleOutcome:
+        """The outcome of some segments only."""
+        return RuleOutcome(self.code[rows], self.deciding_rule[rows], self.why[rows])
+
 
 def _apply_rules(
     rules: tuple[SegmentRule, ...], segments: pd.DataFrame, considered: np.ndarray
@@ -730,12 +734,14 @@ class SegmentJudgement:
         return self.dispersion.code
 
 
-def judge(crit: Criterion, segments: pd.DataFrame) -> SegmentJudgement:
+def judge(crit: Criterion, segments: pd.DataFrame, *, reasons: bool = True) -> SegmentJudgement:
     """Block and dispersion outcomes and reason sentences for every segment (arrays).
 
-    The array-level core of :func:`classify`; see there for the logic.
+    The array-level core of :func:`classify`; see there for the logic. With
+    ``reasons=False`` the sentences are a :class:`ncs.explain.LazyReasons`, rendered only
+    for the rows indexed.
     """
-    from ncs.explain import explain_findings  # local: keeps the text layer separate
+    from ncs.explain import LazyReasons, explain_findings  # local: keeps the text layer apart
 
     considered = crit.scope.applies(segments)
     distal_absent = (segments["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
@@ -749,7 +755,10 @@ def judge(crit: Criterion, segments: pd.DataFrame) -> SegmentJudgement:
         judged = distal_absent & (outcome.code != _CODE_EXCLUDED)
         outcome.code[judged] = _CODE_NA
         outcome.why[judged] = WHY_DISTAL_ABSENT
-    reason = explain_findings(crit, segments, block, dispersion)
+    if reasons:
+        reason = explain_findings(crit, segments, block, dispersion)
+    else:
+        reason = LazyReasons(crit, segments, block, dispersion)
     return SegmentJudgement(crit, block, dispersion, reason)
 
 

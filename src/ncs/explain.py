@@ -7,15 +7,17 @@ partial conduction block (Bouche 1995)"``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from ncs.analyze import Analysis
     from ncs.criteria import Criterion, RuleOutcome, SegmentRule, Threshold
 
-__all__ = ["explain_findings", "format_number", "join_strings"]
+__all__ = ["LazyReasons", "explain_findings", "format_number", "join_strings", "render_reasons"]
 
 _S = np.dtypes.StringDType()
 
@@ -32,6 +34,14 @@ def _strings(values, n: int | None = None) -> np.ndarray:
     return np.asarray(values, dtype=_S)
 
 
+def _column(segments: pd.DataFrame | Mapping[str, Any], name: str) -> np.ndarray:
+    """A measure column as floats, from a DataFrame or a mapping of arrays."""
+    values = segments[name]
+    if isinstance(values, np.ndarray):
+        return values.astype(float, copy=False)
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
 def _add(*parts) -> np.ndarray:
     out = parts[0]
     for p in parts[1:]:
@@ -45,8 +55,9 @@ def format_number(
     """Format floats with a fixed number of decimals, vectorised (NaN -> ``"unknown"``)."""
     v = np.asarray(values, dtype=float)
     dec = np.broadcast_to(np.asarray(decimals, dtype=np.int64), v.shape)
-    out = np.full(v.shape, "unknown", dtype=_S)
     known = ~np.isnan(v)
+    out = np.empty(v.shape, dtype=_S)
+    out[~known] = "unknown"
     for d in np.unique(dec[known]):
         sel = known & (dec == d)
         scale = 10 ** int(d)
@@ -161,13 +172,17 @@ def _precondition_text(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
 
 
 def _outcome(codes: np.ndarray, name: str) -> np.ndarray:
-    from ncs.criteria import _CODE_NO, _CODE_PROBABLE, _CODE_YES
+    from ncs.criteria import _CODE_NA, _CODE_NO, _CODE_PROBABLE, _CODE_YES
 
-    return np.select(
-        [codes == _CODE_YES, codes == _CODE_PROBABLE, codes == _CODE_NO],
-        [name, f"probable {name}", f"no {name}"],
+    table = np.empty(5, dtype=_S)  # index 4: code -1 (not considered; replaced by the caller)
+    table[[_CODE_NO, _CODE_NA, _CODE_PROBABLE, _CODE_YES, 4]] = [
+        f"no {name}",
         f"{name} not assessable",
-    ).astype(_S)
+        f"probable {name}",
+        name,
+        f"{name} not considered",
+    ]
+    return table[np.where(codes < 0, 4, codes)]
 
 
 def _explain_rules(
@@ -209,7 +224,7 @@ def explain_findings(
     dispersion: RuleOutcome | None,
 ) -> np.ndarray:
     """One explanation sentence per segment for one criterion (see module docstring)."""
-    n = len(segments)
+    n = len(block.code)
     if n == 0:
         return np.array([], dtype=_S)
     note = criterion.scope.note or "; ".join(r.scope.note for r in criterion.block if r.scope.note)
@@ -230,8 +245,109 @@ def join_strings(*parts) -> np.ndarray:
         if isinstance(p, str):
             piece = p
         else:
-            a = np.asarray(p, dtype=object)
-            a = np.where(pd.isna(a), "", a)
-            piece = a.astype(str).astype(_S)
+            a = np.asarray(p)
+            if a.dtype.kind == "O":
+                a = np.where(pd.isna(a), "", a)
+            piece = a.astype(_S)
         out = piece if out is None else np.strings.add(out, piece)
     return np.asarray(out, dtype=_S).astype(object)
+
+
+class LazyReasons:
+    """One criterion's reason sentences, rendered only for the rows that are asked for.
+
+    Indexing (an integer array, a boolean mask or a slice) renders those rows and returns
+    them as a NumPy string array, so the batch path can skip building millions of sentences
+    and still explain the few findings a patient verdict cites. Rendering a subset gives the
+    same sentences as rendering everything: each sentence depends on its own row only.
+
+    Parameters
+    ----------
+    criterion : Criterion
+        The criterion whose findings are explained.
+    segments : pandas.DataFrame
+        The segments table the outcomes belong to.
+    block, dispersion : RuleOutcome
+        How the criterion's rules decided (see :func:`ncs.criteria.judge`).
+    """
+
+    __slots__ = ("block", "criterion", "dispersion", "segments")
+
+    def __init__(
+        self,
+        criterion: Criterion,
+        segments: pd.DataFrame,
+        block: RuleOutcome,
+        dispersion: RuleOutcome | None,
+    ) -> None:
+        self.criterion = criterion
+        self.segments = segments
+        self.block = block
+        self.dispersion = dispersion
+
+    def __len__(self) -> int:
+        return len(self.block.code)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        idx = np.arange(len(self))[rows]
+        return explain_findings(
+            self.criterion,
+            self.segments.iloc[idx],
+            self.block.take(idx),
+            None if self.dispersion is None else self.dispersion.take(idx),
+        )
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd.Series:
+    """Reason sentences for some or all findings, rendered on demand.
+
+    The batch path (``ncs.analyze(..., reasons=False)``, :mod:`ncs.batch`, :mod:`ncs.dask`)
+    leaves sentences out of ``findings``; this renders them afterwards for the rows that
+    matter (for example the positive findings of a few patients), by judging those segments
+    again (judging is row-local, so the sentences are the ones a full run writes).
+
+    Parameters
+    ----------
+    result : Analysis
+        The analysis the findings come from.
+    findings : pandas.DataFrame, optional
+        Rows of ``result.findings`` with their original index labels (filter, do not reset
+        the index). Default: every finding.
+
+    Returns
+    -------
+    pandas.Series
+        ``string`` dtype, one sentence per row of ``findings``, with its index.
+
+    Examples
+    --------
+    >>> import ncs, ncs.simulate
+    >>> from ncs.explain import render_reasons
+    >>> sites = ncs.simulate.cohort(3, seed=1)
+    >>> lean = ncs.analyze(sites, reasons=False)
+    >>> "reason" in lean.findings.columns
+    False
+    >>> some = lean.findings[lean.findings["block"] == "yes"]
+    >>> full = ncs.analyze(sites)
+    >>> render_reasons(lean, some).equals(full.findings.loc[some.index, "reason"])
+    True
+    """
+    from ncs.criteria import judge
+
+    table = result.findings if findings is None else findings
+    n_seg = len(result.segments)
+    labels = table.index.to_numpy(dtype=np.int64)
+    seg_row = labels % n_seg if n_seg else labels
+    crit_of = {c.id: c for c in result.criteria}
+    out = np.empty(len(table), dtype=_S)
+    criterion = table["criterion"].to_numpy(dtype=object)
+    for cid in pd.unique(criterion):
+        sel = np.flatnonzero(criterion == cid)
+        rows = seg_row[sel]
+        j = judge(crit_of[cid], result.segments.iloc[rows], reasons=True)
+        out[sel] = j.reason
+    return pd.Series(out.astype(object), index=table.index, dtype="string", name="reason")

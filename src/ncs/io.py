@@ -62,6 +62,12 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
         options = {"dtype": text_dtypes, "skipinitialspace": True}
         if suffix == ".tsv":
             options["sep"] = "\t"
+        if not kwargs and has_module("pyarrow"):
+            # multi-threaded reader; any trouble falls back to the C parser's own message
+            try:
+                return pd.read_csv(p, engine="pyarrow", **options)
+            except Exception:
+                pass
         options.update(kwargs)
         try:
             return pd.read_csv(p, **options)

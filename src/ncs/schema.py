@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,17 @@ import pandas as pd
 from ncs.errors import NcsWarning, Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_array
 
-__all__ = ["COLUMNS", "KEYS", "NERVE_KEYS", "Column", "normalize_units", "validate"]
+__all__ = [
+    "COLUMNS",
+    "KEYS",
+    "NERVE_KEYS",
+    "REJECTED_COLUMNS",
+    "Column",
+    "empty_rejected",
+    "normalize_units",
+    "split_invalid",
+    "validate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +303,135 @@ def validate(
     NcsWarning
         For valid but suspicious values (amplitudes that look like µV).
     """
+    valid, problems, _, _ = _validate(sites, units)
+    if problems:
+        raise ValidationError(problems)
+    return valid
+
+
+REJECTED_COLUMNS: tuple[str, ...] = ("input_row", "patient_id", "nerve", "side", "site", "problems")
+"""Columns of the rejected-rows table of :func:`split_invalid`, in order."""
+
+
+def empty_rejected() -> pd.DataFrame:
+    """A rejected-rows table with no rows (the dtypes of :func:`split_invalid`)."""
+    text = pd.array([], dtype="string")
+    data = {c: text for c in REJECTED_COLUMNS}
+    data["input_row"] = np.zeros(0, dtype=np.int64)
+    return pd.DataFrame(data)
+
+
+def split_invalid(
+    sites: pd.DataFrame,
+    *,
+    units: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate, setting aside the nerves with invalid rows instead of raising.
+
+    The batch counterpart of :func:`validate`: a row with a problem is rejected together
+    with the other rows of its nerve (one bad site would corrupt that nerve's segments, for
+    instance by dropping a distance from a conduction length), and every other nerve, of the
+    same patient too, is validated and kept. Each input row ends up in exactly one of the
+    two tables.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        One row per stimulation site.
+    units : mapping, optional
+        As for :func:`validate`.
+
+    Returns
+    -------
+    valid : pandas.DataFrame
+        As :func:`validate` returns it, for the accepted rows only; ``input_row`` keeps each
+        row's position in ``sites``.
+    rejected : pandas.DataFrame
+        Columns :data:`REJECTED_COLUMNS`: one row per rejected input row, in input order,
+        with its key values as written and its ``problems`` in words (a row rejected because
+        another row of its nerve is invalid says which).
+
+    Raises
+    ------
+    ValidationError
+        For problems of the whole table (a required column missing, an unknown unit), where
+        no row can be checked.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> sites = pd.DataFrame({
+    ...     "patient_id": ["P1"] * 4, "nerve": ["ulnar", "ulnar", "median", "median"],
+    ...     "side": "R", "site": ["wrist", "below elbow", "wrist", "elbow"],
+    ...     "latency_ms": [2.9, 7.0, 3.5, "oops"], "amplitude_mv": [10.0, 3.0, 9.0, 8.5]})
+    >>> valid, rejected = split_invalid(sites)
+    >>> valid["input_row"].tolist(), rejected["input_row"].tolist()
+    ([0, 1], [2, 3])
+    >>> rejected["problems"].tolist()[1]
+    "column 'latency_ms': not a number"
+    """
+    n = len(sites) if isinstance(sites, pd.DataFrame) else 0
+    positions = np.arange(n, dtype=np.int64)
+    current = sites
+    reject = np.zeros(n, dtype=bool)
+    messages: dict[int, list[str]] = {}
+    while True:
+        checked = _validate(current, units)
+        if not checked.problems:
+            break
+        if any(p.row is None for p in checked.problems):
+            raise ValidationError([p for p in checked.problems if p.row is None])
+        bad_local = np.zeros(len(current), dtype=bool)
+        for prob in checked.problems:
+            bad_local[prob.row] = True
+            where = f"column {prob.column!r}: " if prob.column else ""
+            messages.setdefault(int(positions[prob.row]), []).append(where + prob.message)
+        nid, keyed = checked.nerve_id, checked.keyed
+        bad_nerve = np.zeros(int(nid.max(initial=-1)) + 1, dtype=bool)
+        bad_nerve[nid[bad_local & keyed]] = True
+        drop = bad_local | (keyed & bad_nerve[nid])
+        first_bad = np.full(bad_nerve.size, n, dtype=np.int64)
+        np.minimum.at(first_bad, nid[bad_local & keyed], positions[bad_local & keyed])
+        for i in np.flatnonzero(drop & ~bad_local):  # rejected rows only (few)
+            row = int(first_bad[nid[i]])
+            messages[int(positions[i])] = [f"another row of this nerve is invalid (row {row})"]
+        reject[positions[drop]] = True
+        positions = positions[~drop]
+        current = sites.iloc[positions]
+    valid = checked.valid
+    valid["input_row"] = positions[valid["input_row"].to_numpy()]
+    return valid, _rejected_table(sites, np.flatnonzero(reject), messages)
+
+
+def _rejected_table(
+    sites: pd.DataFrame, rows: np.ndarray, messages: Mapping[int, list[str]]
+) -> pd.DataFrame:
+    if rows.size == 0:
+        return empty_rejected()
+    raw = _canonical_columns(sites).iloc[rows]
+    data: dict[str, object] = {"input_row": rows.astype(np.int64)}
+    for col in REJECTED_COLUMNS[1:-1]:
+        if col in raw.columns:
+            data[col] = pd.array(_Text(raw[col]).map(_text_of, None), dtype="string")
+        else:
+            data[col] = pd.array([None] * rows.size, dtype="string")
+    data["problems"] = pd.array(["; ".join(messages[int(r)]) for r in rows], dtype="string")
+    return pd.DataFrame(data)
+
+
+class _Checked(NamedTuple):
+    valid: pd.DataFrame | None
+    problems: list[Problem]
+    nerve_id: np.ndarray
+    keyed: np.ndarray
+
+
+def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
+    """Validation proper: the valid table, or None and every row-level problem.
+
+    Table-level problems (missing columns, unknown units) raise at once: nothing can be
+    checked without them. ``nerve_id``/``keyed`` say which nerve each row belongs to.
+    """
     if not isinstance(sites, pd.DataFrame):
         raise ValidationError(
             [Problem(None, None, f"expected a pandas DataFrame, got {type(sites).__name__}")]
@@ -426,10 +566,10 @@ def validate(
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
-        raise ValidationError(problems)
+        return _Checked(None, problems, nerve_id, keyed)
 
     _warn_suspicious(amp)
-    return _assemble(df, out, n)
+    return _Checked(_assemble(df, out, n), [], nerve_id, keyed)
 
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:

@@ -156,12 +156,8 @@ def build_segments(
 
     distal = np.concatenate([adj_dist, far_dist])
     proximal = np.concatenate([adj_prox, far_prox])
-    reference = np.concatenate(
-        [
-            np.full(adj_prox.size, "adjacent", dtype=object),
-            np.full(far_prox.size, "distal", dtype=object),
-        ]
-    )
+    is_far = np.zeros(distal.size, dtype=bool)
+    is_far[adj_prox.size :] = True
 
     # Nerve length between sites: sum of per-site distances strictly above the distal site.
     dist = s["distance_mm"].to_numpy(dtype=float)
@@ -177,8 +173,9 @@ def build_segments(
     amp = s["amplitude_mv"].to_numpy(dtype=float)
     area = s["area_mvms"].to_numpy(dtype=float)
     dur = s["duration_ms"].to_numpy(dtype=float)
-    resp = s["response"].to_numpy(dtype=object)
-    distal_present = resp[distal] == "present"
+    resp = s["response"].array
+    absent = (s["response"] == "absent").to_numpy(dtype=bool, na_value=False)
+    distal_present = ~absent[distal]
 
     with np.errstate(divide="ignore", invalid="ignore"):
         dlat = lat[proximal] - lat[distal]
@@ -186,13 +183,19 @@ def build_segments(
 
     amp_d = np.where(distal_present, amp[distal], np.nan)
     area_d = np.where(distal_present, area[distal], np.nan)
+    # Deterministic order: nerve, then its adjacent segments distal to proximal, then its
+    # comparisons against the most distal site.
+    key = np.lexsort((proximal, distal, is_far, nerve_id[distal]))
+    distal, proximal, is_far = distal[key], proximal[key], is_far[key]
+    length, cv = length[key], cv[key]
+    amp_d, area_d = amp_d[key], area_d[key]
     out = {
-        "patient_id": s["patient_id"].to_numpy()[distal],
-        "nerve": s["nerve"].to_numpy()[distal],
-        "side": s["side"].to_numpy()[distal],
-        "distal_site": s["site"].to_numpy()[distal],
-        "proximal_site": s["site"].to_numpy()[proximal],
-        "reference": reference,
+        "patient_id": _take(s["patient_id"], distal),
+        "nerve": _take(s["nerve"], distal),
+        "side": _take(s["side"], distal),
+        "distal_site": _take(s["site"], distal),
+        "proximal_site": _take(s["site"], proximal),
+        "reference": _REFERENCE.take(is_far.astype(np.int64)),
         "distance_mm": length,
         "cv_m_s": cv,
         "amp_drop_pct": percent_drop(amp_d, amp[proximal]),
@@ -206,8 +209,8 @@ def build_segments(
         "proximal_duration_ms": dur[proximal],
         "distal_latency_ms": lat[distal],
         "proximal_latency_ms": lat[proximal],
-        "distal_response": resp[distal],
-        "proximal_response": resp[proximal],
+        "distal_response": resp.take(distal),
+        "proximal_response": resp.take(proximal),
         "distal_site_order": s["site_order"].to_numpy(dtype=np.int64)[distal],
         "proximal_site_order": s["site_order"].to_numpy(dtype=np.int64)[proximal],
         "distal_row": s["input_row"].to_numpy(dtype=np.int64)[distal],
@@ -215,36 +218,34 @@ def build_segments(
     }
     if "pp_amplitude_mv" in s.columns:
         pp = s["pp_amplitude_mv"].to_numpy(dtype=float)
-        pp_d = np.where(distal_present, pp[distal], np.nan)
+        pp_d = np.where(distal_present[key], pp[distal], np.nan)
         out["pp_amp_drop_pct"] = percent_drop(pp_d, pp[proximal])
     else:
         out["pp_amp_drop_pct"] = np.full(distal.size, np.nan)
     # "drop in negative-peak area or peak-to-peak amplitude" (AAN 1991): either one that was
     # measured; where both were, the larger drop
     out["area_or_pp_drop_pct"] = np.fmax(out["area_drop_pct"], out["pp_amp_drop_pct"])
-    out["entrapment"] = entrapment_crossing(out["nerve"], out["distal_site"], out["proximal_site"])
-    # Deterministic order: nerve, then its adjacent segments distal to proximal, then its
-    # comparisons against the most distal site.
-    key = np.lexsort((proximal, distal, reference == "distal", nerve_id[distal]))
-    text = {
-        "patient_id",
-        "nerve",
-        "side",
-        "distal_site",
-        "proximal_site",
-        "reference",
-        "distal_response",
-        "proximal_response",
-        "entrapment",
-    }
-    seg = pd.DataFrame(
-        {
-            col: pd.array(values[key], dtype="string") if col in text else values[key]
-            for col, values in out.items()
-        }
+    sites_of = s["site"].to_numpy(dtype=object)
+    out["entrapment"] = pd.array(
+        entrapment_crossing(
+            s["nerve"].to_numpy(dtype=object)[distal], sites_of[distal], sites_of[proximal]
+        ),
+        dtype="string",
     )
-    _warn_cv(seg["cv_m_s"].to_numpy())
-    return seg, nerve_id[distal][key], s, nerve_id
+    seg = pd.DataFrame(out)
+    _warn_cv(cv)
+    return seg, nerve_id[distal], s, nerve_id
+
+
+_REFERENCE = pd.array(["adjacent", "distal"], dtype="string")
+
+
+def _take(column: pd.Series, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Rows of a text column as a ``string`` array, without a detour through Python objects."""
+    values = column.array
+    if not isinstance(values.dtype, pd.StringDtype):
+        values = pd.array(column.to_numpy(dtype=object), dtype="string")
+    return values.take(index)
 
 
 def _warn_cv(cv: np.ndarray) -> None:

@@ -1,0 +1,237 @@
+"""Batch path: invalid rows set aside per nerve, row accounting, lazy reasons, chunked files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ncs
+from ncs import simulate
+from ncs.analyze import FINDING_KEYS
+from ncs.batch import account, analyze_file
+from ncs.explain import render_reasons
+from ncs.schema import REJECTED_COLUMNS, split_invalid
+
+pytestmark = pytest.mark.filterwarnings("ignore::ncs.NcsWarning")
+
+
+def _cohort_with_bad_rows() -> tuple[pd.DataFrame, set[int], int]:
+    """Cohort with injected bad rows; returns it, the rows to reject, and single-site rows."""
+    sites = simulate.cohort(30, seed=7)  # 4 nerves x 3 sites per patient, grouped
+    sites["amplitude_mv"] = sites["amplitude_mv"].astype(object)
+    rejected = set()
+    # 1. a text amplitude in the middle site of the first nerve: its 3 rows go
+    sites.loc[1, "amplitude_mv"] = "lots"
+    rejected |= {0, 1, 2}
+    # 2. a missing patient id: only that row goes (it belongs to no nerve)
+    sites.loc[50, "patient_id"] = None
+    rejected |= {50}
+    # 3. a proximal latency before the distal one: the whole nerve goes
+    sites.loc[100, "latency_ms"] = sites.loc[99, "latency_ms"] - 1.0
+    nerve = sites.loc[100, ["patient_id", "nerve", "side"]]
+    same = (sites[["patient_id", "nerve", "side"]] == nerve.to_numpy()).all(axis=1)
+    rejected |= set(np.flatnonzero(same.to_numpy()).tolist())
+    # 4. an unknown nerve name: only that row goes
+    sites.loc[200, "nerve"] = "sciatic-ish"
+    rejected |= {200}
+    # two single-site nerves (valid, no segment)
+    single = sites.iloc[[12, 24]].assign(nerve="radial", site="forearm", site_order=0)
+    single["patient_id"] = ["S1", "S2"]
+    out = pd.concat([sites, single], ignore_index=True)
+    return out, rejected, 2
+
+
+def test_default_still_raises_on_bad_rows():
+    sites, _, _ = _cohort_with_bad_rows()
+    with pytest.raises(ncs.ValidationError) as err:
+        ncs.analyze(sites)
+    assert {p.row for p in err.value.problems} >= {1, 50, 100, 200}
+
+
+def test_every_row_accounted_for_with_injected_bad_rows():
+    sites, expected_rejected, n_single = _cohort_with_bad_rows()
+    n = len(sites)
+    # rows 50 and 200 break the nerve that remains: 50 has no patient; the rest of its
+    # nerve (same patient/nerve/side rows) is a 2-site nerve and still analysed.
+    res = ncs.analyze(sites, errors="collect")
+    assert list(res.rejected.columns) == list(REJECTED_COLUMNS)
+    assert set(res.rejected["input_row"]) == expected_rejected
+    used = set(res.segments["distal_row"]) | set(res.segments["proximal_row"])
+    counts = res.sites.groupby(["patient_id", "nerve", "side"])["input_row"].transform("size")
+    single = set(res.sites.loc[counts == 1, "input_row"])
+    assert len(single) == n_single
+    # the three parts are disjoint and cover every input row exactly once
+    assert used.isdisjoint(single) and used.isdisjoint(expected_rejected)
+    assert used | single | expected_rejected == set(range(n))
+    assert len(used) + len(single) + len(expected_rejected) == n
+    a = account(res)
+    assert a == {
+        "n_input_rows": n,
+        "n_rows_in_segments": len(used),
+        "n_rows_single_site": n_single,
+        "n_rows_rejected": len(expected_rejected),
+        "balanced": 1,
+    }
+
+
+def test_rejected_rows_say_why():
+    sites, _, _ = _cohort_with_bad_rows()
+    res = ncs.analyze(sites, errors="collect")
+    why = dict(zip(res.rejected["input_row"], res.rejected["problems"], strict=True))
+    assert why[1] == "column 'amplitude_mv': not a number"
+    assert why[0] == "another row of this nerve is invalid (row 1)"
+    assert why[50] == "column 'patient_id': value is missing"
+    assert "unknown nerve name" in why[200]
+    assert "proximal latency is not longer" in why[100]
+
+
+def test_other_nerves_of_a_patient_with_a_bad_row_are_kept():
+    sites, _, _ = _cohort_with_bad_rows()
+    res = ncs.analyze(sites, errors="collect")
+    p0 = res.nerves[(res.nerves["patient_id"] == "P000000") & (res.nerves["scheme"] == "katz2002")]
+    assert len(p0) == 3  # 4 nerves, the first rejected
+
+
+def test_collect_equals_raise_on_clean_input():
+    sites = simulate.cohort(10, seed=3)
+    a = ncs.analyze(sites)
+    b = ncs.analyze(sites, errors="collect")
+    for name in ("segments", "findings", "nerves", "patients"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    assert len(b.rejected) == 0
+
+
+def test_table_level_problems_still_raise_in_collect_mode():
+    sites = simulate.cohort(2, seed=3).drop(columns=["latency_ms"])
+    with pytest.raises(ncs.ValidationError):
+        split_invalid(sites)
+
+
+def test_unknown_errors_mode():
+    with pytest.raises(ValueError, match="errors must be"):
+        ncs.analyze(simulate.cohort(1, seed=1), errors="ignore")
+
+
+def test_reasons_false_drops_only_the_sentences():
+    sites = simulate.cohort(15, seed=5)
+    full = ncs.analyze(sites)
+    lean = ncs.analyze(sites, reasons=False)
+    assert "reason" not in lean.findings.columns
+    pd.testing.assert_frame_equal(lean.findings, full.findings.drop(columns="reason"))
+    # patient evidence still quotes the sentence of the finding that carried the verdict
+    pd.testing.assert_frame_equal(lean.patients, full.patients)
+    pd.testing.assert_frame_equal(lean.nerves, full.nerves)
+
+
+def test_render_reasons_matches_eager_sentences():
+    sites = simulate.cohort(15, seed=5)
+    full = ncs.analyze(sites)
+    lean = ncs.analyze(sites, reasons=False)
+    pd.testing.assert_series_equal(render_reasons(lean), full.findings["reason"])
+    subset = lean.findings.iloc[[3, 70, 5]]
+    pd.testing.assert_series_equal(
+        render_reasons(lean, subset), full.findings["reason"].iloc[[3, 70, 5]]
+    )
+
+
+# --- chunked files ---------------------------------------------------------------------------
+
+
+def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 12, 50, 10_000])
+def test_analyze_file_equals_whole_analysis_for_any_chunk_size(tmp_path, chunk_rows):
+    sites, _, _ = _cohort_with_bad_rows()
+    path = tmp_path / "sites.csv"
+    sites.to_csv(path, index=False)
+    whole = ncs.analyze(pd.read_csv(path), errors="collect", reasons=False)
+    counts = analyze_file(path, tmp_path / "out", chunk_rows=chunk_rows, format="csv")
+    assert counts["n_input_rows"] == len(sites)
+    assert counts["n_rows_in_segments"] + counts["n_rows_single_site"] + counts[
+        "n_rows_rejected"
+    ] == len(sites)
+    seg = pd.read_csv(tmp_path / "out" / "segments.csv")
+    assert seg["distal_row"].tolist() == whole.segments["distal_row"].tolist()
+    rej = pd.read_csv(tmp_path / "out" / "rejected.csv")
+    assert rej["input_row"].tolist() == whole.rejected["input_row"].tolist()
+    pat = pd.read_csv(tmp_path / "out" / "patients.csv")
+    want = whole.patients[["patient_id", "scheme", "verdict"]].astype(str)
+    got = pat[["patient_id", "scheme", "verdict"]].astype(str)
+    pd.testing.assert_frame_equal(
+        _sorted(got, ["patient_id", "scheme"]), _sorted(want, ["patient_id", "scheme"])
+    )
+
+
+def test_analyze_file_parquet_round_trip(tmp_path):
+    pytest.importorskip("pyarrow")
+    sites = simulate.cohort(40, seed=9)
+    sites.to_parquet(tmp_path / "sites.parquet")
+    counts = analyze_file(tmp_path / "sites.parquet", tmp_path / "out", chunk_rows=25)
+    whole = ncs.analyze(sites, reasons=False)
+    assert counts["findings"] == len(whole.findings)
+    keys = {
+        "segments": ["distal_row", "proximal_row"],
+        "findings": ["criterion", *FINDING_KEYS],
+        "nerves": ["scheme", "patient_id", "nerve", "side"],
+        "patients": ["scheme", "patient_id"],
+    }
+    for name, key in keys.items():
+        got = _sorted(pd.read_parquet(tmp_path / "out" / f"{name}.parquet"), key)
+        want = _sorted(getattr(whole, name), key)
+        pd.testing.assert_frame_equal(
+            got, want, check_dtype=False, check_categorical=False, obj=name
+        )
+
+
+def test_analyze_file_refuses_a_file_not_grouped_by_patient(tmp_path):
+    sites = simulate.cohort(6, seed=2)
+    shuffled = pd.concat([sites.iloc[:30], sites.iloc[[0]], sites.iloc[30:]], ignore_index=True)
+    shuffled.loc[30, "site"] = "axilla"
+    path = tmp_path / "sites.csv"
+    shuffled.to_csv(path, index=False)
+    out = tmp_path / "out"
+    with pytest.raises(ncs.ValidationError, match="not grouped by patient"):
+        analyze_file(path, out, chunk_rows=10, format="csv")
+    assert list(out.iterdir()) == []  # nothing written half-way
+
+
+def test_progress_bar_is_silent_when_not_a_terminal(tmp_path, capsys):
+    sites = simulate.cohort(3, seed=2)
+    sites.to_csv(tmp_path / "s.csv", index=False)
+    analyze_file(tmp_path / "s.csv", tmp_path / "out", chunk_rows=5, format="csv")
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_cli_batch_writes_every_table(tmp_path, capsys):
+    import json
+
+    from ncs.cli import main
+
+    sites = simulate.cohort(5, seed=1)
+    sites.to_csv(tmp_path / "s.csv", index=False)
+    code = main(
+        [
+            "batch",
+            str(tmp_path / "s.csv"),
+            "-d",
+            str(tmp_path / "out"),
+            "--chunk-rows",
+            "7",
+            "--format",
+            "csv",
+        ]
+    )
+    assert code == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["n_input_rows"] == len(sites) == counts["n_rows_in_segments"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "findings.csv",
+        "nerves.csv",
+        "patients.csv",
+        "rejected.csv",
+        "segments.csv",
+    ]
