@@ -7,8 +7,7 @@ partial conduction block (Bouche 1995)"``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,14 +31,6 @@ def _strings(values, n: int | None = None) -> np.ndarray:
     if isinstance(values, str):
         return np.full(n, values, dtype=_S)
     return np.asarray(values, dtype=_S)
-
-
-def _column(segments: pd.DataFrame | Mapping[str, Any], name: str) -> np.ndarray:
-    """A measure column as floats, from a DataFrame or a mapping of arrays."""
-    values = segments[name]
-    if isinstance(values, np.ndarray):
-        return values.astype(float, copy=False)
-    return values.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _add(*parts) -> np.ndarray:
