@@ -155,14 +155,17 @@ class Variability:
 KONG2009 = Variability(
     cv={"amplitude_mv": 0.156},
     citation=_KONG2009,
-    verified=True,
+    verified=False,
     notes=(
-        "Kong et al. 2009 (abstract, Results): 'Amplitude parameters have a higher "
+        "Not verified as a CMAP-amplitude value: 0.156 is read in Kong et al. 2009 (abstract, "
+        "Results): 'Amplitude parameters have a higher "
         "between-session-test CoVs in the range of 15.6--19.8%' (29 subjects, median, ulnar, "
         "deep peroneal and posterior tibial motor nerves and sensory nerves, two sessions 3-7 "
-        "days apart). 0.156 is the lower end of that range, applied to CMAP amplitude at every "
-        "site. Between-session variation includes re-placing the electrodes, so it overstates "
-        "the variation between two stimulation sites of one recording; the same abstract says "
+        "days apart). That range covers CMAP and SNAP amplitudes together; the per-nerve CMAP "
+        "values in the paper's tables were not read. 0.156, the lower end, is applied to CMAP "
+        "amplitude at every site. Between-session variation includes re-placing the "
+        "electrodes, so it overstates the variation between two stimulation sites of one "
+        "recording; the same abstract says "
         "between-test CoVs within a session are 30-80% lower. No published coefficient of "
         "variation for CMAP negative-peak area or duration was found, so area and duration are "
         "held fixed unless you pass cv={'area_mvms': ..., 'duration_ms': ...}."
@@ -395,8 +398,8 @@ def verdict_classes(crit: Criterion, verdicts: np.ndarray) -> np.ndarray:
     v = np.asarray(verdicts, dtype=object)
     if mapping:
         lut = {k: _PATIENT_CLASSES.index(c) for k, c in mapping.items()}
-        return np.array([lut.get(x, 2) for x in v], dtype=np.int8) if v.size else v.astype(int)
-    positive, negative, indeterminate = crit.verdicts[:3]
+        return pd.Series(v, dtype=object).map(lut).fillna(2).to_numpy(dtype=np.int8)
+    _, negative, indeterminate = crit.verdicts[:3]
     return np.select([v == negative, v == indeterminate], [1, 2], 0).astype(np.int8)
 
 
@@ -478,7 +481,7 @@ class Comparison:
         """JSON-able dict of every table (missing values as ``None``)."""
         return {
             "meta": self.meta,
-            "agreement": _records(self.agreement),
+            "agreement": _records(self.agreement.astype({"n_agree": object})),
             "contingency": _records(self.contingency),
             "accuracy": _records(self.accuracy),
             "segments": _records(self.segments),
@@ -1466,8 +1469,9 @@ def render_agreement(comp: Comparison, levels: Iterable[str] = ("segment", "nerv
             if math.isnan(r.kappa):
                 kappa = "kappa: not defined"
             else:
+                low, high = r.kappa_ci_low + 0.0, r.kappa_ci_high + 0.0
                 kappa = (
-                    f"kappa {r.kappa:.3f} (95% CI {r.kappa_ci_low:.3f} to {r.kappa_ci_high:.3f}, "
+                    f"kappa {r.kappa + 0.0:.3f} (95% CI {low:.3f} to {high:.3f}, "
                     f"SE {r.kappa_se:.3f})"
                 )
             agree = (
@@ -1486,9 +1490,8 @@ def render_agreement(comp: Comparison, levels: Iterable[str] = ("segment", "nerv
             for name in ("sensitivity", "specificity", "ppv", "npv"):
                 v = getattr(r, name)
                 lo, hi = getattr(r, f"{name}_ci_low"), getattr(r, f"{name}_ci_high")
-                parts.append(
-                    f"{name} {'n/a' if pd.isna(v) else f'{100 * v:.1f}% ({100 * lo:.1f}-{100 * hi:.1f})'}"
-                )
+                shown = "n/a" if pd.isna(v) else f"{100 * v:.1f}% ({100 * lo:.1f}-{100 * hi:.1f})"
+                parts.append(f"{name} {shown}")
             lines.append(
                 f"   {r.scheme}: TP {r.true_positive} FP {r.false_positive} FN {r.false_negative} "
                 f"TN {r.true_negative} (indeterminate {r.n_indeterminate}); " + ", ".join(parts)
