@@ -5,6 +5,7 @@ The everyday names are here; see the user guide for the tidy input format.
 
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
+from ncs.compare import Comparison, compare
 from ncs.criteria import (
     CRITERIA,
     DEFAULT_CRITERIA,
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_CRITERIA",
     "Analysis",
     "Citation",
+    "Comparison",
     "Criterion",
     "NcsWarning",
     "SegmentRule",
@@ -36,6 +38,7 @@ __all__ = [
     "__version__",
     "analyze",
     "classify",
+    "compare",
     "get_criteria",
     "list_criteria",
     "normalize_units",
