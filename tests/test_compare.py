@@ -385,3 +385,25 @@ def test_cli_compare(tmp_path, capsys):
     table = pd.read_csv(target)
     assert {"level", "kappa", "kappa_ci_low"} <= set(table.columns)
     assert main(["compare", str(path), "--cv", "amplitude_mv"]) == 2
+
+
+def test_docs_worked_numbers(fixture_comparison):
+    # docs/compare.md: patient kappa 13/25, segment kappa 193/489 (worked there by hand)
+    ag = fixture_comparison.agreement.set_index(["level", "categories"])
+    assert ag.loc[("patient", "all"), "kappa"] == pytest.approx(13 / 25)
+    assert ag.loc[("patient", "assessable"), "kappa"] == pytest.approx(0.5)
+    assert ag.loc[("segment", "all"), "kappa"] == pytest.approx(193 / 489)
+    assert ag.loc[("segment", "all"), "percent_agreement"] == pytest.approx(100 * 29 / 37)
+
+
+def test_docs_closed_form_cidp_ulnar():
+    # docs/compare.md: CIDP01 ulnar wrist -> below elbow, 6.8 -> 4.6 mV, area drop 18.9% fixed:
+    # p = Phi((ln 0.7 - ln(4.6/6.8)) / (sqrt 2 sigma)) with sigma^2 = ln(1 + 0.156^2)
+    sigma = math.sqrt(math.log1p(0.156**2))
+    expected = NormalDist().cdf((math.log(0.7) - math.log(4.6 / 6.8)) / (math.sqrt(2) * sigma))
+    assert expected == pytest.approx(0.562, abs=0.001)
+    c = compare(ncs.read_sites(FIXTURES / "cidp_dispersion.csv"), "katz2002", n_draws=20_000)
+    r = c.robustness
+    row = r[(r["nerve"] == "ulnar") & (r["proximal_site"] == "below elbow")].iloc[0]
+    assert row["p_holds"] == pytest.approx(expected, abs=0.015)
+    assert row["flip_proximal"] == pytest.approx(4.76)
