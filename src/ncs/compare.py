@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ncs.analyze import Analysis, _records, analyze
+from ncs.analyze import FINDING_KEYS, Analysis, _records, analyze
 from ncs.criteria import (
     _CODE_NA,
     _CODE_NO,
@@ -45,6 +45,7 @@ from ncs.criteria import (
 from ncs.errors import ValidationError
 from ncs.explain import _S, _add, format_number, join_strings
 from ncs.measures import FALSE, TRUE, UNKNOWN, percent_change, percent_drop, truth
+from ncs.schema import NERVE_KEYS
 
 __all__ = [
     "CLASSES",
@@ -63,15 +64,7 @@ is ``indeterminate``)."""
 
 _PATIENT_CLASSES: tuple[str, ...] = ("positive", "negative", "indeterminate")
 
-SEGMENT_KEYS: tuple[str, ...] = (
-    "patient_id",
-    "nerve",
-    "side",
-    "distal_site",
-    "proximal_site",
-    "reference",
-)
-NERVE_KEYS: tuple[str, ...] = ("patient_id", "nerve", "side")
+SEGMENT_KEYS = FINDING_KEYS
 
 # --------------------------------------------------------------------------------------
 # Measurement variability
