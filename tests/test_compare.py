@@ -407,3 +407,21 @@ def test_docs_closed_form_cidp_ulnar():
     row = r[(r["nerve"] == "ulnar") & (r["proximal_site"] == "below elbow")].iloc[0]
     assert row["p_holds"] == pytest.approx(expected, abs=0.015)
     assert row["flip_proximal"] == pytest.approx(4.76)
+
+
+def test_finding_the_thresholds_cannot_reproduce_is_not_simulated():
+    # As if a criterion had a rule compare does not know (e.g. a precondition on the distal
+    # amplitude): the analysis says not_assessable where the thresholds alone say yes.
+    a = ncs.analyze(two_sites(amp=(10.0, 2.0), area=(30.0, 6.0), dur=(6.0, 6.1)))
+    findings = a.findings.copy()
+    katz = (findings["criterion"] == "katz2002").to_numpy()
+    findings.loc[katz, "block"] = "not_assessable"
+    c = compare(dataclasses.replace(a, findings=findings), n_draws=20)
+    r = c.robustness.set_index("criterion")
+    assert r.loc["katz2002", "robustness"] == "not_simulated"
+    assert math.isnan(r.loc["katz2002", "p_holds"])
+    assert r.loc["bouche1995", "robustness"] == "robust_yes"
+    assert c.segments["block_katz2002"].iloc[0] == "not_assessable"  # the analysis wins
+    assert not c.margins.query("criterion == 'katz2002'")["decisive"].any()
+    pr = c.patient_robustness.set_index("scheme")
+    assert pr.loc["katz2002", "robustness"] == "not_simulated"

@@ -169,7 +169,13 @@ KONG2009 = Variability(
 DEFAULT_VARIABILITY = KONG2009
 
 
-ROBUSTNESS_LABELS: tuple[str, ...] = ("robust_yes", "robust_no", "borderline", "not_assessable")
+ROBUSTNESS_LABELS: tuple[str, ...] = (
+    "robust_yes",
+    "robust_no",
+    "borderline",
+    "not_assessable",
+    "not_simulated",
+)
 """Values of the ``robustness`` columns."""
 
 # --------------------------------------------------------------------------------------
@@ -471,7 +477,11 @@ class Comparison:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of every table (missing values as ``None``)."""
+        """JSON-able dict of the tables (missing values as ``None``).
+
+        ``margins`` (one row per segment, scheme and threshold) is left out for size; write it
+        with ``comparison.margins.to_csv(...)``.
+        """
         return {
             "meta": self.meta,
             "agreement": _records(self.agreement.astype({"n_agree": object})),
@@ -603,13 +613,15 @@ def compare(
     n_seg = len(seg)
     measures = _measures_of(seg, crits)
     distal_absent = (seg["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
-    base = {c.id: _codes(c, measures, distal_absent) for c in crits}
-    found = _findings_codes(result, crits, n_seg)
-    for c in crits:  # the re-judge from thresholds must reproduce the analysis
-        if not np.array_equal(base[c.id][0], found[c.id]):
-            raise ValueError(
-                f"criterion {c.id!r} has rules that compare cannot re-apply from its thresholds"
-            )
+    # The analysis' own findings are the truth; re-applying the thresholds (needed for margins
+    # and simulation) must reproduce them. Where it does not (a rule this module does not
+    # know, e.g. a precondition), those findings are reported but not simulated.
+    base = _findings_codes(result, crits, n_seg)
+    rejudged = {c.id: _codes(c, measures, distal_absent) for c in crits}
+    unsupported = {
+        c.id: (rejudged[c.id][0] != base[c.id][0]) | (rejudged[c.id][1] != base[c.id][1])
+        for c in crits
+    }
 
     wide_segments = _wide_segments(seg, crits, base, measures, distal_absent)
     wide_nerves = _wide_nerves(result, crits)
@@ -620,9 +632,18 @@ def compare(
         crits, wide_segments, wide_nerves, wide_patients, confidence
     )
     accuracy = _accuracy(crits, wide_patients, confidence) if diagnosis is not None else None
-    margins, margin_parts = _margins(seg, crits, measures, distal_absent, base)
+    margins, margin_parts = _margins(seg, crits, measures, distal_absent, rejudged, unsupported)
     robustness, patient_robustness = _robustness(
-        result, crits, base, margin_parts, variability, n_draws, seed, robust_level
+        result,
+        crits,
+        base,
+        rejudged,
+        unsupported,
+        margin_parts,
+        variability,
+        n_draws,
+        seed,
+        robust_level,
     )
     meta = {
         "criteria": [c.id for c in crits],
@@ -659,11 +680,12 @@ def _variability(cv: Mapping[str, float] | Variability | None) -> Variability:
 
 
 def _findings_codes(result: Analysis, crits: tuple[Criterion, ...], n: int) -> dict[str, Any]:
-    """Block codes of the analysis' findings per criterion, aligned with the segments."""
-    from ncs.criteria import BLOCK_VALUES
+    """(block, dispersion) codes of the analysis' findings per criterion, in segment order."""
+    from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES
 
     to_code = {"yes": _CODE_YES, "probable": _CODE_PROBABLE, "no": _CODE_NO}
     lut = np.array([to_code.get(v, _CODE_NA) for v in BLOCK_VALUES], dtype=np.int8)
+    lut_disp = np.array([to_code.get(v, _CODE_NA) for v in DISPERSION_VALUES], dtype=np.int8)
     f = result.findings
     out = {}
     for c in crits:
@@ -679,7 +701,8 @@ def _findings_codes(result: Analysis, crits: tuple[Criterion, ...], n: int) -> d
                 rows, on=list(SEGMENT_KEYS), how="left", validate="one_to_one"
             )
         block = pd.Categorical(rows["block"], categories=list(BLOCK_VALUES))
-        out[c.id] = lut[np.asarray(block.codes)]
+        disp = pd.Categorical(rows["dispersion"], categories=list(DISPERSION_VALUES))
+        out[c.id] = (lut[np.asarray(block.codes)], lut_disp[np.asarray(disp.codes)])
     return out
 
 
@@ -723,8 +746,7 @@ def _decisive(crit: Criterion, truths: dict[Threshold, np.ndarray], base: np.nda
             flipped[t] = np.where(v == TRUE, FALSE, np.where(v == FALSE, TRUE, UNKNOWN))
             rule_truths = [_combine(r, [flipped[x] for x in r.thresholds]) for r in crit.block]
             code = _block_code(crit, rule_truths)
-            code[absent] = _CODE_NA
-            out[t] = code != base
+            out[t] = (code != base) & ~absent
     return out
 
 
@@ -1170,13 +1192,18 @@ def _constant_columns(labels: list[Any], n: int) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=uniques)
 
 
-def _margins(seg, crits, measures, absent, base) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """The long margins table, and its parts (one dict of arrays per threshold)."""
+def _margins(
+    seg, crits, measures, absent, rejudged, unsupported
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The long margins table, and its parts (one dict of arrays per threshold).
+
+    ``decisive`` is False where the thresholds do not reproduce the analysis' finding.
+    """
     n = len(seg)
     parts: list[dict[str, Any]] = []
     for c in crits:
         truths = {t: _threshold_truth(t, measures) for _, _, r in _rules(c) for t in r.thresholds}
-        decisive = _decisive(c, truths, base[c.id][0], absent)
+        decisive = _decisive(c, truths, rejudged[c.id][0], absent | unsupported[c.id])
         for kind, i, rule in _rules(c):
             for t in rule.thresholds:
                 v = measures[t.measure]
@@ -1371,7 +1398,9 @@ def _label(base_class: np.ndarray, p: np.ndarray, level: float) -> np.ndarray:
     )
 
 
-def _robustness(result, crits, base, margin_parts, variability, n_draws, seed, level):
+def _robustness(
+    result, crits, base, rejudged, unsupported, margin_parts, variability, n_draws, seed, level
+):
     seg = result.segments
     n = len(seg)
     # segments are grouped by nerve, nerves sorted by patient: patients are contiguous
@@ -1383,9 +1412,15 @@ def _robustness(result, crits, base, margin_parts, variability, n_draws, seed, l
         raise ValueError("segments are not grouped by patient")  # pragma: no cover
     n_patients = len(patient_ids)
     hold_seg, hold_pat = _simulate(
-        result, crits, base, variability, n_draws, seed, segment_patient, n_patients
+        result, crits, rejudged, variability, n_draws, seed, segment_patient, n_patients
     )
     summary = _margin_summary(seg, crits, base, margin_parts)
+    for c in crits:
+        summary[c.id]["margin"] = np.where(
+            unsupported[c.id],
+            "not derivable from the thresholds alone",
+            summary[c.id]["margin"],
+        ).astype(_S)
 
     from ncs.criteria import BLOCK_VALUES, category_codes
 
@@ -1407,17 +1442,23 @@ def _robustness(result, crits, base, margin_parts, variability, n_draws, seed, l
     robustness["margin"] = pd.array(np.asarray(margin_text, dtype=object), dtype="string")
     cls = _segment_class(block)
     p = _concat([hold_seg[c.id] for c in crits], float) / n_draws
-    robustness["p_holds"] = np.where(cls == 2, np.nan, p)
+    skipped = _concat([unsupported[c.id] for c in crits], bool)
+    robustness["p_holds"] = np.where((cls == 2) | skipped, np.nan, p)
     robustness["robustness"] = pd.Categorical(
-        _label(cls, p, level), categories=list(ROBUSTNESS_LABELS)
+        np.where(skipped, "not_simulated", _label(cls, p, level)),
+        categories=list(ROBUSTNESS_LABELS),
     )
 
     pat_parts = []
     for c in crits:
-        pcls = _patient_class(c, base[c.id], segment_patient, n_patients)
+        pcls = _patient_class(c, rejudged[c.id], segment_patient, n_patients)
         verdicts = pt[pt["scheme"] == c.id].set_index("patient_id")["verdict"]
         verdicts = verdicts.reindex(patient_ids).to_numpy(dtype=object)
-        same = verdict_classes(c, verdicts) == pcls  # a scheme rolled up otherwise: not simulated
+        # a scheme whose roll-up or segment rules the thresholds do not reproduce: not simulated
+        n_unsupported = np.bincount(
+            segment_patient, weights=unsupported[c.id], minlength=n_patients
+        )
+        same = (verdict_classes(c, verdicts) == pcls) & (n_unsupported == 0)
         pp = hold_pat[c.id] / n_draws
         pat_parts.append(
             {
@@ -1433,7 +1474,7 @@ def _robustness(result, crits, base, margin_parts, variability, n_draws, seed, l
     for col in ("patient_id", "scheme", "verdict", "class"):
         patients[col] = pd.array(patients[col].to_numpy(dtype=object), dtype="string")
     patients["robustness"] = pd.Categorical(
-        patients["robustness"], categories=[*ROBUSTNESS_LABELS, "not_simulated"]
+        patients["robustness"], categories=list(ROBUSTNESS_LABELS)
     )
     return robustness, patients
 
