@@ -141,6 +141,19 @@ def test_patients_side_by_side(fixture_comparison):
     assert p.loc["CIDP01", "verdict_bouche1995"] == "no_conduction_block"
     assert p.loc["MISS02", "class_bouche1995"] == "indeterminate"
     assert set(p.index[p["discordant"]]) == {"CIDP01", "MISS02"}
+    assert p.loc["CIDP01", "why"].startswith("5 segment(s) judged differently, e.g. median L")
+    assert p.loc["NORM01", "why"] == ""
+
+
+def test_patient_discordant_through_dispersion_only():
+    # amplitude 10 -> 9, area 30 -> 28, duration 6 -> 8.4 (+40%): no block for either scheme,
+    # Katz counts the dispersion (>30%) for the patient, Bouche does not.
+    c = compare(two_sites(amp=(10.0, 9.0), area=(30.0, 28.0), dur=(6.0, 8.4)), cv={})
+    p = c.patients.iloc[0]
+    assert p["verdict_katz2002"] == "demyelinating"
+    assert p["verdict_bouche1995"] == "no_conduction_block"
+    assert not c.segments["discordant"].iloc[0]
+    assert p["why"].startswith("no segment's block finding differs")
 
 
 def test_segment_agreement_cidp():

@@ -419,10 +419,12 @@ class Comparison:
         One row per segment: keys, measures, ``block_<id>`` and ``dispersion_<id>`` per
         scheme, ``discordant`` (block classes differ) and ``why`` (a sentence where they do).
     nerves : pandas.DataFrame
-        One row per nerve: keys, ``block_<id>`` per scheme, ``discordant``.
+        One row per nerve: keys, ``block_<id>`` per scheme, ``discordant``, ``why`` (how many
+        segments differ and the first one's sentence).
     patients : pandas.DataFrame
         One row per patient: ``verdict_<id>`` (each scheme's own label), ``class_<id>``
-        (positive/negative/indeterminate), ``discordant``, and ``diagnosis`` when given.
+        (positive/negative/indeterminate), ``discordant``, ``why``, and ``diagnosis`` when
+        given.
     agreement : pandas.DataFrame
         One row per (level, scheme pair, categories): counts, percent agreement, Cohen's
         kappa, its standard error and confidence interval.
@@ -627,6 +629,8 @@ def compare(
     wide_nerves = _wide_nerves(result, crits)
     diagnosis = _diagnosis(result, reference, positive)
     wide_patients = _wide_patients(result, crits, diagnosis)
+    wide_nerves["why"] = _why_of_groups(wide_segments, wide_nerves, list(NERVE_KEYS))
+    wide_patients["why"] = _why_of_groups(wide_segments, wide_patients, ["patient_id"])
 
     agreement, contingency = _agreement(
         crits, wide_segments, wide_nerves, wide_patients, confidence
@@ -832,6 +836,51 @@ def _wide_segments(seg, crits, base, measures, absent) -> pd.DataFrame:
     data["discordant"] = discordant
     data["why"] = pd.array(_why(crits, measures, base, absent, discordant), dtype="string")
     return pd.DataFrame(data).reset_index(drop=True)
+
+
+def _why_of_groups(wide_seg: pd.DataFrame, groups: pd.DataFrame, keys: list[str]):
+    """For discordant nerves/patients: how many segments differ, and the first one's reason."""
+    disc = wide_seg[wide_seg["discordant"].to_numpy(dtype=bool)]
+    discordant = groups["discordant"].to_numpy(dtype=bool)
+    out = np.full(len(groups), "", dtype=object)
+    if not disc.empty:
+        out = _first_discordant(disc, groups, keys, discordant)
+    # discordant without a discordant segment: the schemes roll the same segments up differently
+    out = np.where(
+        discordant & (out == ""),
+        "no segment's block finding differs: the verdicts part through other findings "
+        "(e.g. dispersion) or the schemes' roll-up rules",
+        out,
+    )
+    return pd.array(out.astype(object), dtype="string")
+
+
+def _first_discordant(disc, groups, keys, discordant) -> np.ndarray:
+    first = disc.groupby(keys, sort=False, observed=True).agg(
+        n=("why", "size"),
+        first_nerve=("nerve", "first"),
+        first_side=("side", "first"),
+        distal=("distal_site", "first"),
+        proximal=("proximal_site", "first"),
+        why=("why", "first"),
+    )
+    first = first.reset_index()
+    text = join_strings(
+        first["n"].astype(str).to_numpy(),
+        " segment(s) judged differently, e.g. ",
+        first["first_nerve"].to_numpy(dtype=object),
+        " ",
+        first["first_side"].to_numpy(dtype=object),
+        " ",
+        first["distal"].to_numpy(dtype=object),
+        " to ",
+        first["proximal"].to_numpy(dtype=object),
+        ": ",
+        first["why"].to_numpy(dtype=object),
+    )
+    first["text"] = text
+    merged = groups[keys].merge(first[[*keys, "text"]], on=keys, how="left")
+    return np.where(discordant, merged["text"].fillna("").to_numpy(dtype=object), "")
 
 
 def _wide_nerves(result: Analysis, crits) -> pd.DataFrame:
