@@ -11,6 +11,14 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "data" / "fixtures"
+#: The five example studies of the seed criteria (the worked numbers in docs/compare.md).
+SEED_FIXTURES = (
+    "als_axonal.csv",
+    "cidp_dispersion.csv",
+    "missing_measures.csv",
+    "mmn_forearm_block.csv",
+    "normal.csv",
+)
 
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]

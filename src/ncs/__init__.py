@@ -6,6 +6,7 @@ The everyday names are here; see the user guide for the tidy input format.
 from ncs import normative
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
+from ncs.compare import Comparison, compare
 from ncs.criteria import (
     CRITERIA,
     DEFAULT_CRITERIA,
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_CRITERIA",
     "Analysis",
     "Citation",
+    "Comparison",
     "Criterion",
     "NcsWarning",
     "NerveItem",
@@ -42,6 +44,7 @@ __all__ = [
     "__version__",
     "analyze",
     "classify",
+    "compare",
     "get_criteria",
     "list_criteria",
     "normalize_units",

@@ -1,4 +1,4 @@
-"""Command line: ``ncs analyze FILE``, ``ncs demo``, ``ncs criteria``.
+"""Command line: ``ncs analyze FILE``, ``ncs compare FILE``, ``ncs demo``, ``ncs criteria``.
 
 Exit codes: 0 success; 2 invalid input (every problem printed with its row and column) or
 a usage error; 1 an internal error.
@@ -31,6 +31,7 @@ _EXAMPLES = """examples:
   ncs analyze study.csv --units amplitude=uV
   ncs criteria                              list the criteria with citations
   ncs batch cohort.parquet -d out/          big files: chunked, one file per table
+  ncs compare study.csv -c katz2002 -c bouche1995   agreement tables between criteria
 """
 
 _TABLES = ("findings", "segments", "nerves", "patients")
@@ -95,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     p_batch.add_argument("--format", "-f", choices=("parquet", "csv"), default=None)
     p_batch.add_argument("--reasons", action="store_true", help="write findings.reason too")
     p_batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p_cmp = sub.add_parser(
+        "compare",
+        help="agreement between criteria on the same segments (kappa, discordant segments)",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_cmp.add_argument("file", help="sites table, one row per stimulation site")
+    _add_compare_options(p_cmp)
 
     p_demo = sub.add_parser("demo", help="analyse the bundled example study")
     add_output_options(p_demo)
@@ -102,6 +111,114 @@ def _parser() -> argparse.ArgumentParser:
     p_crit = sub.add_parser("criteria", help="list the criteria and their citations")
     p_crit.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table")
     return parser
+
+
+def _add_compare_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--criteria",
+        "-c",
+        action="append",
+        metavar="ID",
+        help=f"criterion id (repeatable, at least two; default: {', '.join(DEFAULT_CRITERIA)})",
+    )
+    p.add_argument(
+        "--format",
+        "-f",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table: agreement tables as text; csv: the --table table; json: everything",
+    )
+    p.add_argument(
+        "--table",
+        choices=(
+            "agreement",
+            "contingency",
+            "accuracy",
+            "segments",
+            "nerves",
+            "patients",
+            "robustness",
+            "patient_robustness",
+            "margins",
+        ),
+        default="agreement",
+        help="which table --format csv writes (default: agreement)",
+    )
+    p.add_argument(
+        "--reference",
+        metavar="COLUMN",
+        help="column holding each patient's reference diagnosis (default: 'diagnosis' if present)",
+    )
+    p.add_argument(
+        "--positive",
+        action="append",
+        metavar="VALUE",
+        help="diagnosis value counted as positive (repeatable; default: boolean-like values)",
+    )
+    p.add_argument(
+        "--cv",
+        action="append",
+        metavar="COLUMN=FRACTION",
+        default=[],
+        help="coefficient of variation of a site measure for the robustness simulation, "
+        "e.g. amplitude_mv=0.1 (default: Kong et al. 2009, amplitude 0.156)",
+    )
+    p.add_argument("--draws", type=int, default=1000, help="simulation draws (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    p.add_argument(
+        "--units",
+        action="append",
+        metavar="QUANTITY=UNIT",
+        default=[],
+        help="input units if not canonical, e.g. amplitude=uV",
+    )
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+
+
+def _cv(items: list[str]) -> dict[str, float] | None:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValidationError([(None, None, f"--cv takes COLUMN=FRACTION, got {item!r}")])
+    return out
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from ncs.compare import compare
+
+    sites = read_sites(Path(args.file))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NcsWarning)
+        result = compare(
+            sites,
+            criteria=args.criteria,
+            reference=args.reference,
+            positive=args.positive,
+            cv=_cv(args.cv),
+            n_draws=args.draws,
+            seed=args.seed,
+            units=_units(args.units) or None,
+        )
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    if args.format == "json":
+        text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    elif args.format == "csv":
+        text = getattr(result, args.table).to_csv(index=False)
+    else:
+        text = result.summary()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _units(items: list[str]) -> dict[str, str]:
@@ -192,6 +309,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"warning: {w.message}", file=sys.stderr)
         print(json.dumps(counts))
         return EXIT_OK
+    if args.command == "compare":
+        return _run_compare(args)
     path = demo_path() if args.command == "demo" else Path(args.file)
     sites = read_sites(path)
     with warnings.catch_warnings(record=True) as caught:

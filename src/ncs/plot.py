@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_traces"]
+__all__ = ["plot_agreement", "plot_decision_regions", "plot_traces"]
 
 
 def _require_pyplot() -> Any:
@@ -174,4 +174,196 @@ def plot_traces(
     ax.set_yticks([])
     if any(line.get_label() and not line.get_label().startswith("_") for line in ax.get_lines()):
         ax.legend(loc="upper right", fontsize=7, frameon=False)
+    return ax
+
+
+def _comparison(result: Any) -> Any:
+    """A Comparison from a Comparison or an Analysis (no simulation needed for plots)."""
+    from ncs.analyze import Analysis
+    from ncs.compare import Comparison, compare
+
+    if isinstance(result, Comparison):
+        return result
+    if isinstance(result, Analysis):
+        return compare(result, cv={}, n_draws=1)
+    raise TypeError("pass a Comparison (ncs.compare) or an Analysis (ncs.analyze)")
+
+
+def plot_agreement(
+    comparison: Any,
+    *,
+    level: str = "patient",
+    categories: str = "all",
+    ax: Any = None,
+) -> Any:
+    """Pairwise Cohen's kappa between criteria as a matrix, each cell with its 95 % interval.
+
+    Parameters
+    ----------
+    comparison : ncs.compare.Comparison or ncs.Analysis
+        Result of :func:`ncs.compare` (an ``Analysis`` is compared here).
+    level : {"segment", "nerve", "patient"}, default "patient"
+    categories : {"all", "assessable"}, default "all"
+        With ``not_assessable``/``indeterminate`` kept as a category, or those units excluded.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    References
+    ----------
+    .. [1] Fleiss JL, Cohen J, Everitt BS. Large sample standard errors of kappa and weighted
+       kappa. Psychol Bull 1969;72(5):323-327.
+    """
+    plt = _require_pyplot()
+    comp = _comparison(comparison)
+    ids = list(comp.meta["criteria"])
+    k = len(ids)
+    matrix = np.full((k, k), np.nan)
+    notes = [["" for _ in ids] for _ in ids]
+    ag = comp.agreement
+    rows = ag[(ag["level"] == level) & (ag["categories"] == categories)]
+    for r in rows.itertuples(index=False):
+        i, j = ids.index(r.scheme_a), ids.index(r.scheme_b)
+        matrix[i, j] = matrix[j, i] = r.kappa
+        if np.isnan(r.kappa):
+            text = "n/a"
+        else:
+            text = f"{r.kappa:.2f}\n({r.kappa_ci_low:.2f} to {r.kappa_ci_high:.2f})\nn={r.n}"
+        notes[i][j] = notes[j][i] = text
+    for i in range(k):
+        matrix[i, i] = 1.0
+        notes[i][i] = "1"
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 + 1.5 * k, 1.2 + 1.3 * k))
+    image = ax.imshow(matrix, vmin=-1.0, vmax=1.0, cmap="RdBu")
+    for i in range(k):
+        for j in range(k):
+            value = matrix[i, j]
+            dark = np.isfinite(value) and abs(value) > 0.6
+            ax.text(
+                j, i, notes[i][j], ha="center", va="center", fontsize=8, color="w" if dark else "k"
+            )
+    ax.set_xticks(range(k), ids, rotation=30, ha="right")
+    ax.set_yticks(range(k), ids)
+    ax.set_title(f"Cohen's kappa, {level} level ({categories})", fontsize=9)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="kappa")
+    return ax
+
+
+def plot_decision_regions(
+    comparison: Any,
+    *,
+    x_limits: tuple[float, float] = (-20.0, 100.0),
+    y_limits: tuple[float, float] = (-60.0, 120.0),
+    resolution: int = 241,
+    area: str = "as_amplitude",
+    ax: Any = None,
+) -> Any:
+    """Amplitude drop against duration change per segment, with each scheme's block region.
+
+    Every scheme's block rules are evaluated on a grid from their thresholds, and the region
+    where the scheme finds a block is outlined; segments are drawn on top, marked by whether
+    the schemes agree. Schemes that also use the area drop cannot be drawn in two dimensions
+    without an assumption: the regions are drawn with the area drop equal to the amplitude
+    drop (``area="as_amplitude"``) or with the area unknown (``area="unknown"``, which shows
+    where the amplitude and duration alone decide).
+
+    Parameters
+    ----------
+    comparison : ncs.compare.Comparison or ncs.Analysis
+    x_limits : (float, float)
+        Range of the amplitude drop axis. [%]
+    y_limits : (float, float)
+        Range of the duration change axis. [%]
+    resolution : int, default 241
+        Grid points per axis.
+    area : {"as_amplitude", "unknown"}
+        Area drop used for the regions (the segments are drawn with their own values).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Notes
+    -----
+    Segments without an amplitude drop or a duration change are not drawn; their number is
+    given in the legend.
+    """
+    plt = _require_pyplot()
+    from ncs.compare import _codes, _segment_class
+
+    if area not in ("as_amplitude", "unknown"):
+        raise ValueError("area must be 'as_amplitude' or 'unknown'")
+    comp = _comparison(comparison)
+    ids = list(comp.meta["criteria"])
+    crits = [c for c in comp.analysis.criteria if c.id in ids]
+    x = np.linspace(*x_limits, resolution)
+    y = np.linspace(*y_limits, resolution)
+    grid_x, grid_y = np.meshgrid(x, y)
+    measures = {
+        "amp_drop_pct": grid_x,
+        "area_drop_pct": grid_x if area == "as_amplitude" else np.full_like(grid_x, np.nan),
+        "dur_change_pct": grid_y,
+    }
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 5.0))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    handles = []
+    from matplotlib.patches import Patch
+
+    for i, crit in enumerate(crits):
+        rules = [*crit.block, *([crit.dispersion] if crit.dispersion is not None else [])]
+        names = {t.measure for r in rules for t in r.thresholds}
+        grid = {m: measures.get(m, np.full_like(grid_x, np.nan)) for m in names}
+        block, _ = _codes(crit, grid, np.zeros(grid_x.shape[1], dtype=bool))
+        positive = (_segment_class(block) == 0).astype(float)
+        colour = colours[i % len(colours)]
+        ax.contourf(grid_x, grid_y, positive, levels=[0.5, 1.5], colors=[colour], alpha=0.15)
+        ax.contour(grid_x, grid_y, positive, levels=[0.5], colors=[colour], linewidths=1.5)
+        handles.append(
+            Patch(facecolor=colour, alpha=0.3, edgecolor=colour, label=f"{crit.short}: block")
+        )
+
+    seg = comp.segments
+    xs = seg["amp_drop_pct"].to_numpy(dtype=float, na_value=np.nan)
+    ys = seg["dur_change_pct"].to_numpy(dtype=float, na_value=np.nan)
+    shown = np.isfinite(xs) & np.isfinite(ys)
+    discordant = seg["discordant"].to_numpy(dtype=bool)
+    for mask, marker, label in (
+        (shown & ~discordant, "o", "schemes agree"),
+        (shown & discordant, "X", "schemes differ"),
+    ):
+        handles.append(
+            ax.scatter(
+                xs[mask],
+                ys[mask],
+                s=28,
+                marker=marker,
+                c="k" if marker == "o" else "r",
+                alpha=0.7,
+                label=f"{label} ({int(mask.sum())})",
+            )
+        )
+    hidden = int((~shown).sum())
+    if hidden:
+        handles.append(
+            Patch(
+                facecolor="none",
+                edgecolor="none",
+                label=f"{hidden} segment(s) without both measures not drawn",
+            )
+        )
+    ax.axvline(0, color="0.8", lw=0.6, zorder=0)
+    ax.axhline(0, color="0.8", lw=0.6, zorder=0)
+    ax.set_xlim(*x_limits)
+    ax.set_ylim(*y_limits)
+    ax.set_xlabel("amplitude drop, proximal vs distal (%)")
+    ax.set_ylabel("duration change, proximal vs distal (%)")
+    note = "area drop = amplitude drop" if area == "as_amplitude" else "area unknown"
+    ax.set_title(f"Block regions per scheme ({note} for the regions)", fontsize=9)
+    ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
     return ax

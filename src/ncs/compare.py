@@ -1,0 +1,1591 @@
+"""Criteria compared on the same segments: side by side, agreement, accuracy, margins, robustness.
+
+:func:`compare` runs :func:`ncs.analyze` (or takes its result) and returns a
+:class:`Comparison` with
+
+* wide tables (one row per segment, nerve and patient, one column per scheme) with the
+  discordant rows flagged and a sentence on why the schemes differ;
+* pairwise agreement (contingency tables, percent agreement, Cohen's kappa with a 95 %
+  confidence interval) at segment, nerve and patient level;
+* sensitivity, specificity, PPV and NPV with Wilson intervals against a reference diagnosis;
+* margins: every threshold's distance from its value, in percentage points and in the
+  measure's own unit ("would flip at 5.74 mV proximal");
+* robustness: the probability that each verdict holds when the site measurements vary with a
+  given coefficient of variation (seeded, vectorised Monte Carlo).
+
+Everything is derived from the criteria's :class:`~ncs.criteria.Threshold` data, never from
+criterion-specific code, so user-defined criteria are compared the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ncs.analyze import FINDING_KEYS, Analysis, _records, analyze
+from ncs.criteria import (
+    _CODE_NA,
+    _CODE_NO,
+    _CODE_PROBABLE,
+    _CODE_YES,
+    MEASURE_LABELS,
+    Citation,
+    Criterion,
+    SegmentRule,
+    Threshold,
+)
+from ncs.errors import ValidationError
+from ncs.explain import _S, _add, format_number, join_strings
+from ncs.measures import FALSE, TRUE, UNKNOWN, percent_change, percent_drop, truth
+from ncs.schema import NERVE_KEYS
+
+__all__ = [
+    "CLASSES",
+    "DEFAULT_VARIABILITY",
+    "KONG2009",
+    "Comparison",
+    "Variability",
+    "cohens_kappa",
+    "compare",
+    "wilson_interval",
+]
+
+CLASSES: tuple[str, ...] = ("positive", "negative", "not_assessable")
+"""Categories every scheme's findings are mapped to for agreement (patients: the third one
+is ``indeterminate``)."""
+
+_PATIENT_CLASSES: tuple[str, ...] = ("positive", "negative", "indeterminate")
+
+SEGMENT_KEYS = FINDING_KEYS
+
+# --------------------------------------------------------------------------------------
+# Measurement variability
+# --------------------------------------------------------------------------------------
+
+#: How each segment measure is rebuilt from the site values (for margins and simulation):
+#: measure -> (sites column, distal segment column, proximal segment column, kind, unit).
+_MEASURE_SOURCES: Mapping[str, tuple[str, str, str, str, str]] = MappingProxyType(
+    {
+        "amp_drop_pct": (
+            "amplitude_mv",
+            "distal_amplitude_mv",
+            "proximal_amplitude_mv",
+            "drop",
+            "mV",
+        ),
+        "area_drop_pct": ("area_mvms", "distal_area_mvms", "proximal_area_mvms", "drop", "mV·ms"),
+        "dur_change_pct": (
+            "duration_ms",
+            "distal_duration_ms",
+            "proximal_duration_ms",
+            "change",
+            "ms",
+        ),
+    }
+)
+_SITE_MEASURES = tuple(v[0] for v in _MEASURE_SOURCES.values())
+
+_KONG2009 = Citation(
+    key="kong2009",
+    text=(
+        "Kong X, Lesser EA, Gozani SN. Repeatability of nerve conduction measurements derived "
+        "entirely by computer methods. Biomed Eng Online 2009;8:33."
+    ),
+    doi="10.1186/1475-925X-8-33",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Variability:
+    """Coefficients of variation of the site measurements, with their source.
+
+    Attributes
+    ----------
+    cv : mapping of str to float
+        Coefficient of variation (a fraction: 0.156 = 15.6 %) per sites-table column
+        (``amplitude_mv``, ``area_mvms``, ``duration_ms``). A column not named is held fixed.
+    citation : Citation or None
+        Where the numbers were read.
+    verified : bool
+        True when every number was read in the cited text.
+    notes : str
+        What the numbers are and how they are used.
+    """
+
+    cv: Mapping[str, float]
+    citation: Citation | None = None
+    verified: bool = False
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in self.cv.items() if not (math.isfinite(v) and v >= 0)}
+        if bad:
+            raise ValueError(f"coefficients of variation must be finite and >= 0, got {bad}")
+        unknown = set(self.cv) - set(_SITE_MEASURES)
+        if unknown:
+            raise ValueError(
+                f"no variability model for {sorted(unknown)}; known: {sorted(_SITE_MEASURES)}"
+            )
+        object.__setattr__(self, "cv", MappingProxyType(dict(self.cv)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cv": dict(self.cv),
+            "citation": None if self.citation is None else self.citation.to_dict(),
+            "verified": self.verified,
+            "notes": self.notes,
+        }
+
+
+KONG2009 = Variability(
+    cv={"amplitude_mv": 0.156},
+    citation=_KONG2009,
+    verified=False,
+    notes=(
+        "Not verified as a CMAP-amplitude value: 0.156 is read in Kong et al. 2009 (abstract, "
+        "Results): 'Amplitude parameters have a higher "
+        "between-session-test CoVs in the range of 15.6--19.8%' (29 subjects, median, ulnar, "
+        "deep peroneal and posterior tibial motor nerves and sensory nerves, two sessions 3-7 "
+        "days apart). That range covers CMAP and SNAP amplitudes together; the per-nerve CMAP "
+        "values in the paper's tables were not read. 0.156, the lower end, is applied to CMAP "
+        "amplitude at every site. Between-session variation includes re-placing the "
+        "electrodes, so it overstates the variation between two stimulation sites of one "
+        "recording; the same abstract says "
+        "between-test CoVs within a session are 30-80% lower. No published coefficient of "
+        "variation for CMAP negative-peak area or duration was found, so area and duration are "
+        "held fixed unless you pass cv={'area_mvms': ..., 'duration_ms': ...}."
+    ),
+)
+"""Default variability: CMAP amplitude CV from Kong et al. 2009 (area and duration fixed)."""
+
+DEFAULT_VARIABILITY = KONG2009
+
+
+ROBUSTNESS_LABELS: tuple[str, ...] = (
+    "robust_yes",
+    "robust_no",
+    "borderline",
+    "not_assessable",
+    "not_simulated",
+)
+"""Values of the ``robustness`` columns."""
+
+# --------------------------------------------------------------------------------------
+# Pure statistics
+# --------------------------------------------------------------------------------------
+
+
+def _z(confidence: float) -> float:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def cohens_kappa(table: Any, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """Cohen's kappa of a square contingency table, its standard error and confidence interval.
+
+    Parameters
+    ----------
+    table : array_like of shape (k, k)
+        Counts: rows are the first rater's categories, columns the second's (same order).
+    confidence : float, default 0.95
+        Coverage of the interval.
+
+    Returns
+    -------
+    kappa, se, ci_low, ci_high : float
+        NaN when undefined (no observations, or both raters put everything in one category).
+
+    Notes
+    -----
+    ``kappa = (p_o - p_e) / (1 - p_e)`` with ``p_o = sum_i p_ii`` and
+    ``p_e = sum_i p_i. p_.i`` (Cohen 1960). The standard error is the large-sample
+    (non-null) one of Fleiss, Cohen and Everitt (1969), eq. 13:
+
+    ``var = [A + B - C] / (n (1 - p_e)^2)``, with
+    ``A = sum_i p_ii [1 - (p_i. + p_.i)(1 - kappa)]^2``,
+    ``B = (1 - kappa)^2 sum_{i != j} p_ij (p_.i + p_j.)^2``,
+    ``C = [kappa - p_e (1 - kappa)]^2``;
+
+    the interval is ``kappa +/- z se`` (Wald), not clipped to [-1, 1].
+
+    References
+    ----------
+    .. [1] Cohen J. A coefficient of agreement for nominal scales. Educ Psychol Meas
+       1960;20:37-46.
+    .. [2] Fleiss JL, Cohen J, Everitt BS. Large sample standard errors of kappa and weighted
+       kappa. Psychol Bull 1969;72(5):323-327. doi:10.1037/h0028106
+
+    Examples
+    --------
+    >>> k, se, lo, hi = cohens_kappa([[20, 5], [10, 15]])
+    >>> round(k, 3)
+    0.4
+    """
+    t = np.asarray(table, dtype=float)
+    if t.ndim != 2 or t.shape[0] != t.shape[1]:
+        raise ValueError(f"a square table is needed, got shape {t.shape}")
+    if (t < 0).any() or not np.isfinite(t).all():
+        raise ValueError("counts must be finite and non-negative")
+    n = t.sum()
+    nan = (math.nan, math.nan, math.nan, math.nan)
+    if n == 0:
+        return nan
+    p = t / n
+    rows = p.sum(axis=1)
+    cols = p.sum(axis=0)
+    po = float(np.trace(p))
+    pe = float(rows @ cols)
+    if math.isclose(pe, 1.0):
+        return nan
+    kappa = (po - pe) / (1 - pe)
+    diag = np.diag(p)
+    a = float(np.sum(diag * (1 - (rows + cols) * (1 - kappa)) ** 2))
+    off = ~np.eye(len(p), dtype=bool)
+    weights = (cols[:, None] + rows[None, :]) ** 2  # (p_.i + p_j.)^2 for cell (i, j)
+    b = (1 - kappa) ** 2 * float(np.sum(p[off] * weights[off]))
+    c = (kappa - pe * (1 - kappa)) ** 2
+    var = max(a + b - c, 0.0) / (n * (1 - pe) ** 2)
+    se = math.sqrt(var)
+    z = _z(confidence)
+    return kappa, se, kappa - z * se, kappa + z * se
+
+
+def wilson_interval(successes: Any, n: Any, confidence: float = 0.95) -> tuple[Any, Any]:
+    """Wilson score interval of a binomial proportion.
+
+    Parameters
+    ----------
+    successes, n : int or array_like of int
+        Number of successes and of trials (NaN interval where ``n`` is 0).
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    low, high : float or numpy.ndarray
+
+    Notes
+    -----
+    ``(p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` with ``p = successes / n``
+    (Wilson 1927; recommended over the Wald interval by Newcombe 1998).
+
+    References
+    ----------
+    .. [1] Wilson EB. Probable inference, the law of succession, and statistical inference.
+       J Am Stat Assoc 1927;22:209-212.
+    .. [2] Newcombe RG. Two-sided confidence intervals for the single proportion: comparison of
+       seven methods. Stat Med 1998;17:857-872.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(8, 10)
+    >>> round(lo, 4), round(hi, 4)
+    (0.4902, 0.9433)
+    """
+    s = np.asarray(successes, dtype=float)
+    m = np.asarray(n, dtype=float)
+    if np.any(s < 0) or np.any(s > m):
+        raise ValueError("need 0 <= successes <= n")
+    z = _z(confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = s / m
+        denom = 1 + z**2 / m
+        centre = (p + z**2 / (2 * m)) / denom
+        half = z * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2)) / denom
+    low = np.where(m > 0, centre - half, np.nan)
+    high = np.where(m > 0, centre + half, np.nan)
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
+
+
+# --------------------------------------------------------------------------------------
+# Re-judging from threshold truths (generic over Criterion data)
+# --------------------------------------------------------------------------------------
+
+
+def _rules(crit: Criterion) -> list[tuple[str, int, SegmentRule]]:
+    """(kind, index, rule) for every rule of a criterion: block rules, then dispersion."""
+    out = [("block", i, r) for i, r in enumerate(crit.block)]
+    if crit.dispersion is not None:
+        out.append(("dispersion", 0, crit.dispersion))
+    return out
+
+
+def _combine(rule: SegmentRule, codes: list[np.ndarray]) -> np.ndarray:
+    combine = np.maximum if rule.combine == "any" else np.minimum
+    out = codes[0]
+    for c in codes[1:]:
+        out = combine(out, c)
+    return out
+
+
+def _block_code(crit: Criterion, rule_truths: list[np.ndarray]) -> np.ndarray:
+    """Block codes from the block rules' truth codes (strongest rule first), as ``judge``."""
+    shape = rule_truths[0].shape
+    code = np.full(shape, _CODE_NA, dtype=np.int8)
+    decided = np.zeros(shape, dtype=bool)
+    ruled_out = np.ones(shape, dtype=bool)
+    for rule, r in zip(crit.block, rule_truths, strict=True):
+        met = (r == TRUE) & ~decided
+        code[met] = _CODE_YES if rule.outcome == "yes" else _CODE_PROBABLE
+        decided |= met
+        ruled_out &= r == FALSE
+    code[~decided & ruled_out] = _CODE_NO
+    return code
+
+
+def _disp_code(r: np.ndarray) -> np.ndarray:
+    return np.where(r == TRUE, _CODE_YES, np.where(r == FALSE, _CODE_NO, _CODE_NA)).astype(np.int8)
+
+
+def _threshold_truth(t: Threshold, measures: Mapping[str, np.ndarray]) -> np.ndarray:
+    return truth(measures[t.measure], t.op, t.value, absolute=t.absolute)
+
+
+def _codes(
+    crit: Criterion, measures: Mapping[str, np.ndarray], distal_absent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(block, dispersion) codes of a criterion on arrays of any shape."""
+    block_truths = [
+        _combine(rule, [_threshold_truth(t, measures) for t in rule.thresholds])
+        for rule in crit.block
+    ]
+    block = _block_code(crit, block_truths)
+    if crit.dispersion is not None:
+        d = crit.dispersion
+        disp = _disp_code(_combine(d, [_threshold_truth(t, measures) for t in d.thresholds]))
+    else:
+        disp = np.full(block.shape, _CODE_NA, dtype=np.int8)
+    block[..., distal_absent] = _CODE_NA
+    disp[..., distal_absent] = _CODE_NA
+    return block, disp
+
+
+def _segment_class(block_code: np.ndarray) -> np.ndarray:
+    """Block code -> index in :data:`CLASSES` (positive, negative, not_assessable)."""
+    return np.where(block_code >= _CODE_PROBABLE, 0, np.where(block_code == _CODE_NO, 1, 2))
+
+
+def _measures_of(segments: pd.DataFrame, crits: Iterable[Criterion]) -> dict[str, np.ndarray]:
+    names = {t.measure for c in crits for _, _, r in _rules(c) for t in r.thresholds}
+    return {m: segments[m].to_numpy(dtype=float, na_value=np.nan) for m in names}
+
+
+# --------------------------------------------------------------------------------------
+# Patient verdict classes
+# --------------------------------------------------------------------------------------
+
+
+def verdict_classes(crit: Criterion, verdicts: np.ndarray) -> np.ndarray:
+    """Each patient verdict as an index into (positive, negative, indeterminate).
+
+    The criterion's ``verdicts`` name its positive, negative and indeterminate labels. A
+    criterion may carry a ``verdict_classes`` mapping (label -> class) for richer
+    vocabularies; without one, any other label (a graded positive such as ``probable``) is
+    positive.
+    """
+    mapping = getattr(crit, "verdict_classes", None)
+    v = np.asarray(verdicts, dtype=object)
+    if mapping:
+        lut = {k: _PATIENT_CLASSES.index(c) for k, c in mapping.items()}
+        return pd.Series(v, dtype=object).map(lut).fillna(2).to_numpy(dtype=np.int8)
+    _, negative, indeterminate = crit.verdicts[:3]
+    return np.select([v == negative, v == indeterminate], [1, 2], 0).astype(np.int8)
+
+
+# --------------------------------------------------------------------------------------
+# The result
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of :func:`compare`.
+
+    Attributes
+    ----------
+    analysis : Analysis
+        The analysis the comparison was made on.
+    segments : pandas.DataFrame
+        One row per segment: keys, measures, ``block_<id>`` and ``dispersion_<id>`` per
+        scheme, ``discordant`` (block classes differ) and ``why`` (a sentence where they do).
+    nerves : pandas.DataFrame
+        One row per nerve: keys, ``block_<id>`` per scheme, ``discordant``, ``why`` (how many
+        segments differ and the first one's sentence).
+    patients : pandas.DataFrame
+        One row per patient: ``verdict_<id>`` (each scheme's own label), ``class_<id>``
+        (positive/negative/indeterminate), ``discordant``, ``why``, and ``diagnosis`` when
+        given.
+    agreement : pandas.DataFrame
+        One row per (level, scheme pair, categories): counts, percent agreement, Cohen's
+        kappa, its standard error and confidence interval.
+    contingency : pandas.DataFrame
+        The contingency tables in long form: (level, pair, categories, category_a,
+        category_b, count).
+    accuracy : pandas.DataFrame
+        Per scheme against the reference diagnosis (empty without one).
+    margins : pandas.DataFrame
+        One row per (segment, scheme, threshold): the value, the threshold, the signed
+        margin in percentage points and the proximal value at which the test would flip.
+    robustness : pandas.DataFrame
+        One row per (segment, scheme): block, nearest decisive margin, probability that the
+        block finding holds under measurement variability, and its label.
+    patient_robustness : pandas.DataFrame
+        One row per (patient, scheme): verdict class, probability that it holds, label.
+    meta : dict
+        Variability used (with its citation), draws, seed, confidence, robust level.
+    """
+
+    analysis: Analysis
+    segments: pd.DataFrame
+    nerves: pd.DataFrame
+    patients: pd.DataFrame
+    agreement: pd.DataFrame
+    contingency: pd.DataFrame
+    accuracy: pd.DataFrame
+    margins: pd.DataFrame
+    robustness: pd.DataFrame
+    patient_robustness: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def table(
+        self, scheme_a: str, scheme_b: str, level: str = "segment", categories: str = "all"
+    ) -> pd.DataFrame:
+        """One contingency table as a square DataFrame (rows: ``scheme_a``)."""
+        c = self.contingency
+        sel = c[
+            (c["level"] == level)
+            & (c["scheme_a"] == scheme_a)
+            & (c["scheme_b"] == scheme_b)
+            & (c["categories"] == categories)
+        ]
+        if sel.empty:
+            raise KeyError(f"no table for {scheme_a} x {scheme_b} at {level} ({categories})")
+        out = sel.pivot(index="category_a", columns="category_b", values="count")
+        order_a = list(dict.fromkeys(sel["category_a"]))
+        order_b = list(dict.fromkeys(sel["category_b"]))
+        out = out.loc[order_a, order_b]
+        out.index.name = scheme_a
+        out.columns.name = scheme_b
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of the tables (missing values as ``None``).
+
+        ``margins`` (one row per segment, scheme and threshold) is left out for size; write it
+        with ``comparison.margins.to_csv(...)``.
+        """
+        return {
+            "meta": self.meta,
+            "agreement": _records(self.agreement.astype({"n_agree": object})),
+            "contingency": _records(self.contingency),
+            "accuracy": _records(self.accuracy),
+            "segments": _records(self.segments),
+            "nerves": _records(self.nerves),
+            "patients": _records(self.patients),
+            "robustness": _records(self.robustness),
+            "patient_robustness": _records(self.patient_robustness),
+        }
+
+    def summary(self) -> str:
+        """The agreement tables as text, one block per level and scheme pair."""
+        return render_agreement(self)
+
+
+# --------------------------------------------------------------------------------------
+# compare()
+# --------------------------------------------------------------------------------------
+
+
+def compare(
+    sites_or_analysis: pd.DataFrame | Analysis,
+    criteria: str | Criterion | Iterable[str | Criterion] | None = None,
+    *,
+    reference: str | pd.Series | pd.DataFrame | None = None,
+    positive: Iterable[Any] | None = None,
+    cv: Mapping[str, float] | Variability | None = None,
+    n_draws: int = 1000,
+    seed: int = 0,
+    robust_level: float = 0.95,
+    confidence: float = 0.95,
+    units: Mapping[str, str] | None = None,
+) -> Comparison:
+    """Judge the same segments under several criteria and compare the verdicts.
+
+    Parameters
+    ----------
+    sites_or_analysis : pandas.DataFrame or Analysis
+        A tidy sites table (analysed here) or the result of :func:`ncs.analyze`.
+    criteria : str, Criterion or iterable of them, optional
+        Schemes to compare (default: every verified built-in criterion). With an
+        ``Analysis``, a subset of its criteria (default: all of them).
+    reference : str, pandas.Series or pandas.DataFrame, optional
+        The reference diagnosis per patient: the name of a sites-table column (constant per
+        patient), a Series indexed by ``patient_id``, or a DataFrame with ``patient_id`` and
+        ``diagnosis``. Default: the sites table's ``diagnosis`` column when there is one.
+    positive : iterable, optional
+        Diagnosis values that count as positive (all other known values are negative).
+        Default: the diagnosis must be boolean-like (``True``/``False``, ``1``/``0``,
+        ``yes``/``no``, ``positive``/``negative``).
+    cv : mapping or Variability, optional
+        Coefficient of variation (fraction) per sites column (``amplitude_mv``, ``area_mvms``,
+        ``duration_ms``). Default :data:`DEFAULT_VARIABILITY` (Kong et al. 2009, amplitude
+        only). ``{}`` switches the simulation off.
+    n_draws : int, default 1000
+        Monte Carlo draws per segment.
+    seed : int, default 0
+        Seed of the random generator; the same inputs and seed give the same result.
+    robust_level : float, default 0.95
+        A finding is ``robust_yes`` / ``robust_no`` when it holds in at least this share of
+        the draws, ``borderline`` otherwise.
+    confidence : float, default 0.95
+        Coverage of the kappa and Wilson intervals.
+    units : mapping, optional
+        Input units, as for :func:`ncs.analyze`.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    ValidationError
+        Bad sites table, or a diagnosis that varies within a patient or is not boolean-like.
+
+    Notes
+    -----
+    Agreement categories are ``positive`` (block yes or probable; patient: the scheme's
+    positive verdict), ``negative`` and ``not_assessable`` (patients: ``indeterminate``).
+    Kappa is reported with the third category kept (``categories="all"``) and with the units
+    either scheme could not assess excluded (``"assessable"``); at patient level also on the
+    schemes' own labels (``"raw"``; kappa only where both use the same labels).
+
+    Robustness: each site's amplitude, area and duration are multiplied by independent
+    log-normal factors with mean 1 and the given CV (``sigma^2 = ln(1 + cv^2)``), the segment
+    percentages are recomputed from the perturbed sites (a site shared by two segments moves
+    both), and every criterion is re-applied from its thresholds. The share of draws giving
+    the same block class (segments) or verdict class (patients) is ``p_holds``.
+
+    References
+    ----------
+    .. [1] Fleiss JL, Cohen J, Everitt BS. Psychol Bull 1969;72:323-327.
+    .. [2] Wilson EB. J Am Stat Assoc 1927;22:209-212.
+    .. [3] Kong X, Lesser EA, Gozani SN. Biomed Eng Online 2009;8:33.
+
+    Examples
+    --------
+    >>> import ncs
+    >>> from ncs.cli import demo_path
+    >>> c = ncs.compare(ncs.read_sites(demo_path()), n_draws=200)
+    >>> c.patients[["verdict_katz2002", "verdict_bouche1995"]].values.tolist()
+    [['demyelinating', 'conduction_block']]
+    """
+    if isinstance(sites_or_analysis, Analysis):
+        result = sites_or_analysis
+        if criteria is not None:
+            from ncs.criteria import resolve
+
+            wanted = [c.id for c in resolve(criteria)]
+            have = {c.id: c for c in result.criteria}
+            missing = [w for w in wanted if w not in have]
+            if missing:
+                raise ValueError(f"criteria {missing} were not applied in this analysis")
+            crits = tuple(have[w] for w in wanted)
+        else:
+            crits = result.criteria
+    else:
+        result = analyze(sites_or_analysis, criteria, units=units)
+        crits = result.criteria
+    if n_draws < 1:
+        raise ValueError("n_draws must be at least 1")
+    if not 0.5 <= robust_level <= 1:
+        raise ValueError("robust_level must be in [0.5, 1]")
+    variability = _variability(cv)
+
+    seg = result.segments
+    n_seg = len(seg)
+    measures = _measures_of(seg, crits)
+    distal_absent = (seg["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
+    # The analysis' own findings are the truth; re-applying the thresholds (needed for margins
+    # and simulation) must reproduce them. Where it does not (a rule this module does not
+    # know, e.g. a precondition), those findings are reported but not simulated.
+    base = _findings_codes(result, crits, n_seg)
+    rejudged = {c.id: _codes(c, measures, distal_absent) for c in crits}
+    unsupported = {
+        c.id: (rejudged[c.id][0] != base[c.id][0]) | (rejudged[c.id][1] != base[c.id][1])
+        for c in crits
+    }
+
+    wide_segments = _wide_segments(seg, crits, base, measures, distal_absent)
+    wide_nerves = _wide_nerves(result, crits)
+    diagnosis = _diagnosis(result, reference, positive)
+    wide_patients = _wide_patients(result, crits, diagnosis)
+    wide_nerves["why"] = _why_of_groups(wide_segments, wide_nerves, list(NERVE_KEYS))
+    wide_patients["why"] = _why_of_groups(wide_segments, wide_patients, ["patient_id"])
+
+    agreement, contingency = _agreement(
+        crits, wide_segments, wide_nerves, wide_patients, confidence
+    )
+    accuracy = _accuracy(crits, wide_patients, confidence) if diagnosis is not None else None
+    margins, margin_parts = _margins(seg, crits, measures, distal_absent, rejudged, unsupported)
+    robustness, patient_robustness = _robustness(
+        result,
+        crits,
+        base,
+        rejudged,
+        unsupported,
+        margin_parts,
+        variability,
+        n_draws,
+        seed,
+        robust_level,
+    )
+    meta = {
+        "criteria": [c.id for c in crits],
+        "variability": variability.to_dict(),
+        "n_draws": n_draws,
+        "seed": seed,
+        "robust_level": robust_level,
+        "confidence": confidence,
+        "kappa_se": "Fleiss, Cohen & Everitt 1969 large-sample standard error",
+        "proportion_ci": "Wilson score interval",
+        "n_segments": n_seg,
+    }
+    return Comparison(
+        analysis=result,
+        segments=wide_segments,
+        nerves=wide_nerves,
+        patients=wide_patients,
+        agreement=agreement,
+        contingency=contingency,
+        accuracy=accuracy if accuracy is not None else _empty_accuracy(),
+        margins=margins,
+        robustness=robustness,
+        patient_robustness=patient_robustness,
+        meta=meta,
+    )
+
+
+def _variability(cv: Mapping[str, float] | Variability | None) -> Variability:
+    if cv is None:
+        return DEFAULT_VARIABILITY
+    if isinstance(cv, Variability):
+        return cv
+    return Variability(cv=dict(cv), notes="given by the caller")
+
+
+def _findings_codes(result: Analysis, crits: tuple[Criterion, ...], n: int) -> dict[str, Any]:
+    """(block, dispersion) codes of the analysis' findings per criterion, in segment order."""
+    from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES
+
+    to_code = {"yes": _CODE_YES, "probable": _CODE_PROBABLE, "no": _CODE_NO}
+    lut = np.array([to_code.get(v, _CODE_NA) for v in BLOCK_VALUES], dtype=np.int8)
+    lut_disp = np.array([to_code.get(v, _CODE_NA) for v in DISPERSION_VALUES], dtype=np.int8)
+    f = result.findings
+    out = {}
+    for c in crits:
+        rows = f[f["criterion"] == c.id]
+        keys_equal = len(rows) == n and all(
+            np.array_equal(
+                rows[k].to_numpy(dtype=object), result.segments[k].to_numpy(dtype=object)
+            )
+            for k in SEGMENT_KEYS
+        )
+        if not keys_equal:  # not in segment order: align on the keys
+            rows = result.segments[list(SEGMENT_KEYS)].merge(
+                rows, on=list(SEGMENT_KEYS), how="left", validate="one_to_one"
+            )
+        block = pd.Categorical(rows["block"], categories=list(BLOCK_VALUES))
+        disp = pd.Categorical(rows["dispersion"], categories=list(DISPERSION_VALUES))
+        out[c.id] = (lut[np.asarray(block.codes)], lut_disp[np.asarray(disp.codes)])
+    return out
+
+
+def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int8), categories=list(categories))
+
+
+# ---------------------------------------------------------------- wide tables and why
+
+
+_OP_WORDS = {">": "over", ">=": "at least", "<": "under", "<=": "at most"}
+
+
+def _value_phrase(measure: str, values: np.ndarray) -> np.ndarray:
+    """E.g. "amplitude fell 42.0%", "duration +9.0%", "area unknown" (StringDType array)."""
+    label = MEASURE_LABELS.get(measure, measure)
+    unit = "%" if measure.endswith("_pct") else ""
+    if measure.endswith("_drop_pct"):
+        verb = np.where(values < 0, " rose ", " fell ").astype(_S)
+        text = _add(
+            np.full(values.shape, label, dtype=_S), verb, format_number(np.abs(values)), unit
+        )
+    else:
+        text = _add(f"{label} ", format_number(values, signed=True), unit)
+    return np.where(np.isnan(values), f"{label} unknown", text).astype(_S)
+
+
+def _threshold_words(t: Threshold) -> str:
+    unit = "%" if t.measure.endswith("_pct") else ""
+    change = "|change| " if t.absolute else ""
+    return f"{change}{_OP_WORDS[t.op]} {t.value:g}{unit}"
+
+
+def _decisive(crit: Criterion, truths: dict[Threshold, np.ndarray], base: np.ndarray, absent):
+    """Per block threshold: does flipping its (known) result alone change the block code?"""
+    out = {}
+    for rule in crit.block:
+        for t in rule.thresholds:
+            flipped = dict(truths)
+            v = truths[t]
+            flipped[t] = np.where(v == TRUE, FALSE, np.where(v == FALSE, TRUE, UNKNOWN))
+            rule_truths = [_combine(r, [flipped[x] for x in r.thresholds]) for r in crit.block]
+            code = _block_code(crit, rule_truths)
+            out[t] = (code != base) & ~absent
+    return out
+
+
+def _why(
+    crits: tuple[Criterion, ...],
+    measures: Mapping[str, np.ndarray],
+    base: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    absent: np.ndarray,
+    discordant: np.ndarray,
+) -> np.ndarray:
+    """A sentence per discordant segment: each measure that carried a scheme's outcome.
+
+    A threshold *carries* its scheme's outcome when it is met for a positive scheme, not met
+    for a negative one, or unknown for one that could not assess the segment. Every measure
+    with at least one carrying threshold is named, with each scheme's result on it.
+    """
+    full = np.full(len(absent), "", dtype=object)
+    idx = np.flatnonzero(discordant)
+    if not idx.size:
+        return full
+    # only the discordant rows are worded
+    measures = {m: v[idx] for m, v in measures.items()}
+    base = {k: (b[idx], d[idx]) for k, (b, d) in base.items()}
+    absent = absent[idx]
+    why = np.full(idx.size, "", dtype=object)
+    per_measure: dict[str, list[tuple[Criterion, Threshold, np.ndarray, np.ndarray]]] = {}
+    for c in crits:
+        cls = _segment_class(base[c.id][0])
+        for r in c.block:
+            for t in r.thresholds:
+                tr = _threshold_truth(t, measures)
+                carries = ((cls == 0) & (tr == TRUE)) | ((cls == 1) & (tr == FALSE))
+                carries |= (cls == 2) & (tr == UNKNOWN)
+                per_measure.setdefault(t.measure, []).append((c, t, tr, carries))
+    for measure, items in per_measure.items():
+        include = ~absent & np.logical_or.reduce([x[3] for x in items])
+        if not include.any():
+            continue
+        parts = []
+        for c, t, tr, _ in items:
+            words = _threshold_words(t)
+            phrase = np.select(
+                [tr == TRUE, tr == FALSE],
+                [f"{words} for {c.short}", f"not {words} for {c.short}"],
+                "",
+            )
+            parts.append(phrase.astype(object))
+        joined = parts[0]
+        for p in parts[1:]:
+            sep = np.where((joined != "") & (p != ""), ", ", "")
+            joined = join_strings(joined, sep, p)
+        values = measures[measure]
+        label = MEASURE_LABELS.get(measure, measure)
+        users = ", ".join(dict.fromkeys(c.short for c, *_ in items))
+        clause = np.where(
+            np.isnan(values),
+            f"{label} unknown (used by {users})",
+            join_strings(_value_phrase(measure, values).astype(object), ": ", joined),
+        )
+        clause = np.where(include, clause, "")
+        sep = np.where((why != "") & (clause != ""), "; ", "")
+        why = join_strings(why, sep, clause)
+    full[idx] = np.where(absent, "no response at the distal site", why)
+    return full
+
+
+def _wide_segments(seg, crits, base, measures, absent) -> pd.DataFrame:
+    from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, category_codes
+
+    data: dict[str, Any] = {k: seg[k] for k in SEGMENT_KEYS}
+    for m in ("amp_drop_pct", "area_drop_pct", "dur_change_pct"):
+        data[m] = seg[m]
+    classes = []
+    for c in crits:
+        b, d = base[c.id]
+        data[f"block_{c.id}"] = _categorical(category_codes(b, BLOCK_VALUES), BLOCK_VALUES)
+        data[f"dispersion_{c.id}"] = _categorical(
+            category_codes(d, DISPERSION_VALUES), DISPERSION_VALUES
+        )
+        classes.append(_segment_class(b))
+    stacked = np.stack(classes) if classes else np.zeros((0, len(seg)), dtype=int)
+    discordant = (stacked != stacked[0]).any(axis=0) if len(crits) else np.zeros(len(seg), bool)
+    data["discordant"] = discordant
+    data["why"] = pd.array(_why(crits, measures, base, absent, discordant), dtype="string")
+    return pd.DataFrame(data).reset_index(drop=True)
+
+
+def _why_of_groups(wide_seg: pd.DataFrame, groups: pd.DataFrame, keys: list[str]):
+    """For discordant nerves/patients: how many segments differ, and the first one's reason."""
+    disc = wide_seg[wide_seg["discordant"].to_numpy(dtype=bool)]
+    discordant = groups["discordant"].to_numpy(dtype=bool)
+    out = np.full(len(groups), "", dtype=object)
+    if not disc.empty:
+        out = _first_discordant(disc, groups, keys, discordant)
+    # discordant without a discordant segment: the schemes roll the same segments up differently
+    out = np.where(
+        discordant & (out == ""),
+        "no segment's block finding differs: the verdicts part through other findings "
+        "(e.g. dispersion) or the schemes' roll-up rules",
+        out,
+    )
+    return pd.array(out.astype(object), dtype="string")
+
+
+def _first_discordant(disc, groups, keys, discordant) -> np.ndarray:
+    first = disc.groupby(keys, sort=False, observed=True).agg(
+        n=("why", "size"),
+        first_nerve=("nerve", "first"),
+        first_side=("side", "first"),
+        distal=("distal_site", "first"),
+        proximal=("proximal_site", "first"),
+        why=("why", "first"),
+    )
+    first = first.reset_index()
+    text = join_strings(
+        first["n"].astype(str).to_numpy(),
+        " segment(s) judged differently, e.g. ",
+        first["first_nerve"].to_numpy(dtype=object),
+        " ",
+        first["first_side"].to_numpy(dtype=object),
+        " ",
+        first["distal"].to_numpy(dtype=object),
+        " to ",
+        first["proximal"].to_numpy(dtype=object),
+        ": ",
+        first["why"].to_numpy(dtype=object),
+    )
+    first["text"] = text
+    merged = groups[keys].merge(first[[*keys, "text"]], on=keys, how="left")
+    return np.where(discordant, merged["text"].fillna("").to_numpy(dtype=object), "")
+
+
+def _wide_nerves(result: Analysis, crits) -> pd.DataFrame:
+    nv = result.nerves
+    first = nv[nv["scheme"] == crits[0].id]
+    out = first[list(NERVE_KEYS)].reset_index(drop=True)
+    classes = []
+    for c in crits:
+        rows = nv[nv["scheme"] == c.id][[*NERVE_KEYS, "block"]]
+        merged = out.merge(rows, on=list(NERVE_KEYS), how="left", validate="one_to_one")
+        out[f"block_{c.id}"] = merged["block"].to_numpy()
+        block = merged["block"].astype(object).to_numpy()
+        classes.append(
+            np.where(np.isin(block, ["yes", "probable"]), 0, np.where(block == "no", 1, 2))
+        )
+    stacked = np.stack(classes)
+    out["discordant"] = (stacked != stacked[0]).any(axis=0)
+    return out
+
+
+def _wide_patients(result: Analysis, crits, diagnosis: pd.Series | None) -> pd.DataFrame:
+    pt = result.patients
+    out = pt[pt["scheme"] == crits[0].id][["patient_id"]].reset_index(drop=True)
+    classes = []
+    for c in crits:
+        rows = pt[pt["scheme"] == c.id][["patient_id", "verdict"]]
+        merged = out.merge(rows, on="patient_id", how="left", validate="one_to_one")
+        verdict = merged["verdict"].to_numpy(dtype=object)
+        cls = verdict_classes(c, verdict)
+        out[f"verdict_{c.id}"] = pd.array(verdict, dtype="string")
+        out[f"class_{c.id}"] = _categorical(cls, _PATIENT_CLASSES)
+        classes.append(cls)
+    stacked = np.stack(classes)
+    out["discordant"] = (stacked != stacked[0]).any(axis=0)
+    if diagnosis is not None:
+        d = diagnosis.reindex(out["patient_id"].astype(object))
+        out["diagnosis"] = pd.array(d.to_numpy(dtype=object), dtype="boolean")
+    return out
+
+
+# ---------------------------------------------------------------- reference diagnosis
+
+_TRUE_WORDS = frozenset({"true", "yes", "y", "1", "positive", "pos"})
+_FALSE_WORDS = frozenset({"false", "no", "n", "0", "negative", "neg"})
+
+
+def _diagnosis(result: Analysis, reference, positive) -> pd.Series | None:
+    """Reference diagnosis per patient as a boolean Series indexed by patient_id (NA = unknown)."""
+    sites = result.sites
+    if reference is None:
+        if "diagnosis" not in sites.columns:
+            return None
+        reference = "diagnosis"
+    if isinstance(reference, str):
+        if reference not in sites.columns:
+            raise ValidationError([(None, reference, "reference diagnosis column not found")])
+        values = sites[reference]
+        ids = sites["patient_id"].astype(object).to_numpy()
+        known = values.notna().to_numpy()
+        text = values.astype("string").str.strip()
+        per = pd.DataFrame({"patient_id": ids[known], "value": text[known].to_numpy()})
+        n_values = per.groupby("patient_id", sort=False)["value"].nunique()
+        varying = n_values.index[n_values > 1]
+        if len(varying):
+            rows = np.flatnonzero(np.isin(ids, varying.to_numpy()) & known)
+            raise ValidationError(
+                [(int(r), reference, f"diagnosis differs within patient {ids[r]}") for r in rows]
+            )
+        raw = per.drop_duplicates("patient_id").set_index("patient_id")["value"]
+    elif isinstance(reference, pd.DataFrame):
+        if not {"patient_id", "diagnosis"} <= set(reference.columns):
+            raise ValidationError([(None, None, "reference needs patient_id and diagnosis")])
+        raw = reference.set_index(reference["patient_id"].astype(str))["diagnosis"]
+    elif isinstance(reference, pd.Series):
+        raw = reference.copy()
+        raw.index = raw.index.astype(str)
+    else:
+        raise TypeError("reference must be a column name, a Series or a DataFrame")
+    if raw.index.duplicated().any():
+        raise ValidationError([(None, "patient_id", "reference lists a patient twice")])
+    return _as_boolean(raw, positive)
+
+
+def _as_boolean(raw: pd.Series, positive) -> pd.Series:
+    known = raw.notna().to_numpy()
+    text = raw.astype("string").str.strip().str.lower().to_numpy(dtype=object)
+    out = np.full(len(raw), None, dtype=object)
+    if positive is not None:
+        pos = {str(p).strip().lower() for p in positive}
+        out[known] = np.isin(text[known], list(pos))
+    else:
+        is_true = np.isin(text, list(_TRUE_WORDS)) & known
+        is_false = np.isin(text, list(_FALSE_WORDS)) & known
+        bad = known & ~is_true & ~is_false
+        if bad.any():
+            examples = sorted({str(v) for v in raw[bad]})[:5]
+            raise ValidationError(
+                [
+                    (
+                        None,
+                        "diagnosis",
+                        f"diagnosis values {examples} are not boolean-like; "
+                        "say which count as positive with positive=[...]",
+                    )
+                ]
+            )
+        out[is_true] = True
+        out[is_false] = False
+    return pd.Series(pd.array(out, dtype="boolean"), index=raw.index.astype(str))
+
+
+# ---------------------------------------------------------------- agreement
+
+
+def _pair_table(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    return np.bincount(a.astype(np.int64) * k + b, minlength=k * k).reshape(k, k)
+
+
+_AGREEMENT_COLUMNS = (
+    "level",
+    "scheme_a",
+    "scheme_b",
+    "categories",
+    "n",
+    "n_agree",
+    "percent_agreement",
+    "kappa",
+    "kappa_se",
+    "kappa_ci_low",
+    "kappa_ci_high",
+    "n_excluded",
+)
+
+
+def _agreement(crits, wide_seg, wide_nerves, wide_patients, confidence):
+    levels: list[tuple[str, dict[str, np.ndarray], tuple[str, ...]]] = []
+    seg_cls = {
+        c.id: np.asarray(
+            _segment_class(_code_of_block(wide_seg[f"block_{c.id}"].astype(object).to_numpy()))
+        )
+        for c in crits
+    }
+    levels.append(("segment", seg_cls, CLASSES))
+    nerve_cls = {
+        c.id: _segment_class(_code_of_block(wide_nerves[f"block_{c.id}"].astype(object).to_numpy()))
+        for c in crits
+    }
+    levels.append(("nerve", nerve_cls, CLASSES))
+    pat_cls = {c.id: np.asarray(wide_patients[f"class_{c.id}"].cat.codes) for c in crits}
+    levels.append(("patient", pat_cls, _PATIENT_CLASSES))
+
+    rows: list[dict[str, Any]] = []
+    cells: list[dict[str, Any]] = []
+
+    def add(level, a_id, b_id, label, table, cats_a, cats_b, n_excluded, square=True):
+        n = int(table.sum())
+        n_agree = int(np.trace(table)) if square else None
+        kappa = cohens_kappa(table, confidence) if square else (math.nan,) * 4
+        rows.append(
+            {
+                "level": level,
+                "scheme_a": a_id,
+                "scheme_b": b_id,
+                "categories": label,
+                "n": n,
+                "n_agree": n_agree,
+                "percent_agreement": (100.0 * n_agree / n) if (square and n) else math.nan,
+                "kappa": kappa[0],
+                "kappa_se": kappa[1],
+                "kappa_ci_low": kappa[2],
+                "kappa_ci_high": kappa[3],
+                "n_excluded": n_excluded,
+            }
+        )
+        for i, ca in enumerate(cats_a):
+            for j, cb in enumerate(cats_b):
+                cells.append(
+                    {
+                        "level": level,
+                        "scheme_a": a_id,
+                        "scheme_b": b_id,
+                        "categories": label,
+                        "category_a": ca,
+                        "category_b": cb,
+                        "count": int(table[i, j]),
+                    }
+                )
+
+    for level, cls, cats in levels:
+        for ca, cb in itertools.combinations(crits, 2):
+            a, b = cls[ca.id], cls[cb.id]
+            full = _pair_table(a, b, 3)
+            add(level, ca.id, cb.id, "all", full, cats, cats, 0)
+            add(
+                level,
+                ca.id,
+                cb.id,
+                "assessable",
+                full[:2, :2],
+                cats[:2],
+                cats[:2],
+                int(full.sum() - full[:2, :2].sum()),
+            )
+            if level == "patient":
+                va = wide_patients[f"verdict_{ca.id}"].astype(object).to_numpy()
+                vb = wide_patients[f"verdict_{cb.id}"].astype(object).to_numpy()
+                labels_a = list(dict.fromkeys([*ca.verdicts, *sorted(set(va) - set(ca.verdicts))]))
+                labels_b = list(dict.fromkeys([*cb.verdicts, *sorted(set(vb) - set(cb.verdicts))]))
+                ia = np.array([labels_a.index(v) for v in va], dtype=np.int64)
+                ib = np.array([labels_b.index(v) for v in vb], dtype=np.int64)
+                table = np.zeros((len(labels_a), len(labels_b)), dtype=np.int64)
+                np.add.at(table, (ia, ib), 1)
+                same = labels_a == labels_b
+                add(level, ca.id, cb.id, "raw", table, labels_a, labels_b, 0, square=same)
+    agreement = pd.DataFrame(rows, columns=list(_AGREEMENT_COLUMNS))
+    agreement["n_agree"] = agreement["n_agree"].astype("Int64")
+    contingency = pd.DataFrame(
+        cells,
+        columns=[
+            "level",
+            "scheme_a",
+            "scheme_b",
+            "categories",
+            "category_a",
+            "category_b",
+            "count",
+        ],
+    )
+    return agreement, contingency
+
+
+def _code_of_block(values: np.ndarray) -> np.ndarray:
+    return np.select(
+        [values == "yes", values == "probable", values == "no"],
+        [_CODE_YES, _CODE_PROBABLE, _CODE_NO],
+        _CODE_NA,
+    ).astype(np.int8)
+
+
+# ---------------------------------------------------------------- accuracy
+
+_ACCURACY_COLUMNS = (
+    "scheme",
+    "n",
+    "true_positive",
+    "false_positive",
+    "false_negative",
+    "true_negative",
+    "n_indeterminate",
+    "n_no_diagnosis",
+    "sensitivity",
+    "sensitivity_ci_low",
+    "sensitivity_ci_high",
+    "specificity",
+    "specificity_ci_low",
+    "specificity_ci_high",
+    "ppv",
+    "ppv_ci_low",
+    "ppv_ci_high",
+    "npv",
+    "npv_ci_low",
+    "npv_ci_high",
+)
+
+
+def _empty_accuracy() -> pd.DataFrame:
+    return pd.DataFrame({c: [] for c in _ACCURACY_COLUMNS})
+
+
+def _accuracy(crits, wide_patients: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    dx = wide_patients["diagnosis"]
+    known = dx.notna().to_numpy()
+    truth_pos = dx.fillna(False).to_numpy(dtype=bool)
+    rows = []
+    for c in crits:
+        cls = np.asarray(wide_patients[f"class_{c.id}"].cat.codes)
+        decided = known & (cls != 2)
+        pred = cls == 0
+        tp = int(np.sum(decided & pred & truth_pos))
+        fp = int(np.sum(decided & pred & ~truth_pos))
+        fn = int(np.sum(decided & ~pred & truth_pos))
+        tn = int(np.sum(decided & ~pred & ~truth_pos))
+        row: dict[str, Any] = {
+            "scheme": c.id,
+            "n": tp + fp + fn + tn,
+            "true_positive": tp,
+            "false_positive": fp,
+            "false_negative": fn,
+            "true_negative": tn,
+            "n_indeterminate": int(np.sum(known & (cls == 2))),
+            "n_no_diagnosis": int(np.sum(~known)),
+        }
+        for name, s, m in (
+            ("sensitivity", tp, tp + fn),
+            ("specificity", tn, tn + fp),
+            ("ppv", tp, tp + fp),
+            ("npv", tn, tn + fn),
+        ):
+            low, high = wilson_interval(s, m, confidence)
+            row[name] = s / m if m else math.nan
+            row[f"{name}_ci_low"] = low
+            row[f"{name}_ci_high"] = high
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(_ACCURACY_COLUMNS))
+
+
+# ---------------------------------------------------------------- margins
+
+
+def _flip_value(t: Threshold, seg: pd.DataFrame, values: np.ndarray) -> tuple[np.ndarray, str]:
+    """Proximal value at which the threshold's result changes (NaN if not derivable)."""
+    n = len(values)
+    source = _MEASURE_SOURCES.get(t.measure)
+    if source is None:
+        return np.full(n, np.nan), ""
+    _, distal_col, _, kind, unit = source
+    distal = seg[distal_col].to_numpy(dtype=float, na_value=np.nan)
+    distal = np.where(distal > 0, distal, np.nan)
+    if kind == "drop":
+        flip = distal * (1 - t.value / 100)
+    else:
+        sign = np.where(values < 0, -1.0, 1.0) if t.absolute else 1.0
+        flip = distal * (1 + sign * t.value / 100)
+    return np.where(np.isnan(values), np.nan, flip), unit
+
+
+_MARGIN_COLUMNS = (
+    *SEGMENT_KEYS,
+    "criterion",
+    "rule",
+    "rule_name",
+    "measure",
+    "value",
+    "op",
+    "threshold",
+    "absolute",
+    "met",
+    "margin_points",
+    "decisive",
+    "flip_proximal",
+    "unit",
+)
+
+
+def _key_columns(seg: pd.DataFrame, repeat: int) -> dict[str, pd.Categorical]:
+    """The segment keys repeated ``repeat`` times, as categoricals (cheap for large tables)."""
+    out = {}
+    for k in SEGMENT_KEYS:
+        codes, uniques = pd.factorize(seg[k])
+        out[k] = pd.Categorical.from_codes(np.tile(codes, repeat), categories=uniques)
+    return out
+
+
+def _constant_columns(labels: list[Any], n: int) -> pd.Categorical:
+    """One value per part, each repeated ``n`` times."""
+    uniques = list(dict.fromkeys(labels))
+    codes = np.repeat(np.array([uniques.index(v) for v in labels], dtype=np.int64), n)
+    return pd.Categorical.from_codes(codes, categories=uniques)
+
+
+def _margins(
+    seg, crits, measures, absent, rejudged, unsupported
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The long margins table, and its parts (one dict of arrays per threshold).
+
+    ``decisive`` is False where the thresholds do not reproduce the analysis' finding.
+    """
+    n = len(seg)
+    parts: list[dict[str, Any]] = []
+    for c in crits:
+        truths = {t: _threshold_truth(t, measures) for _, _, r in _rules(c) for t in r.thresholds}
+        decisive = _decisive(c, truths, rejudged[c.id][0], absent | unsupported[c.id])
+        for kind, i, rule in _rules(c):
+            for t in rule.thresholds:
+                v = measures[t.measure]
+                compared = np.abs(v) if t.absolute else v
+                sign = 1.0 if t.op in (">", ">=") else -1.0
+                flip, unit = _flip_value(t, seg, v)
+                parts.append(
+                    {
+                        "criterion": c.id,
+                        "kind": kind,
+                        "rule": f"{kind}[{i}]",
+                        "rule_name": rule.name,
+                        "threshold_obj": t,
+                        "unit": unit,
+                        "value": v,
+                        "met": truths[t],
+                        "margin_points": np.round(sign * (compared - t.value), 9),
+                        "decisive": decisive.get(t, np.zeros(n, dtype=bool)) & ~absent,
+                        "flip_proximal": np.where(absent, np.nan, flip),
+                    }
+                )
+    k = len(parts)
+    data: dict[str, Any] = _key_columns(seg, k)
+    data["criterion"] = _constant_columns([p["criterion"] for p in parts], n)
+    data["rule"] = _constant_columns([p["rule"] for p in parts], n)
+    data["rule_name"] = _constant_columns([p["rule_name"] for p in parts], n)
+    data["measure"] = _constant_columns([p["threshold_obj"].measure for p in parts], n)
+    data["value"] = _concat([p["value"] for p in parts], float)
+    data["op"] = _constant_columns([p["threshold_obj"].op for p in parts], n)
+    data["threshold"] = np.repeat([p["threshold_obj"].value for p in parts], n).astype(float)
+    data["absolute"] = np.repeat([p["threshold_obj"].absolute for p in parts], n).astype(bool)
+    met = _concat([p["met"] for p in parts], np.int8)
+    data["met"] = pd.Categorical.from_codes(met, categories=["no", "unknown", "yes"])
+    data["margin_points"] = _concat([p["margin_points"] for p in parts], float)
+    data["decisive"] = _concat([p["decisive"] for p in parts], bool)
+    data["flip_proximal"] = _concat([p["flip_proximal"] for p in parts], float)
+    data["unit"] = _constant_columns([p["unit"] for p in parts], n)
+    return pd.DataFrame(data, columns=list(_MARGIN_COLUMNS)), parts
+
+
+def _concat(arrays: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype) if arrays else np.array([], dtype=dtype)
+
+
+def _margin_summary(
+    seg: pd.DataFrame, crits, base, parts: list[dict[str, Any]]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per criterion and segment: the nearest decisive block threshold and a sentence.
+
+    E.g. ``"block by 2.4 points (amplitude fell 32.4%, threshold >30%); would flip at 4.76 mV
+    proximal"``.
+    """
+    n = len(seg)
+    out = {}
+    for c in crits:
+        own = [p for p in parts if p["criterion"] == c.id and p["kind"] == "block"]
+        margin = np.abs(np.stack([p["margin_points"] for p in own]))
+        masked = np.where(np.stack([p["decisive"] for p in own]), margin, np.inf)
+        best = np.argmin(masked, axis=0)
+        cols = np.arange(n)
+        has = np.isfinite(masked[best, cols])
+        points = np.where(has, margin[best, cols], np.nan)
+        flip = np.where(has, np.stack([p["flip_proximal"] for p in own])[best, cols], np.nan)
+        code = base[c.id][0]
+        outcome = np.select(
+            [code >= _CODE_PROBABLE, code == _CODE_NO], ["block", "no block"], "not assessable"
+        ).astype(_S)
+        text = _add(outcome, ": no single measure's change would flip it")
+        measure = np.full(n, "", dtype=object)
+        unit = np.full(n, "", dtype=object)
+        for j, p in enumerate(own):
+            sel = has & (best == j)
+            if not sel.any():
+                continue
+            t = p["threshold_obj"]
+            measure[sel] = t.measure
+            unit[sel] = p["unit"]
+            bound = f"{'|change| ' if t.absolute else ''}{t.op}{t.value:g}%"
+            piece = _add(
+                outcome[sel],
+                " by ",
+                format_number(points[sel], 1),
+                " points (",
+                _value_phrase(t.measure, p["value"][sel]),
+                f", threshold {bound})",
+            )
+            if p["unit"]:
+                flip_text = _add("; would flip at ", format_number(flip[sel], 2), f" {p['unit']}")
+                piece = _add(piece, np.where(np.isnan(flip[sel]), "", _add(flip_text, " proximal")))
+            text[sel] = piece
+        text = np.where(code == _CODE_NA, "not assessable", text).astype(_S)
+        out[c.id] = {
+            "nearest_measure": np.where(has, measure, None),
+            "margin_points": points,
+            "flip_proximal": flip,
+            "flip_unit": np.where(has & (unit != ""), unit, None),
+            "margin": text,
+        }
+    return out
+
+
+# ---------------------------------------------------------------- robustness
+
+#: Draws simulated at once are limited so that one block holds about this many segment values.
+_BLOCK_CELLS = 1_000_000
+
+
+def _simulate(
+    result: Analysis,
+    crits: tuple[Criterion, ...],
+    base: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    variability: Variability,
+    n_draws: int,
+    seed: int,
+    segment_patient: np.ndarray,
+    n_patients: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Share of draws in which each segment's block class and each patient's class hold."""
+    seg = result.segments
+    n = len(seg)
+    n_rows = len(result.sites)
+    distal_row = seg["distal_row"].to_numpy(dtype=np.int64)
+    proximal_row = seg["proximal_row"].to_numpy(dtype=np.int64)
+    absent = (seg["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
+    fixed = _measures_of(seg, crits)
+    base_seg_class = {c.id: _segment_class(base[c.id][0]) for c in crits}
+    base_pat = {c.id: _patient_class(c, base[c.id], segment_patient, n_patients) for c in crits}
+    hold_seg = {c.id: np.zeros(n, dtype=np.int64) for c in crits}
+    hold_pat = {c.id: np.zeros(n_patients, dtype=np.int64) for c in crits}
+
+    perturbed = {
+        measure: (src, variability.cv[src[0]])
+        for measure, src in _MEASURE_SOURCES.items()
+        if measure in fixed and variability.cv.get(src[0], 0) > 0
+    }
+    if not perturbed or n == 0:
+        for c in crits:
+            hold_seg[c.id][:] = n_draws
+            hold_pat[c.id][:] = n_draws
+        return hold_seg, hold_pat
+
+    rng = np.random.default_rng(seed)
+    block = max(1, min(n_draws, _BLOCK_CELLS // max(n, 1)))
+    done = 0
+    while done < n_draws:
+        b = min(block, n_draws - done)
+        measures = dict(fixed)
+        for measure, ((_, distal_col, proximal_col, kind, _), cv) in perturbed.items():
+            sigma = math.sqrt(math.log1p(cv**2))
+            factor = np.exp(sigma * rng.standard_normal((b, n_rows)) - sigma**2 / 2)
+            d = seg[distal_col].to_numpy(dtype=float, na_value=np.nan) * factor[:, distal_row]
+            p = seg[proximal_col].to_numpy(dtype=float, na_value=np.nan) * factor[:, proximal_row]
+            if kind == "drop":
+                d = np.where(absent, np.nan, d)
+                measures[measure] = percent_drop(d, p)
+            else:
+                measures[measure] = percent_change(d, p)
+        for c in crits:
+            bc, dc = _codes(c, measures, absent)
+            hold_seg[c.id] += np.sum(_segment_class(bc) == base_seg_class[c.id], axis=0)
+            pc = _patient_class(c, (bc, dc), segment_patient, n_patients)
+            hold_pat[c.id] += np.sum(pc == base_pat[c.id], axis=0)
+        done += b
+    return hold_seg, hold_pat
+
+
+def _patient_class(
+    crit: Criterion, codes: tuple[np.ndarray, np.ndarray], segment_patient: np.ndarray, n: int
+) -> np.ndarray:
+    """Patient verdict class (0 positive, 1 negative, 2 indeterminate) as ``summarize`` rolls up.
+
+    Works on codes of shape (n_segments,) or (n_draws, n_segments).
+    """
+    b, d = codes
+    counts_disp = crit.patient_counts_dispersion and crit.dispersion is not None
+    seg_code = np.maximum(b, d) if counts_disp else b
+    seg_code = np.atleast_2d(seg_code)
+    out = np.full((seg_code.shape[0], n), -1, dtype=np.int8)
+    if seg_code.shape[1]:
+        starts = np.flatnonzero(np.r_[True, segment_patient[1:] != segment_patient[:-1]])
+        reduced = np.maximum.reduceat(seg_code, starts, axis=1)
+        out[:, segment_patient[starts]] = reduced
+    cls = np.where(out >= _CODE_PROBABLE, 0, np.where(out == _CODE_NO, 1, 2)).astype(np.int8)
+    return cls if np.ndim(b) > 1 else cls[0]
+
+
+def _label(base_class: np.ndarray, p: np.ndarray, level: float) -> np.ndarray:
+    return np.select(
+        [base_class == 2, p < level, base_class == 0],
+        ["not_assessable", "borderline", "robust_yes"],
+        "robust_no",
+    )
+
+
+def _robustness(
+    result, crits, base, rejudged, unsupported, margin_parts, variability, n_draws, seed, level
+):
+    seg = result.segments
+    n = len(seg)
+    # segments are grouped by nerve, nerves sorted by patient: patients are contiguous
+    pid = seg["patient_id"].to_numpy(dtype=object)
+    pt = result.patients
+    patient_ids = pt[pt["scheme"] == crits[0].id]["patient_id"].to_numpy(dtype=object)
+    segment_patient = pd.Index(patient_ids).get_indexer(pid).astype(np.int64)
+    if n and np.any(np.diff(segment_patient) < 0):
+        raise ValueError("segments are not grouped by patient")  # pragma: no cover
+    n_patients = len(patient_ids)
+    hold_seg, hold_pat = _simulate(
+        result, crits, rejudged, variability, n_draws, seed, segment_patient, n_patients
+    )
+    summary = _margin_summary(seg, crits, base, margin_parts)
+    for c in crits:
+        summary[c.id]["margin"] = np.where(
+            unsupported[c.id],
+            "not derivable from the thresholds alone",
+            summary[c.id]["margin"],
+        ).astype(_S)
+
+    from ncs.criteria import BLOCK_VALUES, category_codes
+
+    k = len(crits)
+    robustness = pd.DataFrame(_key_columns(seg, k))
+    robustness["criterion"] = _constant_columns([c.id for c in crits], n)
+    block = _concat([base[c.id][0] for c in crits], np.int8)
+    robustness["block"] = pd.Categorical.from_codes(
+        category_codes(block, BLOCK_VALUES), categories=list(BLOCK_VALUES)
+    )
+    nearest = _concat([summary[c.id]["nearest_measure"] for c in crits], object)
+    robustness["nearest_measure"] = pd.Categorical(nearest)
+    robustness["margin_points"] = _concat([summary[c.id]["margin_points"] for c in crits], float)
+    robustness["flip_proximal"] = _concat([summary[c.id]["flip_proximal"] for c in crits], float)
+    robustness["flip_unit"] = pd.Categorical(
+        _concat([summary[c.id]["flip_unit"] for c in crits], object)
+    )
+    margin_text = np.concatenate([summary[c.id]["margin"] for c in crits]) if k else []
+    robustness["margin"] = pd.array(np.asarray(margin_text, dtype=object), dtype="string")
+    cls = _segment_class(block)
+    p = _concat([hold_seg[c.id] for c in crits], float) / n_draws
+    skipped = _concat([unsupported[c.id] for c in crits], bool)
+    robustness["p_holds"] = np.where((cls == 2) | skipped, np.nan, p)
+    robustness["robustness"] = pd.Categorical(
+        np.where(skipped, "not_simulated", _label(cls, p, level)),
+        categories=list(ROBUSTNESS_LABELS),
+    )
+
+    pat_parts = []
+    for c in crits:
+        pcls = _patient_class(c, rejudged[c.id], segment_patient, n_patients)
+        verdicts = pt[pt["scheme"] == c.id].set_index("patient_id")["verdict"]
+        verdicts = verdicts.reindex(patient_ids).to_numpy(dtype=object)
+        # a scheme whose roll-up or segment rules the thresholds do not reproduce: not simulated
+        n_unsupported = np.bincount(
+            segment_patient, weights=unsupported[c.id], minlength=n_patients
+        )
+        same = (verdict_classes(c, verdicts) == pcls) & (n_unsupported == 0)
+        pp = hold_pat[c.id] / n_draws
+        pat_parts.append(
+            {
+                "patient_id": patient_ids,
+                "scheme": np.full(n_patients, c.id, dtype=object),
+                "verdict": verdicts,
+                "class": np.asarray(_PATIENT_CLASSES, dtype=object)[pcls],
+                "p_holds": np.where((pcls == 2) | ~same, np.nan, pp),
+                "robustness": np.where(same, _label(pcls, pp, level), "not_simulated"),
+            }
+        )
+    patients = _concat_parts(pat_parts)
+    for col in ("patient_id", "scheme", "verdict", "class"):
+        patients[col] = pd.array(patients[col].to_numpy(dtype=object), dtype="string")
+    patients["robustness"] = pd.Categorical(
+        patients["robustness"], categories=list(ROBUSTNESS_LABELS)
+    )
+    return robustness, patients
+
+
+def _concat_parts(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    cols = list(parts[0])
+    return pd.DataFrame({c: np.concatenate([np.asarray(p[c]) for p in parts]) for c in cols})
+
+
+# ---------------------------------------------------------------- text
+
+
+def render_agreement(comp: Comparison, levels: Iterable[str] = ("segment", "nerve", "patient")):
+    """The agreement tables as plain text (used by ``ncs compare``)."""
+    lines = []
+    ag = comp.agreement
+    for level in levels:
+        rows = ag[ag["level"] == level]
+        if rows.empty:
+            continue
+        lines.append(f"== {level} level")
+        for r in rows.itertuples(index=False):
+            table = comp.table(r.scheme_a, r.scheme_b, level, r.categories)
+            lines.append(f"-- {r.scheme_a} (rows) x {r.scheme_b} (columns), {r.categories}")
+            lines.extend("   " + line for line in table.to_string().splitlines())
+            if math.isnan(r.kappa):
+                kappa = "kappa: not defined"
+            else:
+                low, high = r.kappa_ci_low + 0.0, r.kappa_ci_high + 0.0
+                kappa = (
+                    f"kappa {r.kappa + 0.0:.3f} (95% CI {low:.3f} to {high:.3f}, "
+                    f"SE {r.kappa_se:.3f})"
+                )
+            agree = (
+                ""
+                if pd.isna(r.n_agree)
+                else f"agreement {r.n_agree}/{r.n} = {r.percent_agreement:.1f}%; "
+            )
+            excluded = f"; {r.n_excluded} excluded" if r.n_excluded else ""
+            lines.append(f"   {agree}{kappa}{excluded}")
+        lines.append("")
+    acc = comp.accuracy
+    if len(acc):
+        lines.append("== against the reference diagnosis (patients)")
+        for r in acc.itertuples(index=False):
+            parts = []
+            for name in ("sensitivity", "specificity", "ppv", "npv"):
+                v = getattr(r, name)
+                lo, hi = getattr(r, f"{name}_ci_low"), getattr(r, f"{name}_ci_high")
+                shown = "n/a" if pd.isna(v) else f"{100 * v:.1f}% ({100 * lo:.1f}-{100 * hi:.1f})"
+                parts.append(f"{name} {shown}")
+            lines.append(
+                f"   {r.scheme}: TP {r.true_positive} FP {r.false_positive} FN {r.false_negative} "
+                f"TN {r.true_negative} (indeterminate {r.n_indeterminate}); " + ", ".join(parts)
+            )
+        lines.append("")
+    disc = comp.segments[comp.segments["discordant"]]
+    if len(disc):
+        lines.append(f"== discordant segments ({len(disc)})")
+        for r in disc.itertuples(index=False):
+            lines.append(
+                f"   {r.patient_id} {r.nerve} {r.side} {r.distal_site} -> {r.proximal_site}: "
+                f"{r.why}"
+            )
+    return "\n".join(lines).rstrip() + "\n"
