@@ -16,7 +16,7 @@ import pandas as pd
 
 from ncs.errors import Problem, ValidationError
 
-__all__ = ["read_sites"]
+__all__ = ["from_json", "json_schema", "read_sites"]
 
 #: Columns read as text whatever they look like (keeps "007" as "007").
 _TEXT_COLUMNS = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
@@ -89,3 +89,211 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
 def has_module(name: str) -> bool:
     """True when an optional dependency can be imported."""
     return importlib.util.find_spec(name) is not None
+
+
+# --------------------------------------------------------------------------------------
+# Analysis results as JSON (the layout of Analysis.to_dict(); JSON Schema in package data)
+# --------------------------------------------------------------------------------------
+
+#: Column-name endings that mark a float measure (units live in the names).
+_FLOAT_SUFFIXES = ("_ms", "_mv", "_mvms", "_mm", "_m_s", "_pct", "_hz", "_c", "_cm", "_years")
+#: Column names / prefixes that hold counts or positions (integers).
+_INT_NAMES = ("site_order", "input_row", "distal_row", "proximal_row")
+_INT_PREFIXES = ("n_",)
+
+
+def json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) that :meth:`ncs.Analysis.to_json` output follows.
+
+    Returns
+    -------
+    dict
+        The schema, also shipped as ``ncs/data/analysis.schema.json`` and printed in the
+        documentation. Its ``schema_version`` is :data:`ncs.analyze.JSON_SCHEMA_VERSION`.
+    """
+    import json
+    from importlib import resources
+
+    text = (resources.files("ncs") / "data" / "analysis.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _looks_float(name: str) -> bool:
+    return name.endswith(_FLOAT_SUFFIXES) and not _looks_int(name)
+
+
+def _looks_int(name: str) -> bool:
+    return name in _INT_NAMES or name.endswith("_order") or name.startswith(_INT_PREFIXES)
+
+
+def _restore_column(name: str, values: list, categories: dict[str, tuple[str, ...]]):
+    """A column from JSON values with the dtype ncs uses for it (see :func:`from_json`)."""
+    import numpy as np
+
+    present = [v for v in values if v is not None]
+    kinds = {type(v) for v in present}
+    if name in categories and kinds <= {str} and set(present) <= set(categories[name]):
+        return pd.Categorical(values, categories=list(categories[name]))
+    if not values and _looks_int(name):  # empty table
+        return np.zeros(0, dtype=np.int64)
+    if not kinds:  # every value missing: decide by name
+        if _looks_float(name) or _looks_int(name):
+            return np.full(len(values), np.nan)
+        return pd.array(values, dtype="string")
+    if kinds <= {str}:
+        return pd.array(values, dtype="string")
+    if kinds <= {bool}:
+        return (
+            pd.array(values, dtype="boolean")
+            if len(present) < len(values)
+            else np.array(values, dtype=bool)
+        )
+    if kinds <= {int} and len(present) == len(values) and not _looks_float(name):
+        return np.asarray(values, dtype=np.int64)
+    if kinds <= {int, float}:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return pd.Series(values, dtype=object).to_numpy()
+
+
+def _table_from_records(
+    records: list[dict], columns: tuple[str, ...], categories: dict[str, tuple[str, ...]]
+) -> pd.DataFrame:
+    """Rows of a JSON table as a DataFrame; ``columns`` gives the order (and an empty table's)."""
+    if not records:
+        present = list(columns)
+    else:
+        present = list(dict.fromkeys(k for r in records for k in r))
+    data = {c: _restore_column(c, [r.get(c) for r in records], categories) for c in present}
+    return pd.DataFrame(data, index=pd.RangeIndex(len(records)))
+
+
+def _criterion_from_dict(d: dict):
+    """A :class:`ncs.Criterion` from its ``to_dict()``: the registry's object when identical."""
+    import dataclasses
+
+    from ncs.criteria import CRITERIA, Citation, Criterion, SegmentRule, Threshold
+
+    known = CRITERIA.get(d.get("id", ""))
+    if known is not None and known.to_dict() == d:
+        return known
+
+    def citation(c: dict) -> Citation:
+        return Citation(key=c["key"], text=c["text"], doi=c.get("doi"))
+
+    def rule(r: dict) -> SegmentRule:
+        thresholds = tuple(
+            Threshold(
+                **{k: t[k] for k in ("measure", "op", "value", "absolute", "source") if k in t}
+            )
+            for t in r["thresholds"]
+        )
+        return SegmentRule(
+            outcome=r["outcome"], combine=r["combine"], thresholds=thresholds, name=r["name"]
+        )
+
+    fields = {f.name for f in dataclasses.fields(Criterion)}
+    kwargs = {k: v for k, v in d.items() if k in fields}
+    kwargs["citation"] = citation(d["citation"])
+    kwargs["applied_in"] = tuple(citation(c) for c in d.get("applied_in", ()))
+    kwargs["block"] = tuple(rule(r) for r in d.get("block", ()))
+    kwargs["dispersion"] = None if d.get("dispersion") is None else rule(d["dispersion"])
+    kwargs["verdicts"] = tuple(d.get("verdicts", ()))
+    return Criterion(**kwargs)
+
+
+def from_json(source: str | Path | dict):
+    """Rebuild an :class:`ncs.Analysis` from :meth:`~ncs.Analysis.to_json` output.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or dict
+        JSON text, a path to a ``.json`` file, or the parsed dict.
+
+    Returns
+    -------
+    Analysis
+        The same tables with the dtypes :func:`ncs.analyze` gives them: text columns as
+        pandas ``string``, ``block`` and ``dispersion`` as categoricals, counts and positions
+        as ``int64``, measures as ``float64`` (``null`` -> NaN). Criteria are the registry's
+        objects when their description is unchanged, else rebuilt from the JSON. ``meta``
+        holds the producing ``ncs_version``, the criteria and ``n_input_rows``.
+
+    Raises
+    ------
+    ValidationError
+        If the text is not JSON, lacks a required table, or has an unknown ``schema_version``.
+
+    Notes
+    -----
+    Extra columns are restored by the JSON type of their values (text -> ``string``, whole
+    numbers without nulls -> ``int64``, other numbers -> ``float64``); an all-null column is
+    float when its name ends in a unit (``_ms``, ``_mv``, ``_pct``, ...), text otherwise.
+
+    Examples
+    --------
+    >>> import ncs
+    >>> from ncs.cli import demo_path
+    >>> from ncs.io import from_json
+    >>> result = ncs.analyze(ncs.read_sites(demo_path()))
+    >>> again = from_json(result.to_json())
+    >>> again.patients.equals(result.patients)
+    True
+    """
+    import json
+
+    from ncs.analyze import FINDING_KEYS, JSON_SCHEMA_VERSION, Analysis
+    from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES
+    from ncs.schema import COLUMNS
+    from ncs.segments import SEGMENT_COLUMNS
+    from ncs.summary import NERVE_COLUMNS, PATIENT_COLUMNS
+
+    if isinstance(source, dict):
+        doc = source
+    else:
+        text = str(source)
+        if isinstance(source, Path) or not text.lstrip().startswith("{"):
+            p = Path(source)
+            if not p.is_file():
+                raise ValidationError([Problem(None, None, f"no such file: {p.name}")])
+            text = p.read_text(encoding="utf-8")
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValidationError(
+                [Problem(None, None, f"not valid JSON: {err.msg} at line {err.lineno}")]
+            ) from None
+    if not isinstance(doc, dict):
+        raise ValidationError([Problem(None, None, "expected a JSON object")])
+    problems = []
+    version = doc.get("schema_version")
+    if version != JSON_SCHEMA_VERSION:
+        problems.append(Problem(None, "schema_version", f"unsupported schema_version {version!r}"))
+    tables = ("patients", "nerves", "segments", "findings", "sites")
+    for key in ("criteria", *tables):
+        if not isinstance(doc.get(key), list):
+            problems.append(Problem(None, key, "missing or not a list"))
+    if problems:
+        raise ValidationError(problems)
+
+    cats = {"block": BLOCK_VALUES, "dispersion": DISPERSION_VALUES}
+    finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason")
+    site_columns = (*(c.name for c in COLUMNS if c.required), "site_order", "response")
+    frames = {
+        "patients": _table_from_records(doc["patients"], PATIENT_COLUMNS, {}),
+        "nerves": _table_from_records(doc["nerves"], NERVE_COLUMNS, cats),
+        "segments": _table_from_records(doc["segments"], SEGMENT_COLUMNS, {}),
+        "findings": _table_from_records(doc["findings"], finding_columns, cats),
+        "sites": _table_from_records(doc["sites"], site_columns, {}),
+    }
+    try:
+        criteria = tuple(_criterion_from_dict(c) for c in doc["criteria"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValidationError(
+            [Problem(None, "criteria", f"cannot read a criterion: {type(err).__name__}: {err}")]
+        ) from None
+    meta = {
+        "ncs_version": doc.get("ncs_version"),
+        "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in criteria},
+        "n_input_rows": len(frames["sites"]),
+    }
+    return Analysis(criteria=criteria, meta=meta, **frames)
