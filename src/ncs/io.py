@@ -3,6 +3,8 @@
 Formats are chosen by file extension: ``.csv`` (and ``.txt``/``.tsv``), ``.xlsx``
 (``ncs-edx[xlsx]``), ``.parquet`` (``ncs-edx[parquet]``) and ``.json`` (a list of row
 objects). Every reader returns the raw table; validation is :func:`ncs.validate`'s job.
+Wide spreadsheets convert with :func:`from_wide` / :func:`to_wide` (from :mod:`ncs.wide`);
+analysis results come back from JSON with :func:`from_json`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from types import ModuleType
 import pandas as pd
 
 from ncs.errors import Problem, ValidationError
+from ncs.wide import detect_wide_columns, from_wide, to_wide
 
-__all__ = ["from_json", "json_schema", "read_sites"]
+__all__ = ["detect_wide_columns", "from_json", "from_wide", "json_schema", "read_sites", "to_wide"]
 
 #: Columns read as text whatever they look like (keeps "007" as "007").
 _TEXT_COLUMNS = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
