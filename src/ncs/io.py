@@ -162,10 +162,7 @@ def _table_from_records(
     records: list[dict], columns: tuple[str, ...], categories: dict[str, tuple[str, ...]]
 ) -> pd.DataFrame:
     """Rows of a JSON table as a DataFrame; ``columns`` gives the order (and an empty table's)."""
-    if not records:
-        present = list(columns)
-    else:
-        present = list(dict.fromkeys(k for r in records for k in r))
+    present = list(dict.fromkeys(k for r in records for k in r)) if records else list(columns)
     data = {c: _restore_column(c, [r.get(c) for r in records], categories) for c in present}
     return pd.DataFrame(data, index=pd.RangeIndex(len(records)))
 
