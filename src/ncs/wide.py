@@ -441,8 +441,8 @@ def _numbers(values: pd.Series, factor: float) -> tuple[np.ndarray, np.ndarray, 
     numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     text = values.notna().to_numpy() & np.isnan(numeric)
     if text.any():
-        words = values.astype("string").str.strip().str.lower().to_numpy(dtype=object)
-        blank = np.array([w == "" for w in words], dtype=bool) & text
+        words = values.astype("string").str.strip().str.lower().fillna("").to_numpy(dtype=object)
+        blank = (words == "") & text
         absent = np.isin(words, list(_ABSENT)) & text
         other = text & ~absent & ~blank
     else:
