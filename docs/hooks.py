@@ -1,0 +1,91 @@
+"""MkDocs hooks: pages generated from the library at build time, so they cannot drift.
+
+* ``<!-- ncs:columns -->``      the tidy-format column table, from ``ncs.schema.COLUMNS``;
+* ``<!-- ncs:criteria -->``     every criterion of ``ncs.CRITERIA`` with rules and citations;
+* ``<!-- ncs:json-schema -->``  the JSON Schema shipped as package data.
+
+``docs/performance.md`` is added to the navigation when it exists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def columns_markdown() -> str:
+    """The tidy sites table's columns as a Markdown table."""
+    from ncs.schema import COLUMNS
+
+    lines = ["| column | type | required | unit | meaning |", "|---|---|---|---|---|"]
+    for c in COLUMNS:
+        lines.append(
+            f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {_cell(c.unit)} | "
+            f"{_cell(c.meaning)} |"
+        )
+    return "\n".join(lines)
+
+
+def criteria_markdown() -> str:
+    """Every criterion in the registry: id, rules with thresholds, verdicts, citation, notes."""
+    from ncs.criteria import CRITERIA
+
+    parts = []
+    for c in CRITERIA.values():
+        status = "verified against the source" if c.verified else "**not verified**"
+        out = [f"## `{c.id}`", "", f"{c.title} ({status}).", ""]
+        out += ["| rule | outcome | combine | thresholds |", "|---|---|---|---|"]
+        rules = [*c.block, *([c.dispersion] if c.dispersion is not None else [])]
+        for r in rules:
+            out.append(f"| {_cell(r.name)} | `{r.outcome}` | {r.combine} | {_cell(r.describe())} |")
+        verdicts = ", ".join(f"`{v}`" for v in c.verdicts)
+        out += ["", f"Patient verdicts: {verdicts}.", ""]
+        doi = f" doi:[{c.citation.doi}](https://doi.org/{c.citation.doi})" if c.citation.doi else ""
+        out.append(f"**Source.** {_cell(c.citation.text)}{doi}")
+        for applied in c.applied_in:
+            out += ["", f"**Applied in.** {_cell(applied.text)}"]
+        sources = sorted({t.source for r in rules for t in r.thresholds if t.source})
+        for s in sources:
+            out += ["", f"> {_cell(s)}"]
+        if c.notes:
+            out += ["", f"**Notes.** {_cell(c.notes)}"]
+        parts.append("\n".join(out))
+    return "\n\n".join(parts)
+
+
+def json_schema_markdown() -> str:
+    from ncs.io import json_schema
+
+    return "```json\n" + json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n```"
+
+
+_GENERATED = {
+    "<!-- ncs:columns -->": columns_markdown,
+    "<!-- ncs:criteria -->": criteria_markdown,
+    "<!-- ncs:json-schema -->": json_schema_markdown,
+}
+
+
+def on_config(config, **kwargs):
+    """Add the performance page to the navigation once it is written."""
+    if (DOCS / "performance.md").is_file() and config.get("nav"):
+        names = [
+            next(iter(item.values())) if isinstance(item, dict) else item for item in config["nav"]
+        ]
+        if "performance.md" not in names:
+            at = names.index("limitations.md") if "limitations.md" in names else len(names)
+            config["nav"].insert(at, {"Performance": "performance.md"})
+    return config
+
+
+def on_page_markdown(markdown: str, **kwargs) -> str:
+    for marker, render in _GENERATED.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, render())
+    return markdown
