@@ -51,6 +51,7 @@ import pandas as pd
 
 from ncs.errors import Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, SITE_ALIASES, clean_name, site_rank_array
+from ncs.schema import _ABSENT_WORDS, _ALT_COLUMNS
 
 __all__ = ["WideColumn", "WidePlan", "detect_wide_columns", "from_wide", "to_wide"]
 
@@ -173,15 +174,6 @@ _QUANTITY: Mapping[str, str] = MappingProxyType(
         "temperature_c": "temperature",
     }
 )
-# unit-bearing column names accepted in a mapping
-_ALT_MEASURES: Mapping[str, tuple[str, float]] = MappingProxyType(
-    {
-        "amplitude_uv": ("amplitude_mv", 1e-3),
-        "area_uvms": ("area_mvms", 1e-3),
-        "pp_amplitude_uv": ("pp_amplitude_mv", 1e-3),
-        "distance_cm": ("distance_mm", 10.0),
-    }
-)
 _DERIVED = frozenset({"cv", "ncv", "velocity", "conduction velocity", "cv m s", "m s"})
 _FILLER = frozenset({"cmap", "motor", "stim", "stimulation", "value", "mcv", "mncs", "ncs"})
 
@@ -220,7 +212,6 @@ _IDENTITY: Mapping[str, str] = MappingProxyType(
         **dict.fromkeys(("muscle", "recording muscle"), "muscle"),
     }
 )
-_ABSENT = frozenset({"nr", "absent", "no response", "none", "n r"})
 
 # one phrase table: cleaned phrase -> (kind, value); earlier kinds win on a clash
 _PHRASES: dict[str, tuple[str, Any]] = {}
@@ -355,8 +346,8 @@ def _spec(header: str, spec: Any) -> WideColumn | Problem:
     else:
         return Problem(None, header, "mapping entry must be (side, nerve, site, measure)")
     measure, factor = col.measure, col.factor
-    if measure in _ALT_MEASURES:
-        measure, alt = _ALT_MEASURES[measure]
+    if measure in _ALT_COLUMNS:
+        measure, alt = _ALT_COLUMNS[measure]
         factor *= alt
     elif measure not in SITE_MEASURES and measure not in NERVE_MEASURES:
         word = _MEASURE_WORDS.get(clean_name(str(measure)))
@@ -443,7 +434,7 @@ def _numbers(values: pd.Series, factor: float) -> tuple[np.ndarray, np.ndarray, 
     if text.any():
         words = values.astype("string").str.strip().str.lower().fillna("").to_numpy(dtype=object)
         blank = (words == "") & text
-        absent = np.isin(words, list(_ABSENT)) & text
+        absent = np.isin(words, list(_ABSENT_WORDS)) & text
         other = text & ~absent & ~blank
     else:
         absent = other = np.zeros(len(values), dtype=bool)
