@@ -218,11 +218,13 @@ def _render(result: Analysis, fmt: str, table: str) -> str | bytes:
 
 def _output_format(args: argparse.Namespace, default: str = "table") -> str:
     """--format if given, else from the output file's extension, else ``default``."""
-    if getattr(args, "format", None):
-        return args.format
-    if getattr(args, "output", None):
-        return _EXTENSION_FORMATS.get(Path(args.output).suffix.lower(), default)
-    return default
+    fmt = getattr(args, "format", None)
+    if not fmt and getattr(args, "output", None):
+        fmt = _EXTENSION_FORMATS.get(Path(args.output).suffix.lower())
+    fmt = fmt or default
+    if fmt == "parquet" and not getattr(args, "output", None):
+        raise ValidationError([(None, "--output", "parquet output needs --output FILE")])
+    return fmt
 
 
 def _emit(content: str | bytes, output: str | None) -> None:
@@ -308,8 +310,8 @@ def _report(args: argparse.Namespace) -> int:
     from ncs.report import to_html
 
     path = Path(args.file)
-    result = from_json(path) if _is_result_json(path) else analysis_from_args(args)
     fmt = _output_format(args, default="html")
+    result = from_json(path) if _is_result_json(path) else analysis_from_args(args)
     if fmt == "html":
         content: str | bytes = to_html(result, title=args.title, plots=not args.no_plots)
     else:
@@ -338,8 +340,9 @@ def _run(args: argparse.Namespace) -> int:
         return _validate(args)
     if args.command == "report":
         return _report(args)
+    fmt = _output_format(args)
     result = analysis_from_args(args)
-    _emit(_render(result, _output_format(args), args.table), args.output)
+    _emit(_render(result, fmt, args.table), args.output)
     return EXIT_OK
 
 
