@@ -228,3 +228,21 @@ def test_to_wide_headers_are_detected_back():
     assert wide.loc[0, "R median elbow amplitude_mv"] == 2.9
     plan = detect_wide_columns(wide.columns)
     assert plan.problems == [] and set(plan.identity) == {"patient_id"}
+
+
+@pytest.mark.parametrize("layout", ["patient", "nerve"])
+def test_round_trip_synthetic_cohort(layout):
+    """Absent responses, F waves, muscles and many nerves per patient survive the round trip."""
+    import warnings
+
+    from ncs.simulate import cohort
+
+    tidy = cohort(40, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ncs.NcsWarning)
+        expected = ncs.analyze(tidy)
+        got = ncs.analyze(from_wide(to_wide(tidy, layout=layout)))
+    for table in ("segments", "findings", "nerves", "patients"):
+        a = getattr(expected, table).drop(columns=_ROW_COLUMNS, errors="ignore")
+        b = getattr(got, table).drop(columns=_ROW_COLUMNS, errors="ignore")
+        pd.testing.assert_frame_equal(a, b)
