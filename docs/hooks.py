@@ -32,18 +32,42 @@ def columns_markdown() -> str:
     return "\n".join(lines)
 
 
+def _rules(c) -> list:
+    rules = getattr(c, "dispersion_rules", None)
+    if rules is None:
+        rules = () if c.dispersion is None else (c.dispersion,)
+    return [*c.block, *rules]
+
+
 def criteria_markdown() -> str:
-    """Every criterion in the registry: id, rules with thresholds, verdicts, citation, notes."""
+    """Every criterion in the registry: id, rules with thresholds, verdicts, citation, notes.
+
+    Uses the library's own generator (``ncs.criteria_doc``) where it exists.
+    """
+    try:
+        from ncs.criteria_doc import criteria_markdown as library_markdown
+    except ImportError:
+        pass
+    else:
+        return library_markdown()
     from ncs.criteria import CRITERIA
 
     parts = []
     for c in CRITERIA.values():
         status = "verified against the source" if c.verified else "**not verified**"
         out = [f"## `{c.id}`", "", f"{c.title} ({status}).", ""]
-        out += ["| rule | outcome | combine | thresholds |", "|---|---|---|---|"]
-        rules = [*c.block, *([c.dispersion] if c.dispersion is not None else [])]
+        out += ["| rule | outcome | combine | thresholds | as data |", "|---|---|---|---|---|"]
+        rules = _rules(c)
         for r in rules:
-            out.append(f"| {_cell(r.name)} | `{r.outcome}` | {r.combine} | {_cell(r.describe())} |")
+            data = "; ".join(
+                f"`{'|' if t.absolute else ''}{t.measure}{'|' if t.absolute else ''} {t.op} "
+                f"{t.value:g}`"
+                for t in r.thresholds
+            )
+            out.append(
+                f"| {_cell(r.name)} | `{r.outcome}` | {r.combine} | {_cell(r.describe())} | "
+                f"{_cell(data)} |"
+            )
         verdicts = ", ".join(f"`{v}`" for v in c.verdicts)
         out += ["", f"Patient verdicts: {verdicts}.", ""]
         doi = f" doi:[{c.citation.doi}](https://doi.org/{c.citation.doi})" if c.citation.doi else ""

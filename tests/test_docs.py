@@ -44,8 +44,10 @@ def test_criteria_page_follows_the_registry():
     assert headings == list(ncs.CRITERIA)
     for criterion in ncs.CRITERIA.values():
         section = page.split(f"## `{criterion.id}`", 1)[1].split("\n## `", 1)[0]
-        for rule in (*criterion.block, *([criterion.dispersion] if criterion.dispersion else [])):
-            assert rule.describe().replace("|", "\\|") in section
+        for rule in _hooks()._rules(criterion):
+            for threshold in rule.thresholds:
+                assert threshold.measure in section
+                assert f"{threshold.value:g}" in section
         for verdict in criterion.verdicts:
             assert f"`{verdict}`" in section
         assert criterion.citation.text in section

@@ -133,3 +133,20 @@ def test_bad_documents_raise_validation_error(text, tmp_path):
 def test_missing_file_raises_validation_error():
     with pytest.raises(ValidationError):
         from_json(Path("/nonexistent/result.json"))
+
+
+def test_a_criterion_that_cannot_be_rebuilt_is_kept_as_a_record():
+    """Criteria fields added later (or by other producers) survive: described, not dropped."""
+    from ncs.io import CriterionRecord
+    from ncs.report import to_html
+
+    result = ncs.analyze(ncs.read_sites(FIXTURES / "mmn_forearm_block.csv"), criteria="katz2002")
+    doc = json.loads(result.to_json())
+    doc["criteria"][0]["per_nerve_limits"] = {"median": 1.0}
+    again = from_json(doc)
+    (record,) = again.criteria
+    assert isinstance(record, CriterionRecord)
+    assert record.id == "katz2002" and record.to_dict() == doc["criteria"][0]
+    assert record.citation.doi == "10.1212/wnl.58.4.615"
+    assert json.loads(again.to_json())["criteria"] == doc["criteria"]
+    assert "demyelinating" in to_html(again, plots=False)

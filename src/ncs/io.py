@@ -191,14 +191,55 @@ def _criterion_from_dict(d: dict):
             outcome=r["outcome"], combine=r["combine"], thresholds=thresholds, name=r["name"]
         )
 
-    fields = {f.name for f in dataclasses.fields(Criterion)}
-    kwargs = {k: v for k, v in d.items() if k in fields}
-    kwargs["citation"] = citation(d["citation"])
-    kwargs["applied_in"] = tuple(citation(c) for c in d.get("applied_in", ()))
-    kwargs["block"] = tuple(rule(r) for r in d.get("block", ()))
-    kwargs["dispersion"] = None if d.get("dispersion") is None else rule(d["dispersion"])
-    kwargs["verdicts"] = tuple(d.get("verdicts", ()))
-    return Criterion(**kwargs)
+    try:
+        fields = {f.name for f in dataclasses.fields(Criterion)}
+        kwargs = {k: v for k, v in d.items() if k in fields}
+        kwargs["citation"] = citation(d["citation"])
+        kwargs["applied_in"] = tuple(citation(c) for c in d.get("applied_in", ()))
+        kwargs["block"] = tuple(rule(r) for r in d.get("block", ()))
+        kwargs["dispersion"] = None if d.get("dispersion") is None else rule(d["dispersion"])
+        kwargs["verdicts"] = tuple(d.get("verdicts", ()))
+        rebuilt = Criterion(**kwargs)
+        if rebuilt.to_dict() == d:
+            return rebuilt
+    except (KeyError, TypeError, ValueError):
+        pass
+    return CriterionRecord(d)
+
+
+class CriterionRecord:
+    """A criterion read from JSON that cannot be rebuilt exactly: its description, read-only.
+
+    Carries ``id``, ``title``, ``citation`` (a :class:`ncs.Citation`), ``verified`` and the
+    other keys of the JSON as attributes, and gives the same ``to_dict()`` back. It describes
+    the criterion that produced a saved result; it cannot judge new segments.
+    """
+
+    def __init__(self, description: dict) -> None:
+        from ncs.criteria import Citation
+
+        self._description = description
+        for key, value in description.items():
+            setattr(self, key, value)
+
+        def citation(c: dict) -> Citation:
+            return Citation(key=c.get("key", ""), text=c.get("text", ""), doi=c.get("doi"))
+
+        self.citation = citation(description.get("citation") or {})
+        self.applied_in = tuple(citation(c) for c in description.get("applied_in") or ())
+        self.id = str(description["id"])
+        self.verified = bool(description.get("verified", False))
+
+    def to_dict(self) -> dict:
+        return self._description
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CriterionRecord) and other.to_dict() == self.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CriterionRecord(id={self.id!r})"
 
 
 def from_json(source: str | Path | dict):

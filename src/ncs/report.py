@@ -327,6 +327,18 @@ def _sites_table(rows: pd.DataFrame) -> str:
     return _table(cols, body)
 
 
+def _has_dispersion(crit: Any) -> bool:
+    """Whether a criterion defines any dispersion rule (unknown criteria: assume it does)."""
+    if crit is None:
+        return True
+    rules = getattr(crit, "dispersion_rules", None)
+    if rules is None:
+        rules = getattr(crit, "dispersion", None)
+    if isinstance(rules, (tuple, list)):
+        return len(rules) > 0
+    return rules is not None
+
+
 def _segments_table(
     segs: pd.DataFrame, finds: pd.DataFrame, schemes: list[str], crits: Mapping[str, Any]
 ) -> tuple[str, str]:
@@ -339,7 +351,7 @@ def _segments_table(
     measures = [m for m in _SEGMENT_MEASURES if m[0] in segs.columns]
     header = ["segment", *(label for _, label, _ in measures)]
     # a criterion without a dispersion rule gets no dispersion column
-    with_disp = {s: getattr(crits.get(s), "dispersion", True) is not None for s in schemes}
+    with_disp = {s: _has_dispersion(crits.get(s)) for s in schemes}
     for s in schemes:
         header += [f"{s} block", f"{s} dispersion"] if with_disp[s] else [f"{s} block"]
     rows, reasons = [], []
