@@ -135,8 +135,13 @@ def _restore_column(name: str, values: list, categories: dict[str, tuple[str, ..
 
     present = [v for v in values if v is not None]
     kinds = {type(v) for v in present}
-    if name in categories and kinds <= {str} and set(present) <= set(categories[name]):
+    if not present and name in categories:  # empty table or all-null declared column
         return pd.Categorical(values, categories=list(categories[name]))
+    if categories and kinds <= {str} and present:
+        # finding columns are categoricals: block (with "probable") and three-valued items
+        cats = categories.get(name, categories.get("*", ()))
+        if set(present) <= set(cats):
+            return pd.Categorical(values, categories=list(cats))
     if not values and _looks_int(name):  # empty table
         return np.zeros(0, dtype=np.int64)
     if not kinds:  # every value missing: decide by name
@@ -316,7 +321,13 @@ def from_json(source: str | Path | dict):
     if problems:
         raise ValidationError(problems)
 
-    cats = {"block": BLOCK_VALUES, "dispersion": DISPERSION_VALUES}
+    # in the nerves and findings tables, every three-valued text column is a categorical
+    cats = {"block": BLOCK_VALUES, "dispersion": DISPERSION_VALUES, "*": DISPERSION_VALUES}
+    # three-valued nerve parameters the summary declares (all-null columns included)
+    import ncs.summary as _summary
+
+    for name in getattr(_summary, "PARAMETERS", ()):
+        cats.setdefault(name, getattr(_summary, "PARAMETER_VALUES", DISPERSION_VALUES))
     finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason")
     site_columns = (*(c.name for c in COLUMNS if c.required), "site_order", "response")
     frames = {
