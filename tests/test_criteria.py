@@ -353,3 +353,12 @@ def test_bouche_defines_no_dispersion_rule():
     f = _finding(two_sites(amp=(10, 3), area=(30, 9), dur=(5.0, 9.0)), "bouche1995")
     assert f["dispersion"] == "not_assessable"
     assert f["block"] == "no"
+
+
+def test_every_criterion_round_trips_through_its_dict():
+    from ncs.criteria import criterion_from_dict
+
+    for c in CRITERIA.values():
+        assert criterion_from_dict(c.to_dict()) == c
+    variant = ncs.with_entrapment_sites("efns2010_mmn", exclude=False)
+    assert criterion_from_dict(variant.to_dict()) == variant

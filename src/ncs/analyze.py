@@ -76,6 +76,7 @@ class Analysis:
             "nerves": _records(self.nerves),
             "segments": _records(self.segments),
             "findings": _records(self.findings),
+            "sites": _records(self.sites),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:

@@ -1,4 +1,5 @@
-"""Command line: ``ncs analyze FILE``, ``ncs compare FILE``, ``ncs demo``, ``ncs criteria``.
+"""Command line: ``ncs analyze``, ``validate``, ``report``, ``compare``, ``batch``, ``demo``,
+``criteria``.
 
 Exit codes: 0 success; 2 invalid input (every problem printed with its row and column) or
 a usage error; 1 an internal error.
@@ -7,6 +8,8 @@ a usage error; 1 an internal error.
 from __future__ import annotations
 
 import argparse
+import inspect
+import io
 import json
 import sys
 import warnings
@@ -17,7 +20,7 @@ from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
 from ncs.criteria import CRITERIA, DEFAULT_CRITERIA
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
-from ncs.io import read_sites
+from ncs.io import from_json, read_sites
 
 __all__ = ["main"]
 
@@ -29,10 +32,26 @@ _EXAMPLES = """examples:
   ncs analyze study.csv --criteria katz2002 --format json > result.json
   ncs analyze study.xlsx --format csv --table patients -o verdicts.csv
   ncs analyze study.csv --units amplitude=uV
+  ncs analyze study.csv --table patients -o verdicts.parquet   format from the extension
+  ncs analyze cohort.xlsx --wide -o findings.csv    wide sheet ("R median wrist amp", ...)
+  ncs analyze study.csv --reference lab_limits.csv  a lab's own reference values
+  ncs validate study.csv                    every problem with its row and column
+  ncs report study.csv -o report.html       one self-contained HTML page
+  ncs report result.json -o report.html     from a saved JSON result
   ncs criteria                              list the criteria with citations
   ncs batch cohort.parquet -d out/          big files: chunked, one file per table
   ncs compare study.csv -c katz2002 -c bouche1995   agreement tables between criteria
 """
+
+#: Output format by output-file extension (when --format is not given).
+_EXTENSION_FORMATS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "table",
+}
 
 _TABLES = ("findings", "segments", "nerves", "patients")
 
@@ -57,12 +76,19 @@ def _parser() -> argparse.ArgumentParser:
             help=f"criterion id (repeatable; default: {', '.join(DEFAULT_CRITERIA)}); "
             f"known: {', '.join(CRITERIA)}",
         )
-        p.add_argument("--format", "-f", choices=("table", "json", "csv"), default="table")
+        p.add_argument(
+            "--format",
+            "-f",
+            choices=("table", "json", "csv", "parquet", "html"),
+            default=None,
+            help="output format (default: from the --output extension .csv/.json/.parquet/"
+            ".html, else a text table)",
+        )
         p.add_argument(
             "--table",
             choices=_TABLES,
             default="findings",
-            help="which table --format csv writes (default: findings)",
+            help="which table csv and parquet output hold (default: findings)",
         )
         p.add_argument(
             "--units",
@@ -73,6 +99,21 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--output", "-o", metavar="FILE", help="write here instead of standard output"
+        )
+        add_input_options(p)
+
+    def add_input_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--reference",
+            metavar="FILE",
+            help="a lab's reference-value table (CSV, XLSX, Parquet, JSON) for the guideline "
+            "schemes; default: the values shipped with ncs",
+        )
+        p.add_argument(
+            "--wide",
+            action="store_true",
+            help="the file is a wide spreadsheet (one row per patient or nerve, headers like "
+            "'R median wrist amp'); see ncs.io.from_wide",
         )
 
     p_an = sub.add_parser(
@@ -110,6 +151,31 @@ def _parser() -> argparse.ArgumentParser:
 
     p_crit = sub.add_parser("criteria", help="list the criteria and their citations")
     p_crit.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table")
+
+    p_val = sub.add_parser(
+        "validate",
+        help="check a sites table and list every problem (exit 2 when invalid)",
+        epilog="examples:\n  ncs validate study.csv\n  ncs validate cohort.xlsx --wide\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_val.add_argument("file", help="sites table, one row per stimulation site")
+    p_val.add_argument(
+        "--units", action="append", metavar="QUANTITY=UNIT", default=[], help="input units"
+    )
+    p_val.add_argument("--wide", action="store_true", help="the file is a wide spreadsheet")
+
+    p_rep = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report (verdicts, evidence, findings, plots)",
+        epilog="examples:\n  ncs report study.csv -o report.html\n"
+        "  ncs report study.csv -c katz2002 --title 'EMG lab, 2024-05-01' -o report.html\n"
+        "  ncs report result.json -o report.html   (a saved `ncs analyze -f json` result)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_rep.add_argument("file", help="sites table, or a JSON result of ncs analyze")
+    add_output_options(p_rep)
+    p_rep.add_argument("--title", help="page title")
+    p_rep.add_argument("--no-plots", action="store_true", help="leave the plots out")
     return parser
 
 
@@ -262,12 +328,127 @@ def render_table(result: Analysis) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _render(result: Analysis, fmt: str, table: str) -> str:
+def _render(result: Analysis, fmt: str, table: str) -> str | bytes:
     if fmt == "json":
         return result.to_json(indent=2) + "\n"
     if fmt == "csv":
         return getattr(result, table).to_csv(index=False)
+    if fmt == "parquet":
+        from ncs.io import _require
+
+        _require("pyarrow", "parquet")
+        buffer = io.BytesIO()
+        getattr(result, table).to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    if fmt == "html":
+        from ncs.report import to_html
+
+        return to_html(result)
     return render_table(result)
+
+
+def _output_format(args: argparse.Namespace, default: str = "table") -> str:
+    """--format if given, else from the output file's extension, else ``default``."""
+    fmt = getattr(args, "format", None)
+    if not fmt and getattr(args, "output", None):
+        fmt = _EXTENSION_FORMATS.get(Path(args.output).suffix.lower())
+    fmt = fmt or default
+    if fmt == "parquet" and not getattr(args, "output", None):
+        raise ValidationError([(None, "--output", "parquet output needs --output FILE")])
+    return fmt
+
+
+def _emit(content: str | bytes, output: str | None) -> None:
+    """Write the fully rendered output to the file (or standard output) in one go."""
+    if isinstance(content, bytes):
+        if not output:
+            raise ValidationError([(None, "--output", "binary output needs --output FILE")])
+        Path(output).write_bytes(content)
+    elif output:
+        Path(output).write_text(content, encoding="utf-8")
+    else:
+        sys.stdout.write(content)
+
+
+def _read_input(args: argparse.Namespace) -> object:
+    """The sites table named on the command line (wide spreadsheets converted)."""
+    path = demo_path() if args.command == "demo" else Path(args.file)
+    sites = read_sites(path)
+    if getattr(args, "wide", False):
+        from ncs.io import from_wide
+
+        sites = from_wide(sites)
+    return sites
+
+
+def _reference(args: argparse.Namespace) -> dict[str, object]:
+    """``reference=`` for analyze when --reference is given and analyze supports it."""
+    if not getattr(args, "reference", None):
+        return {}
+    if "reference" not in inspect.signature(analyze).parameters:
+        raise ValidationError([(None, "--reference", "reference values are not supported yet")])
+    return {"reference": read_sites(Path(args.reference))}
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+
+
+def analysis_from_args(args: argparse.Namespace) -> Analysis:
+    """Read, validate and analyse the input the options name (shared by the subcommands).
+
+    Uses ``file`` (or the demo study), ``--wide``, ``--units``, ``--criteria`` and
+    ``--reference``; warnings are printed to standard error.
+    """
+    sites = _read_input(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NcsWarning)
+        result = analyze(
+            sites,
+            criteria=getattr(args, "criteria", None),
+            units=_units(getattr(args, "units", [])) or None,
+            **_reference(args),
+        )
+    _print_warnings(caught)
+    return result
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from ncs.schema import NERVE_KEYS, validate
+
+    sites = _read_input(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NcsWarning)
+        valid = validate(sites, units=_units(args.units) or None)
+    _print_warnings(caught)
+    n_nerves = len(valid[list(NERVE_KEYS)].drop_duplicates())
+    n_patients = valid["patient_id"].nunique()
+    print(f"valid: {len(valid)} rows, {n_nerves} nerves, {n_patients} patients")
+    return EXIT_OK
+
+
+def _is_result_json(path: Path) -> bool:
+    """A JSON file holding a saved analysis (``schema_version`` key), not a sites table."""
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    with path.open("r", encoding="utf-8") as fh:
+        head = fh.read(4096).lstrip()
+    return head.startswith("{") and '"schema_version"' in head
+
+
+def _report(args: argparse.Namespace) -> int:
+    from ncs.report import to_html
+
+    path = Path(args.file)
+    fmt = _output_format(args, default="html")
+    result = from_json(path) if _is_result_json(path) else analysis_from_args(args)
+    if fmt == "html":
+        content: str | bytes = to_html(result, title=args.title, plots=not args.no_plots)
+    else:
+        content = _render(result, fmt, args.table)
+    _emit(content, args.output)
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -311,18 +492,13 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "compare":
         return _run_compare(args)
-    path = demo_path() if args.command == "demo" else Path(args.file)
-    sites = read_sites(path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", NcsWarning)
-        result = analyze(sites, criteria=args.criteria, units=_units(args.units) or None)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    text = _render(result, args.format, args.table)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "report":
+        return _report(args)
+    fmt = _output_format(args)
+    result = analysis_from_args(args)
+    _emit(_render(result, fmt, args.table), args.output)
     return EXIT_OK
 
 

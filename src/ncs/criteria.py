@@ -36,6 +36,7 @@ __all__ = [
     "SegmentRule",
     "Threshold",
     "classify",
+    "criterion_from_dict",
     "get_criteria",
     "list_criteria",
     "with_entrapment_sites",
@@ -879,4 +880,108 @@ def with_entrapment_sites(criterion: str | Criterion, exclude: bool) -> Criterio
         dispersion=dispersion,
         verified=False,
         notes=crit.notes + note,
+    )
+
+
+def criterion_from_dict(d: Mapping[str, Any]) -> Criterion:
+    """Rebuild a :class:`Criterion` from its :meth:`Criterion.to_dict` output.
+
+    The inverse of ``to_dict``: ``criterion_from_dict(c.to_dict()) == c`` for every
+    criterion (built-in or custom), so saved results and criteria files for EDX software can
+    be read back.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        When the description is incomplete or inconsistent.
+    """
+    from ncs.schemes import NerveItem
+
+    def citation(c: Mapping[str, Any]) -> Citation:
+        return Citation(key=c["key"], text=c["text"], doi=c.get("doi"))
+
+    def threshold(t: Mapping[str, Any]) -> Threshold:
+        return Threshold(
+            measure=t["measure"],
+            op=t["op"],
+            value=float(t["value"]),
+            absolute=bool(t.get("absolute", False)),
+            of=t.get("of"),
+            overrides=tuple((n, o, float(v)) for n, o, v in t.get("overrides", ())),
+            source=t.get("source", ""),
+            verified=bool(t.get("verified", True)),
+        )
+
+    def scope(s: Mapping[str, Any] | None) -> Scope:
+        if not s:
+            return Scope()
+
+        def opt(key: str) -> tuple | None:
+            value = s.get(key)
+            return None if value is None else tuple(value)
+
+        return Scope(
+            nerves=opt("nerves"),
+            exclude_nerves=tuple(s.get("exclude_nerves", ())),
+            exclude_entrapment=bool(s.get("exclude_entrapment", False)),
+            exclude_zones=tuple(s.get("exclude_zones", ())),
+            only_pairs=(
+                None if s.get("only_pairs") is None else tuple(tuple(p) for p in s["only_pairs"])
+            ),
+            exclude_proximal_sites=tuple(s.get("exclude_proximal_sites", ())),
+            only_proximal_sites=opt("only_proximal_sites"),
+            references=tuple(s.get("references", ("adjacent", "distal"))),
+            note=s.get("note", ""),
+        )
+
+    def rule(r: Mapping[str, Any]) -> SegmentRule:
+        return SegmentRule(
+            outcome=r["outcome"],
+            combine=r["combine"],
+            thresholds=tuple(threshold(t) for t in r["thresholds"]),
+            name=r["name"],
+            scope=scope(r.get("scope")),
+            preconditions=tuple(threshold(t) for t in r.get("preconditions", ())),
+            verified=bool(r.get("verified", True)),
+        )
+
+    def item(i: Mapping[str, Any]) -> NerveItem:
+        return NerveItem(
+            id=i["id"],
+            name=i["name"],
+            parameter=i["parameter"],
+            measure=i["measure"],
+            op=i.get("op", ">="),
+            multiplier=float(i.get("multiplier", 1.0)),
+            limit=i.get("limit"),
+            low_amplitude=None if i.get("low_amplitude") is None else tuple(i["low_amplitude"]),
+            min_amplitude=None if i.get("min_amplitude") is None else tuple(i["min_amplitude"]),
+            exclude_nerves=tuple(i.get("exclude_nerves", ())),
+            count=i.get("count", ""),
+            source=i.get("source", ""),
+            verified=bool(i.get("verified", True)),
+        )
+
+    dispersion_rules = d.get("dispersion") or []
+    if isinstance(dispersion_rules, Mapping):  # older layout: one rule
+        dispersion_rules = [dispersion_rules]
+    rules = tuple(rule(r) for r in dispersion_rules)
+    dispersion: SegmentRule | tuple[SegmentRule, ...] | None
+    dispersion = None if not rules else rules[0] if len(rules) == 1 else rules
+    return Criterion(
+        id=d["id"],
+        title=d["title"],
+        short=d["short"],
+        citation=citation(d["citation"]),
+        applied_in=tuple(citation(c) for c in d.get("applied_in", ())),
+        block=tuple(rule(r) for r in d["block"]),
+        dispersion=dispersion,
+        verdicts=tuple(d["verdicts"]),
+        patient_counts_dispersion=bool(d.get("patient_counts_dispersion", False)),
+        scope=scope(d.get("scope")),
+        nerve_items=tuple(item(i) for i in d.get("nerve_items", ())),
+        verdict_kind=d.get("verdict_kind", "any_segment"),
+        options=tuple((k, v) for k, v in (d.get("options") or {}).items()),
+        verified=bool(d.get("verified", False)),
+        notes=d.get("notes", ""),
     )

@@ -3,6 +3,8 @@
 Formats are chosen by file extension: ``.csv`` (and ``.txt``/``.tsv``), ``.xlsx``
 (``ncs-edx[xlsx]``), ``.parquet`` (``ncs-edx[parquet]``) and ``.json`` (a list of row
 objects). Every reader returns the raw table; validation is :func:`ncs.validate`'s job.
+Wide spreadsheets convert with :func:`from_wide` / :func:`to_wide` (from :mod:`ncs.wide`);
+analysis results come back from JSON with :func:`from_json`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from types import ModuleType
 import pandas as pd
 
 from ncs.errors import Problem, ValidationError
+from ncs.wide import detect_wide_columns, from_wide, to_wide
 
-__all__ = ["read_sites"]
+__all__ = ["detect_wide_columns", "from_json", "from_wide", "json_schema", "read_sites", "to_wide"]
 
 #: Columns read as text whatever they look like (keeps "007" as "007").
 _TEXT_COLUMNS = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
@@ -95,3 +98,242 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
 def has_module(name: str) -> bool:
     """True when an optional dependency can be imported."""
     return importlib.util.find_spec(name) is not None
+
+
+# --------------------------------------------------------------------------------------
+# Analysis results as JSON (the layout of Analysis.to_dict(); JSON Schema in package data)
+# --------------------------------------------------------------------------------------
+
+#: Column-name endings that mark a float measure (units live in the names).
+_FLOAT_SUFFIXES = ("_ms", "_mv", "_mvms", "_mm", "_m_s", "_pct", "_hz", "_c", "_cm", "_years")
+#: Column names / prefixes that hold counts or positions (integers).
+_INT_NAMES = ("site_order", "input_row", "distal_row", "proximal_row")
+_INT_PREFIXES = ("n_",)
+
+
+def json_schema() -> dict:
+    """The JSON Schema (draft 2020-12) that :meth:`ncs.Analysis.to_json` output follows.
+
+    Returns
+    -------
+    dict
+        The schema, also shipped as ``ncs/data/analysis.schema.json`` and printed in the
+        documentation. Its ``schema_version`` is :data:`ncs.analyze.JSON_SCHEMA_VERSION`.
+    """
+    import json
+    from importlib import resources
+
+    text = (resources.files("ncs") / "data" / "analysis.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _looks_float(name: str) -> bool:
+    from ncs.fwave import NERVE_MEASURES
+
+    text_measures = ("muscle", "distal_response")
+    if name in NERVE_MEASURES and name not in text_measures:
+        return True
+    return name.endswith(_FLOAT_SUFFIXES) and not _looks_int(name)
+
+
+def _looks_int(name: str) -> bool:
+    return name in _INT_NAMES or name.endswith("_order") or name.startswith(_INT_PREFIXES)
+
+
+def _restore_column(name: str, values: list, categories: dict[str, tuple[str, ...]]):
+    """A column from JSON values with the dtype ncs uses for it (see :func:`from_json`)."""
+    import numpy as np
+
+    present = [v for v in values if v is not None]
+    kinds = {type(v) for v in present}
+    if not present and name in categories:  # empty table or all-null declared column
+        return pd.Categorical(values, categories=list(categories[name]))
+    if categories and kinds <= {str} and present:
+        # finding columns are categoricals: block (with "probable") and three-valued items
+        cats = categories.get(name, categories.get("*", ()))
+        if set(present) <= set(cats):
+            return pd.Categorical(values, categories=list(cats))
+    if not values and _looks_int(name):  # empty table
+        return np.zeros(0, dtype=np.int64)
+    if not kinds:  # every value missing: decide by name
+        if _looks_float(name) or _looks_int(name):
+            return np.full(len(values), np.nan)
+        return pd.array(values, dtype="string")
+    if kinds <= {str}:
+        return pd.array(values, dtype="string")
+    if kinds <= {bool}:
+        return (
+            pd.array(values, dtype="boolean")
+            if len(present) < len(values)
+            else np.array(values, dtype=bool)
+        )
+    if kinds <= {int} and len(present) == len(values) and not _looks_float(name):
+        return np.asarray(values, dtype=np.int64)
+    if kinds <= {int, float}:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+    return pd.Series(values, dtype=object).to_numpy()
+
+
+def _table_from_records(
+    records: list[dict], columns: tuple[str, ...], categories: dict[str, tuple[str, ...]]
+) -> pd.DataFrame:
+    """Rows of a JSON table as a DataFrame; ``columns`` gives the order (and an empty table's)."""
+    present = list(dict.fromkeys(k for r in records for k in r)) if records else list(columns)
+    data = {c: _restore_column(c, [r.get(c) for r in records], categories) for c in present}
+    return pd.DataFrame(data, index=pd.RangeIndex(len(records)))
+
+
+def _criterion_from_dict(d: dict):
+    """A :class:`ncs.Criterion` from its ``to_dict()``: the registry's object when identical."""
+    from ncs.criteria import CRITERIA, criterion_from_dict
+
+    known = CRITERIA.get(d.get("id", ""))
+    if known is not None and known.to_dict() == d:
+        return known
+
+    try:
+        rebuilt = criterion_from_dict(d)
+        if rebuilt.to_dict() == d:
+            return rebuilt
+    except (KeyError, TypeError, ValueError):
+        pass
+    return CriterionRecord(d)
+
+
+class CriterionRecord:
+    """A criterion read from JSON that cannot be rebuilt exactly: its description, read-only.
+
+    Carries ``id``, ``title``, ``citation`` (a :class:`ncs.Citation`), ``verified`` and the
+    other keys of the JSON as attributes, and gives the same ``to_dict()`` back. It describes
+    the criterion that produced a saved result; it cannot judge new segments.
+    """
+
+    def __init__(self, description: dict) -> None:
+        from ncs.criteria import Citation
+
+        self._description = description
+        for key, value in description.items():
+            setattr(self, key, value)
+
+        def citation(c: dict) -> Citation:
+            return Citation(key=c.get("key", ""), text=c.get("text", ""), doi=c.get("doi"))
+
+        self.citation = citation(description.get("citation") or {})
+        self.applied_in = tuple(citation(c) for c in description.get("applied_in") or ())
+        self.id = str(description["id"])
+        self.verified = bool(description.get("verified", False))
+
+    def to_dict(self) -> dict:
+        return self._description
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CriterionRecord) and other.to_dict() == self.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CriterionRecord(id={self.id!r})"
+
+
+def from_json(source: str | Path | dict):
+    """Rebuild an :class:`ncs.Analysis` from :meth:`~ncs.Analysis.to_json` output.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or dict
+        JSON text, a path to a ``.json`` file, or the parsed dict.
+
+    Returns
+    -------
+    Analysis
+        The same tables with the dtypes :func:`ncs.analyze` gives them: text columns as
+        pandas ``string``, ``block`` and ``dispersion`` as categoricals, counts and positions
+        as ``int64``, measures as ``float64`` (``null`` -> NaN). Criteria are the registry's
+        objects when their description is unchanged, else rebuilt from the JSON. ``meta``
+        holds the producing ``ncs_version``, the criteria and ``n_input_rows``.
+
+    Raises
+    ------
+    ValidationError
+        If the text is not JSON, lacks a required table, or has an unknown ``schema_version``.
+
+    Notes
+    -----
+    Extra columns are restored by the JSON type of their values (text -> ``string``, whole
+    numbers without nulls -> ``int64``, other numbers -> ``float64``); an all-null column is
+    float when its name ends in a unit (``_ms``, ``_mv``, ``_pct``, ...), text otherwise.
+
+    Examples
+    --------
+    >>> import ncs
+    >>> from ncs.cli import demo_path
+    >>> from ncs.io import from_json
+    >>> result = ncs.analyze(ncs.read_sites(demo_path()))
+    >>> again = from_json(result.to_json())
+    >>> again.patients.equals(result.patients)
+    True
+    """
+    import json
+
+    from ncs.analyze import FINDING_KEYS, JSON_SCHEMA_VERSION, Analysis
+    from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES
+    from ncs.schema import COLUMNS
+    from ncs.segments import SEGMENT_COLUMNS
+    from ncs.summary import NERVE_COLUMNS, PATIENT_COLUMNS
+
+    if isinstance(source, dict):
+        doc = source
+    else:
+        text = str(source)
+        if isinstance(source, Path) or not text.lstrip().startswith("{"):
+            p = Path(source)
+            if not p.is_file():
+                raise ValidationError([Problem(None, None, f"no such file: {p.name}")])
+            text = p.read_text(encoding="utf-8")
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValidationError(
+                [Problem(None, None, f"not valid JSON: {err.msg} at line {err.lineno}")]
+            ) from None
+    if not isinstance(doc, dict):
+        raise ValidationError([Problem(None, None, "expected a JSON object")])
+    problems = []
+    version = doc.get("schema_version")
+    if version != JSON_SCHEMA_VERSION:
+        problems.append(Problem(None, "schema_version", f"unsupported schema_version {version!r}"))
+    tables = ("patients", "nerves", "segments", "findings", "sites")
+    for key in ("criteria", *tables):
+        if not isinstance(doc.get(key), list):
+            problems.append(Problem(None, key, "missing or not a list"))
+    if problems:
+        raise ValidationError(problems)
+
+    # in the nerves and findings tables, every three-valued text column is a categorical
+    cats = {"block": BLOCK_VALUES, "dispersion": DISPERSION_VALUES, "*": DISPERSION_VALUES}
+    # three-valued nerve parameters the summary declares (all-null columns included)
+    import ncs.summary as _summary
+
+    for name in getattr(_summary, "PARAMETERS", ()):
+        cats.setdefault(name, getattr(_summary, "PARAMETER_VALUES", DISPERSION_VALUES))
+    finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason")
+    site_columns = (*(c.name for c in COLUMNS if c.required), "site_order", "response")
+    frames = {
+        "patients": _table_from_records(doc["patients"], PATIENT_COLUMNS, {}),
+        "nerves": _table_from_records(doc["nerves"], NERVE_COLUMNS, cats),
+        "segments": _table_from_records(doc["segments"], SEGMENT_COLUMNS, {}),
+        "findings": _table_from_records(doc["findings"], finding_columns, cats),
+        "sites": _table_from_records(doc["sites"], site_columns, {}),
+    }
+    try:
+        criteria = tuple(_criterion_from_dict(c) for c in doc["criteria"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValidationError(
+            [Problem(None, "criteria", f"cannot read a criterion: {type(err).__name__}: {err}")]
+        ) from None
+    meta = {
+        "ncs_version": doc.get("ncs_version"),
+        "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in criteria},
+        "n_input_rows": len(frames["sites"]),
+    }
+    return Analysis(criteria=criteria, meta=meta, **frames)

@@ -44,6 +44,7 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "pp_amp_drop_pct",
     "area_or_pp_drop_pct",
     "entrapment",
+    "amp_lln_mv",
 )
 """Columns of :func:`segments` output, in order."""
 
@@ -232,6 +233,7 @@ def build_segments(
         ),
         dtype="string",
     )
+    out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
     seg = pd.DataFrame(out)
     _warn_cv(cv)
     return seg, nerve_id[distal], s, nerve_id

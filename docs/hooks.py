@@ -1,0 +1,86 @@
+"""MkDocs hooks: pages generated from the library at build time, so they cannot drift.
+
+* ``<!-- ncs:columns -->``      the tidy-format column table, from ``ncs.schema.COLUMNS``;
+* ``<!-- ncs:criteria -->``     every criterion of ``ncs.CRITERIA`` with rules and citations;
+* ``<!-- ncs:json-schema -->``  the JSON Schema shipped as package data.
+
+``docs/performance.md`` is added to the navigation when it exists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def columns_markdown() -> str:
+    """The tidy sites table's columns as a Markdown table."""
+    from ncs.schema import COLUMNS
+
+    lines = ["| column | type | required | unit | meaning |", "|---|---|---|---|---|"]
+    for c in COLUMNS:
+        lines.append(
+            f"| `{c.name}` | {c.kind} | {'yes' if c.required else 'no'} | {_cell(c.unit)} | "
+            f"{_cell(c.meaning)} |"
+        )
+    return "\n".join(lines)
+
+
+def _rules(c) -> list:
+    rules = getattr(c, "dispersion_rules", None)
+    if rules is None:
+        rules = () if c.dispersion is None else (c.dispersion,)
+    return [*c.block, *rules]
+
+
+def criteria_markdown() -> str:
+    """Every criterion in the registry, from the library's own generator."""
+    from ncs.criteria_doc import criteria_markdown as library_markdown
+
+    return library_markdown()
+
+
+def reference_values_markdown() -> str:
+    """The shipped default reference values with their sources."""
+    from ncs.criteria_doc import reference_markdown
+
+    return reference_markdown()
+
+
+def json_schema_markdown() -> str:
+    from ncs.io import json_schema
+
+    return "```json\n" + json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n```"
+
+
+_GENERATED = {
+    "<!-- ncs:columns -->": columns_markdown,
+    "<!-- ncs:criteria -->": criteria_markdown,
+    "<!-- ncs:reference-values -->": reference_values_markdown,
+    "<!-- ncs:json-schema -->": json_schema_markdown,
+}
+
+
+def on_config(config, **kwargs):
+    """Add the performance page to the navigation once it is written."""
+    if (DOCS / "performance.md").is_file() and config.get("nav"):
+        names = [
+            next(iter(item.values())) if isinstance(item, dict) else item for item in config["nav"]
+        ]
+        if "performance.md" not in names:
+            at = names.index("limitations.md") if "limitations.md" in names else len(names)
+            config["nav"].insert(at, {"Performance": "performance.md"})
+    return config
+
+
+def on_page_markdown(markdown: str, **kwargs) -> str:
+    for marker, render in _GENERATED.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, render())
+    return markdown

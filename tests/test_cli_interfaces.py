@@ -1,0 +1,126 @@
+"""The validate and report subcommands, --reference, --wide and output formats."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import FIXTURES, two_sites
+from ncs.analyze import analyze
+from ncs.cli import main
+from ncs.io import to_wide
+
+
+def test_validate_ok(capsys):
+    # mmn_forearm_block.csv: 11 rows, 4 nerves (median, ulnar, peroneal, tibial), 1 patient
+    assert main(["validate", str(FIXTURES / "mmn_forearm_block.csv")]) == 0
+    assert capsys.readouterr().out.strip() == "valid: 11 rows, 4 nerves, 1 patients"
+
+
+def test_validate_lists_every_problem_exit_2(tmp_path, capsys):
+    bad = two_sites(latency=(7.0, 3.0), amp=(-1.0, 5.0))
+    bad.loc[1, "side"] = "middle"
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "row 0, column 'amplitude_mv': negative value" in err
+    assert "row 1, column 'side'" in err
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet", ".json"])
+def test_reads_every_format(tmp_path, suffix, capsys):
+    sites = pd.read_csv(FIXTURES / "normal.csv", dtype={"patient_id": "string"})
+    path = tmp_path / f"study{suffix}"
+    if suffix == ".xlsx":
+        pytest.importorskip("openpyxl")
+        sites.to_excel(path, index=False)
+    elif suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+        sites.to_parquet(path, index=False)
+    else:
+        sites.to_json(path, orient="records")
+    assert main(["validate", str(path)]) == 0
+    assert "valid: 10 rows, 4 nerves, 1 patients" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("suffix", "reader"),
+    [(".csv", pd.read_csv), (".parquet", pd.read_parquet), (".json", None)],
+)
+def test_output_format_follows_extension(tmp_path, suffix, reader):
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    out = tmp_path / f"out{suffix}"
+    assert (
+        main(["analyze", str(FIXTURES / "normal.csv"), "--table", "patients", "-o", str(out)]) == 0
+    )
+    if reader is None:
+        verdicts = {p["scheme"]: p["verdict"] for p in json.loads(out.read_text())["patients"]}
+    else:
+        table = reader(out)
+        verdicts = dict(zip(table["scheme"], table["verdict"], strict=True))
+    assert verdicts == {"katz2002": "not_demyelinating", "bouche1995": "no_conduction_block"}
+
+
+def test_parquet_to_stdout_is_refused(capsys):
+    assert main(["analyze", str(FIXTURES / "normal.csv"), "-f", "parquet"]) == 2
+
+
+def test_report_writes_one_html_file(tmp_path):
+    out = tmp_path / "report.html"
+    code = main(["report", str(FIXTURES / "cidp_dispersion.csv"), "-o", str(out), "--no-plots"])
+    assert code == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "demyelinating" in page and "no_conduction_block" in page
+
+
+def test_report_from_saved_json(tmp_path):
+    saved = tmp_path / "result.json"
+    assert main(["analyze", str(FIXTURES / "mmn_forearm_block.csv"), "-o", str(saved)]) == 0
+    out = tmp_path / "report.html"
+    assert main(["report", str(saved), "-o", str(out), "--no-plots", "--title", "<MMN>"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<title>&lt;MMN&gt;</title>" in page and "conduction_block" in page
+
+
+def test_report_invalid_input_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    two_sites(amp=(-1.0, 5.0)).to_csv(bad, index=False)
+    out = tmp_path / "report.html"
+    assert main(["report", str(bad), "-o", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_reference_option(tmp_path, capsys):
+    ref = tmp_path / "ref.csv"
+    pd.DataFrame({"nerve": ["median"], "amp_lln_mv": [4.0]}).to_csv(ref, index=False)
+    code = main(["analyze", str(FIXTURES / "normal.csv"), "--reference", str(ref)])
+    if "reference" in inspect.signature(analyze).parameters:
+        assert code == 0
+    else:
+        assert code == 2
+        assert "reference values are not supported yet" in capsys.readouterr().err
+
+
+def test_wide_input(tmp_path, capsys):
+    wide = to_wide(pd.read_csv(FIXTURES / "mmn_forearm_block.csv"))
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    assert main(["validate", str(path), "--wide"]) == 0
+    assert "valid: 11 rows, 4 nerves, 1 patients" in capsys.readouterr().out
+    assert main(["analyze", str(path), "--wide", "-f", "csv", "--table", "patients"]) == 0
+    assert "conduction_block" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["analyze", "validate", "report", "demo", "criteria"])
+def test_help_of_every_command(command, capsys):
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: ncs " + command in out
+    if command in ("validate", "report"):
+        assert "examples:" in out

@@ -1,0 +1,152 @@
+"""JSON output: the published JSON Schema, stable keys, and the from_json round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import ncs
+from conftest import FIXTURES, ROOT
+from ncs.analyze import JSON_SCHEMA_VERSION
+from ncs.errors import ValidationError
+from ncs.io import from_json, json_schema
+
+jsonschema = pytest.importorskip("jsonschema")
+
+FIXTURE_FILES = sorted(FIXTURES.glob("*.csv"))
+TABLES = ("sites", "segments", "findings", "nerves", "patients")
+
+
+def _validator():
+    schema = json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_schema_is_draft_2020_12_and_docs_copy_is_identical():
+    schema = json_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["properties"]["schema_version"]["const"] == 1 == JSON_SCHEMA_VERSION
+    docs_copy = json.loads((ROOT / "docs" / "analysis.schema.json").read_text(encoding="utf-8"))
+    assert docs_copy == schema
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_every_fixture_validates(path):
+    result = ncs.analyze(ncs.read_sites(path))
+    doc = json.loads(result.to_json())
+    errors = sorted(_validator().iter_errors(doc), key=str)
+    assert not errors, errors[:3]
+
+
+def test_schema_rejects_what_it_should():
+    result = ncs.analyze(ncs.read_sites(FIXTURES / "mmn_forearm_block.csv"))
+    validator = _validator()
+    good = json.loads(result.to_json())
+    for mutate in (
+        lambda d: d.pop("patients"),
+        lambda d: d.__setitem__("schema_version", 2),
+        lambda d: d["findings"][0].__setitem__("block", "maybe"),
+        lambda d: d["findings"][0].pop("reason"),
+        lambda d: d["segments"][0].__setitem__("amp_drop_pct", "64%"),
+        lambda d: d["patients"][0].pop("verdict"),
+        lambda d: d["sites"][0].__setitem__("side", "X"),
+    ):
+        bad = json.loads(json.dumps(good))
+        mutate(bad)
+        assert not validator.is_valid(bad)
+
+
+def test_additional_columns_and_keys_are_allowed():
+    """The lead adds columns and criteria later: consumers must ignore what they don't know."""
+    result = ncs.analyze(ncs.read_sites(FIXTURES / "normal.csv"))
+    doc = json.loads(result.to_json())
+    doc["patients"][0]["new_column"] = 1.5
+    doc["reference"] = {"source": "lab"}
+    doc["criteria"][0]["per_nerve"] = {"median": 1}
+    assert _validator().is_valid(doc)
+
+
+def test_stable_top_level_keys():
+    result = ncs.analyze(ncs.read_sites(FIXTURES / "normal.csv"))
+    doc = json.loads(result.to_json())
+    required = set(json_schema()["required"])
+    assert required == {"schema_version", "ncs_version", "criteria", *TABLES}
+    assert required <= set(doc)
+    assert doc["schema_version"] == 1
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
+def test_round_trip_every_fixture(path):
+    result = ncs.analyze(ncs.read_sites(path))
+    again = from_json(result.to_json())
+    for table in TABLES:
+        pd.testing.assert_frame_equal(getattr(again, table), getattr(result, table))
+    assert again.criteria == result.criteria
+    assert again.criteria[0] is ncs.CRITERIA[result.criteria[0].id]
+    assert again.to_json() == result.to_json()
+
+
+def test_round_trip_from_a_file_and_a_dict(tmp_path):
+    result = ncs.analyze(ncs.read_sites(FIXTURES / "missing_measures.csv"))
+    path = tmp_path / "result.json"
+    path.write_text(result.to_json(indent=2), encoding="utf-8")
+    for source in (path, str(path), json.loads(result.to_json())):
+        pd.testing.assert_frame_equal(from_json(source).patients, result.patients)
+
+
+def test_round_trip_custom_criterion_and_empty_tables():
+    custom = dataclasses.replace(ncs.CRITERIA["katz2002"], id="katz_40", title="Katz at 40%")
+    sites = pd.DataFrame(
+        {
+            "patient_id": ["A"],
+            "nerve": ["median"],
+            "side": ["R"],
+            "site": ["wrist"],
+            "latency_ms": [3.0],
+            "amplitude_mv": [5.0],
+        }
+    )
+    result = ncs.analyze(sites, criteria=[custom])
+    assert result.segments.empty and result.findings.empty
+    again = from_json(result.to_json())
+    assert again.criteria == (custom,)
+    for table in TABLES:
+        pd.testing.assert_frame_equal(getattr(again, table), getattr(result, table))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[1, 2]", '{"schema_version": 99}', '{"schema_version": 1, "patients": []}'],
+)
+def test_bad_documents_raise_validation_error(text, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValidationError):
+        from_json(path)
+
+
+def test_missing_file_raises_validation_error():
+    with pytest.raises(ValidationError):
+        from_json(Path("/nonexistent/result.json"))
+
+
+def test_a_criterion_that_cannot_be_rebuilt_is_kept_as_a_record():
+    """Criteria fields added later (or by other producers) survive: described, not dropped."""
+    from ncs.io import CriterionRecord
+    from ncs.report import to_html
+
+    result = ncs.analyze(ncs.read_sites(FIXTURES / "mmn_forearm_block.csv"), criteria="katz2002")
+    doc = json.loads(result.to_json())
+    doc["criteria"][0]["per_nerve_limits"] = {"median": 1.0}
+    again = from_json(doc)
+    (record,) = again.criteria
+    assert isinstance(record, CriterionRecord)
+    assert record.id == "katz2002" and record.to_dict() == doc["criteria"][0]
+    assert record.citation.doi == "10.1212/wnl.58.4.615"
+    assert json.loads(again.to_json())["criteria"] == doc["criteria"]
+    assert "demyelinating" in to_html(again, plots=False)
