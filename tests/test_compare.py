@@ -438,3 +438,18 @@ def test_finding_the_thresholds_cannot_reproduce_is_not_simulated():
     assert not c.margins.query("criterion == 'katz2002'")["decisive"].any()
     pr = c.patient_robustness.set_index("scheme")
     assert pr.loc["katz2002", "robustness"] == "not_simulated"
+
+
+def test_compare_every_scheme_runs_and_classes_graded_verdicts():
+    sites = pd.concat(
+        [ncs.read_sites(FIXTURES / name) for name in SEED_FIXTURES], ignore_index=True
+    )
+    c = compare(sites, "all", cv={})
+    p = c.patients.set_index("patient_id")
+    # CIDP01 is "definite" under EFNS/PNS 2010 and "met" under AAN 1991: both positive
+    assert p.loc["CIDP01", "class_efns2010_cidp"] == "positive"
+    assert p.loc["CIDP01", "class_aan1991_cidp"] == "positive"
+    # ALS01 is only "possible" (F waves absent in one nerve): negative for criteria met
+    assert p.loc["ALS01", "verdict_efns2010_cidp"] == "possible"
+    assert p.loc["ALS01", "class_efns2010_cidp"] == "negative"
+    assert p.loc["ALS01", "class_hadden1998_gbs"] == "negative"  # axonal

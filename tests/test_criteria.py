@@ -362,3 +362,14 @@ def test_every_criterion_round_trips_through_its_dict():
         assert criterion_from_dict(c.to_dict()) == c
     variant = ncs.with_entrapment_sites("efns2010_mmn", exclude=False)
     assert criterion_from_dict(variant.to_dict()) == variant
+
+
+def test_verdict_classes_cover_every_verdict():
+    for c in CRITERIA.values():
+        classes = c.verdict_classes
+        assert set(classes) == set(c.verdicts)
+        assert set(classes.values()) <= {"positive", "negative", "indeterminate"}
+        assert "positive" in classes.values() and "negative" in classes.values()
+    assert CRITERIA["efns2010_cidp"].verdict_classes["probable"] == "positive"
+    assert CRITERIA["efns2010_cidp"].verdict_classes["possible"] == "negative"
+    assert CRITERIA["hadden1998_gbs"].verdict_classes["axonal"] == "negative"

@@ -433,6 +433,34 @@ class Criterion:
         return dict(self.options).get(name, default)
 
     @property
+    def verdict_classes(self) -> dict[str, str]:
+        """Each patient verdict as ``"positive"``, ``"negative"`` or ``"indeterminate"``.
+
+        Used to compare schemes with different vocabularies. Graded schemes count their
+        criteria-fulfilled levels as positive: EFNS/PNS 2010 CIDP definite and probable
+        (possible, specificity too low to call the criteria met, is negative); EAN/PNS 2021
+        strongly supportive (weakly supportive is negative); MMN definite and probable CB;
+        Hadden 1998 demyelinating (axonal, inexcitable and normal are negative, equivocal is
+        indeterminate).
+        """
+        v = self.verdicts
+        if self.verdict_kind == "efns2010_cidp":
+            return dict(
+                zip(
+                    v,
+                    ("positive", "positive", "negative", "negative", "indeterminate"),
+                    strict=True,
+                )
+            )
+        if self.verdict_kind in ("ean2021_cidp", "cb_grade"):
+            second = "negative" if self.verdict_kind == "ean2021_cidp" else "positive"
+            return dict(zip(v, ("positive", second, "negative", "indeterminate"), strict=True))
+        if self.verdict_kind == "hadden1998_gbs":
+            classes = {"demyelinating": "positive", "equivocal": "indeterminate"}
+            return {x: classes.get(x, "negative") for x in v}
+        return dict(zip(v[:3], ("positive", "negative", "indeterminate"), strict=True))
+
+    @property
     def dispersion_rules(self) -> tuple[SegmentRule, ...]:
         """The dispersion rules as a tuple (empty when the criterion defines none)."""
         if self.dispersion is None:
