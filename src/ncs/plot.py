@@ -15,13 +15,9 @@ __all__ = ["plot_agreement", "plot_decision_regions", "plot_traces"]
 
 
 def _require_pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "matplotlib is needed for plots; install it with pip install 'ncs-edx[plot]'"
-        ) from err
-    return plt
+    from ncs.io import _require
+
+    return _require("matplotlib.pyplot", "plot")
 
 
 def plot_traces(

@@ -827,13 +827,9 @@ def read_text(
 
 
 def _require_pyedflib() -> Any:
-    try:
-        import pyedflib
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "pyedflib is needed to read EDF/EDF+ files; install it with pip install 'ncs-edx[edf]'"
-        ) from err
-    return pyedflib
+    from ncs.io import _require
+
+    return _require("pyedflib", "edf")
 
 
 def _parse_key_values(text: str) -> dict[str, str]:
