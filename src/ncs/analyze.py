@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ncs._codes import categorical, from_codes
 from ncs._version import __version__
 from ncs.criteria import (
     BLOCK_VALUES,
@@ -252,11 +253,11 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     k = len(judgements)
     n = len(seg)
     data: dict[str, Any] = {}
-    rows = np.tile(np.arange(n), k)
-    for key in FINDING_KEYS:
-        data[key] = seg[key].array.take(rows)  # string arrays, no detour through objects
-    ids = pd.array([j.criterion.id for j in judgements], dtype="string")
-    data["criterion"] = ids.take(np.repeat(np.arange(k), n))
+    for key in FINDING_KEYS:  # integer codes repeated, not strings copied
+        values = categorical(seg[key])
+        data[key] = from_codes(np.tile(np.asarray(values.codes), k), values.categories)
+    ids = [j.criterion.id for j in judgements]
+    data["criterion"] = from_codes(np.repeat(np.arange(k, dtype=np.int8), n), ids)
     block = np.concatenate([j.block_code for j in judgements])
     disp = np.concatenate([j.disp_code for j in judgements])
     data["block"] = pd.Categorical.from_codes(

@@ -16,8 +16,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ncs._codes import from_codes
 from ncs.errors import NcsWarning, Problem, ValidationError
-from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_array
+from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
 
 __all__ = [
     "COLUMNS",
@@ -219,6 +220,22 @@ class _Text:
         """``func`` applied to each unique value; ``missing`` for missing cells."""
         table = np.array([func(u) for u in self.uniques] + [missing], dtype=dtype)
         return table[self.codes]
+
+
+class _Coded(NamedTuple):
+    """A normalised text column: codes (-1 = missing) into sorted distinct values."""
+
+    codes: np.ndarray
+    categories: list[str]
+
+
+def _coded(text: _Text, func) -> _Coded:
+    """``func`` applied to each distinct value (None = missing), as :class:`_Coded`."""
+    mapped = [func(u) for u in text.uniques]
+    distinct = sorted({m for m in mapped if m is not None})
+    position = {v: i for i, v in enumerate(distinct)}
+    table = np.array([position.get(m, -1) for m in mapped] + [-1], dtype=np.int64)
+    return _Coded(table[text.codes], distinct)
 
 
 def _none(values: np.ndarray) -> np.ndarray:
@@ -478,24 +495,23 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         for i in np.flatnonzero(mask):
             problems.append(Problem(int(i), col, message))
 
-    # --- text keys: normalised once per unique value ---------------------------------------
-    patient = _Text(df["patient_id"]).map(_text_of, None)
-    flag(_none(patient), "patient_id", "value is missing")
-    out["patient_id"] = patient
+    # --- text keys: normalised once per unique value, kept as codes ----------------------
+    text: dict[str, _Coded] = {}
+    patient_text = _Text(df["patient_id"])
+    text["patient_id"] = _coded(patient_text, _text_of)
+    flag(text["patient_id"].codes < 0, "patient_id", "value is missing")
     for col, table, message in (
         ("nerve", NERVE_ALIASES, "unknown nerve name"),
         ("side", SIDE_ALIASES, "unknown side; use L or R"),
     ):
-        text = _Text(df[col])
-        raw = text.map(_text_of, None)
-        canon = text.map(lambda u, t=table: t.get(clean_name(_text_of(u) or "")), None)
-        flag(_none(raw), col, "value is missing")
-        flag(~_none(raw) & _none(canon), col, message)
-        out[col] = canon
-    site_text = _Text(df["site"])
-    site_raw = site_text.map(_text_of, None)
-    flag(_none(site_raw), "site", "value is missing")
-    out["site"] = site_text.map(lambda u: canonical_site(_text_of(u)), None)
+        col_text = _Text(df[col])
+        blank = col_text.map(lambda u: _text_of(u) is None, True, dtype=bool)
+        canon = _coded(col_text, lambda u, t=table: t.get(clean_name(_text_of(u) or "")))
+        flag(blank, col, "value is missing")
+        flag(~blank & (canon.codes < 0), col, message)
+        text[col] = canon
+    text["site"] = _coded(_Text(df["site"]), lambda u: canonical_site(_text_of(u)))
+    flag(text["site"].codes < 0, "site", "value is missing")
 
     # --- response, including "NR" typed into the amplitude column --------------------------
     amp_col = df["amplitude_mv"]
@@ -506,9 +522,9 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
             lambda u: (_text_of(u) or "").lower() in _ABSENT_WORDS, False, dtype=bool
         )
     if "response" in df.columns:
-        text = _Text(df["response"])
-        response = text.map(lambda u: _RESPONSE.get((_text_of(u) or "").lower()), None)
-        given = text.map(_text_of, None)
+        response_text = _Text(df["response"])
+        response = response_text.map(lambda u: _RESPONSE.get((_text_of(u) or "").lower()), None)
+        given = response_text.map(_text_of, None)
         flag(
             _none(response) & ~_none(given),
             "response",
@@ -555,21 +571,24 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     out.setdefault("area_mvms", np.where(absent, 0.0, np.nan))
     out.setdefault("duration_ms", np.full(n, np.nan))
     out.setdefault("distance_mm", np.full(n, np.nan))
-    out["response"] = np.where(absent, "absent", "present").astype(object)
+    text["response"] = _Coded(np.where(absent, 0, 1), ["absent", "present"])
+    for col in ("muscle", "sex"):
+        if col in df.columns:
+            text[col] = _coded(_Text(df[col]), _text_of)
 
     # --- nerves, site order, duplicates, latency order --------------------------------------
-    nerve_id, keyed = _nerve_ids(out)
-    order, order_problems = _site_order(out, out.get("site_order"), nerve_id, keyed)
+    nerve_id, keyed = _nerve_ids(text)
+    order, order_problems = _site_order(text, out.get("site_order"), nerve_id, keyed)
     problems.extend(order_problems)
     out["site_order"] = order
-    problems.extend(_check_within_nerve(out, nerve_id, keyed & (order >= 0)))
+    problems.extend(_check_within_nerve(out, text["site"].codes, nerve_id, keyed & (order >= 0)))
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
         return _Checked(None, problems, nerve_id, keyed)
 
     _warn_suspicious(amp)
-    return _Checked(_assemble(df, out, n), [], nerve_id, keyed)
+    return _Checked(_assemble(df, out, text, n), [], nerve_id, keyed)
 
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
@@ -584,15 +603,9 @@ def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
     return sites.rename(columns=rename) if rename else sites.copy(deep=False)
 
 
-def _codes_of(values: np.ndarray) -> np.ndarray:
-    """Sorted factorisation codes of an object array (None -> -1)."""
-    codes, _ = pd.factorize(values, sort=True, use_na_sentinel=True)
-    return codes.astype(np.int64)
-
-
-def _nerve_ids(out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _nerve_ids(text: dict[str, _Coded]) -> tuple[np.ndarray, np.ndarray]:
     """Id per row of its (patient, nerve, side), and whether all three are known."""
-    codes = [_codes_of(out[c]) for c in NERVE_KEYS]
+    codes = [text[c].codes for c in NERVE_KEYS]
     keyed = (codes[0] >= 0) & (codes[1] >= 0) & (codes[2] >= 0)
     combined = np.zeros(len(codes[0]), dtype=np.int64)
     for c in codes:
@@ -602,7 +615,7 @@ def _nerve_ids(out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _site_order(
-    out: dict[str, np.ndarray],
+    text: dict[str, _Coded],
     given: np.ndarray | None,
     nerve_id: np.ndarray,
     keyed: np.ndarray,
@@ -635,9 +648,10 @@ def _site_order(
                 "site_order is missing here but given for other sites of this nerve",
             )
         )
-    rank = site_rank_array(out["nerve"], out["site"])
+    nerve, site = text["nerve"], text["site"]
+    rank = site_rank_codes(nerve.codes, nerve.categories, site.codes, site.categories)
     need = ~all_given & ~mixed
-    unknown = need & np.isnan(rank) & ~_none(out["nerve"]) & ~_none(out["site"])
+    unknown = need & np.isnan(rank) & (nerve.codes >= 0) & (site.codes >= 0)
     for i in np.flatnonzero(unknown):
         problems.append(
             Problem(
@@ -674,7 +688,7 @@ def _dense_rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
 
 
 def _check_within_nerve(
-    out: dict[str, np.ndarray], nerve_id: np.ndarray, usable: np.ndarray
+    out: dict[str, np.ndarray], site_codes: np.ndarray, nerve_id: np.ndarray, usable: np.ndarray
 ) -> list[Problem]:
     """Duplicate sites/orders, and proximal latencies that are not after distal ones."""
     problems: list[Problem] = []
@@ -682,7 +696,7 @@ def _check_within_nerve(
     if rows.size == 0:
         return problems
     nid = nerve_id[rows]
-    site_codes = _codes_of(out["site"][rows])
+    site_codes = site_codes[rows]
     order = out["site_order"][rows]
 
     def duplicated(key2: np.ndarray) -> np.ndarray:
@@ -731,24 +745,26 @@ def _warn_suspicious(amp: np.ndarray) -> None:
         )
 
 
-_TEXT_OUT = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
+def _assemble(
+    df: pd.DataFrame, out: dict[str, np.ndarray], text: dict[str, _Coded], n: int
+) -> pd.DataFrame:
+    """The validated table: known columns in order, then input_row, then extra columns.
 
-
-def _assemble(df: pd.DataFrame, out: dict[str, np.ndarray], n: int) -> pd.DataFrame:
-    """The validated table: known columns in order, then input_row, then extra columns."""
+    Text columns are categoricals over their sorted distinct values.
+    """
     data: dict[str, object] = {}
     for c in COLUMNS:
+        if c.name in text:
+            coded = text[c.name]
+            data[c.name] = from_codes(coded.codes, coded.categories)
+            continue
         if c.name in out:
             values = out[c.name]
         elif c.name in df.columns:
             values = df[c.name].to_numpy()
         else:
             continue
-        if c.name in _TEXT_OUT:
-            if c.name in ("muscle", "sex"):
-                values = _Text(df[c.name]).map(_text_of, None)
-            values = pd.array(values, dtype="string")
-        elif c.name == "site_order":
+        if c.name == "site_order":
             values = values.astype(np.int64)
         data[c.name] = values
     data["input_row"] = np.arange(n, dtype=np.int64)

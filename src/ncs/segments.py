@@ -8,9 +8,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ncs._codes import categorical, from_codes, sorted_codes, take
 from ncs.errors import NcsWarning
 from ncs.measures import percent_change, percent_drop
-from ncs.names import entrapment_crossing
+from ncs.names import ENTRAPMENT_ZONES, entrapment_codes, site_rank_codes
 from ncs.schema import NERVE_KEYS, validate
 
 __all__ = ["SEGMENT_COLUMNS", "segments", "sort_sites"]
@@ -57,10 +58,7 @@ def sort_sites(sites: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
     The order depends only on the key values, never on input row order.
     """
-    codes = []
-    for col in NERVE_KEYS:
-        c, _ = pd.factorize(sites[col].astype("string"), sort=True)
-        codes.append(c)
+    codes = [sorted_codes(sites[col])[0] for col in NERVE_KEYS]
     order = sites["site_order"].to_numpy(dtype=np.int64)
     idx = np.lexsort((order, codes[2], codes[1], codes[0]))
     sorted_sites = sites.iloc[idx].reset_index(drop=True)
@@ -174,8 +172,9 @@ def build_segments(
     amp = s["amplitude_mv"].to_numpy(dtype=float)
     area = s["area_mvms"].to_numpy(dtype=float)
     dur = s["duration_ms"].to_numpy(dtype=float)
-    resp = s["response"].array
-    absent = (s["response"] == "absent").to_numpy(dtype=bool, na_value=False)
+    text = {c: categorical(s[c]) for c in ("patient_id", "nerve", "side", "site", "response")}
+    resp = text["response"]
+    absent = np.asarray(resp == "absent", dtype=bool)
     distal_present = ~absent[distal]
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -191,12 +190,12 @@ def build_segments(
     length, cv = length[key], cv[key]
     amp_d, area_d = amp_d[key], area_d[key]
     out = {
-        "patient_id": _take(s["patient_id"], distal),
-        "nerve": _take(s["nerve"], distal),
-        "side": _take(s["side"], distal),
-        "distal_site": _take(s["site"], distal),
-        "proximal_site": _take(s["site"], proximal),
-        "reference": _REFERENCE.take(is_far.astype(np.int64)),
+        "patient_id": take(text["patient_id"], distal),
+        "nerve": take(text["nerve"], distal),
+        "side": take(text["side"], distal),
+        "distal_site": take(text["site"], distal),
+        "proximal_site": take(text["site"], proximal),
+        "reference": from_codes(is_far.astype(np.int8), REFERENCE_VALUES),
         "distance_mm": length,
         "cv_m_s": cv,
         "amp_drop_pct": percent_drop(amp_d, amp[proximal]),
@@ -210,8 +209,8 @@ def build_segments(
         "proximal_duration_ms": dur[proximal],
         "distal_latency_ms": lat[distal],
         "proximal_latency_ms": lat[proximal],
-        "distal_response": resp.take(distal),
-        "proximal_response": resp.take(proximal),
+        "distal_response": take(resp, distal),
+        "proximal_response": take(resp, proximal),
         "distal_site_order": s["site_order"].to_numpy(dtype=np.int64)[distal],
         "proximal_site_order": s["site_order"].to_numpy(dtype=np.int64)[proximal],
         "distal_row": s["input_row"].to_numpy(dtype=np.int64)[distal],
@@ -226,28 +225,19 @@ def build_segments(
     # "drop in negative-peak area or peak-to-peak amplitude" (AAN 1991): either one that was
     # measured; where both were, the larger drop
     out["area_or_pp_drop_pct"] = np.fmax(out["area_drop_pct"], out["pp_amp_drop_pct"])
-    sites_of = s["site"].to_numpy(dtype=object)
-    out["entrapment"] = pd.array(
-        entrapment_crossing(
-            s["nerve"].to_numpy(dtype=object)[distal], sites_of[distal], sites_of[proximal]
-        ),
-        dtype="string",
-    )
+    nerve, site = text["nerve"], text["site"]
+    nerve_codes, nerve_names = np.asarray(nerve.codes), list(nerve.categories)
+    rank = site_rank_codes(nerve_codes, nerve_names, np.asarray(site.codes), list(site.categories))
+    zone = entrapment_codes(nerve_codes[distal], nerve_names, rank[distal], rank[proximal])
+    out["entrapment"] = from_codes(zone, [z[3] for z in ENTRAPMENT_ZONES])
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
     seg = pd.DataFrame(out)
     _warn_cv(cv)
     return seg, nerve_id[distal], s, nerve_id
 
 
-_REFERENCE = pd.array(["adjacent", "distal"], dtype="string")
-
-
-def _take(column: pd.Series, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """Rows of a text column as a ``string`` array, without a detour through Python objects."""
-    values = column.array
-    if not isinstance(values.dtype, pd.StringDtype):
-        values = pd.array(column.to_numpy(dtype=object), dtype="string")
-    return values.take(index)
+REFERENCE_VALUES: tuple[str, ...] = ("adjacent", "distal")
+"""Values of ``segments.reference``."""
 
 
 def _warn_cv(cv: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ncs._codes import categorical, concat, constant, from_labels, from_table, take
 from ncs.criteria import (
     _CODE_NA,
     _CODE_NO,
@@ -144,14 +145,23 @@ def summarize(
     """
     n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
     first_site = np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]]) if n_nerves else []
-    keys = {k: sorted_sites[k].to_numpy(dtype=object)[first_site] for k in NERVE_KEYS}
+    first_site = np.asarray(first_site, dtype=np.int64)
+    key_codes = {k: take(categorical(sorted_sites[k]), first_site) for k in NERVE_KEYS}
+    keys = {k: np.asarray(key_codes[k], dtype=object) for k in ("nerve", "side")}
     n_sites = _count(n_nerves, site_nerve)
     n_seg = _count(n_nerves, segment_nerve)
     # nerves are sorted by patient first, so a patient's nerves are contiguous
-    new_patient = np.r_[True, keys["patient_id"][1:] != keys["patient_id"][:-1]] if n_nerves else []
+    patient_codes = np.asarray(key_codes["patient_id"].codes)
+    new_patient = np.r_[True, patient_codes[1:] != patient_codes[:-1]] if n_nerves else []
     nerve_patient = np.cumsum(new_patient) - 1 if n_nerves else np.zeros(0, dtype=np.int64)
     n_patients = int(nerve_patient[-1]) + 1 if n_nerves else 0
-    patient_ids = keys["patient_id"][np.flatnonzero(new_patient)] if n_nerves else np.array([])
+    patient_ids = take(key_codes["patient_id"], np.flatnonzero(new_patient).astype(np.int64))
+    text_measures = {
+        c: take(categorical(sorted_sites[c]), first_site)
+        if c in sorted_sites.columns
+        else constant(None, n_nerves)
+        for c in ("muscle", "response")
+    }
     segment_patient = nerve_patient[segment_nerve] if n_nerves else segment_nerve
 
     nerve_parts: list[dict[str, np.ndarray]] = []
@@ -172,8 +182,8 @@ def summarize(
         nerve_block = _max_at(n_nerves, segment_nerve, b)
         nerve_disp = _max_at(n_nerves, segment_nerve, d)
         nerve_part = {
-            **keys,
-            "scheme": np.full(n_nerves, crit.id, dtype=object),
+            **key_codes,
+            "scheme": constant(crit.id, n_nerves),
             "n_sites": n_sites,
             "n_segments": n_seg,
             "block": category_codes(nerve_block, BLOCK_VALUES),
@@ -181,12 +191,12 @@ def summarize(
             "n_block_segments": _count(n_nerves, segment_nerve, is_block),
             "n_dispersion_segments": _count(n_nerves, segment_nerve, is_disp),
             "n_not_assessable_segments": _count(n_nerves, segment_nerve, is_na),
-            "reference": np.full(
-                n_nerves, reference_name if crit.nerve_items else None, dtype=object
-            ),
+            "reference": constant(reference_name if crit.nerve_items else None, n_nerves),
         }
         for col in NERVE_MEASURES:
             nerve_part[col] = measures[col]
+        nerve_part["muscle"] = text_measures["muscle"]
+        nerve_part["distal_response"] = text_measures["response"]
         uses_cutoff = any(i.measure == "distal_duration_ms" for i in crit.nerve_items)
         cutoff = (
             _cutoffs_for(crit, nerve_names, measures["lff_hz"], cutoffs)
@@ -280,6 +290,9 @@ _TEXT_COLUMNS = frozenset(
 )
 
 
+_FREE_TEXT = frozenset({"evidence"})
+"""Text columns that stay ``string`` (one sentence per row); every other one is a category."""
+
 _FLOAT_COLUMNS = frozenset(NERVE_MEASURES) - {"muscle", "distal_response"} | {
     "distal_duration_cutoff_ms"
 }
@@ -318,11 +331,10 @@ def _parameter_columns(
         if item.parameter in merged:
             codes = np.maximum(merged[item.parameter], codes)
         merged[item.parameter] = codes
-    met = np.full(n, "", dtype=object)
     if not crit.nerve_items:
         for param in PARAMETERS:
             part[param] = np.full(n, -1, dtype=np.int8)
-        part["parameters_met"] = np.full(n, None, dtype=object)
+        part["parameters_met"] = constant(None, n)
         return
     for param in PARAMETERS:
         if param in merged:
@@ -332,15 +344,16 @@ def _parameter_columns(
             ).astype(np.int8)
         else:
             part[param] = np.full(n, -1, dtype=np.int8)
-    for k, item in enumerate(crit.nerve_items):
-        met = np.where(item_codes[k] == TRUE, join_strings(met, item.id, ","), met)
-    part["parameters_met"] = _strip_commas(met)
-
-
-def _strip_commas(values: np.ndarray) -> np.ndarray:
-    out = np.asarray(values, dtype=object)
-    text = pd.Series(out, dtype="string").str.rstrip(",")
-    return text.where(text != "", None).to_numpy(dtype=object, na_value=None)
+    # which items each nerve meets, as a bit mask; one label per distinct mask
+    mask = np.zeros(n, dtype=np.int64)
+    for k in range(len(crit.nerve_items)):
+        mask |= (item_codes[k] == TRUE).astype(np.int64) << k
+    masks, index = np.unique(mask, return_inverse=True)
+    labels = [
+        ",".join(item.id for k, item in enumerate(crit.nerve_items) if (m >> k) & 1) or None
+        for m in masks.tolist()
+    ]
+    part["parameters_met"] = from_table(labels, index.reshape(-1))
 
 
 def _verdicts(
@@ -486,7 +499,7 @@ def _first_item_nerve(
 ) -> np.ndarray:
     """Label of each patient's first nerve meeting any item (None if none)."""
     out = np.full(n_patients, None, dtype=object)
-    if not item_codes:
+    if not item_codes or not n_patients:
         return out
     any_met = np.any(np.stack([c == TRUE for c in item_codes.values()]), axis=0)
     idx = np.flatnonzero(any_met)
@@ -502,19 +515,29 @@ def _frame(
     columns: tuple[str, ...],
     categorical: dict[str, tuple[str, ...]],
 ) -> pd.DataFrame:
-    """One DataFrame from per-criterion column arrays (concatenated once)."""
+    """One DataFrame from per-criterion column arrays (concatenated once).
+
+    Text columns become categoricals over the sorted values present (label arrays are
+    factorised, categorical parts joined by their codes); free text (``evidence``) stays
+    ``string``.
+    """
     data: dict[str, object] = {}
     for col in columns:
-        values = np.concatenate([p[col] for p in parts]) if parts else np.array([], dtype=object)
+        pieces = [p[col] for p in parts]
         if col in categorical:
+            values = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int8)
             cats = list(categorical[col])
             data[col] = pd.Categorical.from_codes(values.astype(np.int8), categories=cats)
-        elif col in _FLOAT_COLUMNS:
-            data[col] = values.astype(float)
-        elif col in _TEXT_COLUMNS:
+        elif col in _FREE_TEXT:
+            values = np.concatenate(pieces) if pieces else np.array([], dtype=object)
             data[col] = _text(values)
+        elif col in _TEXT_COLUMNS:
+            data[col] = concat(
+                [p if isinstance(p, pd.Categorical) else from_labels(p) for p in pieces]
+            )
         else:
-            data[col] = values.astype(np.int64)
+            values = np.concatenate(pieces) if pieces else np.zeros(0)
+            data[col] = values.astype(float if col in _FLOAT_COLUMNS else np.int64)
     return pd.DataFrame(data)
 
 
@@ -553,7 +576,7 @@ def _patient_part(
     ev_reason = np.full(n_patients, "", dtype=object)
     if ev.size:
         seg = {
-            c: segments[c].to_numpy(dtype=object)[ev]
+            c: segments[c].iloc[ev].to_numpy(dtype=object)
             for c in ("nerve", "side", "distal_site", "proximal_site")
         }
         ev_nerve[has_ev] = join_strings(seg["nerve"], " ", seg["side"])
@@ -590,15 +613,15 @@ def _patient_part(
         ),
     )
     return {
-        "patient_id": np.asarray(patient_ids, dtype=object),
-        "scheme": np.full(n_patients, crit.id, dtype=object),
+        "patient_id": patient_ids,
+        "scheme": constant(crit.id, n_patients),
         "verdict": verdict,
         "evidence": evidence,
         "evidence_nerve": ev_nerve,
         "evidence_segment": ev_segment,
         "evidence_rule": ev_rule,
-        "verdict_rule": np.full(n_patients, rule_text, dtype=object),
+        "verdict_rule": constant(rule_text, n_patients),
         "n_positive_findings": n_pos,
         "n_not_assessable_segments": n_na,
-        "citation": np.full(n_patients, crit.citation.text, dtype=object),
+        "citation": constant(crit.citation.text, n_patients),
     }
