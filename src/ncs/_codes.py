@@ -9,6 +9,8 @@ give the same dtype whichever rows they came from (so results of two runs compar
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,45 +61,80 @@ def _small_codes(codes: np.ndarray, n_categories: int) -> np.ndarray:
     return codes.astype(np.int32, copy=False)
 
 
-def from_codes(codes: np.ndarray, categories: Sequence[str] | pd.Index) -> pd.Categorical:
+_SMALL = 512  # category lists up to this length get a cached dtype
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    return _new_dtype(list(categories))
+
+
+def _new_dtype(categories: Sequence[str] | pd.Index) -> pd.CategoricalDtype:
+    if not len(categories):
+        return pd.CategoricalDtype(pd.Index([], dtype=object))  # the same whatever the source
+    index = categories if isinstance(categories, pd.Index) else pd.Index(list(categories))
+    return pd.CategoricalDtype(index)
+
+
+def _dtype(categories: Sequence[str] | pd.Index) -> pd.CategoricalDtype:
+    """The categorical dtype of these (sorted, unique) categories; cached when short."""
+    if len(categories) <= _SMALL:
+        return _cached_dtype(tuple(categories))
+    return _new_dtype(categories)
+
+
+def _is_sorted(categories: Sequence[str] | pd.Index) -> bool:
+    if isinstance(categories, pd.Index):
+        return bool(categories.is_monotonic_increasing)
+    return all(a < b for a, b in itertools.pairwise(categories))
+
+
+def from_codes(
+    codes: np.ndarray, categories: Sequence[str] | pd.Index | pd.CategoricalDtype
+) -> pd.Categorical:
     """A categorical of ``codes`` (-1 = missing) into unique ``categories``.
 
     The categories are sorted and those no code refers to are dropped, so the dtype depends
-    only on the values present.
+    only on the values present. ``categories`` may be the dtype of a categorical made here
+    (its categories are sorted already); it is reused when every category is used.
     """
     codes = np.asarray(codes)
-    cats = categories if isinstance(categories, pd.Index) else pd.Index(list(categories))
+    dtype = categories if isinstance(categories, pd.CategoricalDtype) else None
+    cats = dtype.categories if dtype is not None else categories
     n = len(cats)
-    if n > 1 and not cats.is_monotonic_increasing:
+    if dtype is None and n > 1 and not _is_sorted(cats):
         order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
         rank = np.empty(n + 1, dtype=np.int64)
         rank[order] = np.arange(n)
         rank[-1] = -1
-        codes, cats = rank[codes], cats[order]
+        codes = rank[codes]
+        cats = [cats[i] for i in order] if n <= _SMALL else pd.Index(cats)[order]
     if n:
-        used = np.bincount(codes[codes >= 0], minlength=n).astype(bool) if codes.size else None
-        if used is None or not used.all():
-            used = np.zeros(n, dtype=bool) if used is None else used
-            remap = np.cumsum(used) - 1
-            remap = np.append(remap, -1)  # code -1 stays missing
+        used = np.bincount(codes[codes >= 0], minlength=n).astype(bool)
+        if not used.all():
+            remap = np.append(np.cumsum(used) - 1, -1)  # code -1 stays missing
             codes = remap[codes]
-            cats = cats[used]
-    if not len(cats):
-        cats = pd.Index([], dtype=object)  # no values: the same dtype whatever the source
+            if n <= _SMALL:
+                cats = [c for c, u in zip(cats, used.tolist(), strict=True) if u]
+            else:
+                cats = pd.Index(cats)[used]
+            dtype = None
+    if dtype is None:
+        dtype = _dtype(cats)
     return pd.Categorical.from_codes(
-        _small_codes(codes, len(cats)), dtype=pd.CategoricalDtype(cats), validate=False
+        _small_codes(codes, len(dtype.categories)), dtype=dtype, validate=False
     )
 
 
 def take(values: pd.Categorical, rows: np.ndarray) -> pd.Categorical:
-    """Rows of a categorical (codes taken; unused categories dropped)."""
-    return from_codes(np.asarray(values.codes)[rows], values.categories)
+    """Rows of a categorical made here (codes taken; unused categories dropped)."""
+    return from_codes(np.asarray(values.codes)[rows], values.dtype)
 
 
 def from_labels(values: np.ndarray) -> pd.Categorical:
     """A categorical from an object array of a few distinct labels (None -> missing)."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
-    return from_codes(codes, pd.Index(list(uniques)))
+    return from_codes(codes, list(uniques))
 
 
 def sorted_codes(values: pd.Series | pd.Categorical) -> tuple[np.ndarray, pd.Index]:
@@ -111,7 +148,7 @@ def sorted_codes(values: pd.Series | pd.Categorical) -> tuple[np.ndarray, pd.Ind
     if isinstance(values, pd.Categorical):
         cats = values.categories
         codes = np.asarray(values.codes).astype(np.int64)
-        if cats.is_monotonic_increasing:
+        if len(cats) < 2 or cats.is_monotonic_increasing:
             return codes, cats
         order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
         rank = np.empty(len(cats) + 1, dtype=np.int64)
@@ -123,43 +160,46 @@ def sorted_codes(values: pd.Series | pd.Categorical) -> tuple[np.ndarray, pd.Ind
 
 
 def categorical(values) -> pd.Categorical:
-    """Any text column as a categorical with sorted categories of the values present."""
+    """Any text column as a categorical with sorted categories (unused ones dropped)."""
+    array = values.array if isinstance(values, pd.Series) else values
+    if isinstance(array, pd.Categorical):
+        return from_codes(
+            np.asarray(array.codes), array.dtype if _sorted_dtype(array) else array.categories
+        )
     codes, cats = sorted_codes(values)
-    return from_codes(codes, pd.Index(list(cats)))
+    return from_codes(codes, cats)
+
+
+def _sorted_dtype(values: pd.Categorical) -> bool:
+    cats = values.categories
+    return not values.ordered and (len(cats) < 2 or bool(cats.is_monotonic_increasing))
 
 
 def from_table(labels: Sequence[str | None], index: np.ndarray) -> pd.Categorical:
     """``labels[index]`` as a categorical, for a short table of labels (None = missing)."""
     codes, uniques = pd.factorize(np.asarray(list(labels), dtype=object))
-    return from_codes(codes[np.asarray(index)], pd.Index(list(uniques)))
+    return from_codes(codes[np.asarray(index)], list(uniques))
 
 
 def constant(value: str | None, n: int) -> pd.Categorical:
     """``n`` copies of one label (or ``n`` missing values)."""
     if value is None:
-        return from_codes(np.full(n, -1, dtype=np.int8), pd.Index([], dtype=object))
+        return from_codes(np.full(n, -1, dtype=np.int8), [])
     return from_codes(np.zeros(n, dtype=np.int8), [value])
 
 
 def concat(parts: Sequence[pd.Categorical]) -> pd.Categorical:
     """Categoricals one after another, over the union of their categories (sorted)."""
     if not parts:
-        return from_codes(np.zeros(0, dtype=np.int8), pd.Index([], dtype=object))
-    first = parts[0].categories
-    if all(p.categories.equals(first) for p in parts[1:]):
+        return from_codes(np.zeros(0, dtype=np.int8), [])
+    first = parts[0].dtype
+    if all(p.dtype is first or p.categories.equals(first.categories) for p in parts[1:]):
         return from_codes(np.concatenate([np.asarray(p.codes) for p in parts]), first)
-    union = pd.Index(sorted({c for p in parts for c in p.categories}))
+    names = [p.categories.tolist() for p in parts]
+    union = sorted({c for part in names for c in part})
+    position = {c: i for i, c in enumerate(union)}
     codes = []
-    for p in parts:
-        position = np.append(union.get_indexer(p.categories), -1)
-        codes.append(position[np.asarray(p.codes).astype(np.int64)])
+    for p, part in zip(parts, names, strict=True):
+        table = np.array([position[c] for c in part] + [-1], dtype=np.int64)
+        codes.append(table[np.asarray(p.codes).astype(np.int64)])
     return from_codes(np.concatenate(codes), union)
-
-
-def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """A shallow copy with every text categorical as a pandas ``string`` column."""
-    out = frame.copy(deep=False)
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(object).astype("string")
-    return out

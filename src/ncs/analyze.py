@@ -255,7 +255,7 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     data: dict[str, Any] = {}
     for key in FINDING_KEYS:  # integer codes repeated, not strings copied
         values = categorical(seg[key])
-        data[key] = from_codes(np.tile(np.asarray(values.codes), k), values.categories)
+        data[key] = from_codes(np.tile(np.asarray(values.codes), k), values.dtype)
     ids = [j.criterion.id for j in judgements]
     data["criterion"] = from_codes(np.repeat(np.arange(k, dtype=np.int8), n), ids)
     block = np.concatenate([j.block_code for j in judgements])
@@ -270,7 +270,7 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
         data["reason"] = pd.array(
             np.concatenate([j.reason for j in judgements]).astype(object), dtype="string"
         )
-    return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)  # fresh arrays: no consolidation copy
 
 
 def _uses_reference(crit: Criterion) -> bool:

@@ -1232,7 +1232,7 @@ def _key_columns(seg: pd.DataFrame, repeat: int) -> dict[str, pd.Categorical]:
     out = {}
     for k in SEGMENT_KEYS:
         values = categorical(seg[k])
-        out[k] = from_codes(np.tile(np.asarray(values.codes), repeat), values.categories)
+        out[k] = from_codes(np.tile(np.asarray(values.codes), repeat), values.dtype)
     return out
 
 

@@ -29,7 +29,8 @@ _NEAR = 0.05
 
 def _strings(values, n: int | None = None) -> np.ndarray:
     if isinstance(values, str):
-        return np.full(n, values, dtype=_S)
+        # one string seen n times (a read-only view): no n separate string allocations
+        return np.broadcast_to(np.array(values, dtype=_S), (n,))
     return np.asarray(values, dtype=_S)
 
 

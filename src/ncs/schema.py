@@ -761,7 +761,7 @@ def _assemble(
         if c.name in out:
             values = out[c.name]
         elif c.name in df.columns:
-            values = df[c.name].to_numpy()
+            values = df[c.name].to_numpy(copy=True)
         else:
             continue
         if c.name == "site_order":
@@ -770,5 +770,5 @@ def _assemble(
     data["input_row"] = np.arange(n, dtype=np.int64)
     for col in df.columns:
         if col not in data:
-            data[col] = df[col].to_numpy()
-    return pd.DataFrame(data, index=pd.RangeIndex(n))
+            data[col] = df[col].to_numpy(copy=True)  # the input's arrays are never shared
+    return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)  # no consolidation copy

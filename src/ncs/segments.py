@@ -231,7 +231,7 @@ def build_segments(
     zone = entrapment_codes(nerve_codes[distal], nerve_names, rank[distal], rank[proximal])
     out["entrapment"] = from_codes(zone, [z[3] for z in ENTRAPMENT_ZONES])
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
-    seg = pd.DataFrame(out)
+    seg = pd.DataFrame(out, copy=False)  # fresh arrays: no consolidation copy
     _warn_cv(cv)
     return seg, nerve_id[distal], s, nerve_id
 

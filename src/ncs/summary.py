@@ -538,7 +538,7 @@ def _frame(
         else:
             values = np.concatenate(pieces) if pieces else np.zeros(0)
             data[col] = values.astype(float if col in _FLOAT_COLUMNS else np.int64)
-    return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)  # fresh arrays: no consolidation copy
 
 
 def verdict_rule(crit: Criterion) -> str:
