@@ -203,3 +203,19 @@ def concat(parts: Sequence[pd.Categorical]) -> pd.Categorical:
         table = np.array([position[c] for c in part] + [-1], dtype=np.int64)
         codes.append(table[np.asarray(p.codes).astype(np.int64)])
     return from_codes(np.concatenate(codes), union)
+
+
+def combined_key(columns: list[np.ndarray]) -> np.ndarray | None:
+    """One int64 per row that sorts like the rows of these integer columns (>= -1).
+
+    None when the columns have too many distinct values to fit one int64.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
+    for col in columns:
+        width = int(col.max(initial=-1)) + 2  # -1 (missing) -> 0
+        span *= width
+        if span >= 2**62:
+            return None
+        key = key * width + (col + 1)
+    return key

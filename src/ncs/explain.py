@@ -77,25 +77,24 @@ def _bounds(
     t: Threshold, segments: pd.DataFrame, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-row operator, value and bound text (nerve overrides applied)."""
-    from ncs.criteria import LIMIT_LABELS
+    from ncs.criteria import LIMIT_LABELS, _equals
 
-    ops = np.full(n, t.op, dtype=object)
-    values = np.full(n, t.value, dtype=float)
-    if t.overrides:
-        nerve = segments["nerve"].to_numpy(dtype=object)
-        for name, op, value in t.overrides:
-            sel = nerve == name
-            ops[sel] = op
-            values[sel] = value
+    # which (operator, value) applies to each row: 0 = the default, k = override k (the last
+    # matching override wins); texts are made once per pair, not per row
+    pairs = [(t.op, t.value), *((op, value) for _, op, value in t.overrides)]
+    which = np.zeros(n, dtype=np.int64)
+    for k, (name, _, _) in enumerate(t.overrides, start=1):
+        which[_equals(segments["nerve"], name)] = k
     unit = "%" if t.measure.endswith("_pct") else (" mV" if t.measure.endswith("_mv") else "")
-    texts = {}
-    for op, value in {(o, v) for o, v in zip(ops, values, strict=True)} or {(t.op, t.value)}:
+    texts = []
+    for op, value in pairs:
         if t.of is not None:
-            bound = f"{OP_TEXT[op]}{value * 100:g}% of {LIMIT_LABELS.get(t.of, t.of)}"
+            texts.append(f"{OP_TEXT[op]}{value * 100:g}% of {LIMIT_LABELS.get(t.of, t.of)}")
         else:
-            bound = f"{OP_TEXT[op]}{value:g}{unit}"
-        texts[(op, value)] = bound
-    bound = np.array([texts[(o, v)] for o, v in zip(ops, values, strict=True)], dtype=_S)
+            texts.append(f"{OP_TEXT[op]}{value:g}{unit}")
+    ops = np.array([op for op, _ in pairs], dtype=object)[which]
+    values = np.array([value for _, value in pairs], dtype=float)[which]
+    bound = np.array(texts, dtype=_S)[which]
     return ops, values, bound
 
 
@@ -111,7 +110,7 @@ def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
     ops, thresholds, bound = _bounds(t, segments, n)
     met = np.zeros(n, dtype=bool)
     with np.errstate(invalid="ignore"):
-        for op in set(ops):
+        for op in {t.op, *(o for _, o, _ in t.overrides)}:  # the criterion's few operators
             sel = ops == op
             met[sel] = OPERATORS[op](compared[sel], thresholds[sel])
     known = ~np.isnan(compared)

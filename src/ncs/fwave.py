@@ -97,10 +97,9 @@ def nerve_measures(
     amp = sorted_sites["amplitude_mv"].to_numpy(dtype=float)
     out["dml_ms"] = lat[first]
     out["distal_amplitude_mv"] = amp[first]
-    out["distal_response"] = sorted_sites["response"].to_numpy(dtype=object)[first]
+    out["distal_response"] = sorted_sites["response"].iloc[first].to_numpy(dtype=object)
     if "muscle" in sorted_sites.columns:
-        muscle = sorted_sites["muscle"].to_numpy(dtype=object)
-        out["muscle"] = muscle[first]
+        out["muscle"] = sorted_sites["muscle"].iloc[first].to_numpy(dtype=object, na_value=None)
     else:
         out["muscle"] = np.full(n, None, dtype=object)
 
@@ -142,7 +141,7 @@ def nerve_measures(
     if not limits:
         return out, "none"
     table, name = reference_table(reference)
-    nerves = sorted_sites["nerve"].to_numpy(dtype=object)[first]
+    nerves = sorted_sites["nerve"].iloc[first].to_numpy(dtype=object)
     looked_up = limits_for(nerves, out["muscle"], table)
     for col in LIMIT_COLUMNS:  # per-row columns of the same name override the table
         out[col] = np.where(np.isnan(out[col]), looked_up[col], out[col])

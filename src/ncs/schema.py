@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ncs._codes import from_codes
+from ncs._codes import combined_key, from_codes
 from ncs.errors import NcsWarning, Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
 
@@ -214,7 +214,7 @@ class _Text:
     def __init__(self, values: pd.Series) -> None:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         self.codes = codes
-        self.uniques = list(uniques)
+        self.uniques = np.asarray(uniques, dtype=object).tolist()
 
     def map(self, func, missing, dtype=object) -> np.ndarray:
         """``func`` applied to each unique value; ``missing`` for missing cells."""
@@ -231,11 +231,25 @@ class _Coded(NamedTuple):
 
 def _coded(text: _Text, func) -> _Coded:
     """``func`` applied to each distinct value (None = missing), as :class:`_Coded`."""
+    if func is _text_of and all(type(u) is str for u in text.uniques):
+        return _coded_strings(text)
     mapped = [func(u) for u in text.uniques]
     distinct = sorted({m for m in mapped if m is not None})
     position = {v: i for i, v in enumerate(distinct)}
     table = np.array([position.get(m, -1) for m in mapped] + [-1], dtype=np.int64)
     return _Coded(table[text.codes], distinct)
+
+
+def _coded_strings(text: _Text) -> _Coded:
+    """:func:`_coded` with :func:`_text_of` for distinct values that are all ``str``.
+
+    Vectorised over the distinct values (a cohort has one per patient): stripped, blank ->
+    missing, codes into the sorted distinct results.
+    """
+    stripped = np.array([u.strip() or None for u in text.uniques], dtype=object)
+    codes, distinct = pd.factorize(stripped, sort=True, use_na_sentinel=True)
+    table = np.append(codes.astype(np.int64), -1)
+    return _Coded(table[text.codes], np.asarray(distinct, dtype=object).tolist())
 
 
 def _none(values: np.ndarray) -> np.ndarray:
@@ -661,10 +675,11 @@ def _site_order(
                 "give a site_order column",
             )
         )
-    key = np.where(all_given, given, rank)
     # Derived orders become positions 0..k-1 within the nerve; explicit orders are kept.
-    dense = _dense_rank_within(nerve_id, key)
-    final = np.where(all_given, given, dense)
+    final = given.copy()
+    derive = np.flatnonzero(~all_given)
+    if derive.size:
+        final[derive] = _dense_rank_within(nerve_id[derive], rank[derive])
     final = np.where(np.isnan(final) | ~keyed, -1, final)
     return final.astype(np.int64), problems
 
@@ -700,11 +715,11 @@ def _check_within_nerve(
     order = out["site_order"][rows]
 
     def duplicated(key2: np.ndarray) -> np.ndarray:
-        srt = np.lexsort((rows, key2, nid))
-        same = np.r_[False, (nid[srt][1:] == nid[srt][:-1]) & (key2[srt][1:] == key2[srt][:-1])]
-        dup = np.zeros(rows.size, dtype=bool)
-        dup[srt] = same
-        return dup
+        """Rows whose (nerve, key2) an earlier row already has (hashing, no sort)."""
+        key = combined_key([nid, key2])
+        if key is None:
+            return pd.DataFrame({"n": nid, "k": key2}).duplicated().to_numpy()
+        return pd.Series(key).duplicated().to_numpy()
 
     dup_site = duplicated(site_codes)
     for i in rows[dup_site]:
@@ -717,7 +732,13 @@ def _check_within_nerve(
     lat = out["latency_ms"][rows]
     keep = ~np.isnan(lat) & ~clash
     sel = np.flatnonzero(keep)
-    srt = sel[np.lexsort((order[sel], nid[sel]))]
+    key = combined_key([nid[sel], order[sel]])
+    if key is None:
+        srt = sel[np.lexsort((order[sel], nid[sel]))]
+    elif sel.size < 2 or bool((key[1:] > key[:-1]).all()):
+        srt = sel  # rows already in nerve and site order
+    else:
+        srt = sel[np.argsort(key, kind="stable")]
     same_nerve = nid[srt][1:] == nid[srt][:-1]
     not_after = same_nerve & (lat[srt][1:] <= lat[srt][:-1])
     for k in np.flatnonzero(not_after):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ncs._codes import categorical, from_codes, sorted_codes, take
+from ncs._codes import categorical, combined_key, from_codes, sorted_codes, take
 from ncs.errors import NcsWarning
 from ncs.measures import percent_change, percent_drop
 from ncs.names import ENTRAPMENT_ZONES, entrapment_codes, site_rank_codes
@@ -60,12 +60,27 @@ def sort_sites(sites: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """
     codes = [sorted_codes(sites[col])[0] for col in NERVE_KEYS]
     order = sites["site_order"].to_numpy(dtype=np.int64)
-    idx = np.lexsort((order, codes[2], codes[1], codes[0]))
-    sorted_sites = sites.iloc[idx].reset_index(drop=True)
-    key = np.stack([c[idx] for c in codes], axis=1)
-    new_nerve = np.ones(len(idx), dtype=bool)
-    if len(idx) > 1:
-        new_nerve[1:] = (key[1:] != key[:-1]).any(axis=1)
+    nerve_key = combined_key(codes)
+    key = None if nerve_key is None else combined_key([nerve_key, order])
+    n = len(order)
+    if key is None:  # too many distinct values for one int64 key
+        idx = np.lexsort((order, codes[2], codes[1], codes[0]))
+    elif n < 2 or bool((key[1:] > key[:-1]).all()):
+        idx = None  # already in order (files grouped by patient usually are)
+    else:
+        idx = np.argsort(key, kind="stable")
+    if idx is None:
+        sorted_sites = sites
+        if not sites.index.equals(pd.RangeIndex(n)):
+            sorted_sites = sites.reset_index(drop=True)
+        keys = np.stack(codes, axis=1) if nerve_key is None else nerve_key
+    else:
+        sorted_sites = sites.iloc[idx].reset_index(drop=True)
+        keys = np.stack([c[idx] for c in codes], axis=1) if nerve_key is None else nerve_key[idx]
+    new_nerve = np.ones(n, dtype=bool)
+    if n > 1:
+        change = keys[1:] != keys[:-1]
+        new_nerve[1:] = change.any(axis=1) if change.ndim == 2 else change
     nerve_id = np.cumsum(new_nerve) - 1
     return sorted_sites, nerve_id
 
@@ -142,21 +157,28 @@ def build_segments(
     n = len(s)
     pos = np.arange(n)
     first = np.zeros(n, dtype=np.int64)
+    n_sites = np.bincount(nerve_id) if n else np.zeros(0, dtype=np.int64)
     if n:
         starts = np.flatnonzero(np.r_[True, nerve_id[1:] != nerve_id[:-1]])
         first = starts[nerve_id]
     position = pos - first
 
-    same = np.zeros(0, dtype=bool) if n < 2 else nerve_id[1:] == nerve_id[:-1]
-    adj_prox = pos[1:][same] if n >= 2 else pos[:0]
-    adj_dist = adj_prox - 1
+    # Deterministic order, placed directly (no sort): nerve by nerve, its adjacent segments
+    # distal to proximal, then its comparisons against the most distal site.
+    n_adjacent = np.maximum(n_sites - 1, 0)
+    n_far = np.maximum(n_sites - 2, 0)
+    offset = np.cumsum(n_adjacent + n_far) - (n_adjacent + n_far)
+    total = int((n_adjacent + n_far).sum())
+    distal = np.empty(total, dtype=np.int64)
+    proximal = np.empty(total, dtype=np.int64)
+    is_far = np.zeros(total, dtype=bool)
+    adj_prox = pos[position >= 1]
+    at = offset[nerve_id[adj_prox]] + position[adj_prox] - 1
+    distal[at], proximal[at] = adj_prox - 1, adj_prox
     far_prox = pos[position >= 2]
-    far_dist = first[far_prox]
-
-    distal = np.concatenate([adj_dist, far_dist])
-    proximal = np.concatenate([adj_prox, far_prox])
-    is_far = np.zeros(distal.size, dtype=bool)
-    is_far[adj_prox.size :] = True
+    nid = nerve_id[far_prox]
+    at = offset[nid] + n_adjacent[nid] + position[far_prox] - 2
+    distal[at], proximal[at], is_far[at] = first[far_prox], far_prox, True
 
     # Nerve length between sites: sum of per-site distances strictly above the distal site.
     dist = s["distance_mm"].to_numpy(dtype=float)
@@ -183,12 +205,6 @@ def build_segments(
 
     amp_d = np.where(distal_present, amp[distal], np.nan)
     area_d = np.where(distal_present, area[distal], np.nan)
-    # Deterministic order: nerve, then its adjacent segments distal to proximal, then its
-    # comparisons against the most distal site.
-    key = np.lexsort((proximal, distal, is_far, nerve_id[distal]))
-    distal, proximal, is_far = distal[key], proximal[key], is_far[key]
-    length, cv = length[key], cv[key]
-    amp_d, area_d = amp_d[key], area_d[key]
     out = {
         "patient_id": take(text["patient_id"], distal),
         "nerve": take(text["nerve"], distal),
@@ -218,7 +234,7 @@ def build_segments(
     }
     if "pp_amplitude_mv" in s.columns:
         pp = s["pp_amplitude_mv"].to_numpy(dtype=float)
-        pp_d = np.where(distal_present[key], pp[distal], np.nan)
+        pp_d = np.where(distal_present, pp[distal], np.nan)
         out["pp_amp_drop_pct"] = percent_drop(pp_d, pp[proximal])
     else:
         out["pp_amp_drop_pct"] = np.full(distal.size, np.nan)

@@ -29,7 +29,7 @@ from ncs.criteria import (
     SegmentJudgement,
     category_codes,
 )
-from ncs.explain import join_strings
+from ncs.explain import _S, _add, join_strings
 from ncs.fwave import NERVE_MEASURES
 from ncs.measures import FALSE, TRUE, UNKNOWN
 from ncs.normative import distal_duration_cutoffs
@@ -108,7 +108,15 @@ def _count(n: int, index: np.ndarray, weights: np.ndarray | None = None) -> np.n
 
 
 def _text(values: np.ndarray) -> pd.arrays.StringArray:
+    """A pandas ``string`` array (from NumPy strings through Arrow when it backs them)."""
+    if isinstance(values.dtype, np.dtypes.StringDType) and _ARROW_STRINGS:
+        import pyarrow as pa
+
+        return pd.array(pa.array(values, type=pa.large_string()), dtype="string")
     return pd.array(np.asarray(values, dtype=object), dtype="string")
+
+
+_ARROW_STRINGS = getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
 
 
 def summarize(
@@ -510,6 +518,17 @@ def _first_item_nerve(
     return out
 
 
+def _label_strings(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Some rows of a text column as NumPy strings (missing -> ""), via its categories."""
+    values = column.array
+    if isinstance(values, pd.Categorical):
+        table = np.concatenate(
+            [np.asarray(values.categories, dtype=object).astype(_S), np.array([""], dtype=_S)]
+        )
+        return table[np.asarray(values.codes)[rows]]
+    return np.asarray(column.iloc[rows].to_numpy(dtype=object, na_value=""), dtype=_S)
+
+
 def _frame(
     parts: list[dict[str, np.ndarray]],
     columns: tuple[str, ...],
@@ -529,7 +548,11 @@ def _frame(
             cats = list(categorical[col])
             data[col] = pd.Categorical.from_codes(values.astype(np.int8), categories=cats)
         elif col in _FREE_TEXT:
-            values = np.concatenate(pieces) if pieces else np.array([], dtype=object)
+            values = (
+                np.concatenate([np.asarray(p, dtype=_S) for p in pieces])
+                if pieces
+                else np.array([], dtype=object)
+            )
             data[col] = _text(values)
         elif col in _TEXT_COLUMNS:
             data[col] = concat(
@@ -573,45 +596,65 @@ def _patient_part(
     ev_nerve = np.full(n_patients, None, dtype=object)
     ev_segment = np.full(n_patients, None, dtype=object)
     ev_rule = np.full(n_patients, None, dtype=object)
-    ev_reason = np.full(n_patients, "", dtype=object)
+    blank = np.array([""], dtype=_S)
+    nerve_side = segment_text = reason = blank[:0]
     if ev.size:
-        seg = {
-            c: segments[c].iloc[ev].to_numpy(dtype=object)
-            for c in ("nerve", "side", "distal_site", "proximal_site")
-        }
-        ev_nerve[has_ev] = join_strings(seg["nerve"], " ", seg["side"])
-        ev_segment[has_ev] = join_strings(seg["distal_site"], " to ", seg["proximal_site"])
+        nerve_side = _add(
+            _label_strings(segments["nerve"], ev), " ", _label_strings(segments["side"], ev)
+        )
+        segment_text = _add(
+            _label_strings(segments["distal_site"], ev),
+            " to ",
+            _label_strings(segments["proximal_site"], ev),
+        )
+        ev_nerve[has_ev] = nerve_side.astype(object)
+        ev_segment[has_ev] = segment_text.astype(object)
         block_positive = j.block_code[ev] >= _CODE_PROBABLE
         disp_name = crit.dispersion_rules[0].name if crit.dispersion_rules else ""
         ev_rule[has_ev] = np.where(block_positive, crit.block[0].name, disp_name)
-        ev_reason[has_ev] = j.reason[ev].astype(object)
+        reason = np.asarray(j.reason[ev], dtype=_S)
 
-    evidence = np.select(
-        [patient_code >= _CODE_PROBABLE, patient_code == _CODE_NO, n_seg == 0],
-        [
-            join_strings(
-                ev_nerve,
-                ", ",
-                ev_segment,
-                ": ",
-                ev_reason,
-                " [",
-                n_pos.astype(str),
-                " positive finding(s) in all]",
-            ),
-            join_strings(
-                "all ", n_seg.astype(str), f" segment(s) judged; none met the rule ({rule_text})"
-            ),
-            "no segment to judge (each nerve stimulated at one site only)",
-        ],
-        join_strings(
+    # one sentence per patient, each kind built only for the patients it describes
+    positive = patient_code >= _CODE_PROBABLE
+    negative = ~positive & (patient_code == _CODE_NO)
+    nothing = ~positive & ~negative & (n_seg == 0)
+    evidence = np.empty(n_patients, dtype=_S)
+    rows = np.flatnonzero(positive)
+    if rows.size:
+        at = np.full(n_patients, -1, dtype=np.int64)
+        at[has_ev] = np.arange(has_ev.size)
+        k = at[rows]  # -1 (no evidence row) picks the blank appended last
+
+        def pick(values: np.ndarray) -> np.ndarray:
+            return np.concatenate([values, blank])[k]
+
+        evidence[rows] = _add(
+            pick(nerve_side),
+            ", ",
+            pick(segment_text),
+            ": ",
+            pick(reason),
+            " [",
+            n_pos[rows].astype(_S),
+            " positive finding(s) in all]",
+        )
+    rows = np.flatnonzero(negative)
+    if rows.size:
+        evidence[rows] = _add(
+            "all ",
+            n_seg[rows].astype(_S),
+            f" segment(s) judged; none met the rule ({rule_text})",
+        )
+    evidence[nothing] = "no segment to judge (each nerve stimulated at one site only)"
+    rows = np.flatnonzero(~positive & ~negative & ~nothing)
+    if rows.size:
+        evidence[rows] = _add(
             "no segment met the rule, but ",
-            n_na.astype(str),
+            n_na[rows].astype(_S),
             " of ",
-            n_seg.astype(str),
+            n_seg[rows].astype(_S),
             " segment(s) could not be judged (missing measures or absent distal response)",
-        ),
-    )
+        )
     return {
         "patient_id": patient_ids,
         "scheme": constant(crit.id, n_patients),
