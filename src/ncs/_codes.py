@@ -63,10 +63,10 @@ def _small_codes(codes: np.ndarray, n_categories: int) -> np.ndarray:
 
 _SMALL = 512  # category lists up to this length get a cached dtype
 
-
-@functools.lru_cache(maxsize=1024)
-def _cached_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
-    return _new_dtype(list(categories))
+# dtypes of short category lists, shared, with their categories as a tuple of str (reading
+# a tuple is much cheaper than reading the categories' Index)
+_DTYPES: dict[tuple[str, ...], pd.CategoricalDtype] = {}
+_NAMES: dict[int, tuple[str, ...]] = {}
 
 
 def _new_dtype(categories: Sequence[str] | pd.Index) -> pd.CategoricalDtype:
@@ -77,10 +77,18 @@ def _new_dtype(categories: Sequence[str] | pd.Index) -> pd.CategoricalDtype:
 
 
 def _dtype(categories: Sequence[str] | pd.Index) -> pd.CategoricalDtype:
-    """The categorical dtype of these (sorted, unique) categories; cached when short."""
-    if len(categories) <= _SMALL:
-        return _cached_dtype(tuple(categories))
-    return _new_dtype(categories)
+    """The categorical dtype of these (sorted, unique) categories; shared when short."""
+    if len(categories) > _SMALL:
+        return _new_dtype(categories)
+    names = tuple(categories)
+    dtype = _DTYPES.get(names)
+    if dtype is None:
+        if len(_DTYPES) >= 4096:  # bounded: forget all and start again
+            _DTYPES.clear()
+            _NAMES.clear()
+        dtype = _DTYPES[names] = _new_dtype(list(names))
+        _NAMES[id(dtype)] = names
+    return dtype
 
 
 def _is_sorted(categories: Sequence[str] | pd.Index) -> bool:
@@ -100,7 +108,9 @@ def from_codes(
     """
     codes = np.asarray(codes)
     dtype = categories if isinstance(categories, pd.CategoricalDtype) else None
-    cats = dtype.categories if dtype is not None else categories
+    cats = categories
+    if dtype is not None:
+        cats = _NAMES.get(id(dtype)) or dtype.categories
     n = len(cats)
     if dtype is None and n > 1 and not _is_sorted(cats):
         order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
@@ -160,8 +170,14 @@ def sorted_codes(values: pd.Series | pd.Categorical) -> tuple[np.ndarray, pd.Ind
 
 
 def categorical(values) -> pd.Categorical:
-    """Any text column as a categorical with sorted categories (unused ones dropped)."""
+    """Any text column as a categorical with sorted categories.
+
+    A categorical made here is returned as it is (it may carry categories a filter left
+    unused; :func:`take` and :func:`from_codes` drop them).
+    """
     array = values.array if isinstance(values, pd.Series) else values
+    if isinstance(array, pd.Categorical) and id(array.dtype) in _NAMES:
+        return array
     if isinstance(array, pd.Categorical):
         return from_codes(
             np.asarray(array.codes), array.dtype if _sorted_dtype(array) else array.categories
@@ -219,3 +235,16 @@ def combined_key(columns: list[np.ndarray]) -> np.ndarray | None:
             return None
         key = key * width + (col + 1)
     return key
+
+
+@functools.lru_cache(maxsize=256)
+def fixed_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The categorical dtype of a fixed list of values, in the given order (cached)."""
+    return pd.CategoricalDtype(pd.Index(list(categories)))
+
+
+def fixed(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
+    """Codes (-1 = missing) into a fixed list of values such as ``BLOCK_VALUES``."""
+    return pd.Categorical.from_codes(
+        np.asarray(codes, dtype=np.int8), dtype=fixed_dtype(tuple(categories)), validate=False
+    )

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ncs._codes import categorical, from_codes
+from ncs._codes import categorical, fixed, from_codes
 from ncs._version import __version__
 from ncs.criteria import (
     BLOCK_VALUES,
@@ -260,12 +260,8 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     data["criterion"] = from_codes(np.repeat(np.arange(k, dtype=np.int8), n), ids)
     block = np.concatenate([j.block_code for j in judgements])
     disp = np.concatenate([j.disp_code for j in judgements])
-    data["block"] = pd.Categorical.from_codes(
-        category_codes(block, BLOCK_VALUES), categories=list(BLOCK_VALUES)
-    )
-    data["dispersion"] = pd.Categorical.from_codes(
-        category_codes(disp, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
-    )
+    data["block"] = fixed(category_codes(block, BLOCK_VALUES), BLOCK_VALUES)
+    data["dispersion"] = fixed(category_codes(disp, DISPERSION_VALUES), DISPERSION_VALUES)
     if judgements and isinstance(judgements[0].reason, np.ndarray):
         data["reason"] = pd.array(
             np.concatenate([j.reason for j in judgements]).astype(object), dtype="string"

@@ -206,6 +206,11 @@ class Threshold:
 
 def _equals(column: pd.Series, value: str) -> np.ndarray:
     """``column == value`` as plain booleans (missing -> False), for text or categorical."""
+    values = column.array
+    if isinstance(values, pd.Categorical):  # compare codes: no per-call pandas machinery
+        where = values.categories.get_indexer([value])[0]
+        codes = np.asarray(values.codes)
+        return codes == where if where >= 0 else np.zeros(codes.size, dtype=bool)
     return np.asarray(column.eq(value).to_numpy(dtype=bool, na_value=False), dtype=bool)
 
 
@@ -256,6 +261,8 @@ class Scope:
         n = len(segments)
         ok = np.ones(n, dtype=bool)
         if n == 0:
+            return ok
+        if self.is_everything():
             return ok
         nerve, proximal = segments["nerve"], segments["proximal_site"]
         if self.nerves is not None:
@@ -757,7 +764,7 @@ def judge(crit: Criterion, segments: pd.DataFrame, *, reasons: bool = True) -> S
     from ncs.explain import LazyReasons, explain_findings  # local: keeps the text layer apart
 
     considered = crit.scope.applies(segments)
-    distal_absent = (segments["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
+    distal_absent = _equals(segments["distal_response"], "absent")
     block = _apply_rules(crit.block, segments, considered)
     dispersion = (
         _apply_rules(crit.dispersion_rules, segments, considered) if crit.dispersion_rules else None

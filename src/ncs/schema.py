@@ -7,6 +7,7 @@ listing them all. Nothing half-validated is returned.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -346,6 +347,11 @@ REJECTED_COLUMNS: tuple[str, ...] = ("input_row", "patient_id", "nerve", "side",
 
 def empty_rejected() -> pd.DataFrame:
     """A rejected-rows table with no rows (the dtypes of :func:`split_invalid`)."""
+    return _empty_rejected().copy(deep=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _empty_rejected() -> pd.DataFrame:
     text = pd.array([], dtype="string")
     data = {c: text for c in REJECTED_COLUMNS}
     data["input_row"] = np.zeros(0, dtype=np.int64)

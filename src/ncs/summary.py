@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ncs._codes import categorical, concat, constant, from_labels, from_table, take
+from ncs._codes import categorical, concat, constant, fixed, from_labels, from_table, take
 from ncs.criteria import (
     _CODE_NA,
     _CODE_NO,
@@ -178,8 +178,6 @@ def summarize(
     if measures is None:
         measures = {c: np.full(n_nerves, np.nan) for c in NERVE_MEASURES}
         measures["muscle"] = measures["distal_response"] = np.full(n_nerves, None, dtype=object)
-    if cutoffs is None:
-        cutoffs = distal_duration_cutoffs()
     nerve_names = keys["nerve"]
     for j in judgements:
         crit, b, d = j.criterion, j.block_code, j.disp_code
@@ -207,7 +205,12 @@ def summarize(
         nerve_part["distal_response"] = text_measures["response"]
         uses_cutoff = any(i.measure == "distal_duration_ms" for i in crit.nerve_items)
         cutoff = (
-            _cutoffs_for(crit, nerve_names, measures["lff_hz"], cutoffs)
+            _cutoffs_for(
+                crit,
+                nerve_names,
+                measures["lff_hz"],
+                distal_duration_cutoffs() if cutoffs is None else cutoffs,
+            )
             if uses_cutoff
             else np.full(n_nerves, np.nan)
         )
@@ -545,8 +548,7 @@ def _frame(
         pieces = [p[col] for p in parts]
         if col in categorical:
             values = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int8)
-            cats = list(categorical[col])
-            data[col] = pd.Categorical.from_codes(values.astype(np.int8), categories=cats)
+            data[col] = fixed(values, categorical[col])
         elif col in _FREE_TEXT:
             values = (
                 np.concatenate([np.asarray(p, dtype=_S) for p in pieces])
@@ -566,6 +568,20 @@ def _frame(
 
 def verdict_rule(crit: Criterion) -> str:
     """The patient rule in words, e.g. ``"demyelinating if any segment meets: ..."``."""
+    known = _RULE_TEXTS.get(id(crit))
+    if known is not None and known[0] is crit:
+        return known[1]
+    text = _verdict_rule(crit)
+    if len(_RULE_TEXTS) > 256:
+        _RULE_TEXTS.clear()
+    _RULE_TEXTS[id(crit)] = (crit, text)  # criteria are frozen: the words never change
+    return text
+
+
+_RULE_TEXTS: dict[int, tuple[Criterion, str]] = {}
+
+
+def _verdict_rule(crit: Criterion) -> str:
     what = " or ".join(r.describe() for r in crit.block)
     if crit.patient_counts_dispersion and crit.dispersion_rules:
         what += "; or " + " or ".join(r.describe() for r in crit.dispersion_rules)
