@@ -211,7 +211,7 @@ def concat(parts: Sequence[pd.Categorical]) -> pd.Categorical:
     first = parts[0].dtype
     if all(p.dtype is first or p.categories.equals(first.categories) for p in parts[1:]):
         return from_codes(np.concatenate([np.asarray(p.codes) for p in parts]), first)
-    names = [p.categories.tolist() for p in parts]
+    names = [_NAMES.get(id(p.dtype)) or p.categories.tolist() for p in parts]
     union = sorted({c for part in names for c in part})
     position = {c: i for i, c in enumerate(union)}
     codes = []
@@ -248,3 +248,20 @@ def fixed(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
     return pd.Categorical.from_codes(
         np.asarray(codes, dtype=np.int8), dtype=fixed_dtype(tuple(categories)), validate=False
     )
+
+
+def table(data: dict[str, object], n: int) -> pd.DataFrame:
+    """A DataFrame of freshly made columns (``n`` rows each), without copying them.
+
+    pandas would otherwise combine same-dtype columns into blocks, copying every value.
+    """
+    return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
+
+
+def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy with every text categorical as a pandas ``string`` column."""
+    out = frame.copy(deep=False)
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object).astype("string")
+    return out

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ncs._codes import categorical, fixed, from_codes
+from ncs._codes import categorical, fixed, from_codes, table
 from ncs._version import __version__
 from ncs.criteria import (
     BLOCK_VALUES,
@@ -266,7 +266,7 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
         data["reason"] = pd.array(
             np.concatenate([j.reason for j in judgements]).astype(object), dtype="string"
         )
-    return pd.DataFrame(data, copy=False)  # fresh arrays: no consolidation copy
+    return table(data, k * n)
 
 
 def _uses_reference(crit: Criterion) -> bool:

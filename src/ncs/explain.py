@@ -283,7 +283,7 @@ class LazyReasons:
         idx = np.arange(len(self))[rows]
         return explain_findings(
             self.criterion,
-            self.segments.iloc[idx],
+            self.segments[_columns_used(self.criterion, self.segments)].iloc[idx],
             self.block.take(idx),
             None if self.dispersion is None else self.dispersion.take(idx),
         )
@@ -291,6 +291,18 @@ class LazyReasons:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self[:]
         return out if dtype is None else out.astype(dtype)
+
+
+def _columns_used(criterion: Criterion, segments: pd.DataFrame) -> list[str]:
+    """The segment columns the criterion's sentences read (measures, limits, nerve)."""
+    rules = (*criterion.block, *criterion.dispersion_rules)
+    names = {"nerve"}
+    for rule in rules:
+        for t in (*rule.thresholds, *rule.preconditions):
+            names.add(t.measure)
+            if t.of is not None:
+                names.add(t.of)
+    return [c for c in segments.columns if c in names]
 
 
 def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd.Series:

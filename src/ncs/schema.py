@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ncs._codes import combined_key, from_codes
+from ncs._codes import table as new_table
 from ncs.errors import NcsWarning, Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
 
@@ -207,12 +208,17 @@ def _scale(values: pd.Series, factor: float) -> pd.Series:
     return scaled.astype(object).where(numeric.notna(), values.astype(object))
 
 
+_SMALL_TABLE = 4096  # rows; below this, text columns are factorised as Python objects
+
+
 class _Text:
     """A text column as codes into its unique values (vectorised per unique, not per row)."""
 
     __slots__ = ("codes", "uniques")
 
     def __init__(self, values: pd.Series) -> None:
+        if len(values) < _SMALL_TABLE and isinstance(values.dtype, pd.StringDtype):
+            values = values.to_numpy(dtype=object)  # faster for a single study
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         self.codes = codes
         self.uniques = np.asarray(uniques, dtype=object).tolist()
@@ -558,7 +564,9 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     for col in NUMERIC:
         if col not in df.columns:
             continue
-        source = df[col].mask(amp_says_absent) if col == "amplitude_mv" else df[col]
+        source = df[col]
+        if col == "amplitude_mv" and amp_says_absent.any():
+            source = source.mask(amp_says_absent)
         values, was_text = _numeric(source)
         flag(was_text, col, "not a number")
         infinite = np.isinf(values)
@@ -798,4 +806,4 @@ def _assemble(
     for col in df.columns:
         if col not in data:
             data[col] = df[col].to_numpy(copy=True)  # the input's arrays are never shared
-    return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)  # no consolidation copy
+    return new_table(data, n)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ncs._codes import categorical, combined_key, from_codes, sorted_codes, take
+from ncs._codes import categorical, combined_key, from_codes, sorted_codes, table, take
 from ncs.errors import NcsWarning
 from ncs.measures import percent_change, percent_drop
 from ncs.names import ENTRAPMENT_ZONES, entrapment_codes, site_rank_codes
@@ -247,7 +247,7 @@ def build_segments(
     zone = entrapment_codes(nerve_codes[distal], nerve_names, rank[distal], rank[proximal])
     out["entrapment"] = from_codes(zone, [z[3] for z in ENTRAPMENT_ZONES])
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
-    seg = pd.DataFrame(out, copy=False)  # fresh arrays: no consolidation copy
+    seg = table(out, distal.size)
     _warn_cv(cv)
     return seg, nerve_id[distal], s, nerve_id
 

@@ -17,7 +17,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ncs._codes import categorical, concat, constant, fixed, from_labels, from_table, take
+from ncs._codes import (
+    categorical,
+    concat,
+    constant,
+    fixed,
+    from_labels,
+    from_table,
+    table,
+    take,
+)
 from ncs.criteria import (
     _CODE_NA,
     _CODE_NO,
@@ -557,13 +566,19 @@ def _frame(
             )
             data[col] = _text(values)
         elif col in _TEXT_COLUMNS:
-            data[col] = concat(
-                [p if isinstance(p, pd.Categorical) else from_labels(p) for p in pieces]
-            )
+            if all(isinstance(p, pd.Categorical) for p in pieces):
+                data[col] = concat(pieces)
+            else:  # labels: one factorisation of all parts
+                data[col] = from_labels(
+                    np.concatenate([np.asarray(p, dtype=object) for p in pieces])
+                    if pieces
+                    else np.array([], dtype=object)
+                )
         else:
             values = np.concatenate(pieces) if pieces else np.zeros(0)
             data[col] = values.astype(float if col in _FLOAT_COLUMNS else np.int64)
-    return pd.DataFrame(data, copy=False)  # fresh arrays: no consolidation copy
+    n_rows = len(next(iter(data.values()))) if data else 0
+    return table(data, n_rows)
 
 
 def verdict_rule(crit: Criterion) -> str:
