@@ -265,3 +265,27 @@ def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(out[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype(object).astype("string")
     return out
+
+
+def code_of(values: pd.Categorical, value: str) -> int:
+    """The code of ``value`` in a categorical's categories (-1 if it is not one)."""
+    names = _NAMES.get(id(values.dtype))
+    if names is not None:
+        return names.index(value) if value in names else -1
+    return int(values.categories.get_indexer([value])[0])
+
+
+def labels(values: pd.Categorical, rows: np.ndarray | None = None) -> np.ndarray:
+    """Some (default all) values of a categorical as an object array (missing -> None)."""
+    names = _NAMES.get(id(values.dtype))
+    if names is None:
+        names = tuple(values.categories.tolist())
+    codes = np.asarray(values.codes)
+    return np.array([*names, None], dtype=object)[codes if rows is None else codes[rows]]
+
+
+def floats(column: pd.Series) -> np.ndarray:
+    """A numeric column as float64 values (missing -> NaN), without a copy when it is one."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return column.to_numpy(dtype=float, na_value=np.nan)

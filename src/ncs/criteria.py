@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ncs._codes import floats
 from ncs.errors import UnknownCriteriaError
 from ncs.measures import FALSE, OPERATORS, PCT_DECIMALS, TRUE, UNKNOWN, truth
 
@@ -138,12 +139,12 @@ class Threshold:
 
     def values(self, segments: pd.DataFrame) -> np.ndarray:
         """The compared quantity per row (absolute and relative to its limit if asked)."""
-        values = segments[self.measure].to_numpy(dtype=float, na_value=np.nan)
+        values = floats(segments[self.measure])
         if self.absolute:
             values = np.abs(values)
         if self.of is not None:
             limit = (
-                segments[self.of].to_numpy(dtype=float, na_value=np.nan)
+                floats(segments[self.of])
                 if self.of in segments.columns
                 else np.full(len(values), np.nan)
             )
@@ -208,7 +209,9 @@ def _equals(column: pd.Series, value: str) -> np.ndarray:
     """``column == value`` as plain booleans (missing -> False), for text or categorical."""
     values = column.array
     if isinstance(values, pd.Categorical):  # compare codes: no per-call pandas machinery
-        where = values.categories.get_indexer([value])[0]
+        from ncs._codes import code_of
+
+        where = code_of(values, value)
         codes = np.asarray(values.codes)
         return codes == where if where >= 0 else np.zeros(codes.size, dtype=bool)
     return np.asarray(column.eq(value).to_numpy(dtype=bool, na_value=False), dtype=bool)

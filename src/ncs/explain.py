@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ncs._codes import floats
+
 if TYPE_CHECKING:
     from ncs.analyze import Analysis
     from ncs.criteria import Criterion, RuleOutcome, SegmentRule, Threshold
@@ -103,7 +105,7 @@ def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
     from ncs.criteria import MEASURE_LABELS
     from ncs.measures import OPERATORS
 
-    raw = segments[t.measure].to_numpy(dtype=float, na_value=np.nan)
+    raw = floats(segments[t.measure])
     compared = t.values(segments)
     label = MEASURE_LABELS.get(t.measure, t.measure)
     n = raw.shape[0]

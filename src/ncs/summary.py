@@ -24,6 +24,7 @@ from ncs._codes import (
     fixed,
     from_labels,
     from_table,
+    labels,
     table,
     take,
 )
@@ -164,7 +165,7 @@ def summarize(
     first_site = np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]]) if n_nerves else []
     first_site = np.asarray(first_site, dtype=np.int64)
     key_codes = {k: take(categorical(sorted_sites[k]), first_site) for k in NERVE_KEYS}
-    keys = {k: np.asarray(key_codes[k], dtype=object) for k in ("nerve", "side")}
+    keys = {k: labels(key_codes[k]) for k in ("nerve", "side")}
     n_sites = _count(n_nerves, site_nerve)
     n_seg = _count(n_nerves, segment_nerve)
     # nerves are sorted by patient first, so a patient's nerves are contiguous
@@ -534,10 +535,9 @@ def _label_strings(column: pd.Series, rows: np.ndarray) -> np.ndarray:
     """Some rows of a text column as NumPy strings (missing -> ""), via its categories."""
     values = column.array
     if isinstance(values, pd.Categorical):
-        table = np.concatenate(
-            [np.asarray(values.categories, dtype=object).astype(_S), np.array([""], dtype=_S)]
-        )
-        return table[np.asarray(values.codes)[rows]]
+        text = labels(values, rows)
+        text[np.equal(text, None)] = ""
+        return np.asarray(text, dtype=_S)
     return np.asarray(column.iloc[rows].to_numpy(dtype=object, na_value=""), dtype=_S)
 
 
