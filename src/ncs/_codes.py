@@ -158,7 +158,7 @@ def sorted_codes(values: pd.Series | pd.Categorical) -> tuple[np.ndarray, pd.Ind
     if isinstance(values, pd.Categorical):
         cats = values.categories
         codes = np.asarray(values.codes).astype(np.int64)
-        if len(cats) < 2 or cats.is_monotonic_increasing:
+        if id(values.dtype) in _NAMES or len(cats) < 2 or cats.is_monotonic_increasing:
             return codes, cats
         order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
         rank = np.empty(len(cats) + 1, dtype=np.int64)

@@ -75,14 +75,14 @@ def format_number(
 OP_TEXT = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 
 
-def _bounds(
-    t: Threshold, segments: pd.DataFrame, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-row operator, value and bound text (nerve overrides applied)."""
+def _bounds(t: Threshold, segments: pd.DataFrame, n: int) -> tuple[np.ndarray, list, list[str]]:
+    """Which (operator, value) applies to each row, the pairs, and each pair's bound text.
+
+    Row code 0 is the threshold's own pair, k the k-th nerve override (the last matching
+    override wins). Texts are made once per pair, not per row.
+    """
     from ncs.criteria import LIMIT_LABELS, _equals
 
-    # which (operator, value) applies to each row: 0 = the default, k = override k (the last
-    # matching override wins); texts are made once per pair, not per row
     pairs = [(t.op, t.value), *((op, value) for _, op, value in t.overrides)]
     which = np.zeros(n, dtype=np.int64)
     for k, (name, _, _) in enumerate(t.overrides, start=1):
@@ -94,14 +94,15 @@ def _bounds(
             texts.append(f"{OP_TEXT[op]}{value * 100:g}% of {LIMIT_LABELS.get(t.of, t.of)}")
         else:
             texts.append(f"{OP_TEXT[op]}{value:g}{unit}")
-    ops = np.array([op for op, _ in pairs], dtype=object)[which]
-    values = np.array([value for _, value in pairs], dtype=float)[which]
-    bound = np.array(texts, dtype=_S)[which]
-    return ops, values, bound
+    return which, pairs, texts
 
 
 def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
-    """E.g. "amplitude fell 42.0% (>30%)", "duration +9.0% (not >30%)", "area unknown"."""
+    """E.g. "amplitude fell 42.0% (>30%)", "duration +9.0% (not >30%)", "area unknown".
+
+    The words around the number come from a small table (one entry per operator/value pair
+    and outcome), indexed per row; only the numbers are formatted per row.
+    """
     from ncs.criteria import MEASURE_LABELS
     from ncs.measures import OPERATORS
 
@@ -109,19 +110,22 @@ def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
     compared = t.values(segments)
     label = MEASURE_LABELS.get(t.measure, t.measure)
     n = raw.shape[0]
-    ops, thresholds, bound = _bounds(t, segments, n)
+    which, pairs, bounds = _bounds(t, segments, n)
+    thresholds = np.array([value for _, value in pairs], dtype=float)[which]
     met = np.zeros(n, dtype=bool)
     with np.errstate(invalid="ignore"):
-        for op in {t.op, *(o for _, o, _ in t.overrides)}:  # the criterion's few operators
-            sel = ops == op
-            met[sel] = OPERATORS[op](compared[sel], thresholds[sel])
+        for k, (op, value) in enumerate(pairs):
+            sel = which == k
+            met[sel] = OPERATORS[op](compared[sel], value)
     known = ~np.isnan(compared)
+    outcome = 2 * which + (~met).astype(np.int64)  # (pair, met) -> row of the word tables
     if t.of is not None:
+        words = [w for b in bounds for w in (f" ({b})", f" (not {b})")]
+        suffix = np.array([f"% of the limit{w}" for w in words], dtype=_S)[outcome]
         near = np.abs(compared - thresholds) < _NEAR / 100
         ratio = format_number(compared * 100, np.where(near & (compared != thresholds), 3, 0))
         mv = format_number(raw, 2)
-        condition = np.where(met, _add(" (", bound, ")"), _add(" (not ", bound, ")"))
-        phrase = _add(_strings(label, n), " ", mv, " mV = ", ratio, "% of the limit", condition)
+        phrase = _add(np.array(f"{label} ", dtype=_S), mv, " mV = ", ratio, suffix)
         return np.where(
             known, phrase, _strings(f"{label} relative to its limit unknown", n)
         ).astype(_S)
@@ -131,19 +135,16 @@ def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
         _DECIMALS,
     )
     unit = "%" if t.measure.endswith("_pct") else ""
-    if t.absolute:
-        condition = np.where(
-            met, _add(" (|change| ", bound, ")"), _add(" (|change| not ", bound, ")")
-        )
-    else:
-        condition = np.where(met, _add(" (", bound, ")"), _add(" (not ", bound, ")"))
+    change = "|change| " if t.absolute else ""
+    words = [w for b in bounds for w in (f" ({change}{b})", f" ({change}not {b})")]
+    suffix = np.array([f"{unit}{w}" for w in words], dtype=_S)[outcome]
     if t.measure.endswith("_drop_pct"):
-        verb = np.where(raw < 0, " rose ", " fell ").astype(_S)
+        prefix = np.array([f"{label} fell ", f"{label} rose "], dtype=_S)[(raw < 0).astype(int)]
         number = format_number(np.abs(raw), decimals)
-        phrase = _add(_strings(label, n), verb, number, unit, condition)
     else:
+        prefix = np.array(f"{label} ", dtype=_S)
         number = format_number(raw, decimals, signed=t.measure.endswith("_pct"))
-        phrase = _add(_strings(label, n), " ", number, unit, condition)
+    phrase = _add(prefix, number, suffix)
     return np.where(known, phrase, _strings(f"{label} unknown", n)).astype(_S)
 
 
