@@ -289,3 +289,47 @@ def floats(column: pd.Series) -> np.ndarray:
     if column.dtype == np.float64:
         return column.to_numpy()
     return column.to_numpy(dtype=float, na_value=np.nan)
+
+
+def text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Free text (one sentence per row) as a pandas ``string`` array.
+
+    NumPy strings go through Arrow when Arrow backs pandas' strings (no Python objects).
+    """
+    if isinstance(values.dtype, np.dtypes.StringDType) and _ARROW_STRINGS:
+        import pyarrow as pa
+
+        return pd.array(pa.array(values, type=pa.large_string()), dtype="string")
+    return pd.array(np.asarray(values, dtype=object), dtype="string")
+
+
+_ARROW_STRINGS = getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
+
+
+class ColumnCache:
+    """Read-only access to a DataFrame's columns, each column's Series made once.
+
+    pandas builds a new Series on every ``frame[column]``; the analysis reads the same
+    columns many times per call. Everything else (``iloc``, ``columns``, ``len``) is the
+    frame's own.
+    """
+
+    __slots__ = ("_series", "frame")
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._series: dict[str, pd.Series] = {}
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = self.frame[key]
+            return series
+        return self.frame[key]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getattr__(self, name: str):
+        return getattr(self.frame, name)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ncs._codes import categorical, fixed, from_codes, table
+from ncs._codes import ColumnCache, categorical, fixed, from_codes, table, text_array
 from ncs._version import __version__
 from ncs.criteria import (
     BLOCK_VALUES,
@@ -203,17 +203,19 @@ def analyze(
     else:
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     seg, segment_nerve, sorted_sites, site_nerve = build_segments(valid)
+    sites_read = ColumnCache(sorted_sites)  # each column's Series made once per call
     needs_reference = reference is not None or any(_uses_reference(c) for c in crits)
     measures, reference_name = nerve_measures(
-        sorted_sites, site_nerve, seg, segment_nerve, reference, limits=needs_reference
+        sites_read, site_nerve, seg, segment_nerve, reference, limits=needs_reference
     )
     seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
-    judgements = [judge(c, seg, reasons=reasons) for c in crits]
-    findings = _findings(seg, judgements)
+    seg_read = ColumnCache(seg)
+    judgements = [judge(c, seg_read, reasons=reasons) for c in crits]
+    findings = _findings(seg_read, judgements)
     nerves, patients = summarize(
-        seg,
+        seg_read,
         segment_nerve,
-        sorted_sites,
+        sites_read,
         site_nerve,
         judgements,
         measures,
@@ -263,9 +265,7 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     data["block"] = fixed(category_codes(block, BLOCK_VALUES), BLOCK_VALUES)
     data["dispersion"] = fixed(category_codes(disp, DISPERSION_VALUES), DISPERSION_VALUES)
     if judgements and isinstance(judgements[0].reason, np.ndarray):
-        data["reason"] = pd.array(
-            np.concatenate([j.reason for j in judgements]).astype(object), dtype="string"
-        )
+        data["reason"] = text_array(np.concatenate([j.reason for j in judgements]))
     return table(data, k * n)
 
 

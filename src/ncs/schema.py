@@ -514,7 +514,8 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         raise ValidationError(problems)
 
     n = len(df)
-    df = df.reset_index(drop=True)
+    if not isinstance(df.index, pd.RangeIndex) or not df.index.equals(pd.RangeIndex(n)):
+        df = df.reset_index(drop=True)
     out: dict[str, np.ndarray] = {}
 
     def flag(mask: np.ndarray, col: str, message: str) -> None:
@@ -733,6 +734,10 @@ def _check_within_nerve(
         key = combined_key([nid, key2])
         if key is None:
             return pd.DataFrame({"n": nid, "k": key2}).duplicated().to_numpy()
+        if key.size < _SMALL_TABLE:  # a sort is cheaper than a hash table here
+            dup = np.ones(key.size, dtype=bool)
+            dup[np.unique(key, return_index=True)[1]] = False
+            return dup
         return pd.Series(key).duplicated().to_numpy()
 
     dup_site = duplicated(site_codes)

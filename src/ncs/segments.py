@@ -8,7 +8,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ncs._codes import categorical, combined_key, from_codes, sorted_codes, table, take
+from ncs._codes import (
+    ColumnCache,
+    categorical,
+    combined_key,
+    from_codes,
+    sorted_codes,
+    table,
+    take,
+)
 from ncs.errors import NcsWarning
 from ncs.measures import percent_change, percent_drop
 from ncs.names import ENTRAPMENT_ZONES, entrapment_codes, site_rank_codes
@@ -153,7 +161,8 @@ def build_segments(
     site_nerve : numpy.ndarray
         Nerve id of each sorted site.
     """
-    s, nerve_id = sort_sites(sites)
+    sorted_sites, nerve_id = sort_sites(sites)
+    s = ColumnCache(sorted_sites)  # each column read once
     n = len(s)
     pos = np.arange(n)
     first = np.zeros(n, dtype=np.int64)
@@ -249,7 +258,7 @@ def build_segments(
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
     seg = table(out, distal.size)
     _warn_cv(cv)
-    return seg, nerve_id[distal], s, nerve_id
+    return seg, nerve_id[distal], sorted_sites, nerve_id
 
 
 REFERENCE_VALUES: tuple[str, ...] = ("adjacent", "distal")

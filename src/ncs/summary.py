@@ -27,6 +27,7 @@ from ncs._codes import (
     labels,
     table,
     take,
+    text_array,
 )
 from ncs.criteria import (
     _CODE_NA,
@@ -115,18 +116,6 @@ def _max_at(n: int, index: np.ndarray, values: np.ndarray, initial: int = -1) ->
 
 def _count(n: int, index: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     return np.bincount(index, weights=weights, minlength=n).astype(np.int64)
-
-
-def _text(values: np.ndarray) -> pd.arrays.StringArray:
-    """A pandas ``string`` array (from NumPy strings through Arrow when it backs them)."""
-    if isinstance(values.dtype, np.dtypes.StringDType) and _ARROW_STRINGS:
-        import pyarrow as pa
-
-        return pd.array(pa.array(values, type=pa.large_string()), dtype="string")
-    return pd.array(np.asarray(values, dtype=object), dtype="string")
-
-
-_ARROW_STRINGS = getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
 
 
 def summarize(
@@ -564,7 +553,7 @@ def _frame(
                 if pieces
                 else np.array([], dtype=object)
             )
-            data[col] = _text(values)
+            data[col] = text_array(values)
         elif col in _TEXT_COLUMNS:
             if all(isinstance(p, pd.Categorical) for p in pieces):
                 data[col] = concat(pieces)
