@@ -251,11 +251,18 @@ def fixed(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
 
 
 def table(data: dict[str, object], n: int) -> pd.DataFrame:
-    """A DataFrame of freshly made columns (``n`` rows each), without copying them.
+    """A DataFrame of freshly made columns (``n`` rows each).
 
-    pandas would otherwise combine same-dtype columns into blocks, copying every value.
+    A large table keeps each column as it is: pandas would otherwise combine same-dtype
+    columns into blocks, copying every value. A small one is combined (quicker to build and
+    to select rows from).
     """
-    return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
+    if n < _COMBINE_BELOW:
+        return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)
+
+
+_COMBINE_BELOW = 10_000  # rows
 
 
 def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
