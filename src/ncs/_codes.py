@@ -94,6 +94,9 @@ def _dtype(categories: Sequence[str] | pd.Index) -> pd.CategoricalDtype:
 def _is_sorted(categories: Sequence[str] | pd.Index) -> bool:
     if isinstance(categories, pd.Index):
         return bool(categories.is_monotonic_increasing)
+    if len(categories) > 64:  # compare in one C loop
+        values = np.asarray(categories, dtype=object)
+        return bool((values[1:] > values[:-1]).all())
     return all(a < b for a, b in itertools.pairwise(categories))
 
 
