@@ -285,11 +285,15 @@ def code_of(values: pd.Categorical, value: str) -> int:
     return int(values.categories.get_indexer([value])[0])
 
 
+def names_of(values: pd.Categorical) -> tuple[str, ...]:
+    """A categorical's categories as a tuple of str."""
+    names = _NAMES.get(id(values.dtype))
+    return names if names is not None else tuple(values.categories.tolist())
+
+
 def labels(values: pd.Categorical, rows: np.ndarray | None = None) -> np.ndarray:
     """Some (default all) values of a categorical as an object array (missing -> None)."""
-    names = _NAMES.get(id(values.dtype))
-    if names is None:
-        names = tuple(values.categories.tolist())
+    names = names_of(values)
     codes = np.asarray(values.codes)
     return np.array([*names, None], dtype=object)[codes if rows is None else codes[rows]]
 

@@ -166,6 +166,14 @@ def analyze(
     -------
     Analysis
         ``segments``, ``findings``, ``nerves``, ``patients`` (and ``to_dict``/``to_json``).
+        Keys and labels (``patient_id``, ``nerve``, ``side``, site names, ``reference``,
+        ``criterion``/``scheme``, ``verdict``, ``response``, ``entrapment``, the evidence
+        labels, ``citation``, ...) are pandas ``category`` columns whose
+        categories are the values present, sorted; ``block``, ``dispersion`` and the nerve
+        parameters are ``category`` columns with their fixed values; the sentences
+        (``reason``, ``evidence``) are ``string``. A categorical compares equal to plain
+        text (``patients["verdict"] == "demyelinating"``); ``.astype(str)`` gives plain
+        text where string methods are wanted.
 
     Raises
     ------

@@ -253,7 +253,8 @@ def from_json(source: str | Path | dict):
     -------
     Analysis
         The same tables with the dtypes :func:`ncs.analyze` gives them: keys and labels
-        (:data:`ncs._codes.CATEGORY_COLUMNS`) as categoricals over their sorted values,
+        (``patient_id``, ``nerve``, site names, ``scheme``, ``verdict``, ...) as
+        categoricals over their sorted values,
         ``block``, ``dispersion`` and the nerve parameters as categoricals with their fixed
         values, other text (``reason``, ``evidence``) as pandas ``string``, counts and positions
         as ``int64``, measures as ``float64`` (``null`` -> NaN). Criteria are the registry's

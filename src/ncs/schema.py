@@ -326,7 +326,9 @@ def validate(
     Returns
     -------
     pandas.DataFrame
-        A new table, in input order, with canonical nerve/side/site names, a ``site_order``
+        A new table, in input order, with canonical nerve/side/site names (text columns
+        ``patient_id``, ``nerve``, ``side``, ``site``, ``response``, ``muscle``, ``sex`` as
+        pandas ``category`` over their sorted values), a ``site_order``
         (derived from known site names when absent), a ``response`` column, absent responses
         carrying amplitude and area 0 and no latency or duration, an ``input_row`` column
         (position in the input), and every numeric column as float.

@@ -125,7 +125,9 @@ def segments(
         ``amp_drop_pct`` and ``area_drop_pct`` the fall of the proximal response relative to
         the distal one, ``dur_change_pct`` the signed change of negative-peak duration.
         Measures that cannot be computed are NaN (never zero). ``distal_row`` and
-        ``proximal_row`` point back to the input rows.
+        ``proximal_row`` point back to the input rows. Text columns (keys, site names,
+        ``reference``, responses, ``entrapment``) are pandas ``category`` over their sorted
+        values.
 
     Notes
     -----

@@ -25,6 +25,7 @@ from ncs._codes import (
     from_labels,
     from_table,
     labels,
+    names_of,
     table,
     take,
     text_array,
@@ -524,9 +525,8 @@ def _label_strings(column: pd.Series, rows: np.ndarray) -> np.ndarray:
     """Some rows of a text column as NumPy strings (missing -> ""), via its categories."""
     values = column.array
     if isinstance(values, pd.Categorical):
-        text = labels(values, rows)
-        text[np.equal(text, None)] = ""
-        return np.asarray(text, dtype=_S)
+        table = np.asarray([*names_of(values), ""], dtype=_S)  # code -1 (missing) -> ""
+        return table[np.asarray(values.codes)[rows]]
     return np.asarray(column.iloc[rows].to_numpy(dtype=object, na_value=""), dtype=_S)
 
 
