@@ -78,7 +78,7 @@ def sort_sites(sites: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     else:
         idx = np.argsort(key, kind="stable")
     if idx is None:
-        sorted_sites = sites
+        sorted_sites = sites.copy(deep=False)  # a new frame sharing the (unchanged) columns
         if not sites.index.equals(pd.RangeIndex(n)):
             sorted_sites = sites.reset_index(drop=True)
         keys = np.stack(codes, axis=1) if nerve_key is None else nerve_key
