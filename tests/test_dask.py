@@ -23,8 +23,14 @@ SORT_KEYS = {
 }
 
 
+def _by_value(column: pd.Series) -> pd.Series:
+    # partitions' categoricals are joined with the union of their categories, in partition
+    # order: sort keys by their text, not by category position
+    return column.astype(str) if isinstance(column.dtype, pd.CategoricalDtype) else column
+
+
 def _sorted(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    return frame.sort_values(SORT_KEYS[table], kind="stable").reset_index(drop=True)
+    return frame.sort_values(SORT_KEYS[table], kind="stable", key=_by_value).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")

@@ -122,7 +122,7 @@ def test_one_row_per_patient_by_hand():
     # P1: 10 -> 6 mV is a 40% drop (>30%): Katz block. P2: proximal absent -> 100% drop.
     verdicts = dict(
         zip(
-            result.patients["patient_id"] + "/" + result.patients["scheme"],
+            result.patients["patient_id"].astype(str) + "/" + result.patients["scheme"].astype(str),
             result.patients["verdict"],
             strict=True,
         )

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ncs._codes import ColumnCache, categorical, fixed, from_codes, table, text_array
 from ncs._version import __version__
 from ncs.criteria import (
     BLOCK_VALUES,
@@ -165,6 +166,14 @@ def analyze(
     -------
     Analysis
         ``segments``, ``findings``, ``nerves``, ``patients`` (and ``to_dict``/``to_json``).
+        Keys and labels (``patient_id``, ``nerve``, ``side``, site names, ``reference``,
+        ``criterion``/``scheme``, ``verdict``, ``response``, ``entrapment``, the evidence
+        labels, ``citation``, ...) are pandas ``category`` columns whose
+        categories are the values present, sorted; ``block``, ``dispersion`` and the nerve
+        parameters are ``category`` columns with their fixed values; the sentences
+        (``reason``, ``evidence``) are ``string``. A categorical compares equal to plain
+        text (``patients["verdict"] == "demyelinating"``); ``.astype(str)`` gives plain
+        text where string methods are wanted.
 
     Raises
     ------
@@ -202,17 +211,19 @@ def analyze(
     else:
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     seg, segment_nerve, sorted_sites, site_nerve = build_segments(valid)
+    sites_read = ColumnCache(sorted_sites)  # each column's Series made once per call
     needs_reference = reference is not None or any(_uses_reference(c) for c in crits)
     measures, reference_name = nerve_measures(
-        sorted_sites, site_nerve, seg, segment_nerve, reference, limits=needs_reference
+        sites_read, site_nerve, seg, segment_nerve, reference, limits=needs_reference
     )
     seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
-    judgements = [judge(c, seg, reasons=reasons) for c in crits]
-    findings = _findings(seg, judgements)
+    seg_read = ColumnCache(seg)
+    judgements = [judge(c, seg_read, reasons=reasons) for c in crits]
+    findings = _findings(seg_read, judgements)
     nerves, patients = summarize(
-        seg,
+        seg_read,
         segment_nerve,
-        sorted_sites,
+        sites_read,
         site_nerve,
         judgements,
         measures,
@@ -252,24 +263,18 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     k = len(judgements)
     n = len(seg)
     data: dict[str, Any] = {}
-    rows = np.tile(np.arange(n), k)
-    for key in FINDING_KEYS:
-        data[key] = seg[key].array.take(rows)  # string arrays, no detour through objects
-    ids = pd.array([j.criterion.id for j in judgements], dtype="string")
-    data["criterion"] = ids.take(np.repeat(np.arange(k), n))
+    for key in FINDING_KEYS:  # integer codes repeated, not strings copied
+        values = categorical(seg[key])
+        data[key] = from_codes(np.tile(np.asarray(values.codes), k), values.dtype)
+    ids = [j.criterion.id for j in judgements]
+    data["criterion"] = from_codes(np.repeat(np.arange(k, dtype=np.int8), n), ids)
     block = np.concatenate([j.block_code for j in judgements])
     disp = np.concatenate([j.disp_code for j in judgements])
-    data["block"] = pd.Categorical.from_codes(
-        category_codes(block, BLOCK_VALUES), categories=list(BLOCK_VALUES)
-    )
-    data["dispersion"] = pd.Categorical.from_codes(
-        category_codes(disp, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
-    )
+    data["block"] = fixed(category_codes(block, BLOCK_VALUES), BLOCK_VALUES)
+    data["dispersion"] = fixed(category_codes(disp, DISPERSION_VALUES), DISPERSION_VALUES)
     if judgements and isinstance(judgements[0].reason, np.ndarray):
-        data["reason"] = pd.array(
-            np.concatenate([j.reason for j in judgements]).astype(object), dtype="string"
-        )
-    return pd.DataFrame(data)
+        data["reason"] = text_array(np.concatenate([j.reason for j in judgements]))
+    return table(data, k * n)
 
 
 def _uses_reference(crit: Criterion) -> bool:

@@ -195,10 +195,17 @@ class _Writer:
             pq = _require("pyarrow.parquet", "parquet")
             if table not in self.writers:
                 schema = pa.Schema.from_pandas(self.schemas[table], preserve_index=False)
+                # categoricals differ in categories from chunk to chunk: store plain strings
+                fields = [
+                    f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f
+                    for f in schema
+                ]
+                schema = pa.schema(fields, metadata=schema.metadata)
                 self.writers[table] = pq.ParquetWriter(self.path(table), schema)
             writer = self.writers[table]
             if len(frame):
-                arrow = pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False)
+                arrow = pa.Table.from_pandas(frame, preserve_index=False)
+                arrow = arrow.select(writer.schema.names).cast(writer.schema)
                 writer.write_table(arrow)
         else:
             first = table not in self.writers

@@ -1227,10 +1227,12 @@ _MARGIN_COLUMNS = (
 
 def _key_columns(seg: pd.DataFrame, repeat: int) -> dict[str, pd.Categorical]:
     """The segment keys repeated ``repeat`` times, as categoricals (cheap for large tables)."""
+    from ncs._codes import categorical, from_codes
+
     out = {}
     for k in SEGMENT_KEYS:
-        codes, uniques = pd.factorize(seg[k])
-        out[k] = pd.Categorical.from_codes(np.tile(codes, repeat), categories=uniques)
+        values = categorical(seg[k])
+        out[k] = from_codes(np.tile(np.asarray(values.codes), repeat), values.dtype)
     return out
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ncs._codes import floats
 from ncs.errors import UnknownCriteriaError
 from ncs.measures import FALSE, OPERATORS, PCT_DECIMALS, TRUE, UNKNOWN, truth
 
@@ -138,12 +139,12 @@ class Threshold:
 
     def values(self, segments: pd.DataFrame) -> np.ndarray:
         """The compared quantity per row (absolute and relative to its limit if asked)."""
-        values = segments[self.measure].to_numpy(dtype=float, na_value=np.nan)
+        values = floats(segments[self.measure])
         if self.absolute:
             values = np.abs(values)
         if self.of is not None:
             limit = (
-                segments[self.of].to_numpy(dtype=float, na_value=np.nan)
+                floats(segments[self.of])
                 if self.of in segments.columns
                 else np.full(len(values), np.nan)
             )
@@ -161,9 +162,8 @@ class Threshold:
         values = self.values(segments)
         out = truth(values, self.op, self.value)
         if self.overrides:
-            nerve = segments["nerve"].to_numpy(dtype=object)
             for name, op, value in self.overrides:
-                sel = nerve == name
+                sel = _equals(segments["nerve"], name)
                 out[sel] = truth(values[sel], op, value)
         return out
 
@@ -203,6 +203,23 @@ class Threshold:
             "source": self.source,
             "verified": self.verified,
         }
+
+
+def _equals(column: pd.Series, value: str) -> np.ndarray:
+    """``column == value`` as plain booleans (missing -> False), for text or categorical."""
+    values = column.array
+    if isinstance(values, pd.Categorical):  # compare codes: no per-call pandas machinery
+        from ncs._codes import code_of
+
+        where = code_of(values, value)
+        codes = np.asarray(values.codes)
+        return codes == where if where >= 0 else np.zeros(codes.size, dtype=bool)
+    return np.asarray(column.eq(value).to_numpy(dtype=bool, na_value=False), dtype=bool)
+
+
+def _isin(column: pd.Series, values: Iterable[str]) -> np.ndarray:
+    """``column.isin(values)`` as plain booleans (missing -> False)."""
+    return np.asarray(column.isin(list(values)).to_numpy(dtype=bool, na_value=False), dtype=bool)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,27 +265,32 @@ class Scope:
         ok = np.ones(n, dtype=bool)
         if n == 0:
             return ok
-        nerve = segments["nerve"].to_numpy(dtype=object)
-        proximal = segments["proximal_site"].to_numpy(dtype=object)
+        if self.is_everything():
+            return ok
+        nerve, proximal = segments["nerve"], segments["proximal_site"]
         if self.nerves is not None:
-            ok &= np.isin(nerve, list(self.nerves))
+            ok &= _isin(nerve, self.nerves)
         if self.exclude_nerves:
-            ok &= ~np.isin(nerve, list(self.exclude_nerves))
+            ok &= ~_isin(nerve, self.exclude_nerves)
         if self.exclude_entrapment and "entrapment" in segments.columns:
             ok &= segments["entrapment"].isna().to_numpy()
         if self.exclude_zones and "entrapment" in segments.columns:
-            zone = segments["entrapment"].to_numpy(dtype=object, na_value=None)
-            ok &= ~np.isin(zone, list(self.exclude_zones))
+            ok &= ~_isin(segments["entrapment"], self.exclude_zones)
         if self.only_pairs is not None:
-            distal = segments["distal_site"].to_numpy(dtype=object)
-            key = nerve + "|" + distal + "|" + proximal
-            ok &= np.isin(key, ["|".join(p) for p in self.only_pairs])
+            pair = np.zeros(n, dtype=bool)
+            for name, distal, prox in self.only_pairs:  # a few listed pairs, not data rows
+                pair |= (
+                    _equals(nerve, name)
+                    & _equals(segments["distal_site"], distal)
+                    & _equals(proximal, prox)
+                )
+            ok &= pair
         if self.exclude_proximal_sites:
-            ok &= ~np.isin(proximal, list(self.exclude_proximal_sites))
+            ok &= ~_isin(proximal, self.exclude_proximal_sites)
         if self.only_proximal_sites is not None:
-            ok &= np.isin(proximal, list(self.only_proximal_sites))
+            ok &= _isin(proximal, self.only_proximal_sites)
         if tuple(self.references) != ("adjacent", "distal"):
-            ok &= np.isin(segments["reference"].to_numpy(dtype=object), list(self.references))
+            ok &= _isin(segments["reference"], self.references)
         return ok
 
     def is_everything(self) -> bool:
@@ -773,7 +795,7 @@ def judge(crit: Criterion, segments: pd.DataFrame, *, reasons: bool = True) -> S
     from ncs.explain import LazyReasons, explain_findings  # local: keeps the text layer apart
 
     considered = crit.scope.applies(segments)
-    distal_absent = (segments["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
+    distal_absent = _equals(segments["distal_response"], "absent")
     block = _apply_rules(crit.block, segments, considered)
     dispersion = (
         _apply_rules(crit.dispersion_rules, segments, considered) if crit.dispersion_rules else None

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ncs._codes import floats
+
 if TYPE_CHECKING:
     from ncs.analyze import Analysis
     from ncs.criteria import Criterion, RuleOutcome, SegmentRule, Threshold
@@ -29,7 +31,8 @@ _NEAR = 0.05
 
 def _strings(values, n: int | None = None) -> np.ndarray:
     if isinstance(values, str):
-        return np.full(n, values, dtype=_S)
+        # one string seen n times (a read-only view): no n separate string allocations
+        return np.broadcast_to(np.array(values, dtype=_S), (n,))
     return np.asarray(values, dtype=_S)
 
 
@@ -72,54 +75,57 @@ def format_number(
 OP_TEXT = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 
 
-def _bounds(
-    t: Threshold, segments: pd.DataFrame, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-row operator, value and bound text (nerve overrides applied)."""
-    from ncs.criteria import LIMIT_LABELS
+def _bounds(t: Threshold, segments: pd.DataFrame, n: int) -> tuple[np.ndarray, list, list[str]]:
+    """Which (operator, value) applies to each row, the pairs, and each pair's bound text.
 
-    ops = np.full(n, t.op, dtype=object)
-    values = np.full(n, t.value, dtype=float)
-    if t.overrides:
-        nerve = segments["nerve"].to_numpy(dtype=object)
-        for name, op, value in t.overrides:
-            sel = nerve == name
-            ops[sel] = op
-            values[sel] = value
+    Row code 0 is the threshold's own pair, k the k-th nerve override (the last matching
+    override wins). Texts are made once per pair, not per row.
+    """
+    from ncs.criteria import LIMIT_LABELS, _equals
+
+    pairs = [(t.op, t.value), *((op, value) for _, op, value in t.overrides)]
+    which = np.zeros(n, dtype=np.int64)
+    for k, (name, _, _) in enumerate(t.overrides, start=1):
+        which[_equals(segments["nerve"], name)] = k
     unit = "%" if t.measure.endswith("_pct") else (" mV" if t.measure.endswith("_mv") else "")
-    texts = {}
-    for op, value in {(o, v) for o, v in zip(ops, values, strict=True)} or {(t.op, t.value)}:
+    texts = []
+    for op, value in pairs:
         if t.of is not None:
-            bound = f"{OP_TEXT[op]}{value * 100:g}% of {LIMIT_LABELS.get(t.of, t.of)}"
+            texts.append(f"{OP_TEXT[op]}{value * 100:g}% of {LIMIT_LABELS.get(t.of, t.of)}")
         else:
-            bound = f"{OP_TEXT[op]}{value:g}{unit}"
-        texts[(op, value)] = bound
-    bound = np.array([texts[(o, v)] for o, v in zip(ops, values, strict=True)], dtype=_S)
-    return ops, values, bound
+            texts.append(f"{OP_TEXT[op]}{value:g}{unit}")
+    return which, pairs, texts
 
 
 def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
-    """E.g. "amplitude fell 42.0% (>30%)", "duration +9.0% (not >30%)", "area unknown"."""
+    """E.g. "amplitude fell 42.0% (>30%)", "duration +9.0% (not >30%)", "area unknown".
+
+    The words around the number come from a small table (one entry per operator/value pair
+    and outcome), indexed per row; only the numbers are formatted per row.
+    """
     from ncs.criteria import MEASURE_LABELS
     from ncs.measures import OPERATORS
 
-    raw = segments[t.measure].to_numpy(dtype=float, na_value=np.nan)
+    raw = floats(segments[t.measure])
     compared = t.values(segments)
     label = MEASURE_LABELS.get(t.measure, t.measure)
     n = raw.shape[0]
-    ops, thresholds, bound = _bounds(t, segments, n)
+    which, pairs, bounds = _bounds(t, segments, n)
+    thresholds = np.array([value for _, value in pairs], dtype=float)[which]
     met = np.zeros(n, dtype=bool)
     with np.errstate(invalid="ignore"):
-        for op in set(ops):
-            sel = ops == op
-            met[sel] = OPERATORS[op](compared[sel], thresholds[sel])
+        for k, (op, value) in enumerate(pairs):
+            sel = which == k
+            met[sel] = OPERATORS[op](compared[sel], value)
     known = ~np.isnan(compared)
+    outcome = 2 * which + (~met).astype(np.int64)  # (pair, met) -> row of the word tables
     if t.of is not None:
+        words = [w for b in bounds for w in (f" ({b})", f" (not {b})")]
+        suffix = np.array([f"% of the limit{w}" for w in words], dtype=_S)[outcome]
         near = np.abs(compared - thresholds) < _NEAR / 100
         ratio = format_number(compared * 100, np.where(near & (compared != thresholds), 3, 0))
         mv = format_number(raw, 2)
-        condition = np.where(met, _add(" (", bound, ")"), _add(" (not ", bound, ")"))
-        phrase = _add(_strings(label, n), " ", mv, " mV = ", ratio, "% of the limit", condition)
+        phrase = _add(np.array(f"{label} ", dtype=_S), mv, " mV = ", ratio, suffix)
         return np.where(
             known, phrase, _strings(f"{label} relative to its limit unknown", n)
         ).astype(_S)
@@ -129,19 +135,16 @@ def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
         _DECIMALS,
     )
     unit = "%" if t.measure.endswith("_pct") else ""
-    if t.absolute:
-        condition = np.where(
-            met, _add(" (|change| ", bound, ")"), _add(" (|change| not ", bound, ")")
-        )
-    else:
-        condition = np.where(met, _add(" (", bound, ")"), _add(" (not ", bound, ")"))
+    change = "|change| " if t.absolute else ""
+    words = [w for b in bounds for w in (f" ({change}{b})", f" ({change}not {b})")]
+    suffix = np.array([f"{unit}{w}" for w in words], dtype=_S)[outcome]
     if t.measure.endswith("_drop_pct"):
-        verb = np.where(raw < 0, " rose ", " fell ").astype(_S)
+        prefix = np.array([f"{label} fell ", f"{label} rose "], dtype=_S)[(raw < 0).astype(int)]
         number = format_number(np.abs(raw), decimals)
-        phrase = _add(_strings(label, n), verb, number, unit, condition)
     else:
+        prefix = np.array(f"{label} ", dtype=_S)
         number = format_number(raw, decimals, signed=t.measure.endswith("_pct"))
-        phrase = _add(_strings(label, n), " ", number, unit, condition)
+    phrase = _add(prefix, number, suffix)
     return np.where(known, phrase, _strings(f"{label} unknown", n)).astype(_S)
 
 
@@ -283,7 +286,7 @@ class LazyReasons:
         idx = np.arange(len(self))[rows]
         return explain_findings(
             self.criterion,
-            self.segments.iloc[idx],
+            self.segments[_columns_used(self.criterion, self.segments)].iloc[idx],
             self.block.take(idx),
             None if self.dispersion is None else self.dispersion.take(idx),
         )
@@ -291,6 +294,18 @@ class LazyReasons:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self[:]
         return out if dtype is None else out.astype(dtype)
+
+
+def _columns_used(criterion: Criterion, segments: pd.DataFrame) -> list[str]:
+    """The segment columns the criterion's sentences read (measures, limits, nerve)."""
+    rules = (*criterion.block, *criterion.dispersion_rules)
+    names = {"nerve"}
+    for rule in rules:
+        for t in (*rule.thresholds, *rule.preconditions):
+            names.add(t.measure)
+            if t.of is not None:
+                names.add(t.of)
+    return [c for c in segments.columns if c in names]
 
 
 def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd.Series:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ncs._codes import floats, labels
+from ncs.criteria import _equals
 from ncs.errors import Problem, ValidationError
 from ncs.normative import LIMIT_COLUMNS, limits_for, reference_table
 
@@ -31,6 +33,13 @@ NERVE_MEASURES: tuple[str, ...] = (
 
 #: Per-nerve values that may be given on any one row of the nerve (all rows must agree).
 _NERVE_VALUES = ("f_latency_ms", "f_persistence_pct", "lff_hz", *LIMIT_COLUMNS)
+
+
+def _labels(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Some rows of a text column as an object array (missing -> None)."""
+    if isinstance(column.array, pd.Categorical):
+        return labels(column.array, rows)
+    return column.iloc[rows].to_numpy(dtype=object, na_value=None)
 
 
 def _first_per_nerve(
@@ -97,15 +106,14 @@ def nerve_measures(
     amp = sorted_sites["amplitude_mv"].to_numpy(dtype=float)
     out["dml_ms"] = lat[first]
     out["distal_amplitude_mv"] = amp[first]
-    out["distal_response"] = sorted_sites["response"].to_numpy(dtype=object)[first]
+    out["distal_response"] = _labels(sorted_sites["response"], first)
     if "muscle" in sorted_sites.columns:
-        muscle = sorted_sites["muscle"].to_numpy(dtype=object)
-        out["muscle"] = muscle[first]
+        out["muscle"] = _labels(sorted_sites["muscle"], first)
     else:
         out["muscle"] = np.full(n, None, dtype=object)
 
-    cv = segments["cv_m_s"].to_numpy(dtype=float)
-    adjacent = (segments["reference"] == "adjacent").to_numpy(dtype=bool, na_value=False)
+    cv = floats(segments["cv_m_s"])
+    adjacent = _equals(segments["reference"], "adjacent")
     known = adjacent & ~np.isnan(cv)
     mcv = np.full(n, np.inf)
     np.minimum.at(mcv, segment_nerve[known], cv[known])
@@ -117,7 +125,7 @@ def nerve_measures(
         if col not in sorted_sites.columns:
             out[col] = np.full(n, np.nan)
             continue
-        values = sorted_sites[col].to_numpy(dtype=float, na_value=np.nan)
+        values = floats(sorted_sites[col])
         out[col], conflict = _first_per_nerve(values, site_nerve, n)
         bad = conflict[site_nerve] & ~np.isnan(values)
         for i in np.flatnonzero(bad):
@@ -134,7 +142,7 @@ def nerve_measures(
         np.where((persistence > 0) | ~np.isnan(out["f_latency_ms"]), 0.0, np.nan),
     )
     if "distal_duration_ms" in sorted_sites.columns:
-        dd = sorted_sites["distal_duration_ms"].to_numpy(dtype=float, na_value=np.nan)
+        dd = floats(sorted_sites["distal_duration_ms"])
         out["distal_duration_ms"], _ = _first_per_nerve(dd, site_nerve, n)
     else:
         out["distal_duration_ms"] = np.full(n, np.nan)
@@ -142,7 +150,7 @@ def nerve_measures(
     if not limits:
         return out, "none"
     table, name = reference_table(reference)
-    nerves = sorted_sites["nerve"].to_numpy(dtype=object)[first]
+    nerves = _labels(sorted_sites["nerve"], first)
     looked_up = limits_for(nerves, out["muscle"], table)
     for col in LIMIT_COLUMNS:  # per-row columns of the same name override the table
         out[col] = np.where(np.isnan(out[col]), looked_up[col], out[col])

@@ -144,10 +144,16 @@ def _restore_column(name: str, values: list, categories: dict[str, tuple[str, ..
     """A column from JSON values with the dtype ncs uses for it (see :func:`from_json`)."""
     import numpy as np
 
+    from ncs._codes import CATEGORY_COLUMNS, from_labels
+
     present = [v for v in values if v is not None]
     kinds = {type(v) for v in present}
     if not present and name in categories:  # empty table or all-null declared column
         return pd.Categorical(values, categories=list(categories[name]))
+    if name in categories and kinds <= {str} and set(present) <= set(categories[name]):
+        return pd.Categorical(values, categories=list(categories[name]))
+    if name in CATEGORY_COLUMNS and kinds <= {str}:  # keys and labels (sorted categories)
+        return from_labels(np.asarray(values, dtype=object))
     if categories and kinds <= {str} and present:
         # finding columns are categoricals: block (with "probable") and three-valued items
         cats = categories.get(name, categories.get("*", ()))
@@ -246,8 +252,11 @@ def from_json(source: str | Path | dict):
     Returns
     -------
     Analysis
-        The same tables with the dtypes :func:`ncs.analyze` gives them: text columns as
-        pandas ``string``, ``block`` and ``dispersion`` as categoricals, counts and positions
+        The same tables with the dtypes :func:`ncs.analyze` gives them: keys and labels
+        (``patient_id``, ``nerve``, site names, ``scheme``, ``verdict``, ...) as
+        categoricals over their sorted values,
+        ``block``, ``dispersion`` and the nerve parameters as categoricals with their fixed
+        values, other text (``reason``, ``evidence``) as pandas ``string``, counts and positions
         as ``int64``, measures as ``float64`` (``null`` -> NaN). Criteria are the registry's
         objects when their description is unchanged, else rebuilt from the JSON. ``meta``
         holds the producing ``ncs_version``, the criteria and ``n_input_rows``.

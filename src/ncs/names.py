@@ -7,7 +7,7 @@ not listed for its nerve needs an explicit ``site_order`` column in the input.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
@@ -231,11 +231,24 @@ def site_rank_array(nerves: np.ndarray, sites: np.ndarray) -> np.ndarray:
     """
     nerve_codes, nerve_uniques = pd.factorize(np.asarray(nerves, dtype=object))
     site_codes, site_uniques = pd.factorize(np.asarray(sites, dtype=object))
-    table = np.full((len(nerve_uniques) + 1, len(site_uniques) + 1), np.nan)
-    for i, nerve in enumerate(nerve_uniques):
+    return site_rank_codes(nerve_codes, list(nerve_uniques), site_codes, list(site_uniques))
+
+
+def site_rank_codes(
+    nerve_codes: np.ndarray,
+    nerve_names: Sequence[str],
+    site_codes: np.ndarray,
+    site_names: Sequence[str],
+) -> np.ndarray:
+    """:func:`site_rank_array` for coded columns (code -1 = missing -> NaN).
+
+    Looks up each (nerve name, site name) pair once, then indexes with the codes.
+    """
+    table = np.full((len(nerve_names) + 1, len(site_names) + 1), np.nan)
+    for i, nerve in enumerate(nerve_names):
         ranks = SITE_RANK.get(nerve)
         if ranks:
-            for k, site in enumerate(site_uniques):
+            for k, site in enumerate(site_names):
                 table[i, k] = ranks.get(site, np.nan)
     return table[nerve_codes, site_codes]  # code -1 picks the NaN row/column
 
@@ -262,12 +275,31 @@ def entrapment_crossing(
     """
     d = site_rank_array(nerves, distal_sites)
     p = site_rank_array(nerves, proximal_sites)
-    out = np.full(len(d), None, dtype=object)
-    nerves = np.asarray(nerves, dtype=object)
-    for nerve, lo_site, hi_site, label in ENTRAPMENT_ZONES:
+    nerve_codes, nerve_names = pd.factorize(np.asarray(nerves, dtype=object))
+    codes = entrapment_codes(nerve_codes, list(nerve_names), d, p)
+    labels = np.array([zone[3] for zone in ENTRAPMENT_ZONES] + [None], dtype=object)
+    return labels[codes]
+
+
+def entrapment_codes(
+    nerve_codes: np.ndarray,
+    nerve_names: Sequence[str],
+    distal_rank: np.ndarray,
+    proximal_rank: np.ndarray,
+) -> np.ndarray:
+    """Position in :data:`ENTRAPMENT_ZONES` of the zone each segment crosses (-1: none).
+
+    The coded core of :func:`entrapment_crossing`: nerves as codes into ``nerve_names``,
+    site ranks from :func:`site_rank_codes`.
+    """
+    out = np.full(len(distal_rank), -1, dtype=np.int64)
+    position = {name: i for i, name in enumerate(nerve_names)}
+    for k, (nerve, lo_site, hi_site, _) in enumerate(ENTRAPMENT_ZONES):
+        if nerve not in position:
+            continue
         ranks = SITE_RANK[nerve]
         lo, hi = ranks[lo_site], ranks[hi_site]
         with np.errstate(invalid="ignore"):
-            crossing = (nerves == nerve) & (d < hi) & (p > lo)
-        out[crossing & np.equal(out, None)] = label
+            crossing = (nerve_codes == position[nerve]) & (distal_rank < hi) & (proximal_rank > lo)
+        out[crossing & (out < 0)] = k
     return out

@@ -7,6 +7,7 @@ listing them all. Nothing half-validated is returned.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ncs._codes import combined_key, from_codes
+from ncs._codes import table as new_table
 from ncs.errors import NcsWarning, Problem, ValidationError
-from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_array
+from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
 
 __all__ = [
     "COLUMNS",
@@ -205,20 +208,55 @@ def _scale(values: pd.Series, factor: float) -> pd.Series:
     return scaled.astype(object).where(numeric.notna(), values.astype(object))
 
 
+_SMALL_TABLE = 4096  # rows; below this, text columns are factorised as Python objects
+
+
 class _Text:
     """A text column as codes into its unique values (vectorised per unique, not per row)."""
 
     __slots__ = ("codes", "uniques")
 
     def __init__(self, values: pd.Series) -> None:
+        if len(values) < _SMALL_TABLE and isinstance(values.dtype, pd.StringDtype):
+            values = values.to_numpy(dtype=object)  # faster for a single study
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         self.codes = codes
-        self.uniques = list(uniques)
+        self.uniques = np.asarray(uniques, dtype=object).tolist()
 
     def map(self, func, missing, dtype=object) -> np.ndarray:
         """``func`` applied to each unique value; ``missing`` for missing cells."""
         table = np.array([func(u) for u in self.uniques] + [missing], dtype=dtype)
         return table[self.codes]
+
+
+class _Coded(NamedTuple):
+    """A normalised text column: codes (-1 = missing) into sorted distinct values."""
+
+    codes: np.ndarray
+    categories: list[str]
+
+
+def _coded(text: _Text, func) -> _Coded:
+    """``func`` applied to each distinct value (None = missing), as :class:`_Coded`."""
+    if func is _text_of and all(type(u) is str for u in text.uniques):
+        return _coded_strings(text)
+    mapped = [func(u) for u in text.uniques]
+    distinct = sorted({m for m in mapped if m is not None})
+    position = {v: i for i, v in enumerate(distinct)}
+    table = np.array([position.get(m, -1) for m in mapped] + [-1], dtype=np.int64)
+    return _Coded(table[text.codes], distinct)
+
+
+def _coded_strings(text: _Text) -> _Coded:
+    """:func:`_coded` with :func:`_text_of` for distinct values that are all ``str``.
+
+    Vectorised over the distinct values (a cohort has one per patient): stripped, blank ->
+    missing, codes into the sorted distinct results.
+    """
+    stripped = np.array([u.strip() or None for u in text.uniques], dtype=object)
+    codes, distinct = pd.factorize(stripped, sort=True, use_na_sentinel=True)
+    table = np.append(codes.astype(np.int64), -1)
+    return _Coded(table[text.codes], np.asarray(distinct, dtype=object).tolist())
 
 
 def _none(values: np.ndarray) -> np.ndarray:
@@ -288,7 +326,9 @@ def validate(
     Returns
     -------
     pandas.DataFrame
-        A new table, in input order, with canonical nerve/side/site names, a ``site_order``
+        A new table, in input order, with canonical nerve/side/site names (text columns
+        ``patient_id``, ``nerve``, ``side``, ``site``, ``response``, ``muscle``, ``sex`` as
+        pandas ``category`` over their sorted values), a ``site_order``
         (derived from known site names when absent), a ``response`` column, absent responses
         carrying amplitude and area 0 and no latency or duration, an ``input_row`` column
         (position in the input), and every numeric column as float.
@@ -315,6 +355,11 @@ REJECTED_COLUMNS: tuple[str, ...] = ("input_row", "patient_id", "nerve", "side",
 
 def empty_rejected() -> pd.DataFrame:
     """A rejected-rows table with no rows (the dtypes of :func:`split_invalid`)."""
+    return _empty_rejected().copy(deep=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _empty_rejected() -> pd.DataFrame:
     text = pd.array([], dtype="string")
     data = {c: text for c in REJECTED_COLUMNS}
     data["input_row"] = np.zeros(0, dtype=np.int64)
@@ -471,31 +516,31 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         raise ValidationError(problems)
 
     n = len(df)
-    df = df.reset_index(drop=True)
+    if not isinstance(df.index, pd.RangeIndex) or not df.index.equals(pd.RangeIndex(n)):
+        df = df.reset_index(drop=True)
     out: dict[str, np.ndarray] = {}
 
     def flag(mask: np.ndarray, col: str, message: str) -> None:
         for i in np.flatnonzero(mask):
             problems.append(Problem(int(i), col, message))
 
-    # --- text keys: normalised once per unique value ---------------------------------------
-    patient = _Text(df["patient_id"]).map(_text_of, None)
-    flag(_none(patient), "patient_id", "value is missing")
-    out["patient_id"] = patient
+    # --- text keys: normalised once per unique value, kept as codes ----------------------
+    text: dict[str, _Coded] = {}
+    patient_text = _Text(df["patient_id"])
+    text["patient_id"] = _coded(patient_text, _text_of)
+    flag(text["patient_id"].codes < 0, "patient_id", "value is missing")
     for col, table, message in (
         ("nerve", NERVE_ALIASES, "unknown nerve name"),
         ("side", SIDE_ALIASES, "unknown side; use L or R"),
     ):
-        text = _Text(df[col])
-        raw = text.map(_text_of, None)
-        canon = text.map(lambda u, t=table: t.get(clean_name(_text_of(u) or "")), None)
-        flag(_none(raw), col, "value is missing")
-        flag(~_none(raw) & _none(canon), col, message)
-        out[col] = canon
-    site_text = _Text(df["site"])
-    site_raw = site_text.map(_text_of, None)
-    flag(_none(site_raw), "site", "value is missing")
-    out["site"] = site_text.map(lambda u: canonical_site(_text_of(u)), None)
+        col_text = _Text(df[col])
+        blank = col_text.map(lambda u: _text_of(u) is None, True, dtype=bool)
+        canon = _coded(col_text, lambda u, t=table: t.get(clean_name(_text_of(u) or "")))
+        flag(blank, col, "value is missing")
+        flag(~blank & (canon.codes < 0), col, message)
+        text[col] = canon
+    text["site"] = _coded(_Text(df["site"]), lambda u: canonical_site(_text_of(u)))
+    flag(text["site"].codes < 0, "site", "value is missing")
 
     # --- response, including "NR" typed into the amplitude column --------------------------
     amp_col = df["amplitude_mv"]
@@ -506,9 +551,9 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
             lambda u: (_text_of(u) or "").lower() in _ABSENT_WORDS, False, dtype=bool
         )
     if "response" in df.columns:
-        text = _Text(df["response"])
-        response = text.map(lambda u: _RESPONSE.get((_text_of(u) or "").lower()), None)
-        given = text.map(_text_of, None)
+        response_text = _Text(df["response"])
+        response = response_text.map(lambda u: _RESPONSE.get((_text_of(u) or "").lower()), None)
+        given = response_text.map(_text_of, None)
         flag(
             _none(response) & ~_none(given),
             "response",
@@ -522,7 +567,9 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     for col in NUMERIC:
         if col not in df.columns:
             continue
-        source = df[col].mask(amp_says_absent) if col == "amplitude_mv" else df[col]
+        source = df[col]
+        if col == "amplitude_mv" and amp_says_absent.any():
+            source = source.mask(amp_says_absent)
         values, was_text = _numeric(source)
         flag(was_text, col, "not a number")
         infinite = np.isinf(values)
@@ -555,21 +602,24 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     out.setdefault("area_mvms", np.where(absent, 0.0, np.nan))
     out.setdefault("duration_ms", np.full(n, np.nan))
     out.setdefault("distance_mm", np.full(n, np.nan))
-    out["response"] = np.where(absent, "absent", "present").astype(object)
+    text["response"] = _Coded(np.where(absent, 0, 1), ["absent", "present"])
+    for col in ("muscle", "sex"):
+        if col in df.columns:
+            text[col] = _coded(_Text(df[col]), _text_of)
 
     # --- nerves, site order, duplicates, latency order --------------------------------------
-    nerve_id, keyed = _nerve_ids(out)
-    order, order_problems = _site_order(out, out.get("site_order"), nerve_id, keyed)
+    nerve_id, keyed = _nerve_ids(text)
+    order, order_problems = _site_order(text, out.get("site_order"), nerve_id, keyed)
     problems.extend(order_problems)
     out["site_order"] = order
-    problems.extend(_check_within_nerve(out, nerve_id, keyed & (order >= 0)))
+    problems.extend(_check_within_nerve(out, text["site"].codes, nerve_id, keyed & (order >= 0)))
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
         return _Checked(None, problems, nerve_id, keyed)
 
     _warn_suspicious(amp)
-    return _Checked(_assemble(df, out, n), [], nerve_id, keyed)
+    return _Checked(_assemble(df, out, text, n), [], nerve_id, keyed)
 
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
@@ -584,15 +634,9 @@ def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
     return sites.rename(columns=rename) if rename else sites.copy(deep=False)
 
 
-def _codes_of(values: np.ndarray) -> np.ndarray:
-    """Sorted factorisation codes of an object array (None -> -1)."""
-    codes, _ = pd.factorize(values, sort=True, use_na_sentinel=True)
-    return codes.astype(np.int64)
-
-
-def _nerve_ids(out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _nerve_ids(text: dict[str, _Coded]) -> tuple[np.ndarray, np.ndarray]:
     """Id per row of its (patient, nerve, side), and whether all three are known."""
-    codes = [_codes_of(out[c]) for c in NERVE_KEYS]
+    codes = [text[c].codes for c in NERVE_KEYS]
     keyed = (codes[0] >= 0) & (codes[1] >= 0) & (codes[2] >= 0)
     combined = np.zeros(len(codes[0]), dtype=np.int64)
     for c in codes:
@@ -602,7 +646,7 @@ def _nerve_ids(out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _site_order(
-    out: dict[str, np.ndarray],
+    text: dict[str, _Coded],
     given: np.ndarray | None,
     nerve_id: np.ndarray,
     keyed: np.ndarray,
@@ -635,9 +679,10 @@ def _site_order(
                 "site_order is missing here but given for other sites of this nerve",
             )
         )
-    rank = site_rank_array(out["nerve"], out["site"])
+    nerve, site = text["nerve"], text["site"]
+    rank = site_rank_codes(nerve.codes, nerve.categories, site.codes, site.categories)
     need = ~all_given & ~mixed
-    unknown = need & np.isnan(rank) & ~_none(out["nerve"]) & ~_none(out["site"])
+    unknown = need & np.isnan(rank) & (nerve.codes >= 0) & (site.codes >= 0)
     for i in np.flatnonzero(unknown):
         problems.append(
             Problem(
@@ -647,10 +692,11 @@ def _site_order(
                 "give a site_order column",
             )
         )
-    key = np.where(all_given, given, rank)
     # Derived orders become positions 0..k-1 within the nerve; explicit orders are kept.
-    dense = _dense_rank_within(nerve_id, key)
-    final = np.where(all_given, given, dense)
+    final = given.copy()
+    derive = np.flatnonzero(~all_given)
+    if derive.size:
+        final[derive] = _dense_rank_within(nerve_id[derive], rank[derive])
     final = np.where(np.isnan(final) | ~keyed, -1, final)
     return final.astype(np.int64), problems
 
@@ -674,7 +720,7 @@ def _dense_rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
 
 
 def _check_within_nerve(
-    out: dict[str, np.ndarray], nerve_id: np.ndarray, usable: np.ndarray
+    out: dict[str, np.ndarray], site_codes: np.ndarray, nerve_id: np.ndarray, usable: np.ndarray
 ) -> list[Problem]:
     """Duplicate sites/orders, and proximal latencies that are not after distal ones."""
     problems: list[Problem] = []
@@ -682,15 +728,19 @@ def _check_within_nerve(
     if rows.size == 0:
         return problems
     nid = nerve_id[rows]
-    site_codes = _codes_of(out["site"][rows])
+    site_codes = site_codes[rows]
     order = out["site_order"][rows]
 
     def duplicated(key2: np.ndarray) -> np.ndarray:
-        srt = np.lexsort((rows, key2, nid))
-        same = np.r_[False, (nid[srt][1:] == nid[srt][:-1]) & (key2[srt][1:] == key2[srt][:-1])]
-        dup = np.zeros(rows.size, dtype=bool)
-        dup[srt] = same
-        return dup
+        """Rows whose (nerve, key2) an earlier row already has (hashing, no sort)."""
+        key = combined_key([nid, key2])
+        if key is None:
+            return pd.DataFrame({"n": nid, "k": key2}).duplicated().to_numpy()
+        if key.size < _SMALL_TABLE:  # a sort is cheaper than a hash table here
+            dup = np.ones(key.size, dtype=bool)
+            dup[np.unique(key, return_index=True)[1]] = False
+            return dup
+        return pd.Series(key).duplicated().to_numpy()
 
     dup_site = duplicated(site_codes)
     for i in rows[dup_site]:
@@ -703,7 +753,13 @@ def _check_within_nerve(
     lat = out["latency_ms"][rows]
     keep = ~np.isnan(lat) & ~clash
     sel = np.flatnonzero(keep)
-    srt = sel[np.lexsort((order[sel], nid[sel]))]
+    key = combined_key([nid[sel], order[sel]])
+    if key is None:
+        srt = sel[np.lexsort((order[sel], nid[sel]))]
+    elif sel.size < 2 or bool((key[1:] > key[:-1]).all()):
+        srt = sel  # rows already in nerve and site order
+    else:
+        srt = sel[np.argsort(key, kind="stable")]
     same_nerve = nid[srt][1:] == nid[srt][:-1]
     not_after = same_nerve & (lat[srt][1:] <= lat[srt][:-1])
     for k in np.flatnonzero(not_after):
@@ -731,28 +787,30 @@ def _warn_suspicious(amp: np.ndarray) -> None:
         )
 
 
-_TEXT_OUT = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
+def _assemble(
+    df: pd.DataFrame, out: dict[str, np.ndarray], text: dict[str, _Coded], n: int
+) -> pd.DataFrame:
+    """The validated table: known columns in order, then input_row, then extra columns.
 
-
-def _assemble(df: pd.DataFrame, out: dict[str, np.ndarray], n: int) -> pd.DataFrame:
-    """The validated table: known columns in order, then input_row, then extra columns."""
+    Text columns are categoricals over their sorted distinct values.
+    """
     data: dict[str, object] = {}
     for c in COLUMNS:
+        if c.name in text:
+            coded = text[c.name]
+            data[c.name] = from_codes(coded.codes, coded.categories)
+            continue
         if c.name in out:
             values = out[c.name]
         elif c.name in df.columns:
-            values = df[c.name].to_numpy()
+            values = df[c.name].to_numpy(copy=True)
         else:
             continue
-        if c.name in _TEXT_OUT:
-            if c.name in ("muscle", "sex"):
-                values = _Text(df[c.name]).map(_text_of, None)
-            values = pd.array(values, dtype="string")
-        elif c.name == "site_order":
+        if c.name == "site_order":
             values = values.astype(np.int64)
         data[c.name] = values
     data["input_row"] = np.arange(n, dtype=np.int64)
     for col in df.columns:
         if col not in data:
-            data[col] = df[col].to_numpy()
-    return pd.DataFrame(data, index=pd.RangeIndex(n))
+            data[col] = df[col].to_numpy(copy=True)  # the input's arrays are never shared
+    return new_table(data, n)

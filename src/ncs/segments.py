@@ -8,9 +8,18 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ncs._codes import (
+    ColumnCache,
+    categorical,
+    combined_key,
+    from_codes,
+    sorted_codes,
+    table,
+    take,
+)
 from ncs.errors import NcsWarning
 from ncs.measures import percent_change, percent_drop
-from ncs.names import entrapment_crossing
+from ncs.names import ENTRAPMENT_ZONES, entrapment_codes, site_rank_codes
 from ncs.schema import NERVE_KEYS, validate
 
 __all__ = ["SEGMENT_COLUMNS", "segments", "sort_sites"]
@@ -57,17 +66,29 @@ def sort_sites(sites: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
     The order depends only on the key values, never on input row order.
     """
-    codes = []
-    for col in NERVE_KEYS:
-        c, _ = pd.factorize(sites[col].astype("string"), sort=True)
-        codes.append(c)
+    codes = [sorted_codes(sites[col])[0] for col in NERVE_KEYS]
     order = sites["site_order"].to_numpy(dtype=np.int64)
-    idx = np.lexsort((order, codes[2], codes[1], codes[0]))
-    sorted_sites = sites.iloc[idx].reset_index(drop=True)
-    key = np.stack([c[idx] for c in codes], axis=1)
-    new_nerve = np.ones(len(idx), dtype=bool)
-    if len(idx) > 1:
-        new_nerve[1:] = (key[1:] != key[:-1]).any(axis=1)
+    nerve_key = combined_key(codes)
+    key = None if nerve_key is None else combined_key([nerve_key, order])
+    n = len(order)
+    if key is None:  # too many distinct values for one int64 key
+        idx = np.lexsort((order, codes[2], codes[1], codes[0]))
+    elif n < 2 or bool((key[1:] > key[:-1]).all()):
+        idx = None  # already in order (files grouped by patient usually are)
+    else:
+        idx = np.argsort(key, kind="stable")
+    if idx is None:
+        sorted_sites = sites.copy(deep=False)  # a new frame sharing the (unchanged) columns
+        if not sites.index.equals(pd.RangeIndex(n)):
+            sorted_sites = sites.reset_index(drop=True)
+        keys = np.stack(codes, axis=1) if nerve_key is None else nerve_key
+    else:
+        sorted_sites = sites.iloc[idx].reset_index(drop=True)
+        keys = np.stack([c[idx] for c in codes], axis=1) if nerve_key is None else nerve_key[idx]
+    new_nerve = np.ones(n, dtype=bool)
+    if n > 1:
+        change = keys[1:] != keys[:-1]
+        new_nerve[1:] = change.any(axis=1) if change.ndim == 2 else change
     nerve_id = np.cumsum(new_nerve) - 1
     return sorted_sites, nerve_id
 
@@ -104,7 +125,9 @@ def segments(
         ``amp_drop_pct`` and ``area_drop_pct`` the fall of the proximal response relative to
         the distal one, ``dur_change_pct`` the signed change of negative-peak duration.
         Measures that cannot be computed are NaN (never zero). ``distal_row`` and
-        ``proximal_row`` point back to the input rows.
+        ``proximal_row`` point back to the input rows. Text columns (keys, site names,
+        ``reference``, responses, ``entrapment``) are pandas ``category`` over their sorted
+        values.
 
     Notes
     -----
@@ -140,25 +163,33 @@ def build_segments(
     site_nerve : numpy.ndarray
         Nerve id of each sorted site.
     """
-    s, nerve_id = sort_sites(sites)
+    sorted_sites, nerve_id = sort_sites(sites)
+    s = ColumnCache(sorted_sites)  # each column read once
     n = len(s)
     pos = np.arange(n)
     first = np.zeros(n, dtype=np.int64)
+    n_sites = np.bincount(nerve_id) if n else np.zeros(0, dtype=np.int64)
     if n:
         starts = np.flatnonzero(np.r_[True, nerve_id[1:] != nerve_id[:-1]])
         first = starts[nerve_id]
     position = pos - first
 
-    same = np.zeros(0, dtype=bool) if n < 2 else nerve_id[1:] == nerve_id[:-1]
-    adj_prox = pos[1:][same] if n >= 2 else pos[:0]
-    adj_dist = adj_prox - 1
+    # Deterministic order, placed directly (no sort): nerve by nerve, its adjacent segments
+    # distal to proximal, then its comparisons against the most distal site.
+    n_adjacent = np.maximum(n_sites - 1, 0)
+    n_far = np.maximum(n_sites - 2, 0)
+    offset = np.cumsum(n_adjacent + n_far) - (n_adjacent + n_far)
+    total = int((n_adjacent + n_far).sum())
+    distal = np.empty(total, dtype=np.int64)
+    proximal = np.empty(total, dtype=np.int64)
+    is_far = np.zeros(total, dtype=bool)
+    adj_prox = pos[position >= 1]
+    at = offset[nerve_id[adj_prox]] + position[adj_prox] - 1
+    distal[at], proximal[at] = adj_prox - 1, adj_prox
     far_prox = pos[position >= 2]
-    far_dist = first[far_prox]
-
-    distal = np.concatenate([adj_dist, far_dist])
-    proximal = np.concatenate([adj_prox, far_prox])
-    is_far = np.zeros(distal.size, dtype=bool)
-    is_far[adj_prox.size :] = True
+    nid = nerve_id[far_prox]
+    at = offset[nid] + n_adjacent[nid] + position[far_prox] - 2
+    distal[at], proximal[at], is_far[at] = first[far_prox], far_prox, True
 
     # Nerve length between sites: sum of per-site distances strictly above the distal site.
     dist = s["distance_mm"].to_numpy(dtype=float)
@@ -174,8 +205,9 @@ def build_segments(
     amp = s["amplitude_mv"].to_numpy(dtype=float)
     area = s["area_mvms"].to_numpy(dtype=float)
     dur = s["duration_ms"].to_numpy(dtype=float)
-    resp = s["response"].array
-    absent = (s["response"] == "absent").to_numpy(dtype=bool, na_value=False)
+    text = {c: categorical(s[c]) for c in ("patient_id", "nerve", "side", "site", "response")}
+    resp = text["response"]
+    absent = np.asarray(resp == "absent", dtype=bool)
     distal_present = ~absent[distal]
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -184,19 +216,13 @@ def build_segments(
 
     amp_d = np.where(distal_present, amp[distal], np.nan)
     area_d = np.where(distal_present, area[distal], np.nan)
-    # Deterministic order: nerve, then its adjacent segments distal to proximal, then its
-    # comparisons against the most distal site.
-    key = np.lexsort((proximal, distal, is_far, nerve_id[distal]))
-    distal, proximal, is_far = distal[key], proximal[key], is_far[key]
-    length, cv = length[key], cv[key]
-    amp_d, area_d = amp_d[key], area_d[key]
     out = {
-        "patient_id": _take(s["patient_id"], distal),
-        "nerve": _take(s["nerve"], distal),
-        "side": _take(s["side"], distal),
-        "distal_site": _take(s["site"], distal),
-        "proximal_site": _take(s["site"], proximal),
-        "reference": _REFERENCE.take(is_far.astype(np.int64)),
+        "patient_id": take(text["patient_id"], distal),
+        "nerve": take(text["nerve"], distal),
+        "side": take(text["side"], distal),
+        "distal_site": take(text["site"], distal),
+        "proximal_site": take(text["site"], proximal),
+        "reference": from_codes(is_far.astype(np.int8), REFERENCE_VALUES),
         "distance_mm": length,
         "cv_m_s": cv,
         "amp_drop_pct": percent_drop(amp_d, amp[proximal]),
@@ -210,8 +236,8 @@ def build_segments(
         "proximal_duration_ms": dur[proximal],
         "distal_latency_ms": lat[distal],
         "proximal_latency_ms": lat[proximal],
-        "distal_response": resp.take(distal),
-        "proximal_response": resp.take(proximal),
+        "distal_response": take(resp, distal),
+        "proximal_response": take(resp, proximal),
         "distal_site_order": s["site_order"].to_numpy(dtype=np.int64)[distal],
         "proximal_site_order": s["site_order"].to_numpy(dtype=np.int64)[proximal],
         "distal_row": s["input_row"].to_numpy(dtype=np.int64)[distal],
@@ -219,35 +245,26 @@ def build_segments(
     }
     if "pp_amplitude_mv" in s.columns:
         pp = s["pp_amplitude_mv"].to_numpy(dtype=float)
-        pp_d = np.where(distal_present[key], pp[distal], np.nan)
+        pp_d = np.where(distal_present, pp[distal], np.nan)
         out["pp_amp_drop_pct"] = percent_drop(pp_d, pp[proximal])
     else:
         out["pp_amp_drop_pct"] = np.full(distal.size, np.nan)
     # "drop in negative-peak area or peak-to-peak amplitude" (AAN 1991): either one that was
     # measured; where both were, the larger drop
     out["area_or_pp_drop_pct"] = np.fmax(out["area_drop_pct"], out["pp_amp_drop_pct"])
-    sites_of = s["site"].to_numpy(dtype=object)
-    out["entrapment"] = pd.array(
-        entrapment_crossing(
-            s["nerve"].to_numpy(dtype=object)[distal], sites_of[distal], sites_of[proximal]
-        ),
-        dtype="string",
-    )
+    nerve, site = text["nerve"], text["site"]
+    nerve_codes, nerve_names = np.asarray(nerve.codes), list(nerve.categories)
+    rank = site_rank_codes(nerve_codes, nerve_names, np.asarray(site.codes), list(site.categories))
+    zone = entrapment_codes(nerve_codes[distal], nerve_names, rank[distal], rank[proximal])
+    out["entrapment"] = from_codes(zone, [z[3] for z in ENTRAPMENT_ZONES])
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
-    seg = pd.DataFrame(out)
+    seg = table(out, distal.size)
     _warn_cv(cv)
-    return seg, nerve_id[distal], s, nerve_id
+    return seg, nerve_id[distal], sorted_sites, nerve_id
 
 
-_REFERENCE = pd.array(["adjacent", "distal"], dtype="string")
-
-
-def _take(column: pd.Series, index: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """Rows of a text column as a ``string`` array, without a detour through Python objects."""
-    values = column.array
-    if not isinstance(values.dtype, pd.StringDtype):
-        values = pd.array(column.to_numpy(dtype=object), dtype="string")
-    return values.take(index)
+REFERENCE_VALUES: tuple[str, ...] = ("adjacent", "distal")
+"""Values of ``segments.reference``."""
 
 
 def _warn_cv(cv: np.ndarray) -> None:

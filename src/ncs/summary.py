@@ -17,6 +17,19 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ncs._codes import (
+    categorical,
+    concat,
+    constant,
+    fixed,
+    from_labels,
+    from_table,
+    labels,
+    names_of,
+    table,
+    take,
+    text_array,
+)
 from ncs.criteria import (
     _CODE_NA,
     _CODE_NO,
@@ -28,7 +41,7 @@ from ncs.criteria import (
     SegmentJudgement,
     category_codes,
 )
-from ncs.explain import join_strings
+from ncs.explain import _S, _add, join_strings
 from ncs.fwave import NERVE_MEASURES
 from ncs.measures import FALSE, TRUE, UNKNOWN
 from ncs.normative import distal_duration_cutoffs
@@ -106,10 +119,6 @@ def _count(n: int, index: np.ndarray, weights: np.ndarray | None = None) -> np.n
     return np.bincount(index, weights=weights, minlength=n).astype(np.int64)
 
 
-def _text(values: np.ndarray) -> pd.arrays.StringArray:
-    return pd.array(np.asarray(values, dtype=object), dtype="string")
-
-
 def summarize(
     segments: pd.DataFrame,
     segment_nerve: np.ndarray,
@@ -144,14 +153,23 @@ def summarize(
     """
     n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
     first_site = np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]]) if n_nerves else []
-    keys = {k: sorted_sites[k].to_numpy(dtype=object)[first_site] for k in NERVE_KEYS}
+    first_site = np.asarray(first_site, dtype=np.int64)
+    key_codes = {k: take(categorical(sorted_sites[k]), first_site) for k in NERVE_KEYS}
+    keys = {k: labels(key_codes[k]) for k in ("nerve", "side")}
     n_sites = _count(n_nerves, site_nerve)
     n_seg = _count(n_nerves, segment_nerve)
     # nerves are sorted by patient first, so a patient's nerves are contiguous
-    new_patient = np.r_[True, keys["patient_id"][1:] != keys["patient_id"][:-1]] if n_nerves else []
+    patient_codes = np.asarray(key_codes["patient_id"].codes)
+    new_patient = np.r_[True, patient_codes[1:] != patient_codes[:-1]] if n_nerves else []
     nerve_patient = np.cumsum(new_patient) - 1 if n_nerves else np.zeros(0, dtype=np.int64)
     n_patients = int(nerve_patient[-1]) + 1 if n_nerves else 0
-    patient_ids = keys["patient_id"][np.flatnonzero(new_patient)] if n_nerves else np.array([])
+    patient_ids = take(key_codes["patient_id"], np.flatnonzero(new_patient).astype(np.int64))
+    text_measures = {
+        c: take(categorical(sorted_sites[c]), first_site)
+        if c in sorted_sites.columns
+        else constant(None, n_nerves)
+        for c in ("muscle", "response")
+    }
     segment_patient = nerve_patient[segment_nerve] if n_nerves else segment_nerve
 
     nerve_parts: list[dict[str, np.ndarray]] = []
@@ -160,8 +178,6 @@ def summarize(
     if measures is None:
         measures = {c: np.full(n_nerves, np.nan) for c in NERVE_MEASURES}
         measures["muscle"] = measures["distal_response"] = np.full(n_nerves, None, dtype=object)
-    if cutoffs is None:
-        cutoffs = distal_duration_cutoffs()
     nerve_names = keys["nerve"]
     for j in judgements:
         crit, b, d = j.criterion, j.block_code, j.disp_code
@@ -172,8 +188,8 @@ def summarize(
         nerve_block = _max_at(n_nerves, segment_nerve, b)
         nerve_disp = _max_at(n_nerves, segment_nerve, d)
         nerve_part = {
-            **keys,
-            "scheme": np.full(n_nerves, crit.id, dtype=object),
+            **key_codes,
+            "scheme": constant(crit.id, n_nerves),
             "n_sites": n_sites,
             "n_segments": n_seg,
             "block": category_codes(nerve_block, BLOCK_VALUES),
@@ -181,15 +197,20 @@ def summarize(
             "n_block_segments": _count(n_nerves, segment_nerve, is_block),
             "n_dispersion_segments": _count(n_nerves, segment_nerve, is_disp),
             "n_not_assessable_segments": _count(n_nerves, segment_nerve, is_na),
-            "reference": np.full(
-                n_nerves, reference_name if crit.nerve_items else None, dtype=object
-            ),
+            "reference": constant(reference_name if crit.nerve_items else None, n_nerves),
         }
         for col in NERVE_MEASURES:
             nerve_part[col] = measures[col]
+        nerve_part["muscle"] = text_measures["muscle"]
+        nerve_part["distal_response"] = text_measures["response"]
         uses_cutoff = any(i.measure == "distal_duration_ms" for i in crit.nerve_items)
         cutoff = (
-            _cutoffs_for(crit, nerve_names, measures["lff_hz"], cutoffs)
+            _cutoffs_for(
+                crit,
+                nerve_names,
+                measures["lff_hz"],
+                distal_duration_cutoffs() if cutoffs is None else cutoffs,
+            )
             if uses_cutoff
             else np.full(n_nerves, np.nan)
         )
@@ -280,6 +301,9 @@ _TEXT_COLUMNS = frozenset(
 )
 
 
+_FREE_TEXT = frozenset({"evidence"})
+"""Text columns that stay ``string`` (one sentence per row); every other one is a category."""
+
 _FLOAT_COLUMNS = frozenset(NERVE_MEASURES) - {"muscle", "distal_response"} | {
     "distal_duration_cutoff_ms"
 }
@@ -318,11 +342,10 @@ def _parameter_columns(
         if item.parameter in merged:
             codes = np.maximum(merged[item.parameter], codes)
         merged[item.parameter] = codes
-    met = np.full(n, "", dtype=object)
     if not crit.nerve_items:
         for param in PARAMETERS:
             part[param] = np.full(n, -1, dtype=np.int8)
-        part["parameters_met"] = np.full(n, None, dtype=object)
+        part["parameters_met"] = constant(None, n)
         return
     for param in PARAMETERS:
         if param in merged:
@@ -332,15 +355,16 @@ def _parameter_columns(
             ).astype(np.int8)
         else:
             part[param] = np.full(n, -1, dtype=np.int8)
-    for k, item in enumerate(crit.nerve_items):
-        met = np.where(item_codes[k] == TRUE, join_strings(met, item.id, ","), met)
-    part["parameters_met"] = _strip_commas(met)
-
-
-def _strip_commas(values: np.ndarray) -> np.ndarray:
-    out = np.asarray(values, dtype=object)
-    text = pd.Series(out, dtype="string").str.rstrip(",")
-    return text.where(text != "", None).to_numpy(dtype=object, na_value=None)
+    # which items each nerve meets, as a bit mask; one label per distinct mask
+    mask = np.zeros(n, dtype=np.int64)
+    for k in range(len(crit.nerve_items)):
+        mask |= (item_codes[k] == TRUE).astype(np.int64) << k
+    masks, index = np.unique(mask, return_inverse=True)
+    labels = [
+        ",".join(item.id for k, item in enumerate(crit.nerve_items) if (m >> k) & 1) or None
+        for m in masks.tolist()
+    ]
+    part["parameters_met"] = from_table(labels, index.reshape(-1))
 
 
 def _verdicts(
@@ -486,7 +510,7 @@ def _first_item_nerve(
 ) -> np.ndarray:
     """Label of each patient's first nerve meeting any item (None if none)."""
     out = np.full(n_patients, None, dtype=object)
-    if not item_codes:
+    if not item_codes or not n_patients:
         return out
     any_met = np.any(np.stack([c == TRUE for c in item_codes.values()]), axis=0)
     idx = np.flatnonzero(any_met)
@@ -497,29 +521,71 @@ def _first_item_nerve(
     return out
 
 
+def _label_strings(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Some rows of a text column as NumPy strings (missing -> ""), via its categories."""
+    values = column.array
+    if isinstance(values, pd.Categorical):
+        table = np.asarray([*names_of(values), ""], dtype=_S)  # code -1 (missing) -> ""
+        return table[np.asarray(values.codes)[rows]]
+    return np.asarray(column.iloc[rows].to_numpy(dtype=object, na_value=""), dtype=_S)
+
+
 def _frame(
     parts: list[dict[str, np.ndarray]],
     columns: tuple[str, ...],
     categorical: dict[str, tuple[str, ...]],
 ) -> pd.DataFrame:
-    """One DataFrame from per-criterion column arrays (concatenated once)."""
+    """One DataFrame from per-criterion column arrays (concatenated once).
+
+    Text columns become categoricals over the sorted values present (label arrays are
+    factorised, categorical parts joined by their codes); free text (``evidence``) stays
+    ``string``.
+    """
     data: dict[str, object] = {}
     for col in columns:
-        values = np.concatenate([p[col] for p in parts]) if parts else np.array([], dtype=object)
+        pieces = [p[col] for p in parts]
         if col in categorical:
-            cats = list(categorical[col])
-            data[col] = pd.Categorical.from_codes(values.astype(np.int8), categories=cats)
-        elif col in _FLOAT_COLUMNS:
-            data[col] = values.astype(float)
+            values = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int8)
+            data[col] = fixed(values, categorical[col])
+        elif col in _FREE_TEXT:
+            values = (
+                np.concatenate([np.asarray(p, dtype=_S) for p in pieces])
+                if pieces
+                else np.array([], dtype=object)
+            )
+            data[col] = text_array(values)
         elif col in _TEXT_COLUMNS:
-            data[col] = _text(values)
+            if all(isinstance(p, pd.Categorical) for p in pieces):
+                data[col] = concat(pieces)
+            else:  # labels: one factorisation of all parts
+                data[col] = from_labels(
+                    np.concatenate([np.asarray(p, dtype=object) for p in pieces])
+                    if pieces
+                    else np.array([], dtype=object)
+                )
         else:
-            data[col] = values.astype(np.int64)
-    return pd.DataFrame(data)
+            values = np.concatenate(pieces) if pieces else np.zeros(0)
+            data[col] = values.astype(float if col in _FLOAT_COLUMNS else np.int64)
+    n_rows = len(next(iter(data.values()))) if data else 0
+    return table(data, n_rows)
 
 
 def verdict_rule(crit: Criterion) -> str:
     """The patient rule in words, e.g. ``"demyelinating if any segment meets: ..."``."""
+    known = _RULE_TEXTS.get(id(crit))
+    if known is not None and known[0] is crit:
+        return known[1]
+    text = _verdict_rule(crit)
+    if len(_RULE_TEXTS) > 256:
+        _RULE_TEXTS.clear()
+    _RULE_TEXTS[id(crit)] = (crit, text)  # criteria are frozen: the words never change
+    return text
+
+
+_RULE_TEXTS: dict[int, tuple[Criterion, str]] = {}
+
+
+def _verdict_rule(crit: Criterion) -> str:
     what = " or ".join(r.describe() for r in crit.block)
     if crit.patient_counts_dispersion and crit.dispersion_rules:
         what += "; or " + " or ".join(r.describe() for r in crit.dispersion_rules)
@@ -550,55 +616,75 @@ def _patient_part(
     ev_nerve = np.full(n_patients, None, dtype=object)
     ev_segment = np.full(n_patients, None, dtype=object)
     ev_rule = np.full(n_patients, None, dtype=object)
-    ev_reason = np.full(n_patients, "", dtype=object)
+    blank = np.array([""], dtype=_S)
+    nerve_side = segment_text = reason = blank[:0]
     if ev.size:
-        seg = {
-            c: segments[c].to_numpy(dtype=object)[ev]
-            for c in ("nerve", "side", "distal_site", "proximal_site")
-        }
-        ev_nerve[has_ev] = join_strings(seg["nerve"], " ", seg["side"])
-        ev_segment[has_ev] = join_strings(seg["distal_site"], " to ", seg["proximal_site"])
+        nerve_side = _add(
+            _label_strings(segments["nerve"], ev), " ", _label_strings(segments["side"], ev)
+        )
+        segment_text = _add(
+            _label_strings(segments["distal_site"], ev),
+            " to ",
+            _label_strings(segments["proximal_site"], ev),
+        )
+        ev_nerve[has_ev] = nerve_side.astype(object)
+        ev_segment[has_ev] = segment_text.astype(object)
         block_positive = j.block_code[ev] >= _CODE_PROBABLE
         disp_name = crit.dispersion_rules[0].name if crit.dispersion_rules else ""
         ev_rule[has_ev] = np.where(block_positive, crit.block[0].name, disp_name)
-        ev_reason[has_ev] = j.reason[ev].astype(object)
+        reason = np.asarray(j.reason[ev], dtype=_S)
 
-    evidence = np.select(
-        [patient_code >= _CODE_PROBABLE, patient_code == _CODE_NO, n_seg == 0],
-        [
-            join_strings(
-                ev_nerve,
-                ", ",
-                ev_segment,
-                ": ",
-                ev_reason,
-                " [",
-                n_pos.astype(str),
-                " positive finding(s) in all]",
-            ),
-            join_strings(
-                "all ", n_seg.astype(str), f" segment(s) judged; none met the rule ({rule_text})"
-            ),
-            "no segment to judge (each nerve stimulated at one site only)",
-        ],
-        join_strings(
+    # one sentence per patient, each kind built only for the patients it describes
+    positive = patient_code >= _CODE_PROBABLE
+    negative = ~positive & (patient_code == _CODE_NO)
+    nothing = ~positive & ~negative & (n_seg == 0)
+    evidence = np.empty(n_patients, dtype=_S)
+    rows = np.flatnonzero(positive)
+    if rows.size:
+        at = np.full(n_patients, -1, dtype=np.int64)
+        at[has_ev] = np.arange(has_ev.size)
+        k = at[rows]  # -1 (no evidence row) picks the blank appended last
+
+        def pick(values: np.ndarray) -> np.ndarray:
+            return np.concatenate([values, blank])[k]
+
+        evidence[rows] = _add(
+            pick(nerve_side),
+            ", ",
+            pick(segment_text),
+            ": ",
+            pick(reason),
+            " [",
+            n_pos[rows].astype(_S),
+            " positive finding(s) in all]",
+        )
+    rows = np.flatnonzero(negative)
+    if rows.size:
+        evidence[rows] = _add(
+            "all ",
+            n_seg[rows].astype(_S),
+            f" segment(s) judged; none met the rule ({rule_text})",
+        )
+    evidence[nothing] = "no segment to judge (each nerve stimulated at one site only)"
+    rows = np.flatnonzero(~positive & ~negative & ~nothing)
+    if rows.size:
+        evidence[rows] = _add(
             "no segment met the rule, but ",
-            n_na.astype(str),
+            n_na[rows].astype(_S),
             " of ",
-            n_seg.astype(str),
+            n_seg[rows].astype(_S),
             " segment(s) could not be judged (missing measures or absent distal response)",
-        ),
-    )
+        )
     return {
-        "patient_id": np.asarray(patient_ids, dtype=object),
-        "scheme": np.full(n_patients, crit.id, dtype=object),
+        "patient_id": patient_ids,
+        "scheme": constant(crit.id, n_patients),
         "verdict": verdict,
         "evidence": evidence,
         "evidence_nerve": ev_nerve,
         "evidence_segment": ev_segment,
         "evidence_rule": ev_rule,
-        "verdict_rule": np.full(n_patients, rule_text, dtype=object),
+        "verdict_rule": constant(rule_text, n_patients),
         "n_positive_findings": n_pos,
         "n_not_assessable_segments": n_na,
-        "citation": np.full(n_patients, crit.citation.text, dtype=object),
+        "citation": constant(crit.citation.text, n_patients),
     }

@@ -664,11 +664,12 @@ def to_wide(
     ['patient_id', 'R ulnar wrist latency_ms', 'R ulnar wrist amplitude_mv',
      'R ulnar below elbow latency_ms', 'R ulnar below elbow amplitude_mv']
     """
+    from ncs._codes import as_strings
     from ncs.schema import validate
 
     if layout not in ("patient", "nerve"):
         raise ValueError(f"layout must be 'patient' or 'nerve', got {layout!r}")
-    valid = validate(sites)
+    valid = as_strings(validate(sites))  # text keys as strings: headers are built from them
     if measures is None:
         site_measures = [
             m

@@ -1,0 +1,349 @@
+"""Text columns as integer codes into sorted categories (the output tables' key dtype).
+
+Every key and label column of the output tables (``patient_id``, ``nerve``, ``side``, site
+names, ``reference``, ``criterion``/``scheme``, ``verdict``, ...) is a pandas ``category``
+whose categories are the distinct values present, in sorted order. A key then costs one small
+integer per row, tables of millions of rows are built by taking codes, and the same values
+give the same dtype whichever rows they came from (so results of two runs compare equal).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+CATEGORY_COLUMNS: frozenset[str] = frozenset(
+    {
+        # sites
+        "patient_id",
+        "nerve",
+        "side",
+        "site",
+        "response",
+        "muscle",
+        "sex",
+        # segments and findings
+        "distal_site",
+        "proximal_site",
+        "reference",
+        "distal_response",
+        "proximal_response",
+        "entrapment",
+        "criterion",
+        # nerves and patients
+        "scheme",
+        "parameters_met",
+        "verdict",
+        "evidence_nerve",
+        "evidence_segment",
+        "evidence_rule",
+        "verdict_rule",
+        "citation",
+    }
+)
+"""Text columns of the output tables that are categoricals over the sorted values present.
+
+``block``, ``dispersion`` and the nerve parameters are categoricals with fixed categories;
+``reason`` and ``evidence`` (one sentence per row) are pandas ``string``.
+"""
+
+
+def _small_codes(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """Codes in the integer type pandas itself would choose for this many categories."""
+    if n_categories < 2**7:
+        return codes.astype(np.int8, copy=False)
+    if n_categories < 2**15:
+        return codes.astype(np.int16, copy=False)
+    return codes.astype(np.int32, copy=False)
+
+
+_SMALL = 512  # category lists up to this length get a cached dtype
+
+# dtypes of short category lists, shared, with their categories as a tuple of str (reading
+# a tuple is much cheaper than reading the categories' Index)
+_DTYPES: dict[tuple[str, ...], pd.CategoricalDtype] = {}
+_NAMES: dict[int, tuple[str, ...]] = {}
+
+
+def _new_dtype(categories: Sequence[str] | pd.Index) -> pd.CategoricalDtype:
+    if not len(categories):
+        return pd.CategoricalDtype(pd.Index([], dtype=object))  # the same whatever the source
+    index = categories if isinstance(categories, pd.Index) else pd.Index(list(categories))
+    return pd.CategoricalDtype(index)
+
+
+def _dtype(categories: Sequence[str] | pd.Index) -> pd.CategoricalDtype:
+    """The categorical dtype of these (sorted, unique) categories; shared when short."""
+    if len(categories) > _SMALL:
+        return _new_dtype(categories)
+    names = tuple(categories)
+    dtype = _DTYPES.get(names)
+    if dtype is None:
+        if len(_DTYPES) >= 4096:  # bounded: forget all and start again
+            _DTYPES.clear()
+            _NAMES.clear()
+        dtype = _DTYPES[names] = _new_dtype(list(names))
+        _NAMES[id(dtype)] = names
+    return dtype
+
+
+def _is_sorted(categories: Sequence[str] | pd.Index) -> bool:
+    if isinstance(categories, pd.Index):
+        return bool(categories.is_monotonic_increasing)
+    if len(categories) > 64:  # compare in one C loop
+        values = np.asarray(categories, dtype=object)
+        return bool((values[1:] > values[:-1]).all())
+    return all(a < b for a, b in itertools.pairwise(categories))
+
+
+def from_codes(
+    codes: np.ndarray, categories: Sequence[str] | pd.Index | pd.CategoricalDtype
+) -> pd.Categorical:
+    """A categorical of ``codes`` (-1 = missing) into unique ``categories``.
+
+    The categories are sorted and those no code refers to are dropped, so the dtype depends
+    only on the values present. ``categories`` may be the dtype of a categorical made here
+    (its categories are sorted already); it is reused when every category is used.
+    """
+    codes = np.asarray(codes)
+    dtype = categories if isinstance(categories, pd.CategoricalDtype) else None
+    cats = categories
+    if dtype is not None:
+        cats = _NAMES.get(id(dtype)) or dtype.categories
+    n = len(cats)
+    if dtype is None and n > 1 and not _is_sorted(cats):
+        order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
+        rank = np.empty(n + 1, dtype=np.int64)
+        rank[order] = np.arange(n)
+        rank[-1] = -1
+        codes = rank[codes]
+        cats = [cats[i] for i in order] if n <= _SMALL else pd.Index(cats)[order]
+    if n:
+        used = np.bincount(codes[codes >= 0], minlength=n).astype(bool)
+        if not used.all():
+            remap = np.append(np.cumsum(used) - 1, -1)  # code -1 stays missing
+            codes = remap[codes]
+            if n <= _SMALL:
+                cats = [c for c, u in zip(cats, used.tolist(), strict=True) if u]
+            else:
+                cats = pd.Index(cats)[used]
+            dtype = None
+    if dtype is None:
+        dtype = _dtype(cats)
+    return pd.Categorical.from_codes(
+        _small_codes(codes, len(dtype.categories)), dtype=dtype, validate=False
+    )
+
+
+def take(values: pd.Categorical, rows: np.ndarray) -> pd.Categorical:
+    """Rows of a categorical made here (codes taken; unused categories dropped)."""
+    return from_codes(np.asarray(values.codes)[rows], values.dtype)
+
+
+def from_labels(values: np.ndarray) -> pd.Categorical:
+    """A categorical from an object array of a few distinct labels (None -> missing)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    return from_codes(codes, list(uniques))
+
+
+def sorted_codes(values: pd.Series | pd.Categorical) -> tuple[np.ndarray, pd.Index]:
+    """Codes that sort like the values (missing -1) and the sorted distinct values.
+
+    Free for a categorical whose categories are sorted (what ncs produces); otherwise one
+    factorisation.
+    """
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.Categorical):
+        cats = values.categories
+        codes = np.asarray(values.codes).astype(np.int64)
+        if id(values.dtype) in _NAMES or len(cats) < 2 or cats.is_monotonic_increasing:
+            return codes, cats
+        order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
+        rank = np.empty(len(cats) + 1, dtype=np.int64)
+        rank[order] = np.arange(len(cats))
+        rank[-1] = -1
+        return rank[codes], cats[order]
+    codes, uniques = pd.factorize(pd.array(values, dtype="string"), sort=True)
+    return codes.astype(np.int64), pd.Index(list(uniques))
+
+
+def categorical(values) -> pd.Categorical:
+    """Any text column as a categorical with sorted categories.
+
+    A categorical made here is returned as it is (it may carry categories a filter left
+    unused; :func:`take` and :func:`from_codes` drop them).
+    """
+    array = values.array if isinstance(values, pd.Series) else values
+    if isinstance(array, pd.Categorical) and id(array.dtype) in _NAMES:
+        return array
+    if isinstance(array, pd.Categorical):
+        return from_codes(
+            np.asarray(array.codes), array.dtype if _sorted_dtype(array) else array.categories
+        )
+    codes, cats = sorted_codes(values)
+    return from_codes(codes, cats)
+
+
+def _sorted_dtype(values: pd.Categorical) -> bool:
+    cats = values.categories
+    return not values.ordered and (len(cats) < 2 or bool(cats.is_monotonic_increasing))
+
+
+def from_table(labels: Sequence[str | None], index: np.ndarray) -> pd.Categorical:
+    """``labels[index]`` as a categorical, for a short table of labels (None = missing)."""
+    codes, uniques = pd.factorize(np.asarray(list(labels), dtype=object))
+    return from_codes(codes[np.asarray(index)], list(uniques))
+
+
+def constant(value: str | None, n: int) -> pd.Categorical:
+    """``n`` copies of one label (or ``n`` missing values)."""
+    if value is None:
+        return from_codes(np.full(n, -1, dtype=np.int8), [])
+    return from_codes(np.zeros(n, dtype=np.int8), [value])
+
+
+def concat(parts: Sequence[pd.Categorical]) -> pd.Categorical:
+    """Categoricals one after another, over the union of their categories (sorted)."""
+    if not parts:
+        return from_codes(np.zeros(0, dtype=np.int8), [])
+    first = parts[0].dtype
+    if all(p.dtype is first or p.categories.equals(first.categories) for p in parts[1:]):
+        return from_codes(np.concatenate([np.asarray(p.codes) for p in parts]), first)
+    names = [_NAMES.get(id(p.dtype)) or p.categories.tolist() for p in parts]
+    union = sorted({c for part in names for c in part})
+    position = {c: i for i, c in enumerate(union)}
+    codes = []
+    for p, part in zip(parts, names, strict=True):
+        table = np.array([position[c] for c in part] + [-1], dtype=np.int64)
+        codes.append(table[np.asarray(p.codes).astype(np.int64)])
+    return from_codes(np.concatenate(codes), union)
+
+
+def combined_key(columns: list[np.ndarray]) -> np.ndarray | None:
+    """One int64 per row that sorts like the rows of these integer columns (>= -1).
+
+    None when the columns have too many distinct values to fit one int64.
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
+    for col in columns:
+        width = int(col.max(initial=-1)) + 2  # -1 (missing) -> 0
+        span *= width
+        if span >= 2**62:
+            return None
+        key = key * width + (col + 1)
+    return key
+
+
+@functools.lru_cache(maxsize=256)
+def fixed_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The categorical dtype of a fixed list of values, in the given order (cached)."""
+    return pd.CategoricalDtype(pd.Index(list(categories)))
+
+
+def fixed(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
+    """Codes (-1 = missing) into a fixed list of values such as ``BLOCK_VALUES``."""
+    return pd.Categorical.from_codes(
+        np.asarray(codes, dtype=np.int8), dtype=fixed_dtype(tuple(categories)), validate=False
+    )
+
+
+def table(data: dict[str, object], n: int) -> pd.DataFrame:
+    """A DataFrame of freshly made columns (``n`` rows each).
+
+    A large table keeps each column as it is: pandas would otherwise combine same-dtype
+    columns into blocks, copying every value. A small one is combined (quicker to build and
+    to select rows from).
+    """
+    if n < _COMBINE_BELOW:
+        return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)
+
+
+_COMBINE_BELOW = 10_000  # rows
+
+
+def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy with every text categorical as a pandas ``string`` column."""
+    out = frame.copy(deep=False)
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object).astype("string")
+    return out
+
+
+def code_of(values: pd.Categorical, value: str) -> int:
+    """The code of ``value`` in a categorical's categories (-1 if it is not one)."""
+    names = _NAMES.get(id(values.dtype))
+    if names is not None:
+        return names.index(value) if value in names else -1
+    return int(values.categories.get_indexer([value])[0])
+
+
+def names_of(values: pd.Categorical) -> tuple[str, ...]:
+    """A categorical's categories as a tuple of str."""
+    names = _NAMES.get(id(values.dtype))
+    return names if names is not None else tuple(values.categories.tolist())
+
+
+def labels(values: pd.Categorical, rows: np.ndarray | None = None) -> np.ndarray:
+    """Some (default all) values of a categorical as an object array (missing -> None)."""
+    names = names_of(values)
+    codes = np.asarray(values.codes)
+    return np.array([*names, None], dtype=object)[codes if rows is None else codes[rows]]
+
+
+def floats(column: pd.Series) -> np.ndarray:
+    """A numeric column as float64 values (missing -> NaN), without a copy when it is one."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return column.to_numpy(dtype=float, na_value=np.nan)
+
+
+def text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Free text (one sentence per row) as a pandas ``string`` array.
+
+    NumPy strings go through Arrow when Arrow backs pandas' strings (no Python objects).
+    """
+    if isinstance(values.dtype, np.dtypes.StringDType) and _ARROW_STRINGS:
+        import pyarrow as pa
+
+        return pd.array(pa.array(values, type=pa.large_string()), dtype="string")
+    return pd.array(np.asarray(values, dtype=object), dtype="string")
+
+
+_ARROW_STRINGS = getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
+
+
+class ColumnCache:
+    """Read-only access to a DataFrame's columns, each column's Series made once.
+
+    pandas builds a new Series on every ``frame[column]``; the analysis reads the same
+    columns many times per call. Everything else (``iloc``, ``columns``, ``len``) is the
+    frame's own.
+    """
+
+    __slots__ = ("_series", "frame")
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._series: dict[str, pd.Series] = {}
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = self.frame[key]
+            return series
+        return self.frame[key]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getattr__(self, name: str):
+        return getattr(self.frame, name)
