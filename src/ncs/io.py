@@ -277,6 +277,7 @@ def from_json(source: str | Path | dict):
 
     from ncs.analyze import FINDING_KEYS, JSON_SCHEMA_VERSION, Analysis
     from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES
+    from ncs.plausibility import COLD_LIMB_VALUES
     from ncs.schema import COLUMNS
     from ncs.segments import SEGMENT_COLUMNS
     from ncs.summary import NERVE_COLUMNS, PATIENT_COLUMNS
@@ -316,11 +317,12 @@ def from_json(source: str | Path | dict):
 
     for name in getattr(_summary, "PARAMETERS", ()):
         cats.setdefault(name, getattr(_summary, "PARAMETER_VALUES", DISPERSION_VALUES))
-    finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason")
+    cats["cold_limb"] = COLD_LIMB_VALUES
+    finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason", "cold_limb")
     site_columns = (*(c.name for c in COLUMNS if c.required), "site_order", "response")
     frames = {
         "patients": _table_from_records(doc["patients"], PATIENT_COLUMNS, {}),
-        "nerves": _table_from_records(doc["nerves"], NERVE_COLUMNS, cats),
+        "nerves": _table_from_records(doc["nerves"], (*NERVE_COLUMNS, "cold_limb"), cats),
         "segments": _table_from_records(doc["segments"], SEGMENT_COLUMNS, {}),
         "findings": _table_from_records(doc["findings"], finding_columns, cats),
         "sites": _table_from_records(doc["sites"], site_columns, {}),
@@ -336,4 +338,6 @@ def from_json(source: str | Path | dict):
         "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in criteria},
         "n_input_rows": len(frames["sites"]),
     }
+    if isinstance(doc.get("provenance"), dict):
+        meta["provenance"] = doc["provenance"]
     return Analysis(criteria=criteria, meta=meta, **frames)

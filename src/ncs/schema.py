@@ -18,6 +18,7 @@ import pandas as pd
 
 from ncs.errors import NcsWarning, Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_array
+from ncs.plausibility import check_cells, check_valid
 
 __all__ = [
     "COLUMNS",
@@ -472,6 +473,8 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
 
     n = len(df)
     df = df.reset_index(drop=True)
+    df, cell_problems = check_cells(df, tuple(_BY_NAME))
+    problems.extend(cell_problems)
     out: dict[str, np.ndarray] = {}
 
     def flag(mask: np.ndarray, col: str, message: str) -> None:
@@ -569,7 +572,9 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         return _Checked(None, problems, nerve_id, keyed)
 
     _warn_suspicious(amp)
-    return _Checked(_assemble(df, out, n), [], nerve_id, keyed)
+    valid = _assemble(df, out, n)
+    check_valid(valid)  # units that look wrong, supplied velocities
+    return _Checked(valid, [], nerve_id, keyed)
 
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
