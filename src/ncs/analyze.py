@@ -104,7 +104,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
         if s.dtype.kind in "iu":
             cols[col] = [int(v) for v in s.to_numpy()]
         elif s.dtype.kind == "f":
-            cols[col] = [None if math.isnan(v) else float(v) for v in s.to_numpy()]
+            cols[col] = [float(v) if math.isfinite(v) else None for v in s.to_numpy()]
         elif s.dtype.kind == "b":
             cols[col] = [bool(v) for v in s.to_numpy()]
         else:
@@ -127,6 +127,8 @@ def _plain(v: Any) -> Any:
         return v.isoformat()
     if isinstance(v, float) and not math.isfinite(v):
         return None
+    if not isinstance(v, str | int | float | bool):  # bytes, lists, ... in extra columns
+        return str(v)
     return v
 
 

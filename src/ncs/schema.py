@@ -71,6 +71,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("age_years", "float", False, "years", "age"),
     Column("height_cm", "float", False, "cm", "height"),
     Column("sex", "str", False, "", "sex"),
+    Column("cv_m_s", "float", False, "m/s", "conduction velocity as reported (checked only)"),
+    Column("dml_uln_ms", "float", False, "ms", "per-row reference limit: distal latency ULN"),
+    Column("amp_lln_mv", "float", False, "mV", "per-row reference limit: amplitude LLN"),
+    Column("cv_lln_m_s", "float", False, "m/s", "per-row reference limit: velocity LLN"),
+    Column("f_latency_uln_ms", "float", False, "ms", "per-row reference limit: F latency ULN"),
 )
 """The columns ncs knows, in output order. Unknown extra columns pass through unchanged."""
 
@@ -409,7 +414,7 @@ def _rejected_table(
 ) -> pd.DataFrame:
     if rows.size == 0:
         return empty_rejected()
-    raw = _canonical_columns(sites).iloc[rows]
+    raw, _ = check_cells(_canonical_columns(sites).iloc[rows], REJECTED_COLUMNS)
     data: dict[str, object] = {"input_row": rows.astype(np.int64)}
     for col in REJECTED_COLUMNS[1:-1]:
         if col in raw.columns:
