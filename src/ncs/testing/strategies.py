@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
+from ncs.schema import COLUMNS
+
 __all__ = [
     "SECRET_PREFIX",
     "SITES",
@@ -39,28 +41,7 @@ SITES: dict[str, list[str]] = {
     "tibial": ["ankle", "popliteal fossa"],
     "radial": ["forearm", "elbow"],
 }
-_KNOWN_COLUMNS = (
-    "patient_id",
-    "nerve",
-    "side",
-    "site",
-    "site_order",
-    "response",
-    "latency_ms",
-    "amplitude_mv",
-    "area_mvms",
-    "duration_ms",
-    "distance_mm",
-    "muscle",
-    "f_latency_ms",
-    "f_persistence_pct",
-    "distal_duration_ms",
-    "lff_hz",
-    "temperature_c",
-    "cv_m_s",
-    "dml_uln_ms",
-    "amp_lln_mv",
-)
+_KNOWN_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 _TRICKY_TEXT = (
     "",
     " ",
