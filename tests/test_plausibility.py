@@ -100,3 +100,20 @@ def test_unsupported_cells_are_reported_not_crashed_on(cell):
     assert (1, "amplitude_mv") in {(p.row, p.column) for p in err.value.problems}
     result = ncs.analyze(df, errors="collect")
     assert sorted(result.rejected["input_row"]) == [0, 1]
+
+
+def test_per_nerve_values_that_disagree_reject_only_that_nerve():
+    # found by the 10,000-example fuzz run: the conflict used to stop a collecting run
+    ulnar = two_sites()
+    ulnar["f_latency_ms"] = [30.0, 31.0]
+    median = two_sites(nerve="median", sites=("wrist", "elbow"))
+    sites = pd.concat([ulnar, median], ignore_index=True)
+    with pytest.raises(ncs.ValidationError) as err:
+        ncs.analyze(sites)
+    assert {(p.row, p.column) for p in err.value.problems} == {
+        (0, "f_latency_ms"),
+        (1, "f_latency_ms"),
+    }
+    result = ncs.analyze(sites, errors="collect")
+    assert sorted(result.rejected["input_row"]) == [0, 1]
+    assert sorted(result.sites["input_row"]) == [2, 3]

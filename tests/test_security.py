@@ -80,6 +80,17 @@ def test_xlsx_zip_bomb_is_refused_before_unpacking(tmp_path):
     assert len(ncs.read_sites(path, max_bytes=200_000)) == 2
 
 
+def test_unsupported_zip_versions_are_a_validation_error(tmp_path):
+    # found by the 10,000-example fuzz run: zipfile raises NotImplementedError for them
+    good = bytearray(_xlsx_bytes(two_sites()))
+    header = good.rfind(b"PK\x01\x02")  # last central-directory entry
+    good[header + 6] = 64  # "version needed to extract": 6.4
+    path = tmp_path / "v64.xlsx"
+    path.write_bytes(bytes(good))
+    with pytest.raises(ncs.ValidationError, match="cannot read XLSX"):
+        ncs.read_sites(path)
+
+
 def test_size_limit_names_the_limit(tmp_path):
     path = tmp_path / "s.csv"
     two_sites().to_csv(path, index=False)

@@ -93,7 +93,8 @@ def _check_xlsx(path: Path, limit: int) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(max(info.file_size, 0) for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as err:
+        # RuntimeError: encrypted members; NotImplementedError: unsupported zip versions
         raise _unreadable("XLSX", err) from None
     if unpacked > limit * _XLSX_UNPACKED_FACTOR:
         raise _too_big(unpacked, limit * _XLSX_UNPACKED_FACTOR, "the unpacked XLSX content")

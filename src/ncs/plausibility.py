@@ -27,11 +27,13 @@ __all__ = [
     "DISTANCE_LOOKS_LIKE_CM_MM",
     "LATENCY_LOOKS_LIKE_S_MS",
     "LIMB_OF_NERVE",
+    "PER_NERVE_VALUES",
     "TEMPERATURE_LIMITS_C",
     "TEMPERATURE_LIMITS_VERIFIED",
     "check_cells",
     "check_valid",
     "cold_limbs",
+    "nerve_value_conflicts",
     "temperature_limits",
 ]
 
@@ -131,6 +133,55 @@ def _cell_problem(value: object) -> str | None:
 
 
 _FLOAT_MAX = float(np.finfo(float).max)
+
+
+#: Per-nerve values that may be written on any row of the nerve: all rows must agree.
+PER_NERVE_VALUES: tuple[str, ...] = (
+    "f_latency_ms",
+    "f_persistence_pct",
+    "lff_hz",
+    "dml_uln_ms",
+    "amp_lln_mv",
+    "cv_lln_m_s",
+    "f_latency_uln_ms",
+)
+
+
+def nerve_value_conflicts(
+    values: Mapping[str, np.ndarray], nerve_id: np.ndarray, keyed: np.ndarray
+) -> list[Problem]:
+    """Rows whose per-nerve value (F waves, filter, limits) differs within the nerve.
+
+    Parameters
+    ----------
+    values : mapping of str to numpy.ndarray
+        Validated numeric columns (NaN = not given).
+    nerve_id, keyed : numpy.ndarray
+        Nerve of each row, and whether its keys are all known.
+
+    Returns
+    -------
+    list of Problem
+        One per row holding a value of a nerve whose given values disagree, so that
+        ``errors="collect"`` sets that nerve aside like any other invalid row.
+    """
+    problems: list[Problem] = []
+    n_nerves = int(nerve_id.max()) + 1 if len(nerve_id) else 0
+    for col in PER_NERVE_VALUES:
+        if col not in values:
+            continue
+        v = np.asarray(values[col], dtype=float)
+        known = ~np.isnan(v) & keyed
+        low = np.full(n_nerves, np.inf)
+        high = np.full(n_nerves, -np.inf)
+        np.minimum.at(low, nerve_id[known], v[known])
+        np.maximum.at(high, nerve_id[known], v[known])
+        differ = np.isfinite(low) & (low != high)
+        for i in np.flatnonzero(known & differ[nerve_id]):
+            problems.append(
+                Problem(int(i), col, "differs between rows of the same nerve (give it once)")
+            )
+    return problems
 
 
 # --------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ncs.errors import NcsWarning, Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_array
-from ncs.plausibility import check_cells, check_valid
+from ncs.plausibility import check_cells, check_valid, nerve_value_conflicts
 
 __all__ = [
     "COLUMNS",
@@ -571,6 +571,7 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     problems.extend(order_problems)
     out["site_order"] = order
     problems.extend(_check_within_nerve(out, nerve_id, keyed & (order >= 0)))
+    problems.extend(nerve_value_conflicts(out, nerve_id, keyed))
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
