@@ -23,6 +23,8 @@ from ncs.criteria import (
     resolve,
 )
 from ncs.fwave import nerve_measures
+from ncs.plausibility import cold_limbs, temperature_limits
+from ncs.provenance import provenance
 from ncs.schema import empty_rejected, split_invalid, validate
 from ncs.segments import build_segments
 from ncs.summary import summarize
@@ -78,6 +80,7 @@ class Analysis:
             "segments": _records(self.segments),
             "findings": _records(self.findings),
             "sites": _records(self.sites),
+            "provenance": _jsonable(self.meta.get("provenance")),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -102,7 +105,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
         if s.dtype.kind in "iu":
             cols[col] = [int(v) for v in s.to_numpy()]
         elif s.dtype.kind == "f":
-            cols[col] = [None if math.isnan(v) else float(v) for v in s.to_numpy()]
+            cols[col] = [float(v) if math.isfinite(v) else None for v in s.to_numpy()]
         elif s.dtype.kind == "b":
             cols[col] = [bool(v) for v in s.to_numpy()]
         else:
@@ -120,8 +123,19 @@ def _is_missing(v: Any) -> bool:
 
 def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
-        return v.item()
+        v = v.item()
+    if hasattr(v, "isoformat"):  # dates and times read from spreadsheets
+        return v.isoformat()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if not isinstance(v, str | int | float | bool):  # bytes, lists, ... in extra columns
+        return str(v)
     return v
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` through a JSON round trip (a copy of plain data; None stays None)."""
+    return None if value is None else json.loads(json.dumps(value, default=str))
 
 
 def analyze(
@@ -133,6 +147,7 @@ def analyze(
     distal_duration_cutoffs: pd.DataFrame | None = None,
     errors: str = "raise",
     reasons: bool = True,
+    temperature_limits_c: Mapping[str, float] | float | None = None,
 ) -> Analysis:
     """Judge a nerve conduction study (or a cohort) under one or more criteria.
 
@@ -161,6 +176,10 @@ def analyze(
         Build the ``findings.reason`` sentences. ``False`` leaves the column out (the cost
         that dominates large cohorts); render them later for the rows that matter with
         :func:`ncs.explain.render_reasons`. Patient ``evidence`` is complete either way.
+    temperature_limits_c : mapping or float, optional
+        Limb temperature limits [°C] for the ``cold_limb`` flag of ``findings`` and
+        ``nerves`` (from ``temperature_c``), e.g. ``{"upper": 32, "lower": 30}``; default
+        :data:`ncs.plausibility.TEMPERATURE_LIMITS_C` (not confirmed against its source).
 
     Returns
     -------
@@ -236,6 +255,10 @@ def analyze(
         "reference": reference_name,
         "n_input_rows": len(valid) + len(rejected),
     }
+    limits = temperature_limits(temperature_limits_c)
+    flagged = cold_limbs(valid, {"findings": findings, "nerves": nerves}, limits)
+    findings, nerves = flagged["findings"], flagged["nerves"]
+    meta["provenance"] = provenance(crits, reference_name, limits)
     return Analysis(
         sites=valid,
         segments=seg,

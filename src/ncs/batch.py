@@ -29,7 +29,8 @@ import pandas as pd
 from ncs.analyze import Analysis, analyze
 from ncs.criteria import Criterion
 from ncs.errors import Problem, ValidationError
-from ncs.io import _TEXT_COLUMNS, _require, has_module
+from ncs.io import _TEXT_COLUMNS, _require, has_module, safe_for_spreadsheet
+from ncs.privacy import pseudonymize
 
 __all__ = ["TABLES", "account", "analyze_file", "empty_tables", "renumber"]
 
@@ -211,9 +212,11 @@ class _Writer:
             first = table not in self.writers
             if first:
                 self.writers[table] = True
-                self.schemas[table].to_csv(self.path(table), index=False)
+                safe_for_spreadsheet(self.schemas[table]).to_csv(self.path(table), index=False)
             if len(frame):
-                frame.to_csv(self.path(table), mode="a", header=False, index=False)
+                safe_for_spreadsheet(frame).to_csv(
+                    self.path(table), mode="a", header=False, index=False
+                )
 
     def close(self) -> None:
         for table in self.schemas:
@@ -253,6 +256,7 @@ def analyze_file(
     format: str | None = None,
     reasons: bool = False,
     progress: bool | None = None,
+    pseudonymize_key: bytes | str | None = None,
 ) -> dict[str, int]:
     """Analyse a sites file chunk by chunk, patient-complete, writing every table.
 
@@ -279,6 +283,9 @@ def analyze_file(
         :func:`ncs.explain.render_reasons` for rendering them afterwards).
     progress : bool, optional
         Draw a progress bar on stderr; default: only when stderr is a terminal.
+    pseudonymize_key : bytes or str, optional
+        Replace patient ids by keyed pseudonyms (:func:`ncs.privacy.pseudonymize`) before
+        each chunk is analysed, so that no output file holds a real id.
 
     Returns
     -------
@@ -331,6 +338,8 @@ def analyze_file(
             )
 
         def run(frame: pd.DataFrame, rows: np.ndarray) -> None:
+            if pseudonymize_key is not None:
+                frame = pseudonymize(frame, pseudonymize_key)
             result = analyze(
                 frame, criteria=criteria, units=units, errors="collect", reasons=reasons
             )

@@ -11,6 +11,7 @@ import argparse
 import inspect
 import io
 import json
+import os
 import sys
 import warnings
 from importlib import resources
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
         add_input_options(p)
 
     def add_input_options(p: argparse.ArgumentParser) -> None:
+        _add_safety_options(p)
         p.add_argument(
             "--reference",
             metavar="FILE",
@@ -137,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     p_batch.add_argument("--format", "-f", choices=("parquet", "csv"), default=None)
     p_batch.add_argument("--reasons", action="store_true", help="write findings.reason too")
     p_batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_safety_options(p_batch, size_limit=False)
     p_cmp = sub.add_parser(
         "compare",
         help="agreement between criteria on the same segments (kappa, discordant segments)",
@@ -163,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
         "--units", action="append", metavar="QUANTITY=UNIT", default=[], help="input units"
     )
     p_val.add_argument("--wide", action="store_true", help="the file is a wide spreadsheet")
+    _add_safety_options(p_val)
 
     p_rep = sub.add_parser(
         "report",
@@ -177,6 +181,53 @@ def _parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--title", help="page title")
     p_rep.add_argument("--no-plots", action="store_true", help="leave the plots out")
     return parser
+
+
+def _add_safety_options(p: argparse.ArgumentParser, size_limit: bool = True) -> None:
+    """--pseudonymize-key-file (and --max-bytes) for every command that reads sites."""
+    p.add_argument(
+        "--pseudonymize-key-file",
+        metavar="FILE",
+        help="replace patient ids by keyed pseudonyms (HMAC-SHA256 with the key in FILE, "
+        "at least 16 bytes) before anything is analysed or written",
+    )
+    if size_limit:
+        p.add_argument(
+            "--max-bytes",
+            type=int,
+            metavar="N",
+            help="refuse input files larger than N bytes (default: 2 GiB for CSV/Parquet, "
+            "256 MiB for JSON, 64 MiB for XLSX)",
+        )
+
+
+def _sites_from(path: Path, args: argparse.Namespace) -> object:
+    """Read a sites file with the size limit and pseudonymisation the options ask for."""
+    sites = read_sites(path, max_bytes=getattr(args, "max_bytes", None))
+    return _pseudonymized(sites, args)
+
+
+def _pseudonymized(sites, args: argparse.Namespace):
+    key_file = getattr(args, "pseudonymize_key_file", None)
+    if not key_file:
+        return sites
+    from ncs.privacy import load_key, pseudonymize
+
+    try:
+        key = load_key(key_file)
+    except (OSError, ValueError) as err:
+        message = f"cannot use the key file: {type(err).__name__}"
+        if isinstance(err, ValueError):
+            message = f"cannot use the key file: {err}"
+        raise ValidationError([(None, "--pseudonymize-key-file", message)]) from None
+    return pseudonymize(sites, key)
+
+
+def _csv(frame) -> str:
+    """CSV text of a table, with formula-like text cells neutralised."""
+    from ncs.io import safe_for_spreadsheet
+
+    return safe_for_spreadsheet(frame).to_csv(index=False)
 
 
 def _add_compare_options(p: argparse.ArgumentParser) -> None:
@@ -239,6 +290,7 @@ def _add_compare_options(p: argparse.ArgumentParser) -> None:
         help="input units if not canonical, e.g. amplitude=uV",
     )
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    _add_safety_options(p)
 
 
 def _cv(items: list[str]) -> dict[str, float] | None:
@@ -259,7 +311,7 @@ def _cv(items: list[str]) -> dict[str, float] | None:
 def _run_compare(args: argparse.Namespace) -> int:
     from ncs.compare import compare
 
-    sites = read_sites(Path(args.file))
+    sites = _sites_from(Path(args.file), args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NcsWarning)
         result = compare(
@@ -277,7 +329,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif args.format == "csv":
-        text = getattr(result, args.table).to_csv(index=False)
+        text = _csv(getattr(result, args.table))
     else:
         text = result.summary()
     if args.output:
@@ -332,7 +384,7 @@ def _render(result: Analysis, fmt: str, table: str) -> str | bytes:
     if fmt == "json":
         return result.to_json(indent=2) + "\n"
     if fmt == "csv":
-        return getattr(result, table).to_csv(index=False)
+        return _csv(getattr(result, table))
     if fmt == "parquet":
         from ncs.io import _require
 
@@ -373,12 +425,12 @@ def _emit(content: str | bytes, output: str | None) -> None:
 def _read_input(args: argparse.Namespace) -> object:
     """The sites table named on the command line (wide spreadsheets converted)."""
     path = demo_path() if args.command == "demo" else Path(args.file)
-    sites = read_sites(path)
+    sites = read_sites(path, max_bytes=getattr(args, "max_bytes", None))
     if getattr(args, "wide", False):
         from ncs.io import from_wide
 
         sites = from_wide(sites)
-    return sites
+    return _pseudonymized(sites, args)
 
 
 def _reference(args: argparse.Namespace) -> dict[str, object]:
@@ -451,6 +503,19 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _batch_key(args: argparse.Namespace) -> dict[str, bytes]:
+    if not args.pseudonymize_key_file:
+        return {}
+    from ncs.privacy import load_key
+
+    try:
+        return {"pseudonymize_key": load_key(args.pseudonymize_key_file)}
+    except (OSError, ValueError) as err:
+        raise ValidationError(
+            [(None, "--pseudonymize-key-file", f"cannot use the key file: {type(err).__name__}")]
+        ) from None
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "criteria":
         if args.format == "json":
@@ -485,6 +550,7 @@ def _run(args: argparse.Namespace) -> int:
                 format=args.format,
                 reasons=args.reasons,
                 progress=False if args.no_progress else None,
+                **_batch_key(args),
             )
         for w in caught[:20]:
             print(f"warning: {w.message}", file=sys.stderr)
@@ -520,7 +586,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ncs: {err}", file=sys.stderr)
         return EXIT_INVALID
     except Exception as err:
-        print(f"ncs: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        # the message of an unexpected error may quote input values: name the type only
+        detail = f": {err}" if os.environ.get("NCS_DEBUG") else " (set NCS_DEBUG=1 for details)"
+        print(f"ncs: internal error: {type(err).__name__}{detail}", file=sys.stderr)
         return EXIT_INTERNAL
 
 

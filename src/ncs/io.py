@@ -14,12 +14,23 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pandas as pd
 
 from ncs.errors import Problem, ValidationError
 from ncs.wide import detect_wide_columns, from_wide, to_wide
 
-__all__ = ["detect_wide_columns", "from_json", "from_wide", "json_schema", "read_sites", "to_wide"]
+__all__ = [
+    "MAX_BYTES",
+    "detect_wide_columns",
+    "from_json",
+    "from_wide",
+    "json_schema",
+    "read_sites",
+    "safe_for_spreadsheet",
+    "to_wide",
+    "write_table",
+]
 
 #: Columns read as text whatever they look like (keeps "007" as "007").
 _TEXT_COLUMNS = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
@@ -35,13 +46,84 @@ def _require(module: str, extra: str) -> ModuleType:
         ) from err
 
 
-def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
+_GIB = 1024**3
+MAX_BYTES: dict[str, int] = {
+    "csv": 2 * _GIB,
+    "parquet": 2 * _GIB,
+    "json": 256 * 1024**2,
+    "xlsx": 64 * 1024**2,
+}
+"""Default size limits of input files per format [bytes]; ``read_sites(max_bytes=...)``
+overrides them. An XLSX file is a zip archive: its unpacked size is limited to 16 times its
+limit (a "zip bomb" is refused before it is unpacked)."""
+_XLSX_UNPACKED_FACTOR = 16
+_FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".parquet": "parquet",
+    ".json": "json",
+}
+
+
+def _too_big(size: int, limit: int, what: str) -> ValidationError:
+    return ValidationError(
+        [
+            Problem(
+                None,
+                None,
+                f"{what} is {size:,} bytes, more than the limit of {limit:,} bytes; pass a "
+                "larger max_bytes (command line: --max-bytes) if the file is trusted",
+            )
+        ]
+    )
+
+
+def _unreadable(fmt: str, err: BaseException) -> ValidationError:
+    """A reader's failure in words without the file's content (which may hold patient data)."""
+    return ValidationError([Problem(None, None, f"cannot read {fmt}: {type(err).__name__}")])
+
+
+def _check_xlsx(path: Path, limit: int) -> None:
+    """Refuse zip bombs and XLSX reading without XML entity protection."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(max(info.file_size, 0) for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError) as err:
+        # RuntimeError: encrypted members; NotImplementedError: unsupported zip versions
+        raise _unreadable("XLSX", err) from None
+    if unpacked > limit * _XLSX_UNPACKED_FACTOR:
+        raise _too_big(unpacked, limit * _XLSX_UNPACKED_FACTOR, "the unpacked XLSX content")
+    _require("defusedxml", "xlsx")
+    import openpyxl.xml
+
+    if not getattr(openpyxl.xml, "DEFUSEDXML", False):
+        raise ValidationError(
+            [
+                Problem(
+                    None,
+                    None,
+                    "XLSX files are read only with defusedxml protection against XML entity "
+                    "attacks; unset OPENPYXL_DEFUSEDXML or install defusedxml",
+                )
+            ]
+        )
+
+
+def read_sites(path: str | Path, *, max_bytes: int | None = None, **kwargs) -> pd.DataFrame:
     """Read a sites table from a CSV, XLSX, Parquet or JSON file.
 
     Parameters
     ----------
     path : str or pathlib.Path
         The file. Its extension selects the reader.
+    max_bytes : int, optional
+        Refuse files larger than this [bytes]; default :data:`MAX_BYTES` for the format
+        (2 GiB for CSV and Parquet, 256 MiB for JSON, 64 MiB for XLSX).
     **kwargs
         Passed to the pandas reader (e.g. ``sep=";"`` or ``sheet_name="motor"``).
 
@@ -54,12 +136,26 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
     Raises
     ------
     ValidationError
-        If the file does not exist or its format is not supported.
+        If the file does not exist, is larger than the limit, cannot be parsed, or its
+        format is not supported. The message names the problem, never the file's content.
+
+    Notes
+    -----
+    XLSX files are read by openpyxl with defusedxml, which refuses XML entity expansion
+    ("billion laughs") and external entities; their unpacked size is checked first. No
+    reader unpickles or evaluates anything.
     """
     p = Path(path)
     if not p.is_file():
         raise ValidationError([Problem(None, None, f"no such file: {p.name}")])
     suffix = p.suffix.lower()
+    fmt = _FORMATS.get(suffix)
+    limit = 0
+    if fmt is not None:
+        limit = MAX_BYTES[fmt] if max_bytes is None else int(max_bytes)
+        size = p.stat().st_size
+        if size > limit:
+            raise _too_big(size, limit, "the file")
     text_dtypes = {c: "string" for c in _TEXT_COLUMNS}
     if suffix in (".csv", ".txt", ".tsv"):
         options = {"dtype": text_dtypes, "skipinitialspace": True}
@@ -74,18 +170,31 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
         options.update(kwargs)
         try:
             return pd.read_csv(p, **options)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-            raise ValidationError(
-                [Problem(None, None, f"cannot read CSV: {type(err).__name__}")]
-            ) from None
-    if suffix in (".xlsx", ".xlsm"):
+        except (
+            pd.errors.ParserError,
+            UnicodeDecodeError,
+            pd.errors.EmptyDataError,
+            ValueError,
+            OverflowError,
+        ) as err:
+            raise _unreadable("CSV", err) from None
+    if fmt == "xlsx":
         _require("openpyxl", "xlsx")
-        return pd.read_excel(p, dtype=text_dtypes, engine="openpyxl", **kwargs)
-    if suffix == ".parquet":
+        _check_xlsx(p, limit)
+        try:
+            return pd.read_excel(p, dtype=text_dtypes, engine="openpyxl", **kwargs)
+        except TypeError:  # a wrong keyword argument: the caller's mistake, not the file's
+            raise
+        except Exception as err:  # any parser failure, defusedxml's refusals included
+            raise _unreadable("XLSX", err) from None
+    if fmt == "parquet":
         _require("pyarrow", "parquet")
-        return pd.read_parquet(p, **kwargs)
-    if suffix == ".json":
-        return pd.read_json(p, orient="records", dtype=text_dtypes, **kwargs)
+        try:
+            return pd.read_parquet(p, **kwargs)
+        except (OSError, ValueError) as err:
+            raise _unreadable("Parquet", err) from None
+    if fmt == "json":
+        return _read_json_rows(p, text_dtypes, kwargs)
     raise ValidationError(
         [
             Problem(
@@ -93,6 +202,149 @@ def read_sites(path: str | Path, **kwargs) -> pd.DataFrame:
             )
         ]
     )
+
+
+def _read_json_rows(p: Path, text_dtypes: dict, kwargs: dict) -> pd.DataFrame:
+    """A JSON list of row objects (or a pandas JSON layout given with ``orient=``)."""
+    import json
+
+    if kwargs:
+        try:
+            return pd.read_json(p, dtype=text_dtypes, **{"orient": "records", **kwargs})
+        except ValueError as err:
+            raise _unreadable("JSON", err) from None
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise _unreadable("JSON", err) from None
+    if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
+        raise ValidationError(
+            [Problem(None, None, "a JSON sites file must be a list of row objects")]
+        )
+    frame = pd.DataFrame.from_records(doc) if doc else pd.DataFrame()
+    for col in _TEXT_COLUMNS:
+        if col in frame.columns:
+            frame[col] = _as_text(frame[col])
+    return frame
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Strings stay strings, missing stays missing; other cells are left for validation."""
+    obj = values.astype(object)
+    if all(isinstance(v, str) for v in pd.unique(obj.dropna())):
+        return obj.astype("string")
+    return obj
+
+
+# --------------------------------------------------------------------------------------
+# Writing: spreadsheet-safe text
+# --------------------------------------------------------------------------------------
+
+#: A text cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralise(text: object) -> object:
+    if isinstance(text, str) and text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def safe_for_spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas ("CSV injection").
+
+    Every text cell (and column name) that starts with ``=``, ``+``, ``-``, ``@``, a tab or
+    a carriage return gets a leading ``'``, which spreadsheet programs show as text. Numeric
+    columns are left alone: a negative number is a number, not a formula.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A table about to be written as CSV or XLSX.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The neutralised copy (same dtypes, same index).
+
+    References
+    ----------
+    .. [1] OWASP. CSV Injection. https://owasp.org/www-community/attacks/CSV_Injection
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> safe = safe_for_spreadsheet(pd.DataFrame({"id": ["=1+1", "P2"], "x": [-1.0, 2.0]}))
+    >>> safe["id"].tolist(), safe["x"].tolist()
+    (["'=1+1", 'P2'], [-1.0, 2.0])
+    """
+    out = frame.copy(deep=False)
+    out.columns = [_neutralise(c) for c in frame.columns]
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        dtype = col.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            cats = [_neutralise(c) for c in dtype.categories]
+            if cats != list(dtype.categories):
+                out.isetitem(i, col.cat.rename_categories(cats))
+        elif isinstance(dtype, pd.StringDtype):
+            risky = col.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                out.isetitem(i, col.mask(risky, "'" + col))
+        elif dtype.kind == "O":
+            try:
+                codes, uniques = pd.factorize(col)
+            except TypeError:  # unhashable cells: one by one
+                out.isetitem(i, col.map(_neutralise))
+                continue
+            fixed = [_neutralise(u) for u in uniques]
+            if any(a is not b for a, b in zip(fixed, uniques, strict=True)):
+                values = np.array([*fixed, None], dtype=object)[codes]
+                missing = codes < 0
+                values[missing] = col.to_numpy()[missing]
+                out.isetitem(i, pd.Series(values, index=col.index, dtype=object))
+    return out
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV/TSV, XLSX, Parquet or JSON, chosen by the file extension.
+
+    CSV and XLSX output goes through :func:`safe_for_spreadsheet` first. The content is
+    rendered completely before the file is written.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    path : str or pathlib.Path
+        Output file (``.csv``, ``.tsv``, ``.xlsx``, ``.parquet`` or ``.json``).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    import io as _io
+
+    out = Path(path)
+    suffix = out.suffix.lower()
+    buffer = _io.BytesIO()
+    if suffix in (".csv", ".txt", ".tsv"):
+        sep = "\t" if suffix == ".tsv" else ","
+        text = safe_for_spreadsheet(frame).to_csv(index=False, sep=sep)
+        buffer.write(text.encode("utf-8"))
+    elif suffix == ".xlsx":
+        _require("openpyxl", "xlsx")
+        safe_for_spreadsheet(frame).to_excel(buffer, index=False, engine="openpyxl")
+    elif suffix == ".parquet":
+        _require("pyarrow", "parquet")
+        frame.to_parquet(buffer, index=False)
+    elif suffix == ".json":
+        buffer.write(frame.to_json(orient="records", force_ascii=False).encode("utf-8"))
+    else:
+        raise ValueError(f"unsupported output type {suffix!r}; use .csv, .xlsx, .parquet, .json")
+    out.write_bytes(buffer.getvalue())
+    return out
 
 
 def has_module(name: str) -> bool:
@@ -286,6 +538,7 @@ def from_json(source: str | Path | dict):
 
     from ncs.analyze import FINDING_KEYS, JSON_SCHEMA_VERSION, Analysis
     from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES
+    from ncs.plausibility import COLD_LIMB_VALUES
     from ncs.schema import COLUMNS
     from ncs.segments import SEGMENT_COLUMNS
     from ncs.summary import NERVE_COLUMNS, PATIENT_COLUMNS
@@ -325,11 +578,12 @@ def from_json(source: str | Path | dict):
 
     for name in getattr(_summary, "PARAMETERS", ()):
         cats.setdefault(name, getattr(_summary, "PARAMETER_VALUES", DISPERSION_VALUES))
-    finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason")
+    cats["cold_limb"] = COLD_LIMB_VALUES
+    finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason", "cold_limb")
     site_columns = (*(c.name for c in COLUMNS if c.required), "site_order", "response")
     frames = {
         "patients": _table_from_records(doc["patients"], PATIENT_COLUMNS, {}),
-        "nerves": _table_from_records(doc["nerves"], NERVE_COLUMNS, cats),
+        "nerves": _table_from_records(doc["nerves"], (*NERVE_COLUMNS, "cold_limb"), cats),
         "segments": _table_from_records(doc["segments"], SEGMENT_COLUMNS, {}),
         "findings": _table_from_records(doc["findings"], finding_columns, cats),
         "sites": _table_from_records(doc["sites"], site_columns, {}),
@@ -345,4 +599,6 @@ def from_json(source: str | Path | dict):
         "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in criteria},
         "n_input_rows": len(frames["sites"]),
     }
+    if isinstance(doc.get("provenance"), dict):
+        meta["provenance"] = doc["provenance"]
     return Analysis(criteria=criteria, meta=meta, **frames)

@@ -21,6 +21,7 @@ from ncs._codes import combined_key, from_codes
 from ncs._codes import table as new_table
 from ncs.errors import NcsWarning, Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
+from ncs.plausibility import check_cells, check_valid, nerve_value_conflicts
 
 __all__ = [
     "COLUMNS",
@@ -73,6 +74,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("age_years", "float", False, "years", "age"),
     Column("height_cm", "float", False, "cm", "height"),
     Column("sex", "str", False, "", "sex"),
+    Column("cv_m_s", "float", False, "m/s", "conduction velocity as reported (checked only)"),
+    Column("dml_uln_ms", "float", False, "ms", "per-row reference limit: distal latency ULN"),
+    Column("amp_lln_mv", "float", False, "mV", "per-row reference limit: amplitude LLN"),
+    Column("cv_lln_m_s", "float", False, "m/s", "per-row reference limit: velocity LLN"),
+    Column("f_latency_uln_ms", "float", False, "ms", "per-row reference limit: F latency ULN"),
 )
 """The columns ncs knows, in output order. Unknown extra columns pass through unchanged."""
 
@@ -453,7 +459,7 @@ def _rejected_table(
 ) -> pd.DataFrame:
     if rows.size == 0:
         return empty_rejected()
-    raw = _canonical_columns(sites).iloc[rows]
+    raw, _ = check_cells(_canonical_columns(sites).iloc[rows], REJECTED_COLUMNS)
     data: dict[str, object] = {"input_row": rows.astype(np.int64)}
     for col in REJECTED_COLUMNS[1:-1]:
         if col in raw.columns:
@@ -518,6 +524,8 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     n = len(df)
     if not isinstance(df.index, pd.RangeIndex) or not df.index.equals(pd.RangeIndex(n)):
         df = df.reset_index(drop=True)
+    df, cell_problems = check_cells(df, tuple(_BY_NAME))
+    problems.extend(cell_problems)
     out: dict[str, np.ndarray] = {}
 
     def flag(mask: np.ndarray, col: str, message: str) -> None:
@@ -613,13 +621,16 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     problems.extend(order_problems)
     out["site_order"] = order
     problems.extend(_check_within_nerve(out, text["site"].codes, nerve_id, keyed & (order >= 0)))
+    problems.extend(nerve_value_conflicts(out, nerve_id, keyed))
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
         return _Checked(None, problems, nerve_id, keyed)
 
     _warn_suspicious(amp)
-    return _Checked(_assemble(df, out, text, n), [], nerve_id, keyed)
+    valid = _assemble(df, out, text, n)
+    check_valid(valid)  # units that look wrong, supplied velocities
+    return _Checked(valid, [], nerve_id, keyed)
 
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:

@@ -10,57 +10,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import ncs
+from ncs.testing.strategies import SITES, studies
 
-SITES = {
-    "median": ["wrist", "elbow", "axilla", "erb"],
-    "ulnar": ["wrist", "below elbow", "above elbow", "axilla"],
-    "peroneal": ["ankle", "below fibular head", "popliteal fossa"],
-    "tibial": ["ankle", "popliteal fossa"],
-}
 RANK = {"no": 0, "not_assessable": 1, "probable": 2, "yes": 3}
-
-
-def _decimal(lo: float, hi: float, places: int = 2):
-    return st.integers(int(lo * 10**places), int(hi * 10**places)).map(lambda v: v / 10**places)
-
-
-@st.composite
-def nerve_rows(draw, patient: str, nerve: str, side: str):
-    n_sites = draw(st.integers(1, len(SITES[nerve])))
-    rows = []
-    latency = draw(_decimal(2.0, 6.0, 1))
-    for k in range(n_sites):
-        absent = k > 0 and draw(st.booleans()) and draw(st.booleans()) and draw(st.booleans())
-        amp = draw(_decimal(0.1, 20.0))
-        row = {
-            "patient_id": patient,
-            "nerve": nerve,
-            "side": side,
-            "site": SITES[nerve][k],
-            "response": "absent" if absent else "present",
-            "latency_ms": np.nan if absent else latency,
-            "amplitude_mv": 0.0 if absent else amp,
-            "area_mvms": 0.0 if absent else draw(st.one_of(st.just(np.nan), _decimal(0.2, 60.0))),
-            "duration_ms": np.nan
-            if absent
-            else draw(st.one_of(st.just(np.nan), _decimal(2.0, 15.0))),
-            "distance_mm": float(draw(st.integers(50, 400))),
-        }
-        rows.append(row)
-        latency = round(latency + draw(_decimal(1.5, 12.0, 1)), 1)
-    return rows
-
-
-@st.composite
-def studies(draw):
-    rows = []
-    n_patients = draw(st.integers(1, 3))
-    for p in range(n_patients):
-        nerves = draw(st.lists(st.sampled_from(sorted(SITES)), min_size=1, max_size=3, unique=True))
-        for nerve in nerves:
-            side = draw(st.sampled_from(["L", "R"]))
-            rows.extend(draw(nerve_rows(f"P{p}", nerve, side)))
-    return pd.DataFrame(rows)
 
 
 def _analyze(sites, **kw):

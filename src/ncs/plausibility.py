@@ -1,0 +1,392 @@
+"""Plausibility of valid input: units that look wrong, supplied velocities, cold limbs.
+
+Called by :func:`ncs.validate` (cells of unsupported types, unit checks, supplied
+conduction velocities) and :func:`ncs.analyze` (cold limbs). Nothing here changes a
+measured value: a unit mix-up that is unambiguous raises :class:`~ncs.ValidationError`, one
+that is only likely raises an :class:`~ncs.NcsWarning` naming the ``units=`` fix, and a
+cold limb is flagged in a ``cold_limb`` column of ``findings`` and ``nerves``.
+
+Messages carry counts, row numbers and column names only, never patient values.
+"""
+
+from __future__ import annotations
+
+import decimal
+import warnings
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from ncs.errors import NcsWarning, Problem, ValidationError
+
+__all__ = [
+    "COLD_LIMB_VALUES",
+    "CV_MISMATCH_PCT",
+    "DISTANCE_LOOKS_LIKE_CM_MM",
+    "LATENCY_LOOKS_LIKE_S_MS",
+    "LIMB_OF_NERVE",
+    "PER_NERVE_VALUES",
+    "TEMPERATURE_LIMITS_C",
+    "TEMPERATURE_LIMITS_VERIFIED",
+    "check_cells",
+    "check_valid",
+    "cold_limbs",
+    "nerve_value_conflicts",
+    "temperature_limits",
+]
+
+#: Every known onset latency below this (ms) means the latencies are in seconds: motor
+#: onset latencies include neuromuscular transmission and are never near 0.1 ms.
+LATENCY_LOOKS_LIKE_S_MS = 0.1
+#: Every known inter-site distance below this (mm), with velocities that come out below
+#: :data:`_CV_SLOW_M_S`, suggests distances in cm (forearm and leg segments are 150-400 mm).
+DISTANCE_LOOKS_LIKE_CM_MM = 60.0
+_CV_SLOW_M_S = 15.0
+#: A supplied ``cv_m_s`` that differs from the recomputed one by more than this (% of the
+#: recomputed value) raises a warning.
+CV_MISMATCH_PCT = 10.0
+
+TEMPERATURE_LIMITS_C: Mapping[str, float] = MappingProxyType({"upper": 33.0, "lower": 30.0})
+"""Default limb temperature limits (°C) below which findings are flagged ``cold_limb``.
+
+33 °C (palm) for upper-limb nerves and 30 °C (external malleolus) for lower-limb nerves are
+the numbers usually attributed to the EFNS/PNS 2010 CIDP guideline's good practice points.
+They could **not** be confirmed against the guideline text (see
+:data:`TEMPERATURE_LIMITS_VERIFIED`): pass your laboratory's limits as
+``analyze(..., temperature_limits_c={"upper": ..., "lower": ...})``.
+"""
+TEMPERATURE_LIMITS_VERIFIED = False
+"""Whether :data:`TEMPERATURE_LIMITS_C` was confirmed against its source (it was not)."""
+
+COLD_LIMB_VALUES: tuple[str, ...] = ("yes", "no", "not_assessable")
+"""Values of the ``cold_limb`` column (a categorical, like the other three-valued columns)."""
+
+LIMB_OF_NERVE: Mapping[str, str] = MappingProxyType(
+    {
+        "median": "upper",
+        "ulnar": "upper",
+        "radial": "upper",
+        "musculocutaneous": "upper",
+        "axillary": "upper",
+        "peroneal": "lower",
+        "tibial": "lower",
+        "femoral": "lower",
+    }
+)
+"""Limb of each canonical nerve name; other nerves (facial, phrenic, ...) are not flagged."""
+
+#: Cell types a sites table may hold in a known column (anything else is reported).
+_CELL_TYPES = (str, int, float, bool, np.number, np.bool_, decimal.Decimal, type(None))
+
+
+# --------------------------------------------------------------------------------------
+# Cells of unsupported types (before validation proper)
+# --------------------------------------------------------------------------------------
+
+
+def check_cells(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, list[Problem]]:
+    """Rows whose cell in a known column is not text or a number (a list, a dict, bytes...).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The input with canonical column names.
+    columns : tuple of str
+        The known columns to check (others pass through untouched).
+
+    Returns
+    -------
+    df : pandas.DataFrame
+        ``df``, with offending cells emptied (a copy when there are any).
+    problems : list of Problem
+        One per offending cell: row, column, and the kind of value (never the value).
+    """
+    problems: list[Problem] = []
+    for col in columns:
+        if col not in df.columns or df[col].dtype != object:
+            continue
+        values = df[col].to_numpy()
+        try:  # per unique value where the cells are hashable (the usual case)
+            codes, uniques = pd.factorize(values)
+            verdicts = np.array([_cell_problem(u) or "" for u in uniques] + [""], dtype=object)
+            found = verdicts[codes]
+        except TypeError:  # lists, dicts, sets: cell by cell
+            found = np.array([_cell_problem(v) or "" for v in values], dtype=object)
+        bad = found != ""
+        if bad.any():
+            for i in np.flatnonzero(bad):
+                problems.append(Problem(int(i), col, str(found[i])))
+            df = df.copy(deep=False)
+            df[col] = np.where(bad, None, values)
+    return df, problems
+
+
+def _cell_problem(value: object) -> str | None:
+    """Why a cell cannot be read (its type, never its value), or None."""
+    if not isinstance(value, _CELL_TYPES):
+        return f"unsupported value of type {type(value).__name__}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX:
+        return "not a finite number"
+    return None
+
+
+_FLOAT_MAX = float(np.finfo(float).max)
+
+
+#: Per-nerve values that may be written on any row of the nerve: all rows must agree.
+PER_NERVE_VALUES: tuple[str, ...] = (
+    "f_latency_ms",
+    "f_persistence_pct",
+    "lff_hz",
+    "dml_uln_ms",
+    "amp_lln_mv",
+    "cv_lln_m_s",
+    "f_latency_uln_ms",
+)
+
+
+def nerve_value_conflicts(
+    values: Mapping[str, np.ndarray], nerve_id: np.ndarray, keyed: np.ndarray
+) -> list[Problem]:
+    """Rows whose per-nerve value (F waves, filter, limits) differs within the nerve.
+
+    Parameters
+    ----------
+    values : mapping of str to numpy.ndarray
+        Validated numeric columns (NaN = not given).
+    nerve_id, keyed : numpy.ndarray
+        Nerve of each row, and whether its keys are all known.
+
+    Returns
+    -------
+    list of Problem
+        One per row holding a value of a nerve whose given values disagree, so that
+        ``errors="collect"`` sets that nerve aside like any other invalid row.
+    """
+    problems: list[Problem] = []
+    n_nerves = int(nerve_id.max()) + 1 if len(nerve_id) else 0
+    for col in PER_NERVE_VALUES:
+        if col not in values:
+            continue
+        v = np.asarray(values[col], dtype=float)
+        known = ~np.isnan(v) & keyed
+        low = np.full(n_nerves, np.inf)
+        high = np.full(n_nerves, -np.inf)
+        np.minimum.at(low, nerve_id[known], v[known])
+        np.maximum.at(high, nerve_id[known], v[known])
+        differ = np.isfinite(low) & (low != high)
+        for i in np.flatnonzero(known & differ[nerve_id]):
+            problems.append(
+                Problem(int(i), col, "differs between rows of the same nerve (give it once)")
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------------------
+# Units by range, supplied velocities (on the validated table)
+# --------------------------------------------------------------------------------------
+
+
+def _adjacent(valid: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (distal row, proximal row) of neighbouring sites of each nerve (positions)."""
+    n = len(valid)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    codes = [
+        pd.factorize(valid[c].astype("string"), sort=True)[0]
+        for c in ("patient_id", "nerve", "side")
+    ]
+    order = valid["site_order"].to_numpy(dtype=np.int64)
+    idx = np.lexsort((order, codes[2], codes[1], codes[0]))
+    key = np.stack([c[idx] for c in codes], axis=1)
+    same = (key[1:] == key[:-1]).all(axis=1)
+    return idx[:-1][same], idx[1:][same]
+
+
+def _column(valid: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in valid.columns:
+        return np.full(len(valid), np.nan)
+    return pd.to_numeric(valid[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def check_valid(valid: pd.DataFrame) -> None:
+    """Unit and velocity plausibility of a validated sites table.
+
+    Parameters
+    ----------
+    valid : pandas.DataFrame
+        Output of validation (canonical units, ``site_order`` and ``input_row`` present).
+
+    Raises
+    ------
+    ValidationError
+        When every known latency is below :data:`LATENCY_LOOKS_LIKE_S_MS` ms: they are
+        seconds (``units={"time": "s"}``), and every derived velocity and latency would be
+        wrong by a factor of 1000.
+
+    Warns
+    -----
+    NcsWarning
+        When every inter-site distance is below :data:`DISTANCE_LOOKS_LIKE_CM_MM` mm and the
+        velocities come out implausibly slow (distances in cm?), and when a supplied
+        ``cv_m_s`` differs from the recomputed velocity by more than :data:`CV_MISMATCH_PCT`.
+    """
+    if len(valid) == 0:
+        return
+    lat = _column(valid, "latency_ms")
+    with np.errstate(invalid="ignore"):
+        known = lat[~np.isnan(lat)]
+        if known.size and (known < LATENCY_LOOKS_LIKE_S_MS).all():
+            raise ValidationError(
+                [
+                    Problem(
+                        None,
+                        "latency_ms",
+                        f"every latency is below {LATENCY_LOOKS_LIKE_S_MS:g} ms: the values "
+                        "look like seconds; pass units={'time': 's'} (command line: "
+                        "--units time=s)",
+                    )
+                ]
+            )
+    distal, proximal = _adjacent(valid)
+    if distal.size == 0:
+        return
+    rows = valid["input_row"].to_numpy(dtype=np.int64)
+    dist = _column(valid, "distance_mm")[proximal]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dlat = lat[proximal] - lat[distal]
+        cv = np.where(dlat > 0, dist / dlat, np.nan)
+        known_dist = dist[~np.isnan(dist)]
+        known_cv = cv[~np.isnan(cv)]
+        if (
+            known_dist.size
+            and (known_dist < DISTANCE_LOOKS_LIKE_CM_MM).all()
+            and (known_cv.size == 0 or np.median(known_cv) < _CV_SLOW_M_S)
+        ):
+            warnings.warn(
+                f"every distance between stimulation sites is below "
+                f"{DISTANCE_LOOKS_LIKE_CM_MM:g} mm: were they entered in cm? Pass "
+                "units={'distance': 'cm'} if so (command line: --units distance=cm).",
+                NcsWarning,
+                stacklevel=4,
+            )
+    if "cv_m_s" in valid.columns:
+        given = _column(valid, "cv_m_s")[proximal]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            off = np.abs(given - cv) / cv * 100.0 > CV_MISMATCH_PCT
+        if off.any():
+            first = int(rows[proximal[np.flatnonzero(off)[0]]])
+            warnings.warn(
+                f"{int(off.sum())} supplied conduction velocities (cv_m_s) differ by more "
+                f"than {CV_MISMATCH_PCT:g}% from distance / latency difference (first at "
+                f"row {first}): check distances, latencies and site labels",
+                NcsWarning,
+                stacklevel=4,
+            )
+
+
+# --------------------------------------------------------------------------------------
+# Cold limbs
+# --------------------------------------------------------------------------------------
+
+
+def temperature_limits(limits: Mapping[str, float] | float | None = None) -> dict[str, float]:
+    """Temperature limits per limb, from a mapping, one number for both, or the defaults.
+
+    Parameters
+    ----------
+    limits : mapping or float, optional
+        ``{"upper": °C, "lower": °C}`` (a missing limb keeps its default), one number for
+        both limbs, or None for :data:`TEMPERATURE_LIMITS_C`.
+
+    Returns
+    -------
+    dict of str to float
+        Limit per limb [°C].
+    """
+    out = dict(TEMPERATURE_LIMITS_C)
+    if limits is None:
+        return out
+    if isinstance(limits, Mapping):
+        unknown = set(limits) - set(out)
+        if unknown:
+            raise ValueError(
+                f"temperature limits are per limb {sorted(out)}; got {sorted(unknown)}"
+            )
+        out.update({k: float(v) for k, v in limits.items()})
+    else:
+        out = dict.fromkeys(out, float(limits))
+    return out
+
+
+def _nerve_index(frame: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays(
+        [
+            frame[c].astype("string").to_numpy(dtype=object, na_value=None)
+            for c in ("patient_id", "nerve", "side")
+        ]
+    )
+
+
+def cold_limbs(
+    sites: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    limits: Mapping[str, float] | float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Add a ``cold_limb`` column (``yes``/``no``/``not_assessable``) to tables keyed by nerve.
+
+    ``yes`` when any known ``temperature_c`` of the nerve's rows is below the limit of its
+    limb (its findings may be distorted: cooling slows conduction and raises amplitudes and
+    durations); ``no`` when temperatures are known and none is below; ``not_assessable``
+    when no temperature was given or the nerve belongs to no limb in :data:`LIMB_OF_NERVE`.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        Validated sites.
+    tables : mapping of str to pandas.DataFrame
+        Tables with ``patient_id``, ``nerve`` and ``side`` columns (findings, nerves).
+    limits : mapping or float, optional
+        See :func:`temperature_limits`.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The same tables (shallow copies) with ``cold_limb`` added.
+
+    References
+    ----------
+    .. [1] Van den Bergh PYK, et al. European Federation of Neurological Societies/Peripheral
+       Nerve Society guideline on management of chronic inflammatory demyelinating
+       polyradiculoneuropathy. Eur J Neurol 2010;17:356-363 (temperature good practice
+       point; the numbers used here are not confirmed against the text).
+    """
+    lims = temperature_limits(limits)
+    out: dict[str, pd.DataFrame] = {}
+    temp = _column(sites, "temperature_c")
+    has_temp = bool((~np.isnan(temp)).any())
+    if has_temp:
+        limb = sites["nerve"].astype("string").map(LIMB_OF_NERVE).to_numpy(dtype=object)
+        limit = np.array([lims.get(x, np.nan) if x else np.nan for x in (None, "upper", "lower")])
+        code = np.where(limb == "upper", 1, np.where(limb == "lower", 2, 0))
+        row_limit = limit[code]
+        with np.errstate(invalid="ignore"):
+            cold_row = np.where(np.isnan(temp) | np.isnan(row_limit), np.nan, temp < row_limit)
+        index = _nerve_index(sites)
+        nerve_codes, uniques = pd.factorize(index)
+        cold = np.full(len(uniques), -np.inf)
+        known = ~np.isnan(cold_row)
+        np.maximum.at(cold, nerve_codes[known], cold_row[known])
+        cold = np.where(np.isinf(cold), np.nan, cold)
+    for name, table in tables.items():
+        frame = table.copy(deep=False)
+        values = np.full(len(frame), np.nan)
+        if has_temp and len(frame):
+            pos = pd.Index(uniques).get_indexer(_nerve_index(frame))
+            values = np.where(pos >= 0, cold[pos], np.nan)
+        codes = np.where(np.isnan(values), 2, np.where(values == 1.0, 0, 1)).astype(np.int8)
+        frame["cold_limb"] = pd.Categorical.from_codes(codes, categories=list(COLD_LIMB_VALUES))
+        out[name] = frame
+    return out
