@@ -23,7 +23,7 @@ from ncs.criteria import (
     resolve,
 )
 from ncs.fwave import nerve_measures
-from ncs.plausibility import cold_limbs, temperature_limits
+from ncs.plausibility import COLD_LIMB_VALUES, cold_limb_codes, temperature_limits
 from ncs.provenance import provenance
 from ncs.schema import empty_rejected, split_invalid, validate
 from ncs.segments import build_segments
@@ -256,8 +256,12 @@ def analyze(
         "n_input_rows": len(valid) + len(rejected),
     }
     limits = temperature_limits(temperature_limits_c)
-    flagged = cold_limbs(valid, {"findings": findings, "nerves": nerves}, limits)
-    findings, nerves = flagged["findings"], flagged["nerves"]
+    n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
+    cold = cold_limb_codes(sorted_sites, site_nerve, n_nerves, limits)
+    k = len(crits)
+    cats = list(COLD_LIMB_VALUES)
+    findings["cold_limb"] = pd.Categorical.from_codes(np.tile(cold[segment_nerve], k), cats)
+    nerves["cold_limb"] = pd.Categorical.from_codes(np.tile(cold, k), cats)
     meta["provenance"] = provenance(crits, reference_name, limits)
     return Analysis(
         sites=valid,

@@ -189,16 +189,22 @@ def nerve_value_conflicts(
 # --------------------------------------------------------------------------------------
 
 
-def _adjacent(valid: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _adjacent(
+    valid: pd.DataFrame, nerve_id: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (distal row, proximal row) of neighbouring sites of each nerve (positions)."""
     n = len(valid)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = valid["site_order"].to_numpy(dtype=np.int64)
+    if nerve_id is not None:  # ids from validation: no new factorisation
+        idx = np.lexsort((order, nerve_id))
+        same = nerve_id[idx][1:] == nerve_id[idx][:-1]
+        return idx[:-1][same], idx[1:][same]
     codes = [
         pd.factorize(valid[c].astype("string"), sort=True)[0]
         for c in ("patient_id", "nerve", "side")
     ]
-    order = valid["site_order"].to_numpy(dtype=np.int64)
     idx = np.lexsort((order, codes[2], codes[1], codes[0]))
     key = np.stack([c[idx] for c in codes], axis=1)
     same = (key[1:] == key[:-1]).all(axis=1)
@@ -211,13 +217,15 @@ def _column(valid: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(valid[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def check_valid(valid: pd.DataFrame) -> None:
+def check_valid(valid: pd.DataFrame, nerve_id: np.ndarray | None = None) -> None:
     """Unit and velocity plausibility of a validated sites table.
 
     Parameters
     ----------
     valid : pandas.DataFrame
         Output of validation (canonical units, ``site_order`` and ``input_row`` present).
+    nerve_id : numpy.ndarray, optional
+        Nerve id of each row, when validation already computed it.
 
     Raises
     ------
@@ -250,7 +258,7 @@ def check_valid(valid: pd.DataFrame) -> None:
                     )
                 ]
             )
-    distal, proximal = _adjacent(valid)
+    distal, proximal = _adjacent(valid, nerve_id)
     if distal.size == 0:
         return
     rows = valid["input_row"].to_numpy(dtype=np.int64)
@@ -390,3 +398,37 @@ def cold_limbs(
         frame["cold_limb"] = pd.Categorical.from_codes(codes, categories=list(COLD_LIMB_VALUES))
         out[name] = frame
     return out
+
+
+def cold_limb_codes(
+    sorted_sites: pd.DataFrame,
+    site_nerve: np.ndarray,
+    n_nerves: int,
+    limits: Mapping[str, float],
+) -> np.ndarray:
+    """Per nerve id: index into :data:`COLD_LIMB_VALUES` (yes / no / not_assessable).
+
+    The array form of :func:`cold_limbs` for the analysis pipeline (sites sorted by nerve,
+    ``site_nerve`` their nerve ids): no per-nerve Python and no key matching.
+    """
+    out = np.full(n_nerves, 2, dtype=np.int8)
+    if n_nerves == 0 or "temperature_c" not in sorted_sites.columns:
+        return out
+    temp = _column(sorted_sites, "temperature_c")
+    if np.isnan(temp).all():
+        return out
+    nerve = sorted_sites["nerve"].to_numpy(dtype=object)
+    limb_codes, limb_names = pd.factorize(nerve)
+    per_name = np.array(
+        [
+            lims if (lims := limits.get(LIMB_OF_NERVE.get(str(x), ""), np.nan)) else np.nan
+            for x in limb_names
+        ]
+        + [np.nan],
+        dtype=float,
+    )
+    row_limit = per_name[limb_codes]
+    known = ~np.isnan(temp) & ~np.isnan(row_limit)
+    cold = np.full(n_nerves, -1.0)
+    np.maximum.at(cold, site_nerve[known], (temp[known] < row_limit[known]).astype(float))
+    return np.where(cold == 1.0, 0, np.where(cold == 0.0, 1, 2)).astype(np.int8)

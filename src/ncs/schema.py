@@ -629,7 +629,7 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
 
     _warn_suspicious(amp)
     valid = _assemble(df, out, text, n)
-    check_valid(valid)  # units that look wrong, supplied velocities
+    check_valid(valid, nerve_id)  # units that look wrong, supplied velocities
     return _Checked(valid, [], nerve_id, keyed)
 
 
