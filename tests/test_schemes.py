@@ -572,3 +572,25 @@ def test_entrapment_option():
     lenient = ncs.with_entrapment_sites("efns2010_cidp", exclude=False)
     f = run(sites, lenient).findings.set_index(["distal_site", "proximal_site"])
     assert f.loc[key, "block"] == "yes"
+
+
+def test_nerve_counts_are_data():
+    import dataclasses
+
+    efns = ncs.CRITERIA["efns2010_cidp"]
+    one_nerve = dataclasses.replace(
+        efns,
+        id="efns_b_one_nerve",
+        nerve_items=tuple(
+            dataclasses.replace(i, min_nerves=1) if i.id == "b" else i for i in efns.nerve_items
+        ),
+    )
+    sites = study(nerve("ulnar", **_SLOW), nerve("median"))
+    assert verdict(sites, "efns2010_cidp") == "possible"  # (b) in one nerve only
+    assert verdict(sites, one_nerve) == "definite"  # the same study with "in 1 nerve"
+    aan_two = dataclasses.replace(
+        ncs.CRITERIA["aan1991_cidp"], id="aan_2_of_4", options=(("min_items", 2),)
+    )
+    two = study(nerve("ulnar", **_SLOW, dml=6.0), nerve("median", **_SLOW, dml=6.0))
+    assert verdict(two, "aan1991_cidp") == "not_met"
+    assert verdict(two, aan_two) == "met"

@@ -1008,6 +1008,10 @@ def criterion_from_dict(d: Mapping[str, Any]) -> Criterion:
             min_amplitude=None if i.get("min_amplitude") is None else tuple(i["min_amplitude"]),
             exclude_nerves=tuple(i.get("exclude_nerves", ())),
             count=i.get("count", ""),
+            min_nerves=int(i.get("min_nerves", 2)),
+            corroboration=i.get("corroboration", "none"),
+            not_corroborated_by=tuple(i.get("not_corroborated_by", ())),
+            counts_as_other=bool(i.get("counts_as_other", True)),
             source=i.get("source", ""),
             verified=bool(i.get("verified", True)),
         )

@@ -202,6 +202,7 @@ EFNS2010_CIDP = Criterion(
         ),
         NerveItem(
             id="d",
+            corroboration="two_plus_other",
             name="F waves absent",
             parameter="f_waves_absent",
             measure="f_absent",
@@ -211,6 +212,7 @@ EFNS2010_CIDP = Criterion(
         ),
         NerveItem(
             id="e",
+            corroboration="or_one_plus_other",
             name="partial motor conduction block",
             parameter="conduction_block",
             measure="block",
@@ -227,6 +229,7 @@ EFNS2010_CIDP = Criterion(
         ),
         NerveItem(
             id="g",
+            corroboration="one_plus_other",
             name="distal CMAP duration prolonged",
             parameter="distal_duration_prolonged",
             measure="distal_duration_ms",
@@ -239,6 +242,9 @@ EFNS2010_CIDP = Criterion(
         ),
         NerveItem(
             id="probable",
+            corroboration="or_one_plus_other",
+            not_corroborated_by=("e",),
+            counts_as_other=False,
             name="probable conduction block (>= 30%, tibial excluded)",
             parameter="probable_conduction_block",
             measure="probable_block",
@@ -357,6 +363,7 @@ EAN2021_CIDP = Criterion(
         ),
         NerveItem(
             id="d",
+            corroboration="two_plus_other",
             name="F waves absent",
             parameter="f_waves_absent",
             measure="f_absent",
@@ -366,6 +373,8 @@ EAN2021_CIDP = Criterion(
         ),
         NerveItem(
             id="e",
+            corroboration="or_one_plus_other",
+            not_corroborated_by=("d",),
             name="motor conduction block",
             parameter="conduction_block",
             measure="block",
@@ -387,6 +396,7 @@ EAN2021_CIDP = Criterion(
         ),
         NerveItem(
             id="g",
+            corroboration="one_plus_other",
             name="distal CMAP duration prolonged",
             parameter="distal_duration_prolonged",
             measure="distal_duration_ms",
@@ -399,14 +409,13 @@ EAN2021_CIDP = Criterion(
     ),
     verdicts=("strongly_supportive", "weakly_supportive", "not_met", "indeterminate"),
     verdict_kind="ean2021_cidp",
-    options=(("cb_corroboration_excludes_absent_f", True),),
     verified=False,
     notes=(
         "Strongly supportive: any of (a)-(g) with its nerve-count rule; weakly supportive: the "
         "same in one nerve only (level wording remembered, not confirmed). The 2021 table could "
         "not be read: (a)-(c), (e) 30% with tibial excluded and (f) > 30% are confirmed only by "
         "secondary encodings; the tibial >= 100% dispersion rule, the clause that absent F waves "
-        "cannot corroborate a single-nerve block (option cb_corroboration_excludes_absent_f), "
+        "cannot corroborate a single-nerve block (item e's not_corroborated_by), "
         "the Erb's point and ulnar-elbow footnotes and the filter-specific distal durations are "
         "unconfirmed. Sensory criteria, which the 2021 guideline requires for a diagnosis, are "
         "outside this library."
@@ -536,6 +545,7 @@ AAN1991_CIDP = Criterion(
         ),
         NerveItem(
             id="2",
+            min_nerves=1,
             name="partial conduction block or abnormal temporal dispersion",
             parameter="conduction_block",
             measure="block_or_dispersion",
@@ -577,6 +587,7 @@ AAN1991_CIDP = Criterion(
     ),
     verdicts=("met", "not_met", "indeterminate"),
     verdict_kind="aan1991_cidp",
+    options=(("min_items", 3),),  # "at least 3 of the 4 items" (JNNP table reproduction, V)
     verified=True,
     notes=(
         "At least 3 of: (1) velocity < 80% of LLN (< 70% if the CMAP is < 80% of LLN) in >= 2 "
@@ -656,6 +667,13 @@ HADDEN1998_GBS = Criterion(
     ),
     verdicts=("demyelinating", "axonal", "inexcitable", "normal", "equivocal"),
     verdict_kind="hadden1998_gbs",
+    options=(
+        ("judgeable_above", 0.1),  # features judged only where dCMAP > 10% LLN (V-sec)
+        ("inexcitable_below", 0.1),  # the one excitable nerve has dCMAP < 10% LLN (M)
+        ("axonal_below", 0.8),  # dCMAP < 80% LLN ... (V-sec)
+        ("axonal_min_nerves", 2),  # ... in >= 2 nerves (V-sec)
+        ("normal_drop_below_pct", 50.0),  # pCMAP/dCMAP > 0.5 in every segment (M)
+    ),
     verified=False,
     notes=(
         "Demyelinating: >= 1 item in each of >= 2 nerves, or >= 2 items in one nerve when all "

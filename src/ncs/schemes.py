@@ -33,6 +33,9 @@ __all__ = [
     "two_plus_other",
 ]
 
+#: How an item's nerve count may be completed by another parameter (see NerveItem).
+CORROBORATION = ("none", "or_one_plus_other", "one_plus_other", "two_plus_other")
+
 #: Item measures derived from the scheme's own segment findings, rolled up per nerve.
 SEGMENT_MEASURES = ("block", "probable_block", "dispersion", "block_or_dispersion")
 
@@ -67,7 +70,19 @@ class NerveItem:
     exclude_nerves : tuple of str
         Nerves never counted for this item.
     count : str
-        The nerve-count rule in words (documentation; the scheme's rule applies it).
+        The nerve-count rule in words (documentation).
+    min_nerves : int
+        Nerves that must meet the item (``"in 2 nerves"`` is 2).
+    corroboration : {"none", "or_one_plus_other", "one_plus_other", "two_plus_other"}
+        ``"none"``: met in ``min_nerves`` nerves; ``"or_one_plus_other"``: that, or in one
+        nerve plus another parameter in another nerve; ``"one_plus_other"``: in one nerve
+        plus another parameter in another nerve; ``"two_plus_other"``: in two nerves plus
+        another parameter in a third nerve.
+    not_corroborated_by : tuple of str
+        Item ids that may not serve as the "other parameter" (the item itself never does).
+    counts_as_other : bool
+        Whether this item is a demyelinating parameter that corroborates others and makes a
+        single-nerve level (False for a level's own item such as EFNS probable CB).
     source : str
     verified : bool
     """
@@ -83,12 +98,18 @@ class NerveItem:
     min_amplitude: tuple[str, float] | None = None
     exclude_nerves: tuple[str, ...] = ()
     count: str = ""
+    min_nerves: int = 2
+    corroboration: str = "none"
+    not_corroborated_by: tuple[str, ...] = ()
+    counts_as_other: bool = True
     source: str = ""
     verified: bool = True
 
     def __post_init__(self) -> None:
         if self.op not in OPERATORS:
             raise ValueError(f"operator must be one of {sorted(OPERATORS)}, got {self.op!r}")
+        if self.corroboration not in CORROBORATION:
+            raise ValueError(f"corroboration must be one of {CORROBORATION}")
 
     def describe(self) -> str:
         """E.g. ``"(a) distal motor latency prolonged: dml >= 1.5 x ULN"``."""
@@ -123,6 +144,10 @@ class NerveItem:
             "min_amplitude": None if self.min_amplitude is None else list(self.min_amplitude),
             "exclude_nerves": list(self.exclude_nerves),
             "count": self.count,
+            "min_nerves": self.min_nerves,
+            "corroboration": self.corroboration,
+            "not_corroborated_by": list(self.not_corroborated_by),
+            "counts_as_other": self.counts_as_other,
             "source": self.source,
             "verified": self.verified,
             "text": self.describe(),
@@ -288,72 +313,72 @@ def _by_id(crit_items: Sequence[NerveItem], ctx: PatientContext) -> dict[str, np
     return out
 
 
-def _other(codes: dict[str, np.ndarray], exclude: Sequence[str], n: int) -> np.ndarray:
-    rest = [c for i, c in codes.items() if i not in exclude and i != "probable"]
-    return any_of(rest) if rest else np.full(n, FALSE, dtype=np.int8)
+def item_rule(item: NerveItem, items: Sequence[NerveItem], ctx: PatientContext) -> np.ndarray:
+    """Per patient: the item with its nerve-count rule (three-valued)."""
+    p, n_p = ctx.nerve_patient, ctx.n_patients
+    codes = _by_id(items, ctx)
+    c = codes[item.id]
+    excluded = {item.id, *item.not_corroborated_by}
+    others = [codes[i.id] for i in items if i.counts_as_other and i.id not in excluded]
+    other = any_of(others) if others else np.full(len(c), FALSE, dtype=np.int8)
+    count = at_least(c, p, n_p, item.min_nerves)
+    if item.corroboration == "none":
+        return count
+    if item.corroboration == "two_plus_other":
+        return two_plus_other(c, other, p, n_p)
+    pair = one_plus_other(c, other, p, n_p)
+    return pair if item.corroboration == "one_plus_other" else any_of([count, pair])
+
+
+def _unique_items(items: Sequence[NerveItem]) -> list[NerveItem]:
+    """First item of each id (items sharing an id are OR-ed into one by :func:`_by_id`)."""
+    seen: dict[str, NerveItem] = {}
+    for item in items:
+        seen.setdefault(item.id, item)
+    return list(seen.values())
 
 
 def guideline_rules(
-    crit_items: Sequence[NerveItem], ctx: PatientContext, options: dict
+    crit_items: Sequence[NerveItem], ctx: PatientContext
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """EFNS/PNS 2010 and EAN/PNS 2021 CIDP motor rules.
+    """Per-item rules of a graded scheme (EFNS/PNS 2010, EAN/PNS 2021 CIDP).
 
-    Returns the per-item patient results (item id -> codes), the "with its nerve-count rule"
-    result (definite / strongly supportive) and the "in one nerve only" result (possible /
-    weakly supportive).
+    Returns the per-item patient results (item id -> codes), the "any parameter with its
+    nerve-count rule" result (definite / strongly supportive) and the "any parameter in one
+    nerve" result (possible / weakly supportive). Items with ``counts_as_other=False`` (a
+    level's own item, e.g. EFNS probable CB) are in the first dict only.
     """
     p, n_p = ctx.nerve_patient, ctx.n_patients
     codes = _by_id(crit_items, ctx)
-    n = len(ctx.nerve_names)
-    rules: dict[str, np.ndarray] = {}
-    for item_id, c in codes.items():
-        if item_id == "probable":
-            continue
-        if item_id == "d":
-            rules[item_id] = two_plus_other(c, _other(codes, ("d",), n), p, n_p)
-        elif item_id == "e":
-            excluded = ("e", "d") if options.get("cb_corroboration_excludes_absent_f") else ("e",)
-            rules[item_id] = any_of(
-                [at_least(c, p, n_p, 2), one_plus_other(c, _other(codes, excluded, n), p, n_p)]
-            )
-        elif item_id == "g":
-            rules[item_id] = one_plus_other(c, _other(codes, ("g",), n), p, n_p)
-        else:
-            rules[item_id] = at_least(c, p, n_p, 2)
-    full = any_of(list(rules.values()))
-    single = any_of([at_least(c, p, n_p, 1) for i, c in codes.items() if i != "probable"])
-    if "probable" in codes:
-        c = codes["probable"]
-        rules["probable"] = any_of(
-            [at_least(c, p, n_p, 2), one_plus_other(c, _other(codes, ("e",), n), p, n_p)]
-        )
+    rules = {i.id: item_rule(i, crit_items, ctx) for i in _unique_items(crit_items)}
+    parameters = [i.id for i in _unique_items(crit_items) if i.counts_as_other]
+    full = any_of([rules[i] for i in parameters])
+    single = any_of([at_least(codes[i], p, n_p, 1) for i in parameters])
     return rules, full, single
 
 
 def aan1991_rules(crit_items: Sequence[NerveItem], ctx: PatientContext) -> dict[str, np.ndarray]:
-    """AAN 1991 items (1)-(4) per patient; the verdict needs 3 of 4."""
-    p, n_p = ctx.nerve_patient, ctx.n_patients
-    codes = _by_id(crit_items, ctx)
-    return {
-        "1": at_least(codes["1"], p, n_p, 2),
-        "2": at_least(codes["2"], p, n_p, 1),
-        "3": at_least(codes["3"], p, n_p, 2),
-        "4": at_least(codes["4"], p, n_p, 2),
-    }
+    """Each AAN 1991 item with its nerve count, per patient (the verdict counts them)."""
+    return {i.id: item_rule(i, crit_items, ctx) for i in _unique_items(crit_items)}
 
 
 def hadden1998_classes(
-    crit_items: Sequence[NerveItem], ctx: PatientContext, segment_ok: np.ndarray
+    crit_items: Sequence[NerveItem],
+    ctx: PatientContext,
+    segment_ok: np.ndarray,
+    options: dict,
 ) -> dict[str, np.ndarray]:
     """Hadden 1998 classes per patient (three-valued), in the order they are tried.
 
-    ``segment_ok`` is, per nerve, whether every segment keeps a proximal/distal amplitude
-    ratio > 0.5 (for "normal").
+    ``segment_ok`` is, per nerve, whether no segment meets the conduction-block amplitude
+    rule (for "normal"). ``options`` holds the class thresholds (fractions of the LLN) from
+    the criterion's data: ``judgeable_above``, ``inexcitable_below``, ``axonal_below``,
+    ``axonal_min_nerves``.
     """
     p, n_p = ctx.nerve_patient, ctx.n_patients
     m = ctx.measures
     amp_ratio = _ratio(m["distal_amplitude_mv"], m["amp_lln_mv"])
-    judgeable = truth(amp_ratio, ">", 0.1)  # features are judged only where dCMAP > 10% LLN
+    judgeable = truth(amp_ratio, ">", options["judgeable_above"])
     items = []
     for codes in _by_id(crit_items, ctx).values():
         gated = np.where(
@@ -375,13 +400,15 @@ def hadden1998_classes(
         [at_least(feature, p, n_p, 2), all_of([at_least(two_items, p, n_p, 1), only_one])]
     )
 
-    tiny = truth(amp_ratio, "<", 0.1)
+    tiny = truth(amp_ratio, "<", options["inexcitable_below"])
     none_excitable = np.where(n_excitable == 0, TRUE, FALSE).astype(np.int8)
     tiny_excitable = np.where(excitable, tiny, FALSE).astype(np.int8)
     inexcitable = any_of([none_excitable, all_of([only_one, at_least(tiny_excitable, p, n_p, 1)])])
 
-    low = truth(amp_ratio, "<", 0.8)
-    axonal = all_of([negate(at_least(feature, p, n_p, 1)), at_least(low, p, n_p, 2)])
+    low = truth(amp_ratio, "<", options["axonal_below"])
+    axonal = all_of(
+        [negate(at_least(feature, p, n_p, 1)), at_least(low, p, n_p, options["axonal_min_nerves"])]
+    )
 
     f_present = np.where(
         np.isnan(m["f_absent"]), UNKNOWN, np.where(m["f_absent"] == 0.0, TRUE, FALSE)

@@ -43,7 +43,7 @@ from ncs.criteria import (
 )
 from ncs.explain import _S, _add, join_strings
 from ncs.fwave import NERVE_MEASURES
-from ncs.measures import FALSE, TRUE, UNKNOWN
+from ncs.measures import FALSE, TRUE, UNKNOWN, truth
 from ncs.normative import distal_duration_cutoffs
 from ncs.schema import NERVE_KEYS
 from ncs.schemes import (
@@ -404,7 +404,7 @@ def _verdicts(
         verdict = _levels([result], [v[0]], v[1], v[2])
         return verdict, _rules_evidence(verdict, rules, names, v[0])
     if kind in ("efns2010_cidp", "ean2021_cidp"):
-        rules, full, single = guideline_rules(crit.nerve_items, ctx, dict(crit.options))
+        rules, full, single = guideline_rules(crit.nerve_items, ctx)
         if kind == "efns2010_cidp":
             verdict = _levels([full, rules["probable"], single], [v[0], v[1], v[2]], v[3], v[4])
             single_level = v[2]
@@ -421,15 +421,16 @@ def _verdicts(
         return verdict, evidence.astype(object)
     if kind == "aan1991_cidp":
         rules = aan1991_rules(crit.nerve_items, ctx)
-        verdict = _levels([k_of(list(rules.values()), 3)], [v[0]], v[1], v[2])
+        met = k_of(list(rules.values()), crit.option("min_items"))
+        verdict = _levels([met], [v[0]], v[1], v[2])
         return verdict, _rules_evidence(verdict, rules, names, None)
     if kind == "hadden1998_gbs":
-        from ncs.measures import truth
-
-        ok = truth(segments["amp_drop_pct"].to_numpy(dtype=float), "<", 50.0)
+        # "normal": every proximal/distal amplitude ratio > 0.5, i.e. every drop below it
+        drop = segments["amp_drop_pct"].to_numpy(dtype=float)
+        ok = truth(drop, "<", crit.option("normal_drop_below_pct"))
         nerve_ok = np.full(n_nerves, TRUE, dtype=np.int8)
         np.minimum.at(nerve_ok, segment_nerve, ok)
-        classes = hadden1998_classes(crit.nerve_items, ctx, nerve_ok)
+        classes = hadden1998_classes(crit.nerve_items, ctx, nerve_ok, dict(crit.options))
         verdict = np.full(ctx.n_patients, "equivocal", dtype=object)
         decided = np.zeros(ctx.n_patients, dtype=bool)
         for name in ("demyelinating", "inexcitable", "axonal", "normal"):
