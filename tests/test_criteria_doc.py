@@ -19,6 +19,7 @@ def test_every_criterion_rule_and_item_is_documented():
                 assert f"{t.value:g}" in section
         for item in c.nerve_items:
             assert f"({item.id}) {item.name}" in section
+            assert item.count_rule() in section
             if item.count:
                 assert item.count in section
         for v in c.verdicts:

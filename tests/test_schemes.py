@@ -594,3 +594,15 @@ def test_nerve_counts_are_data():
     two = study(nerve("ulnar", **_SLOW, dml=6.0), nerve("median", **_SLOW, dml=6.0))
     assert verdict(two, "aan1991_cidp") == "not_met"
     assert verdict(two, aan_two) == "met"
+
+
+def test_count_rules_in_words_follow_the_data():
+    items = {i.id: i for i in ncs.CRITERIA["ean2021_cidp"].nerve_items}
+    assert items["b"].count_rule() == "in >= 2 nerves"
+    assert items["d"].count_rule() == "in >= 2 nerves + another parameter in a third nerve"
+    assert items["e"].count_rule() == (
+        "in >= 2 nerves, or in 1 nerve + another parameter (not (d)) in another nerve"
+    )
+    assert items["g"].count_rule() == "in >= 1 nerve + another parameter in another nerve"
+    aan = {i.id: i for i in ncs.CRITERIA["aan1991_cidp"].nerve_items}
+    assert aan["2"].count_rule() == "in >= 1 nerve"

@@ -102,21 +102,11 @@ def _criterion(c: Criterion) -> str:
             "|---|---|---|---|---|---|",
         ]
         for item in c.nerve_items:
-            if item.limit:
-                test = f"`{item.measure}` {OP_TEXT[item.op]} {item.multiplier:g} × `{item.limit}`"
-            else:
-                test = f"`{item.measure}`"
-            if item.low_amplitude:
-                frac, mult = item.low_amplitude
-                test += f"; {OP_TEXT[item.op]} {mult:g} × if distal CMAP < {frac:g} × LLN"
-            if item.min_amplitude:
-                op, frac = item.min_amplitude
-                test += f"; only if distal CMAP {OP_TEXT[op]} {frac:g} × LLN"
-            if item.exclude_nerves:
-                test += f"; not in {', '.join(item.exclude_nerves)}"
+            test = item.describe().split(": ", 1)[1].rsplit("; ", 1)[0]
+            words = f" (guideline: {item.count})" if item.count else ""
             out.append(
                 f"| ({item.id}) {_cell(item.name)} | `{item.parameter}` | {_cell(test)} "
-                f"| {_cell(item.count or '—')} | {'yes' if item.verified else '**no**'} "
+                f"| {_cell(item.count_rule() + words)} | {'yes' if item.verified else '**no**'} "
                 f"| {_cell(item.source)} |"
             )
     if any(item.measure == "distal_duration_ms" for item in c.nerve_items):

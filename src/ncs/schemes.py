@@ -111,6 +111,23 @@ class NerveItem:
         if self.corroboration not in CORROBORATION:
             raise ValueError(f"corroboration must be one of {CORROBORATION}")
 
+    def count_rule(self) -> str:
+        """The nerve-count rule as the data define it, e.g. ``"in >= 2 nerves"``."""
+        unless = (
+            " (not " + ", ".join(f"({x})" for x in self.not_corroborated_by) + ")"
+            if self.not_corroborated_by
+            else ""
+        )
+        other = f"another parameter{unless}"
+        if self.corroboration == "two_plus_other":
+            return f"in >= 2 nerves + {other} in a third nerve"
+        if self.corroboration == "one_plus_other":
+            return f"in >= 1 nerve + {other} in another nerve"
+        count = f"in >= {self.min_nerves} nerve{'s' if self.min_nerves != 1 else ''}"
+        if self.corroboration == "or_one_plus_other":
+            return f"{count}, or in 1 nerve + {other} in another nerve"
+        return count
+
     def describe(self) -> str:
         """E.g. ``"(a) distal motor latency prolonged: dml >= 1.5 x ULN"``."""
         if self.measure in SEGMENT_MEASURES:
@@ -127,9 +144,7 @@ class NerveItem:
             rule += f", counted only if distal CMAP {op} {frac:g} x LLN"
         if self.exclude_nerves:
             rule += f"; not counted in: {', '.join(self.exclude_nerves)}"
-        if self.count:
-            rule += f"; {self.count}"
-        return f"({self.id}) {self.name}: {rule}"
+        return f"({self.id}) {self.name}: {rule}; {self.count_rule()}"
 
     def to_dict(self) -> dict[str, object]:
         return {
