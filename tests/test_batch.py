@@ -10,7 +10,7 @@ import ncs
 from ncs import simulate
 from ncs.analyze import FINDING_KEYS
 from ncs.batch import account, analyze_file
-from ncs.explain import render_reasons
+from ncs.explain import render_evidence, render_reasons
 from ncs.schema import REJECTED_COLUMNS, split_invalid
 
 pytestmark = pytest.mark.filterwarnings("ignore::ncs.NcsWarning")
@@ -119,9 +119,42 @@ def test_reasons_false_drops_only_the_sentences():
     lean = ncs.analyze(sites, reasons=False)
     assert "reason" not in lean.findings.columns
     pd.testing.assert_frame_equal(lean.findings, full.findings.drop(columns="reason"))
-    # patient evidence still quotes the sentence of the finding that carried the verdict
-    pd.testing.assert_frame_equal(lean.patients, full.patients)
+    # the patients keep every column but the sentence: verdicts, labels, counts
+    assert "evidence" not in lean.patients.columns
+    pd.testing.assert_frame_equal(lean.patients, full.patients.drop(columns="evidence"))
     pd.testing.assert_frame_equal(lean.nerves, full.nerves)
+
+
+@pytest.mark.parametrize("criteria", [None, "all"])
+def test_render_evidence_matches_eager_sentences(criteria):
+    sites = simulate.cohort(30, seed=11, both_sides=True)
+    full = ncs.analyze(sites, criteria)
+    lean = ncs.analyze(sites, criteria, reasons=False)
+    pd.testing.assert_series_equal(render_evidence(lean), full.patients["evidence"])
+    # a few rows, out of order: the same sentences, under their own index labels
+    subset = lean.patients.iloc[[40, 3, 17]]
+    pd.testing.assert_series_equal(
+        render_evidence(lean, subset), full.patients["evidence"].iloc[[40, 3, 17]]
+    )
+
+
+def test_render_evidence_uses_the_run_settings():
+    """A lab reference table changes guideline verdicts; the rendered evidence follows it."""
+    sites = simulate.cohort(20, seed=4)
+    lab = ncs.normative.reference_table()[0].assign(cv_lln_m_s=70.0)  # everything is slow
+    full = ncs.analyze(sites, "simon2013", reference=lab)
+    lean = ncs.analyze(sites, "simon2013", reference=lab, reasons=False)
+    default = ncs.analyze(sites, "simon2013")
+    assert not full.patients["evidence"].equals(default.patients["evidence"])
+    pd.testing.assert_series_equal(render_evidence(lean), full.patients["evidence"])
+
+
+def test_lean_result_json_carries_the_evidence():
+    sites = simulate.cohort(5, seed=2)
+    full = ncs.analyze(sites).to_dict()
+    lean = ncs.analyze(sites, reasons=False).to_dict()
+    assert [p["evidence"] for p in lean["patients"]] == [p["evidence"] for p in full["patients"]]
+    assert lean["patients"] == full["patients"]
 
 
 def test_render_reasons_matches_eager_sentences():

@@ -58,6 +58,11 @@ class Analysis:
     rejected : pandas.DataFrame
         With ``errors="collect"``: the rows set aside as invalid, with their problems
         (columns :data:`ncs.schema.REJECTED_COLUMNS`); empty otherwise.
+    settings : dict
+        The keyword arguments of :func:`analyze` that shaped the result besides the criteria
+        (``reference``, ``distal_duration_cutoffs``, ``temperature_limits_c``), so sentences
+        left out with ``reasons=False`` can be rendered later exactly
+        (:func:`ncs.explain.render_evidence`).
     """
 
     sites: pd.DataFrame
@@ -68,6 +73,7 @@ class Analysis:
     criteria: tuple[Criterion, ...]
     meta: dict[str, Any] = field(default_factory=dict)
     rejected: pd.DataFrame = field(default_factory=empty_rejected)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able nested dict with stable keys (``schema_version`` says which layout)."""
@@ -75,7 +81,7 @@ class Analysis:
             "schema_version": JSON_SCHEMA_VERSION,
             "ncs_version": self.meta.get("ncs_version", __version__),
             "criteria": [c.to_dict() for c in self.criteria],
-            "patients": _records(self.patients),
+            "patients": _records(self._patients_with_evidence()),
             "nerves": _records(self.nerves),
             "segments": _records(self.segments),
             "findings": _records(self.findings),
@@ -87,10 +93,20 @@ class Analysis:
         """The :meth:`to_dict` content as JSON text (no NaN: missing values are ``null``)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
+    def _patients_with_evidence(self) -> pd.DataFrame:
+        """``patients``, with the evidence sentences rendered if ``reasons=False`` left them out."""
+        if "evidence" in self.patients.columns:
+            return self.patients
+        from ncs.explain import render_evidence
+
+        out = self.patients.copy(deep=False)
+        out.insert(3, "evidence", render_evidence(self))
+        return out
+
     def summary(self) -> str:
         """A few lines per patient: each scheme's verdict and its evidence."""
         lines = []
-        for pid, rows in self.patients.groupby("patient_id", sort=True):
+        for pid, rows in self._patients_with_evidence().groupby("patient_id", sort=True):
             lines.append(f"patient {pid}")
             for r in rows.itertuples(index=False):
                 lines.append(f"  {r.scheme}: {r.verdict} - {r.evidence}")
@@ -173,9 +189,13 @@ def analyze(
         ``Analysis.rejected`` with its problems and everything else is analysed (see
         :func:`ncs.schema.split_invalid`).
     reasons : bool, default True
-        Build the ``findings.reason`` sentences. ``False`` leaves the column out (the cost
-        that dominates large cohorts); render them later for the rows that matter with
-        :func:`ncs.explain.render_reasons`. Patient ``evidence`` is complete either way.
+        Build the sentences: ``findings.reason`` and ``patients.evidence``. ``False`` leaves
+        both columns out (the text costs more than the judging on large cohorts); every
+        verdict, count and evidence label (``evidence_nerve``, ``evidence_segment``,
+        ``evidence_rule``) is still there, and the sentences can be rendered later for the
+        rows that matter with :func:`ncs.explain.render_reasons` and
+        :func:`ncs.explain.render_evidence` (``to_dict``/``to_json`` and ``summary`` render
+        the evidence themselves).
     temperature_limits_c : mapping or float, optional
         Limb temperature limits [°C] for the ``cold_limb`` flag of ``findings`` and
         ``nerves`` (from ``temperature_c``), e.g. ``{"upper": 32, "lower": 30}``; default
@@ -248,6 +268,7 @@ def analyze(
         measures,
         reference_name,
         distal_duration_cutoffs,
+        evidence=reasons,
     )
     meta = {
         "ncs_version": __version__,
@@ -272,6 +293,11 @@ def analyze(
         criteria=crits,
         meta=meta,
         rejected=rejected,
+        settings={
+            "reference": reference,
+            "distal_duration_cutoffs": distal_duration_cutoffs,
+            "temperature_limits_c": temperature_limits_c,
+        },
     )
 
 

@@ -7,12 +7,14 @@ partial conduction block (Bouche 1995)"``.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ncs._codes import floats
+from ncs.errors import NcsWarning
 
 if TYPE_CHECKING:
     from ncs.analyze import Analysis
@@ -357,3 +359,63 @@ def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd
         j = judge(crit_of[cid], result.segments.iloc[rows], reasons=True)
         out[sel] = j.reason
     return pd.Series(out.astype(object), index=table.index, dtype="string", name="reason")
+
+
+def render_evidence(result: Analysis, patients: pd.DataFrame | None = None) -> pd.Series:
+    """Patient evidence sentences, rendered on demand.
+
+    ``ncs.analyze(..., reasons=False)`` (and the batch and Dask paths) leave
+    ``patients.evidence`` out; the evidence labels and counts are there either way. This
+    renders the sentences for some or all patients by analysing those patients' sites again
+    with sentences on (each patient is judged on their own rows only, so the sentences are
+    the ones a full run writes), under the same criteria and settings.
+
+    Parameters
+    ----------
+    result : Analysis
+        The analysis the patients come from.
+    patients : pandas.DataFrame, optional
+        Rows of ``result.patients`` (filter, do not reset the index). Default: every row.
+
+    Returns
+    -------
+    pandas.Series
+        ``string`` dtype, one sentence per row of ``patients``, with its index.
+
+    Examples
+    --------
+    >>> import ncs, ncs.simulate
+    >>> from ncs.explain import render_evidence
+    >>> sites = ncs.simulate.cohort(3, seed=1)
+    >>> lean = ncs.analyze(sites, reasons=False)
+    >>> "evidence" in lean.patients.columns
+    False
+    >>> full = ncs.analyze(sites)
+    >>> render_evidence(lean).equals(full.patients["evidence"])
+    True
+    """
+    from ncs.analyze import analyze
+
+    table = result.patients if patients is None else patients
+    out = pd.Series(pd.array([], dtype="string"), name="evidence")
+    if table.empty:
+        return out.reindex(table.index)
+    if "evidence" in table.columns:
+        return table["evidence"].astype("string")
+    ids = pd.unique(table["patient_id"].astype(object))
+    sites = result.sites
+    chosen = sites[sites["patient_id"].astype(object).isin(ids)]
+    with warnings.catch_warnings():  # the first run warned already
+        warnings.simplefilter("ignore", NcsWarning)
+        again = analyze(chosen, criteria=result.criteria, errors="collect", **result.settings)
+    done = again.patients
+    key = pd.MultiIndex.from_arrays(
+        [done["patient_id"].astype(object), done["scheme"].astype(object)]
+    )
+    where = key.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [table["patient_id"].astype(object), table["scheme"].astype(object)]
+        )
+    )
+    text = np.append(done["evidence"].to_numpy(dtype=object), pd.NA)[where]  # -1: not found
+    return pd.Series(text, index=table.index, dtype="string", name="evidence")

@@ -22,6 +22,7 @@ from ncs._codes import (
     concat,
     constant,
     fixed,
+    from_codes,
     from_labels,
     from_table,
     labels,
@@ -128,6 +129,8 @@ def summarize(
     measures: dict[str, np.ndarray] | None = None,
     reference_name: str = "",
     cutoffs: pd.DataFrame | None = None,
+    *,
+    evidence: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The nerves and patients tables for every judged criterion.
 
@@ -143,19 +146,26 @@ def summarize(
         Which reference table supplied the limits.
     cutoffs : pandas.DataFrame, optional
         Distal CMAP duration cut-offs (:func:`ncs.normative.distal_duration_cutoffs`).
+    evidence : bool, default True
+        Build the patients' ``evidence`` sentences. ``False`` leaves the column out (every
+        other column, the evidence labels and counts included, is the same); see
+        :func:`ncs.explain.render_evidence`.
 
     Returns
     -------
     nerves : pandas.DataFrame
         Columns :data:`NERVE_COLUMNS`; one row per (nerve, scheme), every nerve included.
     patients : pandas.DataFrame
-        Columns :data:`PATIENT_COLUMNS`; one row per (patient, scheme).
+        Columns :data:`PATIENT_COLUMNS` (without ``evidence`` unless asked for); one row per
+        (patient, scheme).
     """
     n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
     first_site = np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]]) if n_nerves else []
     first_site = np.asarray(first_site, dtype=np.int64)
     key_codes = {k: take(categorical(sorted_sites[k]), first_site) for k in NERVE_KEYS}
     keys = {k: labels(key_codes[k]) for k in ("nerve", "side")}
+    nerve_codes = np.asarray(key_codes["nerve"].codes, dtype=np.int64)
+    side_codes = np.asarray(key_codes["side"].codes, dtype=np.int64)
     n_sites = _count(n_nerves, site_nerve)
     n_seg = _count(n_nerves, segment_nerve)
     # nerves are sorted by patient first, so a patient's nerves are contiguous
@@ -243,12 +253,13 @@ def summarize(
             items=item_codes,
         )
         verdict, scheme_evidence = _verdicts(
-            crit, patient_code, ctx, segments, segment_nerve, n_nerves
+            crit, patient_code, ctx, segments, segment_nerve, n_nerves, evidence=evidence
         )
         part = _patient_part(
             crit,
             j,
             segments,
+            segment_nerve,
             segment_patient,
             n_patients,
             patient_ids,
@@ -256,13 +267,22 @@ def summarize(
             pos,
             is_na,
             patient_code,
+            evidence=evidence,
         )
         if scheme_evidence is not None:
-            part["evidence"] = scheme_evidence
-            first = _first_item_nerve(crit, item_codes, nerve_patient, n_patients, keys)
-            part["evidence_nerve"] = np.where(
-                pd.isna(part["evidence_nerve"]), first, part["evidence_nerve"]
-            )
+            if evidence:
+                part["evidence"] = scheme_evidence
+            first = _first_item_nerve(item_codes, nerve_patient, n_patients)
+            ids = part["evidence_nerve"]
+            part["evidence_nerve"] = np.where(ids < 0, first, ids)
+        ids = part["evidence_nerve"]
+        part["evidence_nerve"] = pair_labels(
+            np.where(ids < 0, -1, nerve_codes[ids]),
+            names_of(key_codes["nerve"]),
+            side_codes[ids],
+            names_of(key_codes["side"]),
+            " ",
+        )
         part["n_nerves"] = n_nerves_of_patient
         part["n_segments"] = _count(n_patients, segment_patient, seg_code >= 0)
         patient_parts.append(part)
@@ -276,7 +296,8 @@ def summarize(
             **{p: PARAMETER_VALUES for p in PARAMETERS},
         },
     )
-    patients = _frame(patient_parts, PATIENT_COLUMNS, {})
+    columns = PATIENT_COLUMNS if evidence else tuple(c for c in PATIENT_COLUMNS if c != "evidence")
+    patients = _frame(patient_parts, columns, {})
     return nerves, patients
 
 
@@ -374,8 +395,14 @@ def _verdicts(
     segments: pd.DataFrame,
     segment_nerve: np.ndarray,
     n_nerves: int,
+    *,
+    evidence: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Patient verdict labels for the criterion's rule, and scheme-specific evidence text."""
+    """Patient verdict labels for the criterion's rule, and scheme-specific evidence text.
+
+    With ``evidence=False`` the text is not built; a scheme that has its own evidence still
+    returns an (empty) array so the caller knows it does.
+    """
     kind = crit.verdict_kind
     v = crit.verdicts
     if kind == "any_segment":
@@ -402,6 +429,8 @@ def _verdicts(
         names["katz"] = "Katz 2002 block or dispersion in a segment"
         result = any_of(list(rules.values()))
         verdict = _levels([result], [v[0]], v[1], v[2])
+        if not evidence:
+            return verdict, _NO_TEXT
         return verdict, _rules_evidence(verdict, rules, names, v[0])
     if kind in ("efns2010_cidp", "ean2021_cidp"):
         rules, full, single = guideline_rules(crit.nerve_items, ctx)
@@ -411,18 +440,22 @@ def _verdicts(
         else:
             verdict = _levels([full, single], [v[0], v[1]], v[2], v[3])
             single_level = v[1]
-        evidence = _rules_evidence(verdict, rules, names, None)
+        if not evidence:
+            return verdict, _NO_TEXT
+        text = _rules_evidence(verdict, rules, names, None)
         one_nerve = _one_nerve_evidence(crit, ctx)
-        evidence = np.where(
+        text = np.where(
             (verdict == single_level) & (one_nerve != ""),
-            join_strings(one_nerve, "; nerve-count rule not met (", evidence, ")"),
-            evidence,
+            join_strings(one_nerve, "; nerve-count rule not met (", text, ")"),
+            text,
         )
-        return verdict, evidence.astype(object)
+        return verdict, text.astype(object)
     if kind == "aan1991_cidp":
         rules = aan1991_rules(crit.nerve_items, ctx)
         met = k_of(list(rules.values()), crit.option("min_items"))
         verdict = _levels([met], [v[0]], v[1], v[2])
+        if not evidence:
+            return verdict, _NO_TEXT
         return verdict, _rules_evidence(verdict, rules, names, None)
     if kind == "hadden1998_gbs":
         # "normal": every proximal/distal amplitude ratio > 0.5, i.e. every drop below it
@@ -437,13 +470,19 @@ def _verdicts(
             hit = (classes[name] == TRUE) & ~decided
             verdict[hit] = name
             decided |= hit
-        evidence = np.where(
+        if not evidence:
+            return verdict, _NO_TEXT
+        text = np.where(
             decided,
             join_strings("classified ", verdict, " by the Hadden 1998 rules"),
             "no class is met on the known data (equivocal)",
         )
-        return verdict, evidence.astype(object)
+        return verdict, text.astype(object)
     raise ValueError(f"unknown verdict rule {kind!r} in criterion {crit.id!r}")
+
+
+_NO_TEXT = np.zeros(0, dtype=object)
+"""Stands for scheme evidence that was not asked for (``evidence=False``)."""
 
 
 def _levels(
@@ -503,32 +542,61 @@ def _strip_lead(values: np.ndarray) -> np.ndarray:
 
 
 def _first_item_nerve(
-    crit: Criterion,
-    item_codes: dict[int, np.ndarray],
-    nerve_patient: np.ndarray,
-    n_patients: int,
-    keys: dict[str, np.ndarray],
+    item_codes: dict[int, np.ndarray], nerve_patient: np.ndarray, n_patients: int
 ) -> np.ndarray:
-    """Label of each patient's first nerve meeting any item (None if none)."""
-    out = np.full(n_patients, None, dtype=object)
+    """Id of each patient's first nerve meeting any item (-1 if none)."""
+    out = np.full(n_patients, -1, dtype=np.int64)
     if not item_codes or not n_patients:
         return out
     any_met = np.any(np.stack([c == TRUE for c in item_codes.values()]), axis=0)
     idx = np.flatnonzero(any_met)
     if idx.size:
         pats, first = np.unique(nerve_patient[idx], return_index=True)
-        nerves = idx[first]
-        out[pats] = join_strings(keys["nerve"][nerves], " ", keys["side"][nerves])
+        out[pats] = idx[first]
     return out
 
 
-def _label_strings(column: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """Some rows of a text column as NumPy strings (missing -> ""), via its categories."""
-    values = column.array
-    if isinstance(values, pd.Categorical):
-        table = np.asarray([*names_of(values), ""], dtype=_S)  # code -1 (missing) -> ""
-        return table[np.asarray(values.codes)[rows]]
-    return np.asarray(column.iloc[rows].to_numpy(dtype=object, na_value=""), dtype=_S)
+def _label_strings(first: pd.Series, second: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``"<first> <second>"`` for some rows of two text columns, as NumPy strings."""
+    a, b = categorical(first), categorical(second)
+    table_a = np.asarray([*names_of(a), ""], dtype=_S)  # code -1 (missing) -> ""
+    table_b = np.asarray([*names_of(b), ""], dtype=_S)
+    return _add(table_a[np.asarray(a.codes)[rows]], " ", table_b[np.asarray(b.codes)[rows]])
+
+
+def _categorical_strings(values: pd.Categorical, rows: np.ndarray) -> np.ndarray:
+    """Some rows of a categorical as NumPy strings (missing -> "")."""
+    table_ = np.asarray([*names_of(values), ""], dtype=_S)
+    return table_[np.asarray(values.codes)[rows]]
+
+
+def pair_labels(
+    first: np.ndarray,
+    first_names: Sequence[str],
+    second: np.ndarray,
+    second_names: Sequence[str],
+    sep: str,
+) -> pd.Categorical:
+    """``"<first><sep><second>"`` per row from two code arrays, as a categorical.
+
+    A row whose ``first`` code is -1 is missing. Each distinct pair is formatted once (in
+    Python: there are few), then the rows take their label's code.
+    """
+    a = np.asarray(first, dtype=np.int64)
+    b = np.asarray(second, dtype=np.int64)
+    width = len(second_names) + 1
+    key = np.where(a < 0, -1, a * width + (b + 1))
+    present = key >= 0
+    pairs, inverse = np.unique(key[present], return_inverse=True)
+    second_table = ("", *second_names)  # code -1 -> ""
+    names = np.array(
+        [f"{first_names[k // width]}{sep}{second_table[k % width]}" for k in pairs.tolist()],
+        dtype=object,
+    )
+    distinct, remap = np.unique(names, return_inverse=True)  # two pairs may read the same
+    codes = np.full(len(key), -1, dtype=np.int64)
+    codes[present] = np.asarray(remap).reshape(-1)[np.asarray(inverse).reshape(-1)]
+    return from_codes(codes, [str(x) for x in distinct])
 
 
 def _frame(
@@ -597,6 +665,7 @@ def _patient_part(
     crit: Criterion,
     j: SegmentJudgement,
     segments: pd.DataFrame,
+    segment_nerve: np.ndarray,
     segment_patient: np.ndarray,
     n_patients: int,
     patient_ids: np.ndarray,
@@ -604,8 +673,15 @@ def _patient_part(
     positive_segment: np.ndarray,
     na_segment: np.ndarray,
     patient_code: np.ndarray,
+    *,
+    evidence: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Verdicts with the first positive finding of each patient as evidence (arrays)."""
+    """Verdicts with the first positive finding of each patient as evidence (arrays).
+
+    ``evidence=False`` leaves out the sentence (``evidence``); the labels and counts that
+    name the evidence are built either way, as codes (one label per distinct value).
+    ``evidence_nerve`` is returned as nerve ids (-1: none), labelled by the caller.
+    """
     n_pos = _count(n_patients, segment_patient, positive_segment)
     n_na = _count(n_patients, segment_patient, na_segment)
     n_seg = _count(n_patients, segment_patient, (j.block_code >= 0) | (j.disp_code >= 0))
@@ -614,78 +690,75 @@ def _patient_part(
     pos_idx = np.flatnonzero(positive_segment)
     has_ev, first = np.unique(segment_patient[pos_idx], return_index=True)
     ev = pos_idx[first]
-    ev_nerve = np.full(n_patients, None, dtype=object)
-    ev_segment = np.full(n_patients, None, dtype=object)
-    ev_rule = np.full(n_patients, None, dtype=object)
-    blank = np.array([""], dtype=_S)
-    nerve_side = segment_text = reason = blank[:0]
-    if ev.size:
-        nerve_side = _add(
-            _label_strings(segments["nerve"], ev), " ", _label_strings(segments["side"], ev)
-        )
-        segment_text = _add(
-            _label_strings(segments["distal_site"], ev),
-            " to ",
-            _label_strings(segments["proximal_site"], ev),
-        )
-        ev_nerve[has_ev] = nerve_side.astype(object)
-        ev_segment[has_ev] = segment_text.astype(object)
-        block_positive = j.block_code[ev] >= _CODE_PROBABLE
-        disp_name = crit.dispersion_rules[0].name if crit.dispersion_rules else ""
-        ev_rule[has_ev] = np.where(block_positive, crit.block[0].name, disp_name)
-        reason = np.asarray(j.reason[ev], dtype=_S)
+    ev_nerve = np.full(n_patients, -1, dtype=np.int64)
+    ev_nerve[has_ev] = segment_nerve[ev]
+    distal = categorical(segments["distal_site"])
+    proximal = categorical(segments["proximal_site"])
+    site_codes = np.full((2, n_patients), -1, dtype=np.int64)
+    site_codes[0, has_ev] = np.asarray(distal.codes)[ev]
+    site_codes[1, has_ev] = np.asarray(proximal.codes)[ev]
+    ev_segment = pair_labels(
+        site_codes[0], names_of(distal), site_codes[1], names_of(proximal), " to "
+    )
+    rule_index = np.full(n_patients, -1, dtype=np.int64)
+    rule_index[has_ev] = np.where(j.block_code[ev] >= _CODE_PROBABLE, 0, 1)
+    disp_name = crit.dispersion_rules[0].name if crit.dispersion_rules else None
+    part = {
+        "patient_id": patient_ids,
+        "scheme": constant(crit.id, n_patients),
+        "verdict": verdict,
+        "evidence_nerve": ev_nerve,
+        "evidence_segment": ev_segment,
+        "evidence_rule": from_table([crit.block[0].name, disp_name, None], rule_index),
+        "verdict_rule": constant(rule_text, n_patients),
+        "n_positive_findings": n_pos,
+        "n_not_assessable_segments": n_na,
+        "citation": constant(crit.citation.text, n_patients),
+    }
+    if not evidence:
+        return part
 
     # one sentence per patient, each kind built only for the patients it describes
     positive = patient_code >= _CODE_PROBABLE
     negative = ~positive & (patient_code == _CODE_NO)
     nothing = ~positive & ~negative & (n_seg == 0)
-    evidence = np.empty(n_patients, dtype=_S)
+    text = np.empty(n_patients, dtype=_S)
     rows = np.flatnonzero(positive)
     if rows.size:
         at = np.full(n_patients, -1, dtype=np.int64)
         at[has_ev] = np.arange(has_ev.size)
         k = at[rows]  # -1 (no evidence row) picks the blank appended last
-
-        def pick(values: np.ndarray) -> np.ndarray:
-            return np.concatenate([values, blank])[k]
-
-        evidence[rows] = _add(
-            pick(nerve_side),
+        blank = np.array([""], dtype=_S)
+        reason = np.concatenate([np.asarray(j.reason[ev], dtype=_S), blank])
+        nerve_side = np.concatenate(
+            [_label_strings(segments["nerve"], segments["side"], ev), blank]
+        )
+        text[rows] = _add(
+            nerve_side[k],
             ", ",
-            pick(segment_text),
+            _categorical_strings(ev_segment, rows),
             ": ",
-            pick(reason),
+            reason[k],
             " [",
             n_pos[rows].astype(_S),
             " positive finding(s) in all]",
         )
     rows = np.flatnonzero(negative)
     if rows.size:
-        evidence[rows] = _add(
+        text[rows] = _add(
             "all ",
             n_seg[rows].astype(_S),
             f" segment(s) judged; none met the rule ({rule_text})",
         )
-    evidence[nothing] = "no segment to judge (each nerve stimulated at one site only)"
+    text[nothing] = "no segment to judge (each nerve stimulated at one site only)"
     rows = np.flatnonzero(~positive & ~negative & ~nothing)
     if rows.size:
-        evidence[rows] = _add(
+        text[rows] = _add(
             "no segment met the rule, but ",
             n_na[rows].astype(_S),
             " of ",
             n_seg[rows].astype(_S),
             " segment(s) could not be judged (missing measures or absent distal response)",
         )
-    return {
-        "patient_id": patient_ids,
-        "scheme": constant(crit.id, n_patients),
-        "verdict": verdict,
-        "evidence": evidence,
-        "evidence_nerve": ev_nerve,
-        "evidence_segment": ev_segment,
-        "evidence_rule": ev_rule,
-        "verdict_rule": constant(rule_text, n_patients),
-        "n_positive_findings": n_pos,
-        "n_not_assessable_segments": n_na,
-        "citation": constant(crit.citation.text, n_patients),
-    }
+    part["evidence"] = text
+    return part
