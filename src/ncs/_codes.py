@@ -240,6 +240,22 @@ def combined_key(columns: list[np.ndarray]) -> np.ndarray | None:
     return key
 
 
+def dense_ids(key: np.ndarray) -> np.ndarray:
+    """0-based ids of the distinct values of a non-negative int64 key, in key order.
+
+    The same as ``np.unique(key, return_inverse=True)[1]``; a table of the key's range
+    replaces the sort when the range is small against the number of rows.
+    """
+    if key.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    top = int(key.max()) + 1
+    if top > 8 * key.size + 4096:
+        return np.unique(key, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    seen = np.zeros(top, dtype=bool)
+    seen[key] = True
+    return (np.cumsum(seen) - 1)[key]
+
+
 @functools.lru_cache(maxsize=256)
 def fixed_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
     """The categorical dtype of a fixed list of values, in the given order (cached)."""

@@ -19,6 +19,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from ncs._codes import combined_key
 from ncs.errors import NcsWarning, Problem, ValidationError
 
 __all__ = [
@@ -172,11 +173,14 @@ def nerve_value_conflicts(
             continue
         v = np.asarray(values[col], dtype=float)
         known = ~np.isnan(v) & keyed
-        low = np.full(n_nerves, np.inf)
-        high = np.full(n_nerves, -np.inf)
-        np.minimum.at(low, nerve_id[known], v[known])
-        np.maximum.at(high, nerve_id[known], v[known])
-        differ = np.isfinite(low) & (low != high)
+        if not known.any():
+            continue
+        rows = np.flatnonzero(known)
+        ids = nerve_id[rows]
+        one = np.full(n_nerves, np.nan)
+        one[ids] = v[rows]  # one of each nerve's known values (whichever the write kept)
+        differ = np.zeros(n_nerves, dtype=bool)
+        differ[ids[v[rows] != one[ids]]] = True  # values differ iff one differs from it
         for i in np.flatnonzero(known & differ[nerve_id]):
             problems.append(
                 Problem(int(i), col, "differs between rows of the same nerve (give it once)")
@@ -198,7 +202,13 @@ def _adjacent(
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = valid["site_order"].to_numpy(dtype=np.int64)
     if nerve_id is not None:  # ids from validation: no new factorisation
-        idx = np.lexsort((order, nerve_id))
+        key = combined_key([nerve_id, order])
+        if key is None:
+            idx = np.lexsort((order, nerve_id))
+        elif bool((key[1:] > key[:-1]).all()):
+            idx = np.arange(n)  # already in nerve and site order
+        else:
+            idx = np.argsort(key, kind="stable")
         same = nerve_id[idx][1:] == nerve_id[idx][:-1]
         return idx[:-1][same], idx[1:][same]
     codes = [

@@ -8,6 +8,7 @@ listing them all. Nothing half-validated is returned.
 from __future__ import annotations
 
 import functools
+import itertools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ncs._codes import combined_key, from_codes
+from ncs._codes import combined_key, dense_ids, from_codes
 from ncs._codes import table as new_table
 from ncs.errors import NcsWarning, Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
@@ -259,15 +260,29 @@ def _coded_strings(text: _Text) -> _Coded:
     Vectorised over the distinct values (a cohort has one per patient): stripped, blank ->
     missing, codes into the sorted distinct results.
     """
-    stripped = np.array([u.strip() or None for u in text.uniques], dtype=object)
-    codes, distinct = pd.factorize(stripped, sort=True, use_na_sentinel=True)
+    stripped = [u.strip() or None for u in text.uniques]
+    if None not in stripped and all(a < b for a, b in itertools.pairwise(stripped)):
+        # distinct and sorted already (a table grouped by sorted ids): codes are positions
+        return _Coded(np.asarray(text.codes, dtype=np.int64), stripped)
+    codes, distinct = pd.factorize(
+        np.array(stripped, dtype=object), sort=True, use_na_sentinel=True
+    )
     table = np.append(codes.astype(np.int64), -1)
     return _Coded(table[text.codes], np.asarray(distinct, dtype=object).tolist())
 
 
-def _none(values: np.ndarray) -> np.ndarray:
-    """Element-wise ``is None`` over an object array."""
-    return np.equal(values, None)
+_RESPONSE_ABSENT, _RESPONSE_PRESENT, _RESPONSE_UNKNOWN, _RESPONSE_BLANK = 0, 1, -1, -2
+
+
+def _response_code(value) -> int:
+    """A ``response`` cell as a code: absent, present, an unknown word, or blank."""
+    text = _text_of(value)
+    if text is None:
+        return _RESPONSE_BLANK
+    word = _RESPONSE.get(text.lower())
+    if word is None:
+        return _RESPONSE_UNKNOWN
+    return _RESPONSE_ABSENT if word == "absent" else _RESPONSE_PRESENT
 
 
 def _text_of(value) -> str | None:
@@ -559,15 +574,13 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
             lambda u: (_text_of(u) or "").lower() in _ABSENT_WORDS, False, dtype=bool
         )
     if "response" in df.columns:
-        response_text = _Text(df["response"])
-        response = response_text.map(lambda u: _RESPONSE.get((_text_of(u) or "").lower()), None)
-        given = response_text.map(_text_of, None)
+        response = _Text(df["response"]).map(_response_code, _RESPONSE_BLANK, dtype=np.int8)
         flag(
-            _none(response) & ~_none(given),
+            response == _RESPONSE_UNKNOWN,
             "response",
             "unknown response; use present or absent (NR)",
         )
-        absent = (response == "absent") | amp_says_absent
+        absent = (response == _RESPONSE_ABSENT) | amp_says_absent
     else:
         absent = amp_says_absent.copy()
 
@@ -649,11 +662,11 @@ def _nerve_ids(text: dict[str, _Coded]) -> tuple[np.ndarray, np.ndarray]:
     """Id per row of its (patient, nerve, side), and whether all three are known."""
     codes = [text[c].codes for c in NERVE_KEYS]
     keyed = (codes[0] >= 0) & (codes[1] >= 0) & (codes[2] >= 0)
-    combined = np.zeros(len(codes[0]), dtype=np.int64)
-    for c in codes:
-        combined = combined * (int(c.max(initial=0)) + 2) + (c + 1)
-    _, nerve_id = np.unique(combined, return_inverse=True)
-    return nerve_id.reshape(-1).astype(np.int64), keyed
+    combined = combined_key(codes)
+    if combined is None:  # too many distinct values for one int64 key
+        stacked = np.stack(codes, axis=1)
+        return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1), keyed
+    return dense_ids(combined), keyed
 
 
 def _site_order(
