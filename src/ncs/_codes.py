@@ -101,13 +101,18 @@ def _is_sorted(categories: Sequence[str] | pd.Index) -> bool:
 
 
 def from_codes(
-    codes: np.ndarray, categories: Sequence[str] | pd.Index | pd.CategoricalDtype
+    codes: np.ndarray,
+    categories: Sequence[str] | pd.Index | pd.CategoricalDtype,
+    *,
+    all_used: bool = False,
 ) -> pd.Categorical:
     """A categorical of ``codes`` (-1 = missing) into unique ``categories``.
 
     The categories are sorted and those no code refers to are dropped, so the dtype depends
     only on the values present. ``categories`` may be the dtype of a categorical made here
     (its categories are sorted already); it is reused when every category is used.
+    ``all_used=True`` says the caller knows every category is used (codes repeated from a
+    categorical made here, say), which skips the check.
     """
     codes = np.asarray(codes)
     dtype = categories if isinstance(categories, pd.CategoricalDtype) else None
@@ -122,8 +127,8 @@ def from_codes(
         rank[-1] = -1
         codes = rank[codes]
         cats = [cats[i] for i in order] if n <= _SMALL else pd.Index(cats)[order]
-    if n:
-        used = np.bincount(codes[codes >= 0], minlength=n).astype(bool)
+    if n and not all_used:
+        used = _used(codes, n)
         if not used.all():
             remap = np.append(np.cumsum(used) - 1, -1)  # code -1 stays missing
             codes = remap[codes]
@@ -137,6 +142,17 @@ def from_codes(
     return pd.Categorical.from_codes(
         _small_codes(codes, len(dtype.categories)), dtype=dtype, validate=False
     )
+
+
+def _used(codes: np.ndarray, n: int) -> np.ndarray:
+    """Which of ``n`` categories the codes (-1 = missing) refer to."""
+    if n <= 2 and codes.size:
+        low, high = int(codes.min()), int(codes.max())
+        if high == n - 1 and (n == 1 or low == 0):  # 0 and n - 1 both present: all used
+            return np.ones(n, dtype=bool)
+    seen = np.zeros(n + 1, dtype=bool)
+    seen[codes] = True  # code -1 marks the spare last slot
+    return seen[:n]
 
 
 def take(values: pd.Categorical, rows: np.ndarray) -> pd.Categorical:
@@ -340,26 +356,40 @@ class ColumnCache:
     """Read-only access to a DataFrame's columns, each column's Series made once.
 
     pandas builds a new Series on every ``frame[column]``; the analysis reads the same
-    columns many times per call. Everything else (``iloc``, ``columns``, ``len``) is the
-    frame's own.
+    columns many times per call. With ``rows``, the cache is a view of those rows in that
+    order (a sorted table, say): each column is gathered the first time it is read, so the
+    columns nobody reads are never copied. ``columns`` and ``len`` describe the view.
     """
 
-    __slots__ = ("_series", "frame")
+    __slots__ = ("_series", "frame", "rows")
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> None:
         self.frame = frame
+        self.rows = rows
         self._series: dict[str, pd.Series] = {}
+
+    @property
+    def columns(self) -> pd.Index:
+        return self.frame.columns
 
     def __getitem__(self, key):
         if isinstance(key, str):
             series = self._series.get(key)
             if series is None:
-                series = self._series[key] = self.frame[key]
+                series = self.frame[key]
+                if self.rows is not None:
+                    values = series.array.take(self.rows)
+                    series = pd.Series(values, name=key, copy=False)
+                self._series[key] = series
             return series
+        if self.rows is not None:
+            raise TypeError("a row view reads one column at a time")
         return self.frame[key]
 
     def __len__(self) -> int:
-        return len(self.frame)
+        return len(self.frame) if self.rows is None else len(self.rows)
 
     def __getattr__(self, name: str):
+        if name in ColumnCache.__slots__ or self.rows is not None:
+            raise AttributeError(name)
         return getattr(self.frame, name)

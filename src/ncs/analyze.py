@@ -25,7 +25,7 @@ from ncs.criteria import (
 from ncs.fwave import nerve_measures
 from ncs.plausibility import COLD_LIMB_VALUES, cold_limb_codes, temperature_limits
 from ncs.provenance import provenance
-from ncs.schema import empty_rejected, split_invalid, validate
+from ncs.schema import checked_sites, empty_rejected
 from ncs.segments import build_segments
 from ncs.summary import summarize
 
@@ -243,14 +243,11 @@ def analyze(
     crits = resolve(criteria)
     if not crits:
         raise ValueError("no criteria to apply")
-    if errors == "collect":
-        valid, rejected = split_invalid(sites, units=units)
-    elif errors == "raise":
-        valid, rejected = validate(sites, units=units), empty_rejected()
-    else:
-        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
-    seg, segment_nerve, sorted_sites, site_nerve = build_segments(valid)
-    sites_read = ColumnCache(sorted_sites)  # each column's Series made once per call
+    valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors)
+    seg, segment_nerve, sorted_sites, site_nerve = build_segments(
+        valid, nerve_id=nerve_id, site_sort=site_sort
+    )
+    sites_read = sorted_sites  # each column's Series made once per call
     needs_reference = reference is not None or any(_uses_reference(c) for c in crits)
     measures, reference_name = nerve_measures(
         sites_read, site_nerve, seg, segment_nerve, reference, limits=needs_reference
@@ -278,7 +275,7 @@ def analyze(
     }
     limits = temperature_limits(temperature_limits_c)
     n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
-    cold = cold_limb_codes(sorted_sites, site_nerve, n_nerves, limits)
+    cold = cold_limb_codes(sites_read, site_nerve, n_nerves, limits)
     k = len(crits)
     cats = list(COLD_LIMB_VALUES)
     findings["cold_limb"] = pd.Categorical.from_codes(np.tile(cold[segment_nerve], k), cats)
@@ -317,8 +314,9 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     n = len(seg)
     data: dict[str, Any] = {}
     for key in FINDING_KEYS:  # integer codes repeated, not strings copied
-        values = categorical(seg[key])
-        data[key] = from_codes(np.tile(np.asarray(values.codes), k), values.dtype)
+        values = categorical(seg[key])  # made by build_segments: every category is used
+        codes = np.tile(np.asarray(values.codes), k)
+        data[key] = from_codes(codes, values.dtype, all_used=n > 0)
     ids = [j.criterion.id for j in judgements]
     data["criterion"] = from_codes(np.repeat(np.arange(k, dtype=np.int8), n), ids)
     block = np.concatenate([j.block_code for j in judgements])

@@ -19,7 +19,6 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from ncs._codes import combined_key
 from ncs.errors import NcsWarning, Problem, ValidationError
 
 __all__ = [
@@ -194,23 +193,23 @@ def nerve_value_conflicts(
 
 
 def _adjacent(
-    valid: pd.DataFrame, nerve_id: np.ndarray | None = None
+    valid: pd.DataFrame,
+    nerve_id: np.ndarray | None = None,
+    site_sort: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (distal row, proximal row) of neighbouring sites of each nerve (positions)."""
+    """Pairs (distal row, proximal row) of neighbouring sites of each nerve (positions).
+
+    ``nerve_id`` and ``site_sort`` come from validation (the rows in nerve and site order;
+    None: already in that order); without ``nerve_id`` the keys are factorised and sorted.
+    """
     n = len(valid)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = valid["site_order"].to_numpy(dtype=np.int64)
-    if nerve_id is not None:  # ids from validation: no new factorisation
-        key = combined_key([nerve_id, order])
-        if key is None:
-            idx = np.lexsort((order, nerve_id))
-        elif bool((key[1:] > key[:-1]).all()):
-            idx = np.arange(n)  # already in nerve and site order
-        else:
-            idx = np.argsort(key, kind="stable")
+    if nerve_id is not None:  # ids and order from validation: no new factorisation or sort
+        idx = np.arange(n) if site_sort is None else site_sort
         same = nerve_id[idx][1:] == nerve_id[idx][:-1]
         return idx[:-1][same], idx[1:][same]
+    order = valid["site_order"].to_numpy(dtype=np.int64)
     codes = [
         pd.factorize(valid[c].astype("string"), sort=True)[0]
         for c in ("patient_id", "nerve", "side")
@@ -227,7 +226,11 @@ def _column(valid: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(valid[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def check_valid(valid: pd.DataFrame, nerve_id: np.ndarray | None = None) -> None:
+def check_valid(
+    valid: pd.DataFrame,
+    nerve_id: np.ndarray | None = None,
+    site_sort: np.ndarray | None = None,
+) -> None:
     """Unit and velocity plausibility of a validated sites table.
 
     Parameters
@@ -236,6 +239,8 @@ def check_valid(valid: pd.DataFrame, nerve_id: np.ndarray | None = None) -> None
         Output of validation (canonical units, ``site_order`` and ``input_row`` present).
     nerve_id : numpy.ndarray, optional
         Nerve id of each row, when validation already computed it.
+    site_sort : numpy.ndarray, optional
+        With ``nerve_id``: the rows in nerve and site order (None: they are in that order).
 
     Raises
     ------
@@ -268,7 +273,7 @@ def check_valid(valid: pd.DataFrame, nerve_id: np.ndarray | None = None) -> None
                     )
                 ]
             )
-    distal, proximal = _adjacent(valid, nerve_id)
+    distal, proximal = _adjacent(valid, nerve_id, site_sort)
     if distal.size == 0:
         return
     rows = valid["input_row"].to_numpy(dtype=np.int64)

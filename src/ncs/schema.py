@@ -364,7 +364,7 @@ def validate(
     NcsWarning
         For valid but suspicious values (amplitudes that look like µV).
     """
-    valid, problems, _, _ = _validate(sites, units)
+    valid, problems = _validate(sites, units)[:2]
     if problems:
         raise ValidationError(problems)
     return valid
@@ -436,6 +436,35 @@ def split_invalid(
     >>> rejected["problems"].tolist()[1]
     "column 'latency_ms': not a number"
     """
+    valid, rejected, _ = _split_invalid(sites, units)
+    return valid, rejected
+
+
+def checked_sites(
+    sites: pd.DataFrame, units: Mapping[str, str] | None, errors: str
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """For the analysis pipeline: validated sites, rejected rows, nerve ids and site order.
+
+    ``errors`` is ``"raise"`` (:func:`validate`) or ``"collect"`` (:func:`split_invalid`).
+    Returns the two tables, each valid row's nerve id (dense, in key order) and the
+    permutation putting the valid rows in nerve and site order (None: already in it), so
+    that later steps need not sort or factorise the keys again.
+    """
+    if errors == "collect":
+        valid, rejected, checked = _split_invalid(sites, units)
+    elif errors == "raise":
+        checked = _validate(sites, units)
+        if checked.problems:
+            raise ValidationError(checked.problems)
+        valid, rejected = checked.valid, empty_rejected()
+    else:
+        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    return valid, rejected, checked.nerve_id, checked.site_sort
+
+
+def _split_invalid(
+    sites: pd.DataFrame, units: Mapping[str, str] | None
+) -> tuple[pd.DataFrame, pd.DataFrame, _Checked]:
     n = len(sites) if isinstance(sites, pd.DataFrame) else 0
     positions = np.arange(n, dtype=np.int64)
     current = sites
@@ -466,7 +495,7 @@ def split_invalid(
         current = sites.iloc[positions]
     valid = checked.valid
     valid["input_row"] = positions[valid["input_row"].to_numpy()]
-    return valid, _rejected_table(sites, np.flatnonzero(reject), messages)
+    return valid, _rejected_table(sites, np.flatnonzero(reject), messages), checked
 
 
 def _rejected_table(
@@ -490,6 +519,18 @@ class _Checked(NamedTuple):
     problems: list[Problem]
     nerve_id: np.ndarray
     keyed: np.ndarray
+    site_sort: np.ndarray | None = None
+    """Rows in nerve order, distal to proximal within a nerve (None: already in order)."""
+
+
+def _sort_by_nerve_and_site(nerve_id: np.ndarray, order: np.ndarray) -> np.ndarray | None:
+    """Stable permutation sorting rows by (nerve id, site order); None when already sorted."""
+    key = combined_key([nerve_id, order])
+    if key is None:
+        return np.lexsort((order, nerve_id))
+    if key.size < 2 or bool((key[1:] >= key[:-1]).all()):
+        return None
+    return np.argsort(key, kind="stable")
 
 
 def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
@@ -633,7 +674,10 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     order, order_problems = _site_order(text, out.get("site_order"), nerve_id, keyed)
     problems.extend(order_problems)
     out["site_order"] = order
-    problems.extend(_check_within_nerve(out, text["site"].codes, nerve_id, keyed & (order >= 0)))
+    site_sort = _sort_by_nerve_and_site(nerve_id, order)
+    problems.extend(
+        _check_within_nerve(out, text["site"].codes, nerve_id, keyed & (order >= 0), site_sort)
+    )
     problems.extend(nerve_value_conflicts(out, nerve_id, keyed))
 
     if problems:
@@ -642,8 +686,8 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
 
     _warn_suspicious(amp)
     valid = _assemble(df, out, text, n)
-    check_valid(valid, nerve_id)  # units that look wrong, supplied velocities
-    return _Checked(valid, [], nerve_id, keyed)
+    check_valid(valid, nerve_id, site_sort)  # units that look wrong, supplied velocities
+    return _Checked(valid, [], nerve_id, keyed, site_sort)
 
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
@@ -744,9 +788,16 @@ def _dense_rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
 
 
 def _check_within_nerve(
-    out: dict[str, np.ndarray], site_codes: np.ndarray, nerve_id: np.ndarray, usable: np.ndarray
+    out: dict[str, np.ndarray],
+    site_codes: np.ndarray,
+    nerve_id: np.ndarray,
+    usable: np.ndarray,
+    site_sort: np.ndarray | None,
 ) -> list[Problem]:
-    """Duplicate sites/orders, and proximal latencies that are not after distal ones."""
+    """Duplicate sites/orders, and proximal latencies that are not after distal ones.
+
+    ``site_sort`` orders all rows by nerve, then site order (None: they are in that order).
+    """
     problems: list[Problem] = []
     rows = np.flatnonzero(usable)
     if rows.size == 0:
@@ -760,6 +811,9 @@ def _check_within_nerve(
         key = combined_key([nid, key2])
         if key is None:
             return pd.DataFrame({"n": nid, "k": key2}).duplicated().to_numpy()
+        small_range = key.size and int(key.max()) < 8 * key.size + 4096
+        if small_range and np.bincount(key).max() < 2:  # the usual case: no repeats
+            return np.zeros(key.size, dtype=bool)
         if key.size < _SMALL_TABLE:  # a sort is cheaper than a hash table here
             dup = np.ones(key.size, dtype=bool)
             dup[np.unique(key, return_index=True)[1]] = False
@@ -774,25 +828,20 @@ def _check_within_nerve(
         problems.append(Problem(int(i), "site_order", "two sites of this nerve share a site_order"))
     # Latency order among the remaining rows (a duplicated order has no place in the order).
     clash = dup_site | dup_order
-    lat = out["latency_ms"][rows]
-    keep = ~np.isnan(lat) & ~clash
-    sel = np.flatnonzero(keep)
-    key = combined_key([nid[sel], order[sel]])
-    if key is None:
-        srt = sel[np.lexsort((order[sel], nid[sel]))]
-    elif sel.size < 2 or bool((key[1:] > key[:-1]).all()):
-        srt = sel  # rows already in nerve and site order
-    else:
-        srt = sel[np.argsort(key, kind="stable")]
-    same_nerve = nid[srt][1:] == nid[srt][:-1]
-    not_after = same_nerve & (lat[srt][1:] <= lat[srt][:-1])
+    keep = np.zeros(len(nerve_id), dtype=bool)
+    keep[rows[~clash]] = True
+    keep &= ~np.isnan(out["latency_ms"])
+    srt = np.flatnonzero(keep) if site_sort is None else site_sort[keep[site_sort]]
+    lat = out["latency_ms"][srt]
+    same_nerve = nerve_id[srt][1:] == nerve_id[srt][:-1]
+    not_after = same_nerve & (lat[1:] <= lat[:-1])
     for k in np.flatnonzero(not_after):
         problems.append(
             Problem(
-                int(rows[srt[k + 1]]),
+                int(srt[k + 1]),
                 "latency_ms",
                 "proximal latency is not longer than the latency at the more distal site "
-                f"(row {int(rows[srt[k]])}); sites mislabelled or misordered?",
+                f"(row {int(srt[k])}); sites mislabelled or misordered?",
             )
         )
     return problems

@@ -149,8 +149,20 @@ def segments(
 
 def build_segments(
     sites: pd.DataFrame,
-) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray]:
+    *,
+    nerve_id: np.ndarray | None = None,
+    site_sort: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, ColumnCache, np.ndarray]:
     """Segments of validated sites, plus the ids that tie them to nerves.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        Validated sites.
+    nerve_id, site_sort : numpy.ndarray, optional
+        From validation: each row's nerve id (dense, in key order) and the permutation
+        putting the rows in nerve and site order (None: already in it). Without
+        ``nerve_id`` the rows are sorted here (:func:`sort_sites`).
 
     Returns
     -------
@@ -158,13 +170,20 @@ def build_segments(
         As :func:`segments`, grouped by nerve in key order.
     segment_nerve : numpy.ndarray
         Nerve id of each segment (position in the sorted nerve list).
-    sorted_sites : pandas.DataFrame
-        The sites sorted by nerve keys, then distal to proximal.
+    sorted_sites : ColumnCache
+        The sites sorted by nerve keys, then distal to proximal (columns gathered when
+        first read).
     site_nerve : numpy.ndarray
         Nerve id of each sorted site.
     """
-    sorted_sites, nerve_id = sort_sites(sites)
-    s = ColumnCache(sorted_sites)  # each column read once
+    if nerve_id is None:
+        sorted_frame, nerve_id = sort_sites(sites)
+        s = ColumnCache(sorted_frame)
+    elif site_sort is None:
+        s = ColumnCache(sites.reset_index(drop=True) if _odd_index(sites) else sites)
+    else:
+        s = ColumnCache(sites, rows=site_sort)
+        nerve_id = nerve_id[site_sort]
     n = len(s)
     pos = np.arange(n)
     first = np.zeros(n, dtype=np.int64)
@@ -260,7 +279,13 @@ def build_segments(
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
     seg = table(out, distal.size)
     _warn_cv(cv)
-    return seg, nerve_id[distal], sorted_sites, nerve_id
+    return seg, nerve_id[distal], s, nerve_id
+
+
+def _odd_index(frame: pd.DataFrame) -> bool:
+    return not (
+        isinstance(frame.index, pd.RangeIndex) and frame.index.equals(pd.RangeIndex(len(frame)))
+    )
 
 
 REFERENCE_VALUES: tuple[str, ...] = ("adjacent", "distal")

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import ncs
+from ncs._codes import CATEGORY_COLUMNS
 from ncs.batch import account
 from ncs.schema import NERVE_KEYS
 from ncs.testing.strategies import SECRET_PREFIX, messy_sites
@@ -44,6 +45,19 @@ def _no_patient_values(err_or_none, messages) -> None:
         assert SECRET_PREFIX not in text, "a patient id leaked into a message"
 
 
+def _check_categories(result: ncs.Analysis) -> None:
+    """Every text key column's categories are exactly the sorted values present."""
+    for name in ("sites", "segments", "findings", "nerves", "patients"):
+        frame = getattr(result, name)
+        for col in frame.columns:
+            if col not in CATEGORY_COLUMNS:
+                continue
+            values = frame[col]
+            assert isinstance(values.dtype, pd.CategoricalDtype), (name, col)
+            present = sorted(set(values.dropna().astype(str)))
+            assert list(values.cat.categories) == present, (name, col)
+
+
 def _check_complete(result: ncs.Analysis, sites: pd.DataFrame) -> None:
     n = len(sites)
     assert len(result.sites) == n
@@ -55,6 +69,7 @@ def _check_complete(result: ncs.Analysis, sites: pd.DataFrame) -> None:
     assert len(keys.merge(have, how="left", indicator=True).query("_merge == 'left_only'")) == 0
     assert len(result.findings) == len(result.segments) * len(result.criteria)
     assert account(result)["balanced"] == 1
+    _check_categories(result)
     result.to_json()  # the whole result serialises (no NaN, no odd objects)
 
 
@@ -107,6 +122,7 @@ def test_collect_accounts_for_every_row(sites, criteria, fuzz_stats):
     fuzz_stats["rows_lost"] += len(set(range(n)) - seen)
     assert seen == set(range(n))
     assert account(outcome)["balanced"] == 1
+    _check_categories(outcome)
     for text in messages:
         assert SECRET_PREFIX not in text
     outcome.to_json()
