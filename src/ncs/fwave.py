@@ -45,18 +45,23 @@ def _labels(column: pd.Series, rows: np.ndarray) -> np.ndarray:
 def _first_per_nerve(
     values: np.ndarray, nerve: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """First known value of each nerve (sorted order), and whether known values disagree."""
+    """First known value of each nerve (sorted order), and whether known values disagree.
+
+    ``nerve`` is the sorted sites' nerve id, so each nerve's rows are contiguous and the
+    first row of each run of known values is found without a sort.
+    """
     out = np.full(n, np.nan)
-    known = ~np.isnan(values)
-    idx = np.flatnonzero(known)
-    if idx.size:
-        ids, first = np.unique(nerve[idx], return_index=True)
-        out[ids] = values[idx[first]]
-    low = np.full(n, np.inf)
-    high = np.full(n, -np.inf)
-    np.minimum.at(low, nerve[idx], values[idx])
-    np.maximum.at(high, nerve[idx], values[idx])
-    conflict = np.isfinite(low) & (low != high)
+    conflict = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(~np.isnan(values))
+    if idx.size == 0:
+        return out, conflict
+    ids = nerve[idx]
+    if bool((ids[1:] >= ids[:-1]).all()):
+        first = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    else:  # not grouped (never from build_segments): the first occurrence by sorting
+        first = np.unique(ids, return_index=True)[1]
+    out[ids[first]] = values[idx[first]]
+    conflict[ids[values[idx] != out[ids]]] = True  # values differ iff one differs from the first
     return out, conflict
 
 

@@ -406,17 +406,15 @@ def _verdicts(
     kind = crit.verdict_kind
     v = crit.verdicts
     if kind == "any_segment":
-        verdict = np.select(
-            [patient_code >= _CODE_PROBABLE, patient_code == _CODE_NO], [v[0], v[1]], v[2]
-        )
-        return verdict.astype(object), None
+        level = np.select([patient_code >= _CODE_PROBABLE, patient_code == _CODE_NO], [0, 1], 2)
+        return from_table(v[:3], level), None
     if kind == "cb_grade":
-        verdict = np.select(
+        level = np.select(
             [patient_code == _CODE_YES, patient_code == _CODE_PROBABLE, patient_code == _CODE_NO],
-            [v[0], v[1], v[2]],
-            v[3],
+            [0, 1, 2],
+            3,
         )
-        return verdict.astype(object), None
+        return from_table(v[:4], level), None
     names = {item.id: item.name for item in crit.nerve_items}
     seg_result = np.where(
         patient_code >= _CODE_PROBABLE, TRUE, np.where(patient_code == _CODE_NA, UNKNOWN, FALSE)
@@ -688,7 +686,13 @@ def _patient_part(
     rule_text = verdict_rule(crit)
 
     pos_idx = np.flatnonzero(positive_segment)
-    has_ev, first = np.unique(segment_patient[pos_idx], return_index=True)
+    pos_patient = segment_patient[pos_idx]  # segments are grouped by patient: no sort needed
+    first = (
+        np.flatnonzero(np.r_[True, pos_patient[1:] != pos_patient[:-1]])
+        if pos_idx.size
+        else pos_idx
+    )
+    has_ev = pos_patient[first]
     ev = pos_idx[first]
     ev_nerve = np.full(n_patients, -1, dtype=np.int64)
     ev_nerve[has_ev] = segment_nerve[ev]
