@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import ncs
+from ncs import simulate
 from conftest import FIXTURES, two_sites
 
 
@@ -148,3 +149,16 @@ def test_criteria_given_twice_is_an_error():
 def test_invalid_input_computes_nothing():
     with pytest.raises(ncs.ValidationError):
         ncs.analyze(two_sites(latency=(5.0, 4.0)))
+
+
+def test_small_tables_match_the_public_constructor(monkeypatch):
+    """The fast constructor of small output tables gives what pd.DataFrame(dict) gives."""
+    from ncs import _codes
+
+    sites = simulate.cohort(2, seed=3, both_sides=True)
+    fast = ncs.analyze(sites)
+    monkeypatch.setattr(_codes, "_FROM_ARRAYS", None)
+    public = ncs.analyze(sites)
+    for name in ("sites", "segments", "findings", "nerves", "patients"):
+        pd.testing.assert_frame_equal(getattr(fast, name), getattr(public, name))
+        assert getattr(fast, name)._mgr.nblocks == getattr(public, name)._mgr.nblocks

@@ -286,17 +286,30 @@ def fixed(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
 
 
 def table(data: dict[str, object], n: int) -> pd.DataFrame:
-    """A DataFrame of freshly made columns (``n`` rows each).
+    """A DataFrame of freshly made columns (``n`` rows each, a RangeIndex).
 
     A large table keeps each column as it is: pandas would otherwise combine same-dtype
     columns into blocks, copying every value. A small one is combined (quicker to build and
-    to select rows from).
+    to select rows from); its columns are 1-D NumPy or pandas arrays of length ``n`` made by
+    ncs, so pandas' checks of arbitrary input are skipped where pandas offers that
+    (``DataFrame._from_arrays``, in every supported pandas; else the public constructor).
     """
-    if n < _COMBINE_BELOW:
-        return pd.DataFrame(data)
-    return pd.DataFrame(data, copy=False)
+    if n >= _COMBINE_BELOW:
+        return pd.DataFrame(data, copy=False)
+    if _FROM_ARRAYS is not None:
+        try:
+            return _FROM_ARRAYS(
+                list(data.values()),
+                columns=pd.Index(list(data)),
+                index=pd.RangeIndex(n),
+                verify_integrity=False,
+            )
+        except TypeError:  # a pandas whose private constructor changed: the public one
+            pass
+    return pd.DataFrame(data)
 
 
+_FROM_ARRAYS = getattr(pd.DataFrame, "_from_arrays", None)
 _COMBINE_BELOW = 10_000  # rows
 
 

@@ -277,9 +277,8 @@ def analyze(
     n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
     cold = cold_limb_codes(sites_read, site_nerve, n_nerves, limits)
     k = len(crits)
-    cats = list(COLD_LIMB_VALUES)
-    findings["cold_limb"] = pd.Categorical.from_codes(np.tile(cold[segment_nerve], k), cats)
-    nerves["cold_limb"] = pd.Categorical.from_codes(np.tile(cold, k), cats)
+    findings["cold_limb"] = fixed(np.tile(cold[segment_nerve], k), COLD_LIMB_VALUES)
+    nerves["cold_limb"] = fixed(np.tile(cold, k), COLD_LIMB_VALUES)
     meta["provenance"] = provenance(crits, reference_name, limits)
     return Analysis(
         sites=valid,

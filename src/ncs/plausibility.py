@@ -104,9 +104,10 @@ def check_cells(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFram
         One per offending cell: row, column, and the kind of value (never the value).
     """
     problems: list[Problem] = []
-    for col in columns:
-        if col not in df.columns or df[col].dtype != object:
-            continue
+    dtypes = df.dtypes  # one look at every column's type, no column read
+    wanted = set(columns)
+    objects = [c for c, t in zip(df.columns, dtypes, strict=True) if t == object and c in wanted]
+    for col in objects:
         values = df[col].to_numpy()
         try:  # per unique value where the cells are hashable (the usual case)
             codes, uniques = pd.factorize(values)
