@@ -162,3 +162,10 @@ def test_small_tables_match_the_public_constructor(monkeypatch):
     for name in ("sites", "segments", "findings", "nerves", "patients"):
         pd.testing.assert_frame_equal(getattr(fast, name), getattr(public, name))
         assert getattr(fast, name)._mgr.nblocks == getattr(public, name)._mgr.nblocks
+
+
+def test_renaming_one_tables_columns_leaves_the_others_alone():
+    a = ncs.analyze(simulate.cohort(1, seed=1))
+    b = ncs.analyze(simulate.cohort(1, seed=2))
+    a.patients.columns.name = "renamed"
+    assert b.patients.columns.name is None

@@ -300,7 +300,7 @@ def table(data: dict[str, object], n: int) -> pd.DataFrame:
         try:
             return _FROM_ARRAYS(
                 list(data.values()),
-                columns=pd.Index(list(data)),
+                columns=_column_index(tuple(data)).copy(),  # a copy: its name is settable
                 index=pd.RangeIndex(n),
                 verify_integrity=False,
             )
@@ -310,6 +310,12 @@ def table(data: dict[str, object], n: int) -> pd.DataFrame:
 
 
 _FROM_ARRAYS = getattr(pd.DataFrame, "_from_arrays", None)
+
+
+@functools.lru_cache(maxsize=256)
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    """The columns Index of a table layout (made once; callers take a cheap copy)."""
+    return pd.Index(list(names))
 _COMBINE_BELOW = 10_000  # rows
 
 
@@ -377,6 +383,8 @@ class ColumnCache:
     __slots__ = ("_series", "frame", "rows")
 
     def __init__(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> None:
+        if rows is not None and len(frame) < _COMBINE_BELOW:  # small: one take is cheaper
+            frame, rows = frame.take(rows).reset_index(drop=True), None
         self.frame = frame
         self.rows = rows
         self._series: dict[str, pd.Series] = {}

@@ -224,7 +224,10 @@ def _adjacent(
 def _column(valid: pd.DataFrame, name: str) -> np.ndarray:
     if name not in valid.columns:
         return np.full(len(valid), np.nan)
-    return pd.to_numeric(valid[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    values = valid[name]
+    if values.dtype.kind in "fiu":  # validated numeric columns: no conversion
+        return values.to_numpy(dtype=float)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def check_valid(
