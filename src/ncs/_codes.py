@@ -146,7 +146,7 @@ def from_codes(
 
 def _used(codes: np.ndarray, n: int) -> np.ndarray:
     """Which of ``n`` categories the codes (-1 = missing) refer to."""
-    if n <= 2 and codes.size:
+    if n <= 2 and codes.size > 4096:  # two reductions beat a scatter on long columns
         low, high = int(codes.min()), int(codes.max())
         if high == n - 1 and (n == 1 or low == 0):  # 0 and n - 1 both present: all used
             return np.ones(n, dtype=bool)
@@ -212,15 +212,16 @@ def _sorted_dtype(values: pd.Categorical) -> bool:
 
 def from_table(labels: Sequence[str | None], index: np.ndarray) -> pd.Categorical:
     """``labels[index]`` as a categorical, for a short table of labels (None = missing)."""
-    codes, uniques = pd.factorize(np.asarray(list(labels), dtype=object))
-    return from_codes(codes[np.asarray(index)], list(uniques))
+    position: dict[str, int] = {}
+    codes = [-1 if label is None else position.setdefault(label, len(position)) for label in labels]
+    return from_codes(np.array(codes, dtype=np.int64)[np.asarray(index)], list(position))
 
 
 def constant(value: str | None, n: int) -> pd.Categorical:
     """``n`` copies of one label (or ``n`` missing values)."""
     if value is None:
         return from_codes(np.full(n, -1, dtype=np.int8), [])
-    return from_codes(np.zeros(n, dtype=np.int8), [value])
+    return from_codes(np.zeros(n, dtype=np.int8), [value], all_used=n > 0)
 
 
 def concat(parts: Sequence[pd.Categorical]) -> pd.Categorical:
@@ -316,6 +317,8 @@ _FROM_ARRAYS = getattr(pd.DataFrame, "_from_arrays", None)
 def _column_index(names: tuple[str, ...]) -> pd.Index:
     """The columns Index of a table layout (made once; callers take a cheap copy)."""
     return pd.Index(list(names))
+
+
 _COMBINE_BELOW = 10_000  # rows
 
 

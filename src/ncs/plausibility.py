@@ -106,7 +106,11 @@ def check_cells(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFram
     problems: list[Problem] = []
     dtypes = df.dtypes  # one look at every column's type, no column read
     wanted = set(columns)
-    objects = [c for c, t in zip(df.columns, dtypes, strict=True) if t == object and c in wanted]
+    objects = [
+        c
+        for c, t in zip(df.columns, dtypes, strict=True)
+        if isinstance(t, np.dtype) and t.kind == "O" and c in wanted
+    ]
     for col in objects:
         values = df[col].to_numpy()
         try:  # per unique value where the cells are hashable (the usual case)

@@ -8,6 +8,7 @@ verification flags): any change to a rule changes it, and equal versions mean eq
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -33,20 +34,37 @@ def criterion_version(criterion: Any) -> str:
     str
         Equal for criteria with equal descriptions, different after any change of a rule.
     """
+    known = _VERSIONS.get(id(criterion))
+    if known is not None and known[0] is criterion:  # criteria are frozen: computed once
+        return known[1]
     text = _canonical(criterion.to_dict())
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    if len(_VERSIONS) > 256:
+        _VERSIONS.clear()
+    _VERSIONS[id(criterion)] = (criterion, version)
+    return version
+
+
+_VERSIONS: dict[int, tuple[Any, str]] = {}
 
 
 def _reference_sources(reference_name: str) -> list[str]:
     """Sources of the shipped reference table when it was used; else nothing known."""
-    from ncs.normative import DEFAULT_REFERENCE_NAME, default_reference
+    from ncs.normative import DEFAULT_REFERENCE_NAME
 
     if reference_name != DEFAULT_REFERENCE_NAME:
         return []
+    return list(_default_sources())
+
+
+@functools.lru_cache(maxsize=1)
+def _default_sources() -> tuple[str, ...]:
+    from ncs.normative import default_reference
+
     table = default_reference()
     if "source" not in table.columns:
-        return []
-    return sorted({str(s) for s in table["source"].dropna()})
+        return ()
+    return tuple(sorted({str(s) for s in table["source"].dropna()}))
 
 
 def provenance(
