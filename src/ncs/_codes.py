@@ -367,7 +367,8 @@ def text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
     if isinstance(values.dtype, np.dtypes.StringDType) and _ARROW_STRINGS:
         import pyarrow as pa
 
-        return pd.array(pa.array(values, type=pa.large_string()), dtype="string")
+        # the default "string" dtype is Arrow-backed here: wrap the Arrow array directly
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
     return pd.array(np.asarray(values, dtype=object), dtype="string")
 
 
