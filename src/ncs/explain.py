@@ -48,29 +48,41 @@ def _add(*parts) -> np.ndarray:
 def format_number(
     values: np.ndarray, decimals: np.ndarray | int = _DECIMALS, *, signed: bool = False
 ) -> np.ndarray:
-    """Format floats with a fixed number of decimals, vectorised (NaN -> ``"unknown"``)."""
+    """Format floats with a fixed number of decimals, vectorised (NaN -> ``"unknown"``).
+
+    ``decimals`` may differ per value. Each value is rounded half to even at its number of
+    decimals (``np.rint``), then written as whole part, point and zero-padded fraction.
+    """
     v = np.asarray(values, dtype=float)
-    dec = np.broadcast_to(np.asarray(decimals, dtype=np.int64), v.shape)
+    if np.ndim(decimals) == 0:
+        dec = np.full(v.shape, int(decimals), dtype=np.int64)
+    else:
+        dec = np.asarray(decimals, dtype=np.int64)
     known = ~np.isnan(v)
-    out = np.empty(v.shape, dtype=_S)
-    out[~known] = "unknown"
-    for d in np.unique(dec[known]):
-        sel = known & (dec == d)
-        scale = 10 ** int(d)
-        scaled = np.rint(np.abs(v[sel]) * scale).astype(np.int64)
-        whole = (scaled // scale).astype(_S)
-        if d > 0:
-            frac = np.strings.zfill((scaled % scale).astype(_S), int(d))
-            text = _add(whole, ".", frac)
-        else:
-            text = whole
-        negative = (v[sel] < 0) & (scaled > 0)
-        if signed:
-            sign = np.where(negative, "-", "+").astype(_S)
-        else:
-            sign = np.where(negative, "-", "").astype(_S)
-        out[sel] = _add(sign, text)
-    return out
+    all_known = bool(known.all())
+    scale = 10**dec
+    if all_known:
+        scaled = np.rint(np.abs(v) * scale).astype(np.int64)
+    else:
+        scaled = np.where(known, np.rint(np.abs(np.where(known, v, 0.0)) * scale), 0)
+        scaled = scaled.astype(np.int64)
+    whole = (scaled // scale).astype(_S)
+    point = dec > 0
+    if point.any():  # whole part, point, zero-padded fraction
+        frac = np.strings.zfill((scaled % scale).astype(_S), dec)
+        text = (
+            _add(whole, ".", frac)
+            if point.all()
+            else np.where(point, _add(whole, ".", frac), whole)
+        )
+    else:
+        text = whole
+    negative = (v < 0) & (scaled > 0)
+    if signed:
+        text = _add(np.where(negative, "-", "+").astype(_S), text)
+    elif negative.any():
+        text = _add(np.where(negative, "-", "").astype(_S), text)
+    return text.astype(_S) if all_known else np.where(known, text, "unknown").astype(_S)
 
 
 #: How operators are written in sentences.
@@ -147,6 +159,8 @@ def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
         prefix = np.array(f"{label} ", dtype=_S)
         number = format_number(raw, decimals, signed=t.measure.endswith("_pct"))
     phrase = _add(prefix, number, suffix)
+    if known.all():
+        return phrase
     return np.where(known, phrase, _strings(f"{label} unknown", n)).astype(_S)
 
 
