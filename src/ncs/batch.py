@@ -279,8 +279,11 @@ def analyze_file(
     format : {"parquet", "csv"}, optional
         Output format; default Parquet when pyarrow is installed, else CSV.
     reasons : bool, default False
-        Write the ``findings.reason`` sentences (slow on large cohorts; see
-        :func:`ncs.explain.render_reasons` for rendering them afterwards).
+        Write the sentences, ``findings.reason`` and ``patients.evidence`` (slow on large
+        cohorts). Without them the patients keep their evidence labels and counts
+        (``evidence_nerve``, ``evidence_segment``, ``evidence_rule``,
+        ``n_positive_findings``); :func:`ncs.explain.render_reasons` and
+        :func:`ncs.explain.render_evidence` render sentences afterwards.
     progress : bool, optional
         Draw a progress bar on stderr; default: only when stderr is a terminal.
     pseudonymize_key : bytes or str, optional

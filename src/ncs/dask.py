@@ -70,8 +70,9 @@ def analyze(
     units : mapping, optional
         As for :func:`ncs.analyze`.
     reasons : bool, default False
-        Build ``findings.reason`` sentences (costly at scale; see
-        :func:`ncs.explain.render_reasons`).
+        Build the sentences, ``findings.reason`` and ``patients.evidence`` (costly at
+        scale; see :func:`ncs.explain.render_reasons` and
+        :func:`ncs.explain.render_evidence`).
     npartitions : int, optional
         Partitions after the shuffle by ``patient_id`` (default: as many as ``ddf``).
 

@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from ncs.analyze import Analysis
     from ncs.criteria import Criterion, RuleOutcome, SegmentRule, Threshold
 
-__all__ = ["LazyReasons", "explain_findings", "format_number", "join_strings", "render_reasons"]
+__all__ = [
+    "LazyReasons",
+    "explain_findings",
+    "format_number",
+    "join_strings",
+    "render_evidence",
+    "render_reasons",
+]
 
 _S = np.dtypes.StringDType()
 
@@ -212,19 +219,21 @@ def _explain_rules(
         if not sel.any():
             continue
         body = _rule_text(rule, segments)
-        text = np.where(sel, body, text)
-        if rule.preconditions:
-            pre = _precondition_text(rule, segments)
-            failed = sel & (outcome.why == WHY_PRECONDITION)
-            text = np.where(failed, pre, text)
+        text = body if sel.all() else np.where(sel, body, text)
+        failed = sel & (outcome.why == WHY_PRECONDITION)
+        if rule.preconditions and failed.any():
+            text = np.where(failed, _precondition_text(rule, segments), text)
     text = _add(text, ": ", _outcome(outcome.code, name))
-    excluded = _strings(
-        f"{name} not considered ({exclusion_note})" if exclusion_note else f"{name} not considered",
-        n,
-    )
-    text = np.where(outcome.why == WHY_EXCLUDED, excluded, text)
-    absent = _strings(f"no response at the distal site: {name} not assessable", n)
-    return np.where(outcome.why == WHY_DISTAL_ABSENT, absent, text).astype(_S)
+    # the rarer outcomes replace the sentence only where they occur
+    excluded = outcome.why == WHY_EXCLUDED
+    if excluded.any():
+        note = f" ({exclusion_note})" if exclusion_note else ""
+        text = np.where(excluded, _strings(f"{name} not considered{note}", n), text)
+    absent = outcome.why == WHY_DISTAL_ABSENT
+    if absent.any():
+        words = f"no response at the distal site: {name} not assessable"
+        text = np.where(absent, _strings(words, n), text)
+    return text.astype(_S, copy=False)
 
 
 def explain_findings(
