@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import ncs
-from ncs import simulate
 from conftest import FIXTURES, two_sites
+from ncs import simulate
 
 
 def _study() -> pd.DataFrame:

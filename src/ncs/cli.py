@@ -137,7 +137,11 @@ def _parser() -> argparse.ArgumentParser:
     p_batch.add_argument("--criteria", "-c", action="append", metavar="ID")
     p_batch.add_argument("--units", action="append", metavar="QUANTITY=UNIT", default=[])
     p_batch.add_argument("--format", "-f", choices=("parquet", "csv"), default=None)
-    p_batch.add_argument("--reasons", action="store_true", help="write the sentences too (findings.reason, patients.evidence)")
+    p_batch.add_argument(
+        "--reasons",
+        action="store_true",
+        help="write the sentences too (findings.reason, patients.evidence)",
+    )
     p_batch.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_safety_options(p_batch, size_limit=False)
     p_cmp = sub.add_parser(
