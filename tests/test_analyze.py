@@ -169,3 +169,31 @@ def test_renaming_one_tables_columns_leaves_the_others_alone():
     b = ncs.analyze(simulate.cohort(1, seed=2))
     a.patients.columns.name = "renamed"
     assert b.patients.columns.name is None
+
+
+@pytest.mark.parametrize("n_patients", [2, 1000], ids=["small table", "large table"])
+def test_extra_columns_keep_their_dtype(monkeypatch, n_patients):
+    """Columns ncs does not know pass through with the dtype they came in with, whatever
+    the size of the table and whichever constructor builds it."""
+    from ncs import _codes
+
+    sites = simulate.cohort(n_patients, seed=3)
+    n = len(sites)
+    extra = {
+        "note": pd.array(["x"] * n, dtype="string"),
+        "count": pd.array([1, None] * (n // 2), dtype="Int64"),
+        "when": pd.Series(pd.Timestamp("2026-01-01"), index=sites.index),
+        "flag": np.ones(n, dtype=bool),
+        "text_objects": pd.Series(["t"] * n, dtype=object),
+    }
+    for name, values in extra.items():
+        sites[name] = values
+    want = {name: sites[name].dtype for name in extra}
+    fast = ncs.analyze(sites).sites
+    monkeypatch.setattr(_codes, "_FROM_ARRAYS", None)
+    public = ncs.analyze(sites).sites
+    for frame in (fast, public):
+        assert {name: frame[name].dtype for name in extra} == want
+        for name in extra:
+            assert frame[name].tolist() == sites[name].tolist()
+    pd.testing.assert_frame_equal(fast, public)

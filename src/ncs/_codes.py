@@ -294,9 +294,10 @@ def table(data: dict[str, object], n: int) -> pd.DataFrame:
     to select rows from); its columns are 1-D NumPy or pandas arrays of length ``n`` made by
     ncs, so pandas' checks of arbitrary input are skipped where pandas offers that
     (``DataFrame._from_arrays``, in every supported pandas; else the public constructor).
+    Every path keeps each column's dtype as given (an object array stays ``object``).
     """
     if n >= _COMBINE_BELOW:
-        return pd.DataFrame(data, copy=False)
+        return pd.DataFrame(_objects_kept(data), copy=False)
     if _FROM_ARRAYS is not None:
         try:
             return _FROM_ARRAYS(
@@ -307,7 +308,18 @@ def table(data: dict[str, object], n: int) -> pd.DataFrame:
             )
         except TypeError:  # a pandas whose private constructor changed: the public one
             pass
-    return pd.DataFrame(data)
+    return pd.DataFrame(_objects_kept(data))
+
+
+def _objects_kept(data: dict[str, object]) -> dict[str, object]:
+    """Object arrays wrapped so that pandas keeps them ``object`` (as ``_from_arrays`` does)
+    instead of inferring a string dtype: a column's dtype never depends on the table size."""
+    return {
+        k: pd.Series(v, dtype=object, copy=False)
+        if isinstance(v, np.ndarray) and v.dtype.kind == "O"
+        else v
+        for k, v in data.items()
+    }
 
 
 _FROM_ARRAYS = getattr(pd.DataFrame, "_from_arrays", None)

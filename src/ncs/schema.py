@@ -876,7 +876,7 @@ def _assemble(
         if c.name in out:
             values = out[c.name]
         elif c.name in df.columns:
-            values = df[c.name].to_numpy(copy=True)
+            values = _own_copy(df[c.name])
         else:
             continue
         if c.name == "site_order":
@@ -885,5 +885,12 @@ def _assemble(
     data["input_row"] = np.arange(n, dtype=np.int64)
     for col in df.columns:
         if col not in data:
-            data[col] = df[col].to_numpy(copy=True)  # the input's arrays are never shared
+            data[col] = _own_copy(df[col])
     return new_table(data, n)
+
+
+def _own_copy(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """A column's values as a copy (the input's arrays are never shared), dtype kept."""
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy(copy=True)
+    return column.array.copy()
