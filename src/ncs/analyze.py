@@ -26,7 +26,7 @@ from ncs.fwave import nerve_measures
 from ncs.plausibility import COLD_LIMB_VALUES, cold_limb_codes, temperature_limits
 from ncs.provenance import provenance
 from ncs.schema import checked_sites, empty_rejected
-from ncs.segments import build_segments
+from ncs.segments import SEGMENT_KEYS, build_segments
 from ncs.summary import summarize
 
 __all__ = ["JSON_SCHEMA_VERSION", "Analysis", "analyze"]
@@ -297,14 +297,8 @@ def analyze(
     )
 
 
-FINDING_KEYS: tuple[str, ...] = (
-    "patient_id",
-    "nerve",
-    "side",
-    "distal_site",
-    "proximal_site",
-    "reference",
-)
+FINDING_KEYS: tuple[str, ...] = SEGMENT_KEYS
+"""The segment keys each finding repeats (with its ``criterion``)."""
 
 
 def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataFrame:

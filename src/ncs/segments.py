@@ -24,13 +24,18 @@ from ncs.schema import NERVE_KEYS, validate
 
 __all__ = ["SEGMENT_COLUMNS", "segments", "sort_sites"]
 
-SEGMENT_COLUMNS: tuple[str, ...] = (
+SEGMENT_KEYS: tuple[str, ...] = (
     "patient_id",
     "nerve",
     "side",
     "distal_site",
     "proximal_site",
     "reference",
+)
+"""Columns that identify a segment (and, with ``criterion``, a finding)."""
+
+SEGMENT_COLUMNS: tuple[str, ...] = (
+    *SEGMENT_KEYS,
     "distance_mm",
     "cv_m_s",
     "amp_drop_pct",

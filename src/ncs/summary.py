@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ncs._codes import (
+    CATEGORY_COLUMNS,
     categorical,
     concat,
     constant,
@@ -301,29 +302,11 @@ def summarize(
     return nerves, patients
 
 
-_TEXT_COLUMNS = frozenset(
-    {
-        "patient_id",
-        "nerve",
-        "side",
-        "scheme",
-        "verdict",
-        "evidence",
-        "evidence_nerve",
-        "evidence_segment",
-        "evidence_rule",
-        "verdict_rule",
-        "citation",
-        "parameters_met",
-        "muscle",
-        "distal_response",
-        "reference",
-    }
-)
-
-
 _FREE_TEXT = frozenset({"evidence"})
 """Text columns that stay ``string`` (one sentence per row); every other one is a category."""
+
+_TEXT_COLUMNS = (CATEGORY_COLUMNS | _FREE_TEXT) & frozenset((*NERVE_COLUMNS, *PATIENT_COLUMNS))
+"""Text columns of the nerves and patients tables."""
 
 _FLOAT_COLUMNS = frozenset(NERVE_MEASURES) - {"muscle", "distal_response"} | {
     "distal_duration_cutoff_ms"
