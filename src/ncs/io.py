@@ -361,6 +361,7 @@ _FLOAT_SUFFIXES = ("_ms", "_mv", "_mvms", "_mm", "_m_s", "_pct", "_hz", "_c", "_
 #: Column names / prefixes that hold counts or positions (integers).
 _INT_NAMES = ("site_order", "input_row", "distal_row", "proximal_row")
 _INT_PREFIXES = ("n_",)
+_BOOL_NAMES = ("from_most_distal",)
 
 
 def json_schema() -> dict:
@@ -413,6 +414,8 @@ def _restore_column(name: str, values: list, categories: dict[str, tuple[str, ..
             return pd.Categorical(values, categories=list(cats))
     if not values and _looks_int(name):  # empty table
         return np.zeros(0, dtype=np.int64)
+    if not values and name in _BOOL_NAMES:
+        return np.zeros(0, dtype=bool)
     if not kinds:  # every value missing: decide by name
         if _looks_float(name) or _looks_int(name):
             return np.full(len(values), np.nan)
