@@ -9,14 +9,13 @@ analysis results come back from JSON with :func:`from_json`.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
 
+from ncs._optional import has_module
+from ncs._optional import require as _require
 from ncs.errors import Problem, ValidationError
 from ncs.wide import detect_wide_columns, from_wide, to_wide
 
@@ -34,16 +33,6 @@ __all__ = [
 
 #: Columns read as text whatever they look like (keeps "007" as "007").
 _TEXT_COLUMNS = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
-
-
-def _require(module: str, extra: str) -> ModuleType:
-    """Import an optional dependency or say which extra installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"{module} is needed for this feature; install it with pip install 'ncs-edx[{extra}]'"
-        ) from err
 
 
 _GIB = 1024**3
@@ -345,11 +334,6 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         raise ValueError(f"unsupported output type {suffix!r}; use .csv, .xlsx, .parquet, .json")
     out.write_bytes(buffer.getvalue())
     return out
-
-
-def has_module(name: str) -> bool:
-    """True when an optional dependency can be imported."""
-    return importlib.util.find_spec(name) is not None
 
 
 # --------------------------------------------------------------------------------------
