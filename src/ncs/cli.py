@@ -29,7 +29,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 
 _EXAMPLES = """examples:
   ncs demo                                  analyse the bundled example study
-  ncs analyze study.csv                     every verified criterion, as a table
+  ncs analyze study.csv                     the default criteria (katz2002, bouche1995), as a table
   ncs analyze study.csv --criteria katz2002 --format json > result.json
   ncs analyze study.xlsx --format csv --table patients -o verdicts.csv
   ncs analyze study.csv --units amplitude=uV

@@ -496,7 +496,8 @@ def compare(
     sites_or_analysis : pandas.DataFrame or Analysis
         A tidy sites table (analysed here) or the result of :func:`ncs.analyze`.
     criteria : str, Criterion or iterable of them, optional
-        Schemes to compare (default: every verified built-in criterion). With an
+        Schemes to compare (default: :data:`ncs.DEFAULT_CRITERIA`, Katz 2002 and Bouche
+        1995). With an
         ``Analysis``, a subset of its criteria (default: all of them).
     reference : str, pandas.Series or pandas.DataFrame, optional
         The reference diagnosis per patient: the name of a sites-table column (constant per

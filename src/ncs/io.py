@@ -345,7 +345,7 @@ _FLOAT_SUFFIXES = ("_ms", "_mv", "_mvms", "_mm", "_m_s", "_pct", "_hz", "_c", "_
 #: Column names / prefixes that hold counts or positions (integers).
 _INT_NAMES = ("site_order", "input_row", "distal_row", "proximal_row")
 _INT_PREFIXES = ("n_",)
-_BOOL_NAMES = ("from_most_distal",)
+_BOOL_NAMES = ("from_most_distal", "phase_cancellation_possible")
 
 
 def json_schema() -> dict:
@@ -566,7 +566,15 @@ def from_json(source: str | Path | dict):
     for name in getattr(_summary, "PARAMETERS", ()):
         cats.setdefault(name, getattr(_summary, "PARAMETER_VALUES", DISPERSION_VALUES))
     cats["cold_limb"] = COLD_LIMB_VALUES
-    finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason", "cold_limb")
+    finding_columns = (
+        *FINDING_KEYS,
+        "criterion",
+        "block",
+        "dispersion",
+        "phase_cancellation_possible",
+        "reason",
+        "cold_limb",
+    )
     site_columns = (*(c.name for c in COLUMNS if c.required), "site_order", "response")
     frames = {
         "patients": _table_from_records(doc["patients"], PATIENT_COLUMNS, {}),
@@ -588,4 +596,17 @@ def from_json(source: str | Path | dict):
     }
     if isinstance(doc.get("provenance"), dict):
         meta["provenance"] = doc["provenance"]
-    return Analysis(criteria=criteria, meta=meta, **frames)
+    extra = {}
+    if isinstance(doc.get("warnings"), list):
+        from ncs.analyze import WARNING_COLUMNS
+
+        warned = _table_from_records(doc["warnings"], WARNING_COLUMNS, {})
+        for col in WARNING_COLUMNS[:-1]:  # text columns, as analyze gives them
+            warned[col] = warned[col].astype("string")
+        warned["input_row"] = pd.array(warned["input_row"], dtype="Int64")
+        extra["warnings"] = warned
+    if isinstance(doc.get("rejected"), list) and doc["rejected"]:
+        from ncs.schema import REJECTED_COLUMNS
+
+        extra["rejected"] = _table_from_records(doc["rejected"], REJECTED_COLUMNS, {})
+    return Analysis(criteria=criteria, meta=meta, **frames, **extra)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -20,9 +19,14 @@ import pandas as pd
 
 from ncs._codes import combined_key, dense_ids, from_codes
 from ncs._codes import table as new_table
-from ncs.errors import NcsWarning, Problem, ValidationError
+from ncs.errors import Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
-from ncs.plausibility import check_cells, check_valid, nerve_value_conflicts
+from ncs.plausibility import (
+    check_cells,
+    check_valid,
+    declared_unit_problems,
+    nerve_value_conflicts,
+)
 
 __all__ = [
     "COLUMNS",
@@ -142,9 +146,6 @@ _RESPONSE: Mapping[str, str] = MappingProxyType(
     }
 )
 _ABSENT_WORDS = frozenset({"nr", "absent", "no response", "none"})
-
-#: Plausibility limits that only raise warnings (never change a result).
-_AMPLITUDE_LOOKS_LIKE_UV_MV = 100.0  # a motor CMAP above 100 mV is almost surely µV
 
 
 def normalize_units(
@@ -643,6 +644,7 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         out[col] = values
 
     amp = out["amplitude_mv"]
+    problems.extend(declared_unit_problems(amp, absent, units))
     flag(
         (amp == 0) & ~absent,
         "amplitude_mv",
@@ -684,7 +686,6 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
         return _Checked(None, problems, nerve_id, keyed)
 
-    _warn_suspicious(amp)
     valid = _assemble(df, out, text, n)
     check_valid(valid, nerve_id, site_sort)  # units that look wrong, supplied velocities
     return _Checked(valid, [], nerve_id, keyed, site_sort)
@@ -845,19 +846,6 @@ def _check_within_nerve(
             )
         )
     return problems
-
-
-def _warn_suspicious(amp: np.ndarray) -> None:
-    with np.errstate(invalid="ignore"):
-        big = amp > _AMPLITUDE_LOOKS_LIKE_UV_MV
-    if big.any():
-        rows = np.flatnonzero(big)
-        warnings.warn(
-            f"{big.sum()} amplitude(s) above {_AMPLITUDE_LOOKS_LIKE_UV_MV:g} mV (first at row "
-            f"{int(rows[0])}): were they entered in µV? Pass units={{'amplitude': 'uV'}} if so.",
-            NcsWarning,
-            stacklevel=3,
-        )
 
 
 def _assemble(

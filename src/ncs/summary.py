@@ -489,6 +489,9 @@ def _patient_part(
         "n_not_applicable": n_excluded,
         "n_one_site": n_one_site,
     }
+    if "implausible" in segments.columns:
+        odd = np.asarray(pd.notna(segments["implausible"].array), dtype=bool)
+        counts["n_implausible"] = _count(n_patients, segment_patient, odd)
     if crit.verdict_kind in ("any_segment", "cb_grade"):
         blank = np.array([""], dtype=tx.S)
         at = np.full(n_patients, -1, dtype=np.int64)
