@@ -32,6 +32,7 @@ __all__ = [
     "read_sites",
     "safe_for_spreadsheet",
     "to_wide",
+    "workbook_bytes",
     "write_table",
 ]
 
@@ -765,6 +766,33 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
         raise ValueError(f"unsupported output type {suffix!r}; use .csv, .xlsx, .parquet, .json")
     out.write_bytes(buffer.getvalue())
     return out
+
+
+def workbook_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
+    """An XLSX workbook with one sheet per table (named by its key), spreadsheet-safe.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Sheet name -> table, in sheet order.
+
+    Returns
+    -------
+    bytes
+        The ``.xlsx`` file's content (needs ``ncs-edx[xlsx]``).
+    """
+    import io as _io
+
+    _require("openpyxl", "xlsx")
+    buffer = _io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in tables.items():
+            plain = frame.copy(deep=False)
+            for col in plain.columns:  # categoricals and pandas strings as plain objects
+                if isinstance(plain[col].dtype, pd.CategoricalDtype | pd.StringDtype):
+                    plain[col] = plain[col].astype(object).where(plain[col].notna(), None)
+            safe_for_spreadsheet(plain).to_excel(writer, sheet_name=name[:31], index=False)
+    return buffer.getvalue()
 
 
 def has_module(name: str) -> bool:
