@@ -157,8 +157,8 @@ def _read_book(book: Any, source: Any, sheet: Any, header_row: int | None) -> Sh
     notes: list[str] = []
     if sheet is None:
         name = _choose_sheet(book, names, header_row)
+        detected.append("sheet")
         if len(names) > 1:
-            detected.append("sheet")
             notes.append(f"sheet {name!r} of {len(names)} ({', '.join(map(repr, names))})")
     elif isinstance(sheet, int) or (isinstance(sheet, str) and sheet.strip().isdigit()):
         number = int(sheet)
