@@ -932,7 +932,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as err:
         lines = problem_lines(err, getattr(args, "_ncs_input", None))
         n = len(err.problems)
-        print(f"ncs: invalid input: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
+        options = all(str(p.column or "").startswith("--") for p in err.problems)
+        what = "cannot do that" if options else "invalid input"
+        print(f"ncs: {what}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
         for line in lines:
             print(f"  {line}", file=sys.stderr)
         return EXIT_INVALID

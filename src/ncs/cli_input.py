@@ -379,7 +379,7 @@ def problem_lines(err: ValidationError, data: Input | None) -> list[str]:
         headers; a wide sheet's internal tidy rows never appear).
     """
     if data is None or data.source is None:
-        return [str(p) for p in err.problems]
+        return [_plain(p) for p in err.problems]
     out = []
     placed = False
     locate = _Locator(data)
@@ -393,6 +393,12 @@ def problem_lines(err: ValidationError, data: Input | None) -> list[str]:
     if placed:
         out.insert(0, f"({data.source.counting()})")
     return out
+
+
+def _plain(p: Problem) -> str:
+    if p.column is not None and p.column.startswith("--") and p.row is None:
+        return f"{p.column}: {p.message}"
+    return str(p)
 
 
 _ROW_IN_MESSAGE = re.compile(r"\(row (\d+)\)")
@@ -413,7 +419,9 @@ class _Locator:
         data, source = self.data, self.data.source
         assert source is not None
         if p.row is None:
-            return "" if p.column is None else f"column {p.column!r}"
+            if p.column is None:
+                return ""
+            return p.column if p.column.startswith("--") else f"column {p.column!r}"
         row = int(p.row)
         if data.rows is not None and row < len(data.rows):
             row = int(data.rows[row])

@@ -8,9 +8,10 @@ Detection reads one sample from the start of the file (64 KiB), once per file:
   (``pip install 'ncs-edx[detect]'``), with Windows-1252 preferred whenever it reads the
   sample the same way; without it, Windows-1252 (or Latin-1 when the bytes are not
   Windows-1252);
-* **separator**: one of ``,`` ``;`` tab ``|`` that splits the header line and the rows below
-  it into the same number of columns (:class:`csv.Sniffer` breaks ties); lines above the
-  header with fewer columns (a title, blank lines) are skipped;
+* **separator**: the one of ``,`` ``;`` tab ``|`` that splits the header line and the rows
+  below it into the same number of columns (fields read by :mod:`csv`, quotes respected);
+  lines above the header with fewer columns (a title, blank lines) are skipped; two
+  separators that both fit are an error;
 * **decimal mark**: a comma when number cells are written ``8,2`` and none ``8.2``.
 
 Whatever is unsure raises :class:`~ncs.ValidationError` naming the option that settles it
@@ -390,16 +391,6 @@ def _detect_separator(
     candidates = [c for c in candidates if c.header_index == earliest]
     if len(candidates) == 1:
         return candidates[0].sep, candidates[0]
-    try:
-        sniffed = csv.Sniffer().sniff(
-            "\n".join(lines[earliest:]), delimiters="".join(c.sep for c in candidates)
-        )
-    except csv.Error:
-        sniffed = None
-    if sniffed is not None:
-        for c in candidates:
-            if c.sep == sniffed.delimiter:
-                return c.sep, c
     names = " or ".join(_SEPARATOR_NAMES[c.sep] for c in candidates)
     options = " or ".join(f"--sep {_SEPARATOR_OPTIONS[c.sep]}" for c in candidates)
     raise _unsure(
