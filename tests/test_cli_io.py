@@ -324,7 +324,7 @@ def test_mapping_renames_columns_of_a_tidy_file(tmp_path, capsys):
     frame.to_csv(path, index=False)
     mapping = tmp_path / "map.csv"
     mapping.write_text("header,column\nAmp (mV),amplitude_mv\nLat,latency_ms\n")
-    code, out, err = _run(["validate", path, "--mapping", mapping], capsys)
+    code, _out, err = _run(["validate", path, "--mapping", mapping], capsys)
     assert code == 0, err
 
 
