@@ -35,9 +35,9 @@ from ncs.cli_input import (
     problem_lines,
     read_input,
 )
-from ncs.criteria import CRITERIA, DEFAULT_CRITERIA
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
 from ncs.io import from_json, read_sites
+from ncs.registry import CRITERIA, DEFAULT_CRITERIA
 
 __all__ = ["add_input_options", "main", "read_input", "render_table"]
 
