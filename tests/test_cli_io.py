@@ -404,3 +404,21 @@ def test_status_line_only_on_a_terminal(monkeypatch):
             time.sleep(0.3)
     assert "ncs: analysing" in term.getvalue() and "3/10" in term.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_warnings_name_the_line_of_the_file(tmp_path, capsys):
+    path = tmp_path / "study.csv"
+    path.write_text(
+        "Lab export\n" + two_sites(amp=(10.0, 5000.0), area=(30.0, 30.0)).to_csv(index=False)
+    )
+    _, _, err = _run(["validate", path], capsys)
+    warning = [line for line in err.splitlines() if line.startswith("warning:") and "µV" in line]
+    assert warning and "line 4" in warning[0] and "row 1" not in warning[0]
+
+
+def test_without_charset_normalizer_windows_1252_is_the_fallback(monkeypatch):
+    import ncs.dialect as dialect
+
+    monkeypatch.setattr(dialect, "_has_charset_normalizer", lambda: False)
+    assert dialect.detect_encoding("Žák;Œ".encode("cp1252"), complete=True)[0] == "cp1252"
+    assert dialect.detect_encoding(b"\x81\x8d;x", complete=True)[0] == "latin-1"

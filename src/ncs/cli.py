@@ -32,6 +32,7 @@ from ncs.cli_input import (
     Input,
     add_input_options,
     parse_units,
+    place_rows,
     problem_lines,
     read_input,
 )
@@ -316,7 +317,7 @@ def _run_compare(args: argparse.Namespace) -> int:
             seed=args.seed,
             units=data.units,
         )
-    _print_warnings(caught)
+    _print_warnings(caught, data)
     if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     elif fmt == "csv":
@@ -631,9 +632,10 @@ def _reference(args: argparse.Namespace) -> dict[str, object]:
     return {"reference": read_sites(Path(args.reference))}
 
 
-def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+def _print_warnings(caught: list[warnings.WarningMessage], data: Input | None = None) -> None:
+    """Warnings on standard error, their row numbers placed in the file as messages are."""
     for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+        print(f"warning: {place_rows(str(w.message), data)}", file=sys.stderr)
 
 
 def _input_of(args: argparse.Namespace) -> Input:
@@ -658,7 +660,7 @@ def analysis_from_args(args: argparse.Namespace, data: Input | None = None) -> A
             units=data.units,
             **_reference(args),
         )
-    _print_warnings(caught)
+    _print_warnings(caught, data)
     provenance = result.meta.get("provenance")
     if isinstance(provenance, dict):
         provenance["input"] = data.provenance()
@@ -672,7 +674,7 @@ def _validate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NcsWarning)
         valid = validate(data.sites, units=data.units)
-    _print_warnings(caught)
+    _print_warnings(caught, data)
     n_nerves = len(valid[list(NERVE_KEYS)].drop_duplicates())
     n_patients = valid["patient_id"].nunique()
     print(f"valid: {len(valid)} rows, {n_nerves} nerves, {n_patients} patients")
@@ -702,7 +704,7 @@ def _convert(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NcsWarning)
         valid = validate(data.sites, units=data.units)
-    _print_warnings(caught)
+    _print_warnings(caught, data)
     out = _sites_for_output(valid, data)
     if args.output:
         from ncs.io import write_table
@@ -937,6 +939,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ncs: {what}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
         for line in lines:
             print(f"  {line}", file=sys.stderr)
+        data = getattr(args, "_ncs_input", None)
+        for note in getattr(data, "notes", []):
+            print(f"  hint: {note}", file=sys.stderr)
         return EXIT_INVALID
     except UnknownCriteriaError as err:
         print(f"ncs: {err}", file=sys.stderr)

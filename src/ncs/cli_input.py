@@ -36,6 +36,7 @@ __all__ = [
     "CommaList",
     "Input",
     "add_input_options",
+    "place_rows",
     "problem_lines",
     "read_input",
 ]
@@ -393,6 +394,24 @@ def problem_lines(err: ValidationError, data: Input | None) -> list[str]:
     if placed:
         out.insert(0, f"({data.source.counting()})")
     return out
+
+
+_ROW_IN_TEXT = re.compile(r"\brow (\d+)\b")
+
+
+def place_rows(text: str, data: Input | None) -> str:
+    """``row N`` (a table position) in a message replaced by its place in the file."""
+    if data is None or data.source is None or "row " not in text:
+        return text
+    locate = _Locator(data)
+
+    def place(match: re.Match) -> str:
+        try:
+            return locate(Problem(int(match.group(1)), None, "")) or match.group(0)
+        except (IndexError, ValueError, KeyError):
+            return match.group(0)
+
+    return _ROW_IN_TEXT.sub(place, text)
 
 
 def _plain(p: Problem) -> str:
