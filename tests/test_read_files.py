@@ -273,3 +273,20 @@ def test_detect_csv_on_a_sample():
     dialect = detect_csv(b"a;b;c\r\n1;2,5;x\r\n", complete=True)
     assert (dialect.sep, dialect.decimal, dialect.header_line) == (";", ",", 1)
     assert "separator ';' (detected)" in dialect.describe()
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"a;b;c\n1;2;x;9\n3;4;y\n", 2),  # pandas would drop the 9 with a warning
+        (b"a;b;c\n1;2;x\n3;4;y;7;8\n", 3),  # pandas would raise a ParserError
+        (b"Export\n\na;b;c\n1;2;x\n\n3;4;y;7;8\n", 6),
+    ],
+)
+def test_a_row_longer_than_the_header_is_an_error_naming_its_line(tmp_path, content, line):
+    path = tmp_path / "study.csv"
+    path.write_bytes(content)
+    header = content.split(b"\n").index(b"a;b;c") + 1
+    with pytest.raises(ValidationError) as err:
+        read_sites(path, sep=";", header_row=header)
+    assert f"line {line} has" in str(err.value) and "Parser" not in str(err.value)

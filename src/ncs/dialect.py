@@ -8,10 +8,10 @@ Detection reads one sample from the start of the file (64 KiB), once per file:
   (``pip install 'ncs-edx[detect]'``), with Windows-1252 preferred whenever it reads the
   sample the same way; without it, Windows-1252 (or Latin-1 when the bytes are not
   Windows-1252);
-* **separator**: the one of ``,`` ``;`` tab ``|`` that splits the header line and the rows
-  below it into the same number of columns (fields read by :mod:`csv`, quotes respected);
-  lines above the header with fewer columns (a title, blank lines) are skipped; two
-  separators that both fit are an error;
+* **separator**: the one of ``,`` ``;`` tab ``|`` that splits the header line (names, not
+  numbers) and nine in ten of the lines below it into the same number of columns (fields
+  read by :mod:`csv`, quotes respected); lines above the header (a title, blank lines) are
+  skipped; when two fit, the one giving more columns, and two giving as many are an error;
 * **decimal mark**: a comma when number cells are written ``8,2`` and none ``8.2``.
 
 Whatever is unsure raises :class:`~ncs.ValidationError` naming the option that settles it
@@ -47,6 +47,8 @@ SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
 _SAMPLE_LINES = 200
 #: A header further down than this is not looked for (title blocks are short).
 _MAX_TITLE_LINES = 30
+#: Share of the lines below a header that must have its number of cells.
+_MIN_SHARE = 0.9
 
 _SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 _SEPARATOR_OPTIONS = {",": ",", ";": "';'", "\t": "tab", "|": "'|'"}
@@ -233,29 +235,25 @@ class _Layout:
 
 
 def _layout(lines: list[str], sep: str) -> _Layout | None:
+    """The first line that reads as a header the lines below it fit (None: no such line).
+
+    A header has at least two cells, mostly names rather than numbers; the non-blank lines
+    below it have as many cells (or one more, empty, when lines end with the separator).
+    """
     counts = _field_counts(lines, sep)
-    filled = [c for c in counts if c]
-    if not filled:
-        return None
-    # the table's width: the most common field count of the lower half of the sample
-    lower = range(len(counts) // 2, len(counts))
-    tail = [counts[i] for i in lower if counts[i]] or filled
-    n_columns = Counter(tail).most_common(1)[0][0]
-    if n_columns < 2:
-        return None
-    # rows written with a separator at the end ("1;2;") under a header without one ("a;b")
-    ends = [lines[i].rstrip().endswith(sep) for i in lower if counts[i]]
-    trailing = bool(ends) and sum(ends) * 2 > len(ends)
-    widths = (n_columns, n_columns - 1) if trailing and n_columns > 2 else (n_columns,)
-    for i, c in enumerate(counts[: _MAX_TITLE_LINES + 1]):
-        if c in widths:
-            header = i
-            break
-    else:
-        return None
-    below = [c for c in counts[header:] if c]
-    share = sum(c in widths for c in below) / len(below)
-    return _Layout(sep, n_columns, header, share)
+    for i, width in enumerate(counts[: _MAX_TITLE_LINES + 1]):
+        if width < 2 or not _header_cells_look_like_names(lines[i], sep):
+            continue
+        below = [(c, lines[j]) for j, c in enumerate(counts[i + 1 :], start=i + 1) if c]
+        if not below:
+            continue
+        fits = sum(
+            c == width or (c == width + 1 and line.rstrip().endswith(sep)) for c, line in below
+        )
+        share = fits / len(below)
+        if share >= _MIN_SHARE:
+            return _Layout(sep, width, i, share)
+    return None
 
 
 def detect_csv(
@@ -331,10 +329,12 @@ def detect_csv(
             f"the first {SAMPLE_BYTES:,} bytes hold no complete line; is this a CSV file?"
         )
 
+    if complete and sum(bool(line.strip()) for line in lines) == 1:
+        raise _unsure("no data rows: the file has a header line only")
     if sep is None:
         sep, layout = _detect_separator(lines, text, header_line)
         detected.append("sep")
-    else:
+    elif header_line is None:
         layout = _layout(lines, sep)
     if header_line is None:
         if layout is None:
@@ -373,15 +373,13 @@ def _detect_separator(
 ) -> tuple[str, _Layout | None]:
     candidates = []
     for sep in SEPARATORS:
-        use = lines[header_line - 1 :] if header_line else lines
-        layout = _layout(use, sep)
-        if layout is None or layout.share < 0.9:
+        start = header_line - 1 if header_line else 0
+        layout = _layout(lines[start:], sep)
+        if layout is None or (header_line and layout.header_index != 0):
             continue
-        if header_line:
-            layout = _Layout(sep, layout.n_columns, header_line - 1 + layout.header_index, 1.0)
-        if not _header_cells_look_like_names(lines[layout.header_index], sep):
-            continue
-        candidates.append(layout)
+        candidates.append(
+            _Layout(sep, layout.n_columns, start + layout.header_index, layout.share)
+        )
     if not candidates:
         raise _unsure(
             "cannot tell how the columns are separated (tried ',', ';', tab and '|'); pass "
@@ -389,6 +387,8 @@ def _detect_separator(
         )
     earliest = min(c.header_index for c in candidates)
     candidates = [c for c in candidates if c.header_index == earliest]
+    widest = max(c.n_columns for c in candidates)
+    candidates = [c for c in candidates if c.n_columns == widest]
     if len(candidates) == 1:
         return candidates[0].sep, candidates[0]
     names = " or ".join(_SEPARATOR_NAMES[c.sep] for c in candidates)

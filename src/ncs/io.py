@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -488,7 +489,14 @@ def _read_csv(
     }
     options.update(kwargs)
     try:
-        frame = pd.read_csv(_io.BytesIO(data) if data is not None else p, **options)
+        with warnings.catch_warnings():
+            # a row longer than the header would lose its last cells: an error, not a warning
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(_io.BytesIO(data) if data is not None else p, **options)
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        raise ValidationError(
+            [_long_row_problem(data if data is not None else p, dialect, err)]
+        ) from None
     except UnicodeDecodeError:
         raise ValidationError(
             [
@@ -503,7 +511,7 @@ def _read_csv(
         ) from None
     except pd.errors.EmptyDataError:
         raise ValidationError([Problem(None, None, f"the file is empty: {name}")]) from None
-    except (pd.errors.ParserError, ValueError, OverflowError) as err:
+    except (ValueError, OverflowError) as err:
         raise _unreadable("CSV", err) from None
     frame = _drop_empty_unnamed(frame)
     if dialect.decimal == "," and len(frame):
@@ -520,6 +528,35 @@ def _read_csv(
         _text=data if data is not None else p,
     )
     return frame, source
+
+
+def _long_row_problem(data: Any, dialect: Any, err: BaseException) -> Problem:
+    """The first line with more cells than the header (found again with :mod:`csv`)."""
+    import csv
+
+    raw = data if isinstance(data, bytes) else Path(data).read_bytes()
+    text = raw.decode(dialect.encoding, errors="replace").lstrip("\ufeff")
+    lines = text.splitlines(keepends=True)[dialect.header_line - 1 :]
+    reader = csv.reader(lines, delimiter=dialect.sep)
+    try:
+        width = len(next(reader))
+        while True:
+            before = reader.line_num
+            row = next(reader)
+            if row and row[-1] == "":
+                row = row[:-1]  # a separator ending the line adds no cell
+            if len(row) > width:
+                line = dialect.header_line + before
+                return Problem(
+                    None,
+                    None,
+                    f"line {line} has {len(row)} cells but the header (line "
+                    f"{dialect.header_line}) names {width} columns: a separator inside an "
+                    "unquoted cell, or a column without a header?",
+                )
+    except (StopIteration, csv.Error):
+        pass
+    return _unreadable("CSV", err).problems[0]
 
 
 def _drop_empty_unnamed(frame: pd.DataFrame) -> pd.DataFrame:
