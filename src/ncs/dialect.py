@@ -25,7 +25,6 @@ import codecs
 import csv
 import importlib.util
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 from ncs.errors import Problem, ValidationError
@@ -377,9 +376,7 @@ def _detect_separator(
         layout = _layout(lines[start:], sep)
         if layout is None or (header_line and layout.header_index != 0):
             continue
-        candidates.append(
-            _Layout(sep, layout.n_columns, start + layout.header_index, layout.share)
-        )
+        candidates.append(_Layout(sep, layout.n_columns, start + layout.header_index, layout.share))
     if not candidates:
         raise _unsure(
             "cannot tell how the columns are separated (tried ',', ';', tab and '|'); pass "
