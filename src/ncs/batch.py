@@ -26,10 +26,11 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from ncs._optional import has_module
 from ncs.analyze import Analysis, analyze
 from ncs.criteria import Criterion
 from ncs.errors import Problem, ValidationError
-from ncs.io import _TEXT_COLUMNS, _decimal_commas, _require, has_module, safe_for_spreadsheet
+from ncs.io import _TEXT_COLUMNS, _decimal_commas, _require, safe_for_spreadsheet
 from ncs.privacy import pseudonymize
 
 __all__ = ["TABLES", "account", "analyze_file", "empty_tables", "renumber"]

@@ -117,6 +117,8 @@ def scope_mask(scope: Scope, segments: pd.DataFrame) -> np.ndarray:
         ok &= isin_mask(proximal, scope.only_proximal_sites)
     if tuple(scope.references) != ("adjacent", "distal"):
         ok &= isin_mask(segments["reference"], scope.references)
+    if scope.from_most_distal_only:
+        ok &= segments["from_most_distal"].to_numpy(dtype=bool, na_value=False)
     return ok
 
 

@@ -9,17 +9,15 @@ analysis results come back from JSON with :func:`from_json`.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
+from ncs._optional import require as _require
 from ncs.errors import Problem, ValidationError
 from ncs.wide import detect_wide_columns, from_wide, to_wide
 
@@ -39,16 +37,6 @@ __all__ = [
 
 #: Columns read as text whatever they look like (keeps "007" as "007").
 _TEXT_COLUMNS = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
-
-
-def _require(module: str, extra: str) -> ModuleType:
-    """Import an optional dependency or say which extra installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"{module} is needed for this feature; install it with pip install 'ncs-edx[{extra}]'"
-        ) from err
 
 
 _GIB = 1024**3
@@ -832,11 +820,6 @@ def workbook_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
     return buffer.getvalue()
 
 
-def has_module(name: str) -> bool:
-    """True when an optional dependency can be imported."""
-    return importlib.util.find_spec(name) is not None
-
-
 # --------------------------------------------------------------------------------------
 # Analysis results as JSON (the layout of Analysis.to_dict(); JSON Schema in package data)
 # --------------------------------------------------------------------------------------
@@ -846,6 +829,7 @@ _FLOAT_SUFFIXES = ("_ms", "_mv", "_mvms", "_mm", "_m_s", "_pct", "_hz", "_c", "_
 #: Column names / prefixes that hold counts or positions (integers).
 _INT_NAMES = ("site_order", "input_row", "distal_row", "proximal_row")
 _INT_PREFIXES = ("n_",)
+_BOOL_NAMES = ("from_most_distal",)
 
 
 def json_schema() -> dict:
@@ -898,6 +882,8 @@ def _restore_column(name: str, values: list, categories: dict[str, tuple[str, ..
             return pd.Categorical(values, categories=list(cats))
     if not values and _looks_int(name):  # empty table
         return np.zeros(0, dtype=np.int64)
+    if not values and name in _BOOL_NAMES:
+        return np.zeros(0, dtype=bool)
     if not kinds:  # every value missing: decide by name
         if _looks_float(name) or _looks_int(name):
             return np.full(len(values), np.nan)

@@ -15,9 +15,9 @@ __all__ = ["plot_agreement", "plot_decision_regions", "plot_traces"]
 
 
 def _require_pyplot() -> Any:
-    from ncs.io import _require
+    from ncs._optional import require
 
-    return _require("matplotlib.pyplot", "plot")
+    return require("matplotlib.pyplot", "plot")
 
 
 def plot_traces(

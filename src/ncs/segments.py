@@ -53,6 +53,7 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "proximal_response",
     "distal_site_order",
     "proximal_site_order",
+    "from_most_distal",
     "distal_row",
     "proximal_row",
     "pp_amp_drop_pct",
@@ -264,6 +265,7 @@ def build_segments(
         "proximal_response": take(resp, proximal),
         "distal_site_order": s["site_order"].to_numpy(dtype=np.int64)[distal],
         "proximal_site_order": s["site_order"].to_numpy(dtype=np.int64)[proximal],
+        "from_most_distal": position[distal] == 0,
         "distal_row": s["input_row"].to_numpy(dtype=np.int64)[distal],
         "proximal_row": s["input_row"].to_numpy(dtype=np.int64)[proximal],
     }

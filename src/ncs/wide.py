@@ -1139,9 +1139,9 @@ def _mapping_from_csv(p: Any) -> dict[str, Any]:
 
 
 def _mapping_from_yaml(p: Any) -> dict[str, Any]:
-    from ncs.io import _require
+    from ncs._optional import require
 
-    yaml = _require("yaml", "yaml")
+    yaml = require("yaml", "yaml")
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8-sig"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
