@@ -177,10 +177,8 @@ def test_stdin_like_streams_are_sniffed():
 # ------------------------------------------------------------------------------------
 
 
-openpyxl = pytest.importorskip("openpyxl")
-
-
 def _book(path, sheets: dict[str, list[list[object]]]):
+    openpyxl = pytest.importorskip("openpyxl")
     book = openpyxl.Workbook()
     book.remove(book.active)
     for name, rows in sheets.items():

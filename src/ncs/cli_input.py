@@ -228,9 +228,12 @@ def read_input(args: argparse.Namespace, path: str | Path | None = None) -> Inpu
     mapping = None
     if getattr(args, "mapping", None):
         mapping = read_mapping(args.mapping)
+    from ncs._progress import Status
+
     stdin = str(target) == "-"
     source_file: Any = sys.stdin.buffer if stdin else Path(target)
-    table = read_sites(source_file, **options)
+    with Status(f"reading {'standard input' if stdin else Path(target).name}"):
+        table = read_sites(source_file, **options)
     source = table.attrs.get("ncs_source")
     data = Input(sites=table, source=source, mapping=mapping)
     args._ncs_input = data  # lets the error handler place problems in the file
