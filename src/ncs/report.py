@@ -428,7 +428,7 @@ def _criteria_footer(crits: Mapping[str, Any]) -> str:
 
 
 #: Largest number of patients one HTML report holds by default: a page with plots for more
-#: is neither readable nor quick to write (about a second per patient with plots).
+#: is neither readable nor quick to write (about half a second per patient with plots).
 MAX_REPORT_PATIENTS = 100
 
 
