@@ -25,6 +25,9 @@ LAYERS: dict[str, int] = {
     "_text": 0,
     "labels": 0,
     "names": 0,
+    "cells": 0,
+    "dialect": 0,
+    "_progress": 0,
     # 1 rules: data (criteria, guideline schemes, nerve items) and the registry
     "criteria": 1,
     "schemes": 1,
@@ -39,6 +42,7 @@ LAYERS: dict[str, int] = {
     "segments": 3,
     "fwave": 3,
     "wide": 3,
+    "spreadsheet": 3,
     "privacy": 3,
     "provenance": 3,
     "waveform": 3,
@@ -59,6 +63,7 @@ LAYERS: dict[str, int] = {
     "plot": 6,
     "io": 6,
     "cli": 6,
+    "cli_input": 6,
     "__main__": 6,
     "": 7,  # the package itself re-exports the everyday names
 }

@@ -341,6 +341,9 @@ def analyze(
     findings["cold_limb"] = fixed(np.tile(cold[segment_nerve], k), COLD_LIMB_VALUES)
     nerves["cold_limb"] = fixed(np.tile(cold, k), COLD_LIMB_VALUES)
     meta["provenance"] = provenance(crits, reference_name, limits)
+    source = getattr(sites, "attrs", {}).get("ncs_source")
+    if source is not None and hasattr(source, "to_dict"):  # how a file was read (ncs.io)
+        meta["provenance"]["input"] = source.to_dict()
     return Analysis(
         sites=valid,
         segments=seg,

@@ -593,11 +593,11 @@ def warn_implausible(valid: pd.DataFrame, cells: Mapping[str, np.ndarray] | None
             hit = np.flatnonzero(codes == code)
             if not hit.size:
                 continue
-            shown = ", ".join(str(int(r)) for r in rows[hit][:5])
+            shown = ", ".join(f"row {int(r)}" for r in rows[hit][:5])
             more = f" and {hit.size - 5} more" if hit.size > 5 else ""
             warn(
                 f"implausible_{column.removesuffix('_mv').removesuffix('_mvms')}",
-                f"{hit.size} {column} value(s) {_reason(code)}: row(s) {shown}{more}; the "
+                f"{hit.size} {column} value(s) {_reason(code)} ({shown}{more}); the "
                 "segments they enter are not judged (not_assessable)",
                 rows[hit],
                 column,
@@ -664,10 +664,10 @@ def side_typos(valid: pd.DataFrame, nerve_id: np.ndarray) -> None:
     if both.empty:
         return
     pairs = both.groupby(["patient", "nerve"], sort=False, observed=True).ngroups
-    shown = ", ".join(str(int(r)) for r in both["row"].to_numpy()[:6])
+    shown = ", ".join(f"row {int(r)}" for r in both["row"].to_numpy()[:6])
     warn(
         "side_typo",
-        f"{pairs} nerve(s) stimulated at one site on each side (rows {shown}): is a side typed "
+        f"{pairs} nerve(s) stimulated at one site on each side ({shown}): is a side typed "
         "wrong? Each is judged as a one-site nerve with no segment",
         both["row"].to_numpy(),
         "side",
