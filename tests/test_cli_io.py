@@ -347,7 +347,7 @@ def _reference_text(result) -> str:
             sel = rows[(rows["nerve"].astype(str) == nerve) & (rows["side"].astype(str) == side)]
             for r in sel.itertuples(index=False):
                 seg = f"{r.distal_site} -> {r.proximal_site}"
-                if r.reference == "distal":
+                if r.comparison == "distal":
                     seg += " (vs most distal)"
                 lines.append(f"    {seg:<38} {r.criterion:<11} block={r.block:<14} {r.reason}")
         verdicts = p[p["patient_id"].astype(str) == pid]

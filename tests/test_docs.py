@@ -136,7 +136,7 @@ def test_worked_example(path):
         & (seg["nerve"] == meta["nerve"])
         & (seg["distal_site"] == meta["distal"])
         & (seg["proximal_site"] == meta["proximal"])
-        & (seg["reference"] == "adjacent")
+        & (seg["comparison"] == "adjacent")
     ]
     assert len(seg) == 1
     for label, (measure, column) in _MEASURES.items():

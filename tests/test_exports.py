@@ -17,7 +17,7 @@ from ncs.cli import main
 
 EXPORTS = FIXTURES / "exports"
 CRITERIA = "katz2002,bouche1995,efns2010_cidp,efns2010_mmn,hadden1998_gbs"
-FINDING_KEYS = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference"]
+FINDING_KEYS = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "comparison"]
 
 # export file, its options, its tidy UTF-8 twin
 CASES = [

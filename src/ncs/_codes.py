@@ -29,7 +29,8 @@ CATEGORY_COLUMNS: frozenset[str] = frozenset(
         # segments and findings
         "distal_site",
         "proximal_site",
-        "reference",
+        "comparison",
+        "reference_table",
         "distal_response",
         "proximal_response",
         "entrapment",

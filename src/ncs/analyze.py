@@ -507,7 +507,7 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     """
     crit = get_criteria(criterion)
     j = judge(crit, segments)
-    keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference"]
+    keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "comparison"]
     out = segments[keys].copy()
     out["criterion"] = pd.array([crit.id] * len(out), dtype="string")
     out["block"] = pd.Categorical.from_codes(

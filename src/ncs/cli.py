@@ -254,7 +254,7 @@ def _add_compare_options(p: argparse.ArgumentParser, criteria_option) -> None:
         help="which table --format csv writes (default: agreement)",
     )
     p.add_argument(
-        "--reference",
+        "--diagnosis",
         metavar="COLUMN",
         help="column holding each patient's reference diagnosis (default: 'diagnosis' if present)",
     )
@@ -310,7 +310,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         result = compare(
             data.sites,
             criteria=args.criteria,
-            reference=args.reference,
+            diagnosis=args.diagnosis,
             positive=args.positive,
             cv=_cv(args.cv),
             n_draws=args.draws,
@@ -406,7 +406,7 @@ def render_table(result: Analysis) -> str:
             [
                 _text(f["distal_site"])[order],
                 _text(f["proximal_site"])[order],
-                _text(f["reference"])[order],
+                _text(f["comparison"])[order],
                 _text(f["criterion"])[order],
                 _text(f["block"])[order],
             ],

@@ -162,8 +162,8 @@ class Scope:
         Only these segments (e.g. the forearm and leg segments of AAN 1991).
     exclude_proximal_sites, only_proximal_sites : tuple of str
         Segments by their proximal stimulation site (e.g. Erb's point).
-    references : tuple of str
-        Which comparisons: ``"adjacent"`` and/or ``"distal"``.
+    comparisons : tuple of str
+        Which comparisons (the segments' ``comparison``): ``"adjacent"`` and/or ``"distal"``.
     from_most_distal_only : bool
         Only comparisons whose distal site is the nerve's most distal site (each proximal
         site against the most distal one, the adjacent first segment included).
@@ -178,7 +178,7 @@ class Scope:
     only_pairs: tuple[tuple[str, str, str], ...] | None = None
     exclude_proximal_sites: tuple[str, ...] = ()
     only_proximal_sites: tuple[str, ...] | None = None
-    references: tuple[str, ...] = ("adjacent", "distal")
+    comparisons: tuple[str, ...] = ("adjacent", "distal")
     from_most_distal_only: bool = False
     note: str = ""
 
@@ -196,7 +196,7 @@ class Scope:
             "only_proximal_sites": (
                 None if self.only_proximal_sites is None else list(self.only_proximal_sites)
             ),
-            "references": list(self.references),
+            "comparisons": list(self.comparisons),
             "from_most_distal_only": self.from_most_distal_only,
             "note": self.note,
         }

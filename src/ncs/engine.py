@@ -88,7 +88,7 @@ def scope_mask(scope: Scope, segments: pd.DataFrame) -> np.ndarray:
     """Boolean per segment row: inside ``scope``.
 
     ``segments`` needs the key columns (``nerve``, ``distal_site``, ``proximal_site``,
-    ``reference``) and, for entrapment exclusions, ``entrapment``.
+    ``comparison``) and, for entrapment exclusions, ``entrapment``.
     """
     n = len(segments)
     ok = np.ones(n, dtype=bool)
@@ -116,8 +116,8 @@ def scope_mask(scope: Scope, segments: pd.DataFrame) -> np.ndarray:
         ok &= ~isin_mask(proximal, scope.exclude_proximal_sites)
     if scope.only_proximal_sites is not None:
         ok &= isin_mask(proximal, scope.only_proximal_sites)
-    if tuple(scope.references) != ("adjacent", "distal"):
-        ok &= isin_mask(segments["reference"], scope.references)
+    if tuple(scope.comparisons) != ("adjacent", "distal"):
+        ok &= isin_mask(segments["comparison"], scope.comparisons)
     if scope.from_most_distal_only:
         ok &= segments["from_most_distal"].to_numpy(dtype=bool, na_value=False)
     return ok

@@ -125,7 +125,7 @@ def nerve_measures(
         out["muscle"] = np.full(n, None, dtype=object)
 
     cv = floats(segments["cv_m_s"])
-    adjacent = equals_mask(segments["reference"], "adjacent")
+    adjacent = equals_mask(segments["comparison"], "adjacent")
     # a segment with an absent response has no velocity to measure (not an unknown one)
     measurable = adjacent.copy()
     for col in ("distal_response", "proximal_response"):

@@ -322,7 +322,7 @@ def plot_decision_regions(
             "side": "R",
             "distal_site": "wrist",
             "proximal_site": "elbow",
-            "reference": "adjacent",
+            "comparison": "adjacent",
             "distal_response": "present",
             "entrapment": pd.Series([None] * resolution, dtype=object),
             "distal_amplitude_mv": 10.0,

@@ -226,16 +226,16 @@ def with_options(
     if block_comparisons is not None:
         if block_comparisons not in BLOCK_COMPARISONS:
             raise ValueError(
-                f"block_comparisons must be one of {BLOCK_COMPARISONS} (which references "
+                f"block_comparisons must be one of {BLOCK_COMPARISONS} (which comparisons "
                 f"the block rules judge), got {block_comparisons!r}"
             )
 
         def scope(s: Scope) -> Scope:
             if block_comparisons == "adjacent":
-                return replace(s, references=("adjacent",), from_most_distal_only=False)
+                return replace(s, comparisons=("adjacent",), from_most_distal_only=False)
             if block_comparisons == "most_distal":
-                return replace(s, references=("adjacent", "distal"), from_most_distal_only=True)
-            return replace(s, references=("adjacent", "distal"), from_most_distal_only=False)
+                return replace(s, comparisons=("adjacent", "distal"), from_most_distal_only=True)
+            return replace(s, comparisons=("adjacent", "distal"), from_most_distal_only=False)
 
         crit = replace(crit, block=tuple(replace(r, scope=scope(r.scope)) for r in crit.block))
         options["block_comparisons"] = block_comparisons
@@ -293,7 +293,7 @@ def criterion_from_dict(d: Mapping[str, Any]) -> Criterion:
             ),
             exclude_proximal_sites=tuple(s.get("exclude_proximal_sites", ())),
             only_proximal_sites=opt("only_proximal_sites"),
-            references=tuple(s.get("references", ("adjacent", "distal"))),
+            comparisons=tuple(s.get("comparisons", s.get("references", ("adjacent", "distal")))),
             from_most_distal_only=bool(s.get("from_most_distal_only", False)),
             note=s.get("note", ""),
         )

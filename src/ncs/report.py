@@ -225,7 +225,7 @@ def _site_plot(sites: pd.DataFrame, segments: pd.DataFrame, findings: pd.DataFra
     if not findings.empty and "block" in findings:
         blocked = findings[
             findings["block"].astype("string").isin(list(_BLOCK_POSITIVE)).fillna(False)
-            & (findings["reference"].astype("string") == "adjacent").fillna(False)
+            & (findings["comparison"].astype("string") == "adjacent").fillna(False)
         ]
         done: set[tuple[int, int]] = set()
         for distal, proximal in zip(
@@ -343,7 +343,7 @@ def _segments_table(
     segs: pd.DataFrame, finds: pd.DataFrame, schemes: list[str], crits: Mapping[str, Any]
 ) -> tuple[str, str]:
     """The segments with each criterion's findings; and the reason sentences as a list."""
-    seg_keys = ["distal_site", "proximal_site", "reference"]
+    seg_keys = ["distal_site", "proximal_site", "comparison"]
     by_segment: dict[tuple[str, ...], dict[str, dict[str, Any]]] = {}
     for record in finds.to_dict("records"):
         key = tuple(str(record.get(k)) for k in seg_keys)
@@ -358,7 +358,7 @@ def _segments_table(
     for record in segs.to_dict("records"):
         key = tuple(str(record.get(k)) for k in seg_keys)
         label = f"{record.get('distal_site')} → {record.get('proximal_site')}"
-        if record.get("reference") == "distal":
+        if record.get("comparison") == "distal":
             label += " (vs most distal)"
         cells = [f"<td>{_e(label)}</td>"]
         cells += [_cell(record.get(col), fmt) for col, _, fmt in measures]

@@ -32,7 +32,7 @@ SEGMENT_KEYS: tuple[str, ...] = (
     "side",
     "distal_site",
     "proximal_site",
-    "reference",
+    "comparison",
 )
 """Columns that identify a segment (and, with ``criterion``, a finding)."""
 
@@ -110,7 +110,7 @@ def segments(
 ) -> pd.DataFrame:
     """One row per comparison of two stimulation sites of a nerve.
 
-    Two kinds of comparison are made, told apart by ``reference``:
+    Two kinds of comparison are made, told apart by ``comparison``:
 
     * ``"adjacent"``: each site against its next more distal neighbour;
     * ``"distal"``: each site from the third one on against the most distal site (the
@@ -135,7 +135,7 @@ def segments(
         the distal one, ``dur_change_pct`` the signed change of negative-peak duration.
         Measures that cannot be computed are NaN (never zero). ``distal_row`` and
         ``proximal_row`` point back to the input rows. Text columns (keys, site names,
-        ``reference``, responses, ``entrapment``) are pandas ``category`` over their sorted
+        ``comparison``, responses, ``entrapment``) are pandas ``category`` over their sorted
         values.
 
     Notes
@@ -260,7 +260,7 @@ def build_segments(
         "side": take(text["side"], distal),
         "distal_site": take(text["site"], distal),
         "proximal_site": take(text["site"], proximal),
-        "reference": from_codes(is_far.astype(np.int8), REFERENCE_VALUES),
+        "comparison": from_codes(is_far.astype(np.int8), COMPARISON_VALUES),
         "distance_mm": length,
         "cv_m_s": cv,
         "amp_drop_pct": np.where(amp_rise, np.nan, percent_drop(amp_d, amp[proximal])),
@@ -367,8 +367,8 @@ def _odd_index(frame: pd.DataFrame) -> bool:
     )
 
 
-REFERENCE_VALUES: tuple[str, ...] = ("adjacent", "distal")
-"""Values of ``segments.reference``."""
+COMPARISON_VALUES: tuple[str, ...] = ("adjacent", "distal")
+"""Values of ``segments.comparison``."""
 
 
 def _warn_cv(cv: np.ndarray, rows: np.ndarray) -> None:

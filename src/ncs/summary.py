@@ -99,7 +99,7 @@ NERVE_COLUMNS: tuple[str, ...] = (
     *PARAMETERS,
     *NERVE_MEASURES,
     "distal_duration_cutoff_ms",
-    "reference",
+    "reference_table",
 )
 """Columns of the nerves table, in order."""
 
@@ -232,7 +232,7 @@ def summarize(
             "n_dispersion_segments": _count(n_nerves, segment_nerve, is_disp),
             "n_not_assessable_segments": _count(n_nerves, segment_nerve, is_na),
             "n_not_applicable_segments": _count(n_nerves, segment_nerve, is_excluded),
-            "reference": constant(reference_name if crit.nerve_items else None, n_nerves),
+            "reference_table": constant(reference_name if crit.nerve_items else None, n_nerves),
         }
         for col in NERVE_MEASURES:
             nerve_part[col] = measures[col]

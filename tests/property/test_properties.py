@@ -67,7 +67,7 @@ def test_bigger_drop_never_gives_a_milder_block(sites, data):
     lower.loc[i, "area_mvms"] = lower.loc[i, "area_mvms"] * factor
     a = _analyze(sites)
     b = _analyze(lower)
-    key = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference", "criterion"]
+    key = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "comparison", "criterion"]
     fa = a.findings.set_index(key)
     fb = b.findings.set_index(key)
     site_i = sites.loc[i]
