@@ -20,6 +20,8 @@ CATEGORY_COLUMNS: frozenset[str] = frozenset(
     {
         # sites
         "patient_id",
+        "visit",
+        "study_date",
         "nerve",
         "side",
         "site",

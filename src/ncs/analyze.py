@@ -28,8 +28,8 @@ from ncs.plausibility import (
 )
 from ncs.provenance import provenance
 from ncs.registry import get_criteria, resolve
-from ncs.schema import checked_sites, empty_rejected
-from ncs.segments import SEGMENT_KEYS, build_segments
+from ncs.schema import checked_sites, empty_rejected, patient_keys
+from ncs.segments import SEGMENT_KEYS, build_segments, segment_keys
 from ncs.summary import summarize
 
 __all__ = [
@@ -136,8 +136,13 @@ class Analysis:
     def summary(self) -> str:
         """A few lines per patient: each scheme's verdict and its evidence."""
         lines = []
-        for pid, rows in self._patients_with_evidence().groupby("patient_id", sort=True):
-            lines.append(f"patient {pid}")
+        patients = self._patients_with_evidence()
+        keys = list(patient_keys(patients.columns))
+        for key, rows in patients.groupby(keys, sort=False, observed=True):
+            key = key if isinstance(key, tuple) else (key,)
+            visit = f", visit {key[1]}" if len(key) > 1 else ""
+            date = rows["study_date"].iloc[0] if "study_date" in rows.columns else None
+            lines.append(f"patient {key[0]}{visit}" + (f" ({date})" if pd.notna(date) else ""))
             for r in rows.itertuples(index=False):
                 lines.append(f"  {r.scheme}: {r.verdict} - {r.evidence}")
         return "\n".join(lines)
@@ -154,7 +159,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     cols = {}
     for col in df.columns:
         s = df[col]
-        if s.dtype.kind in "iu":
+        if s.dtype.kind in "iu" and not s.hasnans:
             cols[col] = [int(v) for v in s.to_numpy()]
         elif s.dtype.kind == "f":
             cols[col] = [float(v) if math.isfinite(v) else None for v in s.to_numpy()]
@@ -201,6 +206,7 @@ def analyze(
     reasons: bool = True,
     temperature_limits_c: Mapping[str, float] | float | None = None,
     reference_fallback: bool = False,
+    visits: Iterable[str] | None = None,
 ) -> Analysis:
     """Judge a nerve conduction study (or a cohort) under one or more criteria.
 
@@ -243,11 +249,20 @@ def analyze(
         For a nerve the laboratory's ``reference`` table does not list, use the shipped
         defaults (recorded in the result's reference name). Without it such a nerve has no
         limits, its items that need them are not assessable, and a warning names it.
+    visits : sequence of str, optional
+        Serial studies (a ``visit`` column): the visit labels in their order, earliest
+        first, for tables without ``study_date``. It orders each patient's visits in the
+        tables; a table with visits is analysed the same without it (each visit on its own).
 
     Returns
     -------
     Analysis
         ``segments``, ``findings``, ``nerves``, ``patients`` (and ``to_dict``/``to_json``).
+        With a ``visit`` column in ``sites`` (serial studies) every table is keyed by
+        (``patient_id``, ``visit``): a nerve is (patient, visit, nerve, side), the patients
+        table has one row per (patient, visit, scheme) with ``visit`` (and ``study_date``
+        where given) after ``patient_id``, and each patient's visits come in their order
+        (:func:`ncs.schema.visit_table`). Each visit is judged on its own rows only.
         Keys and labels (``patient_id``, ``nerve``, ``side``, site names, ``reference``,
         ``criterion``/``scheme``, ``verdict``, ``response``, ``entrapment``, the evidence
         labels, ``citation``, ...) are pandas ``category`` columns whose
@@ -291,7 +306,8 @@ def analyze(
     _check_options(errors=errors, reasons=reasons)
     limits = temperature_limits(temperature_limits_c)
     with collect_warnings() as records:
-        valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors)
+        visits = None if visits is None else list(visits)
+        valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors, visits)
         cells = implausible_cells(valid)
         side_typos(valid, nerve_id)
         seg, segment_nerve, sorted_sites, site_nerve = build_segments(
@@ -359,6 +375,7 @@ def analyze(
             "reference_fallback": reference_fallback,
             "distal_duration_cutoffs": distal_duration_cutoffs,
             "temperature_limits_c": temperature_limits_c,
+            "visits": visits,
         },
         engine_inputs={
             "measures": measures,
@@ -401,7 +418,8 @@ WARNING_COLUMNS: tuple[str, ...] = (
 
 def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
     """One row per warning and input row it names (one row without a row for a warning about
-    the whole table), with the patient, nerve, side and site of that row."""
+    the whole table), with the patient, nerve, side and site of that row (and its ``visit``
+    after ``patient_id`` when the sites have visits)."""
     codes, messages, columns, rows = [], [], [], []
     for r in records:
         named = r.rows or (-1,)
@@ -416,13 +434,17 @@ def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
         "code": pd.array(codes, dtype="string"),
         "message": pd.array(messages, dtype="string"),
     }
-    for key in ("patient_id", "nerve", "side", "site"):
+    keys = (*patient_keys(valid.columns), "nerve", "side", "site")
+    for key in keys:
         values = valid[key].astype(object).to_numpy() if len(valid) else np.zeros(0, object)
         picked = np.append(values, None)[np.where(position < 0, len(values), position)]
         data[key] = pd.array(picked, dtype="string")
     data["column"] = pd.array(columns, dtype="string")
     data["input_row"] = pd.array(np.where(row < 0, None, row), dtype="Int64")
-    return pd.DataFrame(data, columns=list(WARNING_COLUMNS))
+    names = list(WARNING_COLUMNS)
+    if "visit" in keys:
+        names.insert(names.index("patient_id") + 1, "visit")
+    return pd.DataFrame(data, columns=names)
 
 
 def _first_rows(sorted_sites, site_nerve: np.ndarray) -> np.ndarray:
@@ -444,7 +466,7 @@ def _findings(
     k = len(judgements)
     n = len(seg)
     data: dict[str, Any] = {}
-    for key in FINDING_KEYS:  # integer codes repeated, not strings copied
+    for key in segment_keys(seg.columns):  # integer codes repeated, not strings copied
         values = categorical(seg[key])  # made by build_segments: every category is used
         codes = np.tile(np.asarray(values.codes), k)
         data[key] = from_codes(codes, values.dtype, all_used=n > 0)
@@ -507,8 +529,7 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     """
     crit = get_criteria(criterion)
     j = judge(crit, segments)
-    keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "comparison"]
-    out = segments[keys].copy()
+    out = segments[list(segment_keys(segments.columns))].copy()
     out["criterion"] = pd.array([crit.id] * len(out), dtype="string")
     out["block"] = pd.Categorical.from_codes(
         category_codes(j.block_code, BLOCK_VALUES), categories=list(BLOCK_VALUES)
@@ -615,13 +636,8 @@ def render_evidence(result: Analysis, patients: pd.DataFrame | None = None) -> p
         warnings.simplefilter("ignore", NcsWarning)
         again = analyze(chosen, criteria=result.criteria, errors="collect", **result.settings)
     done = again.patients
-    key = pd.MultiIndex.from_arrays(
-        [done["patient_id"].astype(object), done["scheme"].astype(object)]
-    )
-    where = key.get_indexer(
-        pd.MultiIndex.from_arrays(
-            [table_["patient_id"].astype(object), table_["scheme"].astype(object)]
-        )
-    )
+    keys = [*patient_keys(done.columns), "scheme"]
+    key = pd.MultiIndex.from_arrays([done[k].astype(object) for k in keys])
+    where = key.get_indexer(pd.MultiIndex.from_arrays([table_[k].astype(object) for k in keys]))
     text = np.append(done["evidence"].to_numpy(dtype=object), pd.NA)[where]  # -1: not found
     return pd.Series(text, index=table_.index, dtype="string", name="evidence")

@@ -39,6 +39,7 @@ from ncs.cli_input import (
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
 from ncs.io import from_json, read_sites
 from ncs.registry import CRITERIA, DEFAULT_CRITERIA
+from ncs.schema import nerve_keys
 
 __all__ = ["add_input_options", "main", "read_input", "render_table"]
 
@@ -108,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+        """--criteria, --format, --table, --output, --reference and --visits."""
         criteria_option(p)
         p.add_argument(
             "--format",
@@ -133,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
             help="a lab's reference-value table (CSV, XLSX, Parquet, JSON) for the guideline "
             "schemes; default: the values shipped with ncs",
         )
+        visits_option(p)
 
     formats = ("table", "json", "csv", "tsv", "parquet", "xlsx", "html")
     p_an = sub.add_parser(
@@ -201,6 +204,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_val.add_argument("file", help="sites table, one row per stimulation site ('-': stdin)")
+    visits_option(p_val)
     add_input_options(p_val)
 
     p_rep = sub.add_parser(
@@ -225,6 +229,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_input_options(p_rep)
     return parser
+
+
+def visits_option(p: argparse.ArgumentParser) -> None:
+    """``--visits``: the order of the visit labels of serial studies without dates."""
+    p.add_argument(
+        "--visits",
+        action=CommaList,
+        metavar="LABEL[,LABEL...]",
+        help="serial studies (a visit column) without study_date: the visit labels in their "
+        "order, earliest first, e.g. --visits baseline,6m,12m",
+    )
 
 
 def _add_compare_options(p: argparse.ArgumentParser, criteria_option) -> None:
@@ -375,10 +390,20 @@ def render_table(result: Analysis) -> str:
         nerve, then ``verdicts:``; then a note for each nerve stimulated at one site only.
     """
     f, p = result.findings, result.patients
-    ids = pd.Index(
-        pd.unique(np.concatenate([f["patient_id"].astype(object), p["patient_id"].astype(object)]))
-    )
-    ids = ids[ids.notna()].astype(str).sort_values()
+    if "visit" in p.columns:  # serial studies: one block per visit of a patient, in order
+        f_ids, p_ids = _study_labels(f), _study_labels(p)
+        ids = pd.Index(pd.unique(np.concatenate([p_ids, f_ids])))
+        heads = _study_heads(p, ids)
+    else:
+        f_ids = f["patient_id"].astype(str) if len(f) else f["patient_id"]
+        p_ids = p["patient_id"].astype(str) if len(p) else p["patient_id"]
+        ids = pd.Index(
+            pd.unique(
+                np.concatenate([f["patient_id"].astype(object), p["patient_id"].astype(object)])
+            )
+        )
+        ids = ids[ids.notna()].astype(str).sort_values()
+        heads = np.array([f"== patient {pid}" for pid in ids], dtype=object)
     texts, k1, k2, k3 = [], [], [], []
 
     def add(text: np.ndarray, patient: np.ndarray, section: int, position: np.ndarray) -> None:
@@ -388,14 +413,9 @@ def render_table(result: Analysis) -> str:
         k3.append(np.asarray(position, dtype=np.int64))
 
     n_ids = len(ids)
-    add(
-        np.array([f"== patient {pid}" for pid in ids], dtype=object),
-        np.arange(n_ids),
-        0,
-        np.zeros(n_ids),
-    )
+    add(heads, np.arange(n_ids), 0, np.zeros(n_ids))
     if len(f):
-        fp = _codes_over(f["patient_id"].astype(str), ids)
+        fp = _codes_over(f_ids, ids)
         nerve, side = _text(f["nerve"]), _text(f["side"])
         nerve_codes = pd.factorize(nerve, sort=True)[0]
         side_codes = pd.factorize(side, sort=True)[0]
@@ -426,7 +446,7 @@ def render_table(result: Analysis) -> str:
         heads = _formatted([nerve[first], side[first]], lambda n, s: f"  {n} {s}")
         add(heads, fp[first], 1, 2 * rank[first])
     if len(p):
-        pp = _codes_over(p["patient_id"].astype(str), ids)
+        pp = _codes_over(p_ids, ids)
         has = np.unique(pp)
         add(np.full(len(has), "  verdicts:", dtype=object), has, 2, np.zeros(len(has)))
         evidence = _text(p["evidence"]) if "evidence" in p.columns else np.full(len(p), "")
@@ -438,15 +458,36 @@ def render_table(result: Analysis) -> str:
     order = np.lexsort((np.concatenate(k3), np.concatenate(k2), np.concatenate(k1)))
     lines = text[order].tolist()
     nerves = result.nerves
-    single = nerves[nerves["n_segments"] == 0].drop_duplicates(["patient_id", "nerve", "side"])
+    keys = list(nerve_keys(nerves.columns))
+    single = nerves[nerves["n_segments"] == 0].drop_duplicates(keys)
     if len(single):
         lines.extend(
             _formatted(
-                [_text(single["patient_id"]), _text(single["nerve"]), _text(single["side"])],
-                lambda pid, n, s: f"note: {pid} {n} {s} has one site only: no segment to judge",
+                [_text(single[k]) for k in keys],
+                lambda *key: f"note: {' '.join(key)} has one site only: no segment to judge",
             ).tolist()
         )
     return "\n".join(lines) + "\n"
+
+
+def _study_labels(frame: pd.DataFrame) -> pd.Series:
+    """One label per row for its (patient, visit), as text."""
+    if not len(frame):
+        return pd.Series([], dtype=object)
+    return pd.Series(_text(frame["patient_id"]) + "\x1f" + _text(frame["visit"]), dtype=object)
+
+
+def _study_heads(patients: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """``== patient P1, visit baseline (2024-01-15)`` for each (patient, visit) label."""
+    dates = {}
+    if "study_date" in patients.columns and len(patients):
+        dates = dict(zip(_study_labels(patients), _text(patients["study_date"]), strict=True))
+    heads = []
+    for label in ids:
+        pid, _, visit = str(label).partition("\x1f")
+        date = dates.get(label, "")
+        heads.append(f"== patient {pid}, visit {visit}" + (f" ({date})" if date else ""))
+    return np.array(heads, dtype=object)
 
 
 def render_verdicts(result: Analysis) -> str:
@@ -454,22 +495,26 @@ def render_verdicts(result: Analysis) -> str:
     p = result.patients
     if not len(p):
         return "no patients\n"
-    wide = (
-        pd.DataFrame(
-            {
-                "patient_id": p["patient_id"].astype(str).to_numpy(),
-                "scheme": p["scheme"].astype(str).to_numpy(),
-                "verdict": _text(p["verdict"]),
-            }
-        )
-        .pivot(index="patient_id", columns="scheme", values="verdict")
-        .sort_index()
+    visits = "visit" in p.columns
+    ids = (
+        pd.Series(_text(p["patient_id"]) + " / " + _text(p["visit"]))
+        if visits
+        else p["patient_id"].astype(str)
     )
+    wide = pd.DataFrame(
+        {
+            "patient_id": ids.to_numpy(),
+            "scheme": p["scheme"].astype(str).to_numpy(),
+            "verdict": _text(p["verdict"]),
+        }
+    ).pivot(index="patient_id", columns="scheme", values="verdict")
+    # serial studies keep each patient's visits in their order (the patients table's)
+    wide = wide.reindex(pd.unique(ids.to_numpy())) if visits else wide.sort_index()
     schemes = [s for s in dict.fromkeys(p["scheme"].astype(str)) if s in wide.columns]
     wide = wide[schemes].fillna("")
     width = max(10, int(wide.index.str.len().max()))
     columns = [wide.index.to_numpy(dtype=object)]
-    header = [f"{'patient':<{width}}"]
+    header = [f"{'patient / visit' if visits else 'patient':<{width}}"]
     for s in schemes:
         w = max(len(s), int(wide[s].str.len().max()))
         header.append(f"{s:<{w}}")
@@ -671,6 +716,7 @@ def analysis_from_args(args: argparse.Namespace, data: Input | None = None) -> A
             data.sites,
             criteria=getattr(args, "criteria", None),
             units=data.units,
+            visits=getattr(args, "visits", None),
             **_reference(args),
         )
     _print_warnings(caught, data)
@@ -681,16 +727,20 @@ def analysis_from_args(args: argparse.Namespace, data: Input | None = None) -> A
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ncs.schema import NERVE_KEYS, validate
+    from ncs.schema import nerve_keys, validate
 
     data = read_input(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NcsWarning)
-        valid = validate(data.sites, units=data.units)
+        valid = validate(data.sites, units=data.units, visits=args.visits)
     _print_warnings(caught, data)
-    n_nerves = len(valid[list(NERVE_KEYS)].drop_duplicates())
+    n_nerves = len(valid[list(nerve_keys(valid.columns))].drop_duplicates())
     n_patients = valid["patient_id"].nunique()
-    print(f"valid: {len(valid)} rows, {n_nerves} nerves, {n_patients} patients")
+    visits = ""
+    if "visit" in valid.columns:
+        n_visits = len(valid[["patient_id", "visit"]].drop_duplicates())
+        visits = f" ({n_visits} visits)"
+    print(f"valid: {len(valid)} rows, {n_nerves} nerves, {n_patients} patients{visits}")
     return EXIT_OK
 
 

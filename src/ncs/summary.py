@@ -55,7 +55,7 @@ from ncs.explain import LazyReasons, rules_evidence, scheme_rule, segment_eviden
 from ncs.fwave import NERVE_MEASURES
 from ncs.measures import TRUE
 from ncs.normative import distal_duration_cutoffs
-from ncs.schema import NERVE_KEYS
+from ncs.schema import nerve_keys, patient_keys
 
 __all__ = [
     "NERVE_COLUMNS",
@@ -101,7 +101,8 @@ NERVE_COLUMNS: tuple[str, ...] = (
     "distal_duration_cutoff_ms",
     "reference_table",
 )
-"""Columns of the nerves table, in order."""
+"""Columns of the nerves table, in order (with ``visit`` after ``patient_id`` when the sites
+have visits)."""
 
 PATIENT_COLUMNS: tuple[str, ...] = (
     "patient_id",
@@ -120,7 +121,18 @@ PATIENT_COLUMNS: tuple[str, ...] = (
     "n_one_site_nerves",
     "citation",
 )
-"""Columns of the patients table, in order."""
+"""Columns of the patients table, in order (with ``visit``, and ``study_date`` where given,
+after ``patient_id`` when the sites have visits: one row per (patient, visit, scheme))."""
+
+
+def _with_visit(columns: tuple[str, ...], keys: tuple[str, ...]) -> tuple[str, ...]:
+    """``columns`` with the study keys after ``patient_id`` (``visit``, ``study_date``)."""
+    extra = tuple(k for k in keys if k != "patient_id")
+    if not extra:
+        return columns
+    at = columns.index("patient_id") + 1
+    return (*columns[:at], *extra, *columns[at:])
+
 
 _OP_CODES = (">", ">=", "<", "<=")
 
@@ -177,18 +189,30 @@ def summarize(
     n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
     first_site = np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]]) if n_nerves else []
     first_site = np.asarray(first_site, dtype=np.int64)
-    key_codes = {k: take(categorical(sorted_sites[k]), first_site) for k in NERVE_KEYS}
+    columns = sorted_sites.columns
+    key_codes = {k: take(categorical(sorted_sites[k]), first_site) for k in nerve_keys(columns)}
     keys = {k: labels(key_codes[k]) for k in ("nerve", "side")}
     nerve_codes = np.asarray(key_codes["nerve"].codes, dtype=np.int64)
     side_codes = np.asarray(key_codes["side"].codes, dtype=np.int64)
     n_sites = _count(n_nerves, site_nerve)
     n_seg = _count(n_nerves, segment_nerve)
-    # nerves are sorted by patient first, so a patient's nerves are contiguous
-    patient_codes = np.asarray(key_codes["patient_id"].codes)
-    new_patient = np.r_[True, patient_codes[1:] != patient_codes[:-1]] if n_nerves else []
+    # nerves are sorted by patient (and visit) first, so the nerves of one study of a patient
+    # are contiguous: a "patient" below is one (patient, visit) where there are visits
+    study_keys = patient_keys(columns)
+    new_patient = np.zeros(n_nerves, dtype=bool)
+    if n_nerves:
+        new_patient[0] = True
+        for k in study_keys:
+            codes = np.asarray(key_codes[k].codes)
+            new_patient[1:] |= codes[1:] != codes[:-1]
     nerve_patient = np.cumsum(new_patient) - 1 if n_nerves else np.zeros(0, dtype=np.int64)
     n_patients = int(nerve_patient[-1]) + 1 if n_nerves else 0
-    patient_ids = take(key_codes["patient_id"], np.flatnonzero(new_patient).astype(np.int64))
+    patient_first = np.flatnonzero(new_patient).astype(np.int64)
+    patient_ids = {k: take(key_codes[k], patient_first) for k in study_keys}
+    if "study_date" in columns and "visit" in columns:
+        patient_ids["study_date"] = take(
+            categorical(sorted_sites["study_date"]), first_site[patient_first]
+        )
     text_measures = {
         c: take(categorical(sorted_sites[c]), first_site)
         if c in sorted_sites.columns
@@ -268,7 +292,7 @@ def summarize(
 
     nerves = _frame(
         nerve_parts,
-        NERVE_COLUMNS,
+        _with_visit(NERVE_COLUMNS, study_keys),
         {
             "block": BLOCK_VALUES,
             "dispersion": DISPERSION_VALUES,
@@ -276,14 +300,16 @@ def summarize(
         },
     )
     columns = PATIENT_COLUMNS if evidence else tuple(c for c in PATIENT_COLUMNS if c != "evidence")
-    patients = _frame(patient_parts, columns, {})
+    patients = _frame(patient_parts, _with_visit(columns, tuple(patient_ids)), {})
     return nerves, patients
 
 
 _FREE_TEXT = frozenset({"evidence"})
 """Text columns that stay ``string`` (one sentence per row); every other one is a category."""
 
-_TEXT_COLUMNS = (CATEGORY_COLUMNS | _FREE_TEXT) & frozenset((*NERVE_COLUMNS, *PATIENT_COLUMNS))
+_TEXT_COLUMNS = (CATEGORY_COLUMNS | _FREE_TEXT) & frozenset(
+    (*NERVE_COLUMNS, *PATIENT_COLUMNS, "visit", "study_date")
+)
 """Text columns of the nerves and patients tables."""
 
 _FLOAT_COLUMNS = frozenset(NERVE_MEASURES) - {"muscle", "distal_response"} | {
@@ -407,7 +433,7 @@ def _patient_part(
     segment_nerve: np.ndarray,
     segment_patient: np.ndarray,
     n_patients: int,
-    patient_ids: np.ndarray,
+    patient_ids: dict[str, pd.Categorical],
     positive_segment: np.ndarray,
     na_segment: np.ndarray,
     excluded_segment: np.ndarray,
@@ -458,7 +484,7 @@ def _patient_part(
     rule_names = [scheme_rule(crit, rid, verdicts.names) for rid in verdicts.decided_by]
     overall = scheme_rule(crit, None, verdicts.names)
     part = {
-        "patient_id": patient_ids,
+        **patient_ids,
         "scheme": constant(crit.id, n_patients),
         "verdict": from_table(list(crit.verdicts), verdicts.level),
         "evidence_nerve": pair_labels(
