@@ -1,5 +1,5 @@
-"""Command line: ``ncs analyze``, ``validate``, ``report``, ``compare``, ``batch``,
-``convert``, ``demo``, ``criteria``.
+"""Command line: ``ncs analyze``, ``validate``, ``report``, ``compare``, ``followup``,
+``batch``, ``convert``, ``demo``, ``criteria``.
 
 Exit codes: 0 success; 2 invalid input (every problem printed with the line of the file,
 or the sheet row and header, where it is), a usage error, or an output that cannot be
@@ -41,7 +41,14 @@ from ncs.io import from_json, read_sites
 from ncs.registry import CRITERIA, DEFAULT_CRITERIA
 from ncs.schema import nerve_keys
 
-__all__ = ["add_input_options", "main", "read_input", "render_table"]
+__all__ = [
+    "add_input_options",
+    "followup_html",
+    "main",
+    "read_input",
+    "render_followup",
+    "render_table",
+]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 
@@ -69,6 +76,7 @@ _EXAMPLES = """examples:
   ncs criteria                              list the criteria with citations
   ncs batch cohort.parquet -d out/          big files: chunked, one file per table
   ncs compare study.csv -c katz2002,bouche1995   agreement tables between criteria
+  ncs followup serial.csv                   baseline and follow-up compared (visit column)
 """
 
 #: Output format by output-file extension.
@@ -85,6 +93,16 @@ _EXTENSION_FORMATS = {
 _TEXT_FORMATS = ("table", "csv", "tsv", "json", "html")
 
 _TABLES = ("findings", "segments", "nerves", "patients", "sites", "rejected", "warnings")
+_FOLLOWUP_TABLES = ("segments", "nerves", "patients", "visits", "warnings", "rejected")
+
+_FOLLOWUP_EXAMPLES = """examples:
+  ncs followup serial.csv                   each patient's visits compared (text)
+  ncs followup serial.csv --visits baseline,6m,12m   visit order without study_date
+  ncs followup serial.csv -c bouche1995 -o followup.xlsx   every table, one sheet each
+  ncs followup serial.csv --table patients -o courses.csv
+  ncs followup serial.csv -o followup.json   everything, with the variability definition
+  ncs followup serial.csv --cv amplitude_mv=0.1 --patterns all -o followup.html
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -174,6 +192,64 @@ def _parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("file", help="sites table, one row per stimulation site ('-': stdin)")
     _add_compare_options(p_cmp, criteria_option)
     add_input_options(p_cmp)
+
+    p_fu = sub.add_parser(
+        "followup",
+        help="serial studies: each patient's consecutive visits compared segment by segment",
+        epilog=_FOLLOWUP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_fu.add_argument(
+        "file", help="sites table with a visit column (and study_date), one row per site"
+    )
+    criteria_option(p_fu)
+    p_fu.add_argument(
+        "--format",
+        "-f",
+        choices=formats,
+        default=None,
+        help="output format (default: from the --output extension "
+        f"{', '.join(sorted(_EXTENSION_FORMATS))}, else a text table)",
+    )
+    p_fu.add_argument(
+        "--table",
+        choices=_FOLLOWUP_TABLES,
+        default="segments",
+        help="which table csv, tsv and parquet output hold (default: segments; xlsx holds "
+        "every table, one sheet each)",
+    )
+    p_fu.add_argument(
+        "--output", "-o", metavar="FILE", help="write here instead of standard output"
+    )
+    p_fu.add_argument(
+        "--reference",
+        metavar="FILE",
+        help="a lab's reference-value table for the guideline schemes (as for analyze)",
+    )
+    visits_option(p_fu)
+    p_fu.add_argument(
+        "--cv",
+        action="append",
+        metavar="COLUMN=FRACTION",
+        default=[],
+        help="test-retest coefficient of variation of a site measure, e.g. amplitude_mv=0.1 "
+        "or area_mvms=0.12 (default: Kong et al. 2009, amplitude 0.156)",
+    )
+    p_fu.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        help="level of the measurement-variability interval (default: 0.95)",
+    )
+    p_fu.add_argument(
+        "--patterns",
+        action=CommaList,
+        metavar="ID[,ID...]",
+        help="serial-study patterns to add: all, ercf, resolution_pattern (unverified; see "
+        "the docs)",
+    )
+    p_fu.add_argument("--no-plots", action="store_true", help="html: leave the plots out")
+    add_input_options(p_fu)
 
     p_conv = sub.add_parser(
         "convert",
@@ -962,7 +1038,221 @@ def _criteria_listing(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_followup(args: argparse.Namespace) -> int:
+    from ncs.followup import followup
+
+    fmt = _output_format(args)
+    _check_output_dir(args.output)
+    data = read_input(args)
+    patterns = args.patterns
+    if patterns and "all" in patterns:
+        patterns = "all"
+    with warnings.catch_warnings(record=True) as caught, Status("comparing visits"):
+        warnings.simplefilter("always", NcsWarning)
+        result = followup(
+            data.sites,
+            criteria=args.criteria,
+            visits=args.visits,
+            variability=_cv(args.cv),
+            patterns=patterns,
+            confidence=args.confidence,
+            units=data.units,
+            **_reference(args),
+        )
+    _print_warnings(caught, data)
+    provenance = result.analysis.meta.get("provenance")
+    if isinstance(provenance, dict):
+        provenance["input"] = data.provenance()
+    tables = {
+        "patients": result.patients,
+        "nerves": result.nerves,
+        "segments": result.segments,
+        "visits": result.visits,
+        "warnings": result.warnings,
+        "rejected": result.analysis.rejected,
+    }
+    with Status("writing"):
+        if fmt == "json":
+            content: str | bytes = result.to_json(indent=2) + "\n"
+        elif fmt in ("csv", "tsv"):
+            content = _csv(tables[args.table], sep="\t" if fmt == "tsv" else ",")
+        elif fmt == "parquet":
+            from ncs.io import _require
+
+            _require("pyarrow", "parquet")
+            buffer = io.BytesIO()
+            tables[args.table].to_parquet(buffer, index=False)
+            content = buffer.getvalue()
+        elif fmt == "xlsx":
+            from ncs.io import workbook_bytes
+
+            content = workbook_bytes({k: v for k, v in tables.items() if len(v) or k != "rejected"})
+        elif fmt == "html":
+            content = followup_html(result, plots=not args.no_plots)
+        else:
+            content = render_followup(result, to_terminal=not args.output)
+    _emit(content, args.output)
+    return EXIT_OK
+
+
+def render_followup(result, *, to_terminal: bool = False) -> str:
+    """A follow-up as text: per patient and visit pair, each criterion's course with its
+    evidence, then per nerve its course and its segments' sentences.
+
+    Linear in the number of rows (one sort; text built column-wise).
+    """
+    p, nv, sg = result.patients, result.nerves, result.segments
+    if to_terminal and len(sg) > TEXT_MAX_FINDINGS:
+        lines = [
+            f"{r.patient_id}: {r.visit_before} -> {r.visit_after}  {r.criterion}: {r.course}"
+            for r in p.head(200).itertuples(index=False)
+        ]
+        return (
+            "\n".join(lines)
+            + f"\n\n{len(sg):,} segment comparisons of {p['patient_id'].nunique():,} patients are "
+            "not shown: write them to a file with -o followup.csv (or -o followup.xlsx)\n"
+            + _warnings_text(result)
+        )
+
+    def pair_key(frame: pd.DataFrame) -> np.ndarray:
+        return (
+            _text(frame["patient_id"])
+            + "\x1f"
+            + _text(frame["visit_before"])
+            + "\x1f"
+            + (_text(frame["visit_after"]))
+        )
+
+    pairs = pd.Index(pd.unique(pair_key(p))) if len(p) else pd.Index([])
+    crits = pd.Index([c.id for c in result.criteria])
+    texts, keys = [], []
+
+    def add(text, pair, section, nerve, crit, row) -> None:
+        texts.append(np.asarray(text, dtype=object))
+        keys.append([np.asarray(x, dtype=np.int64) for x in (pair, section, nerve, crit, row)])
+
+    if len(p):
+        pp = pairs.get_indexer(pair_key(p))
+        first = np.flatnonzero(~pd.Series(pp).duplicated().to_numpy())
+        dates = {}
+        for side in ("before", "after"):
+            col = f"study_date_{side}"
+            dates[side] = (
+                _formatted([_text(p[col])], lambda d: f" ({d})" if d else "")
+                if col in p.columns
+                else np.full(len(p), "", dtype=object)
+            )
+        head = _formatted(
+            [
+                _text(p["patient_id"]),
+                _text(p["visit_before"]),
+                dates["before"],
+                _text(p["visit_after"]),
+                dates["after"],
+            ],
+            lambda pid, b, db, a, da: (
+                f"== patient {pid}: {b}{db}" + (f" -> {a}{da}" if a else " (one visit only)")
+            ),
+        )
+        zeros = np.zeros(first.size)
+        add(head[first], pp[first], zeros, zeros, zeros, zeros)
+        crit = crits.get_indexer(_text(p["criterion"]))
+        evidence = _text(p["evidence"]) if "evidence" in p.columns else _text(p["course"])
+        lead = _formatted(
+            [_text(p["criterion"]), _text(p["verdict_before"]), _text(p["verdict_after"])],
+            lambda c, b, a: f"  {c:<11} verdict {b}" + (f" -> {a}" if a else "") + ": ",
+        )
+        n = len(p)
+        add(lead + evidence, pp, np.ones(n), np.zeros(n), crit, np.zeros(n))
+    if len(nv):
+        pn = pairs.get_indexer(pair_key(nv))
+        nerve_key = pd.factorize(_text(nv["nerve"]) + " " + _text(nv["side"]), sort=True)[0]
+        crit = crits.get_indexer(_text(nv["criterion"]))
+        evidence = _text(nv["evidence"]) if "evidence" in nv.columns else _text(nv["course"])
+        lead = _formatted(
+            [_text(nv["nerve"]), _text(nv["side"]), _text(nv["criterion"])],
+            lambda n_, s_, c: f"  {n_} {s_}, {c}: ",
+        )
+        n = len(nv)
+        add(lead + evidence, pn, np.full(n, 2), nerve_key, crit, np.zeros(n))
+    if len(sg):
+        ps = pairs.get_indexer(pair_key(sg))
+        nerve_names = pd.Index(sorted(set(_text(nv["nerve"]) + " " + _text(nv["side"]))))
+        nerve_key = nerve_names.get_indexer(_text(sg["nerve"]) + " " + _text(sg["side"]))
+        crit = crits.get_indexer(_text(sg["criterion"]))
+        text = _text(sg["sentence"]) if "sentence" in sg.columns else _text(sg["transition"])
+        n = len(sg)
+        add("      " + text, ps, np.full(n, 2), nerve_key, crit, np.arange(1, n + 1))
+    if not texts:
+        return "no visits to compare\n" + _warnings_text(result)
+    text = np.concatenate(texts)
+    cols = [np.concatenate([k[i] for k in keys]) for i in range(5)]
+    order = np.lexsort(cols[::-1])
+    return "\n".join(text[order].tolist()) + "\n" + _warnings_text(result)
+
+
+def followup_html(result, *, plots: bool = True, max_plots: int = 20) -> str:
+    """A plain, self-contained HTML page of a follow-up: the patients, nerves and segments
+    tables (escaped), the variability definition and, with matplotlib, a slopegraph per
+    patient (at most ``max_plots``). An interim page until the HTML report has a follow-up
+    section."""
+    import html as _html
+
+    from ncs._optional import has_module
+
+    def section(title: str, frame: pd.DataFrame) -> str:
+        shown = frame.copy(deep=False)
+        for col in shown.columns:
+            if isinstance(shown[col].dtype, pd.CategoricalDtype | pd.StringDtype):
+                shown[col] = shown[col].astype(object).where(shown[col].notna(), "")
+        table = shown.to_html(index=False, escape=True, na_rep="", float_format="{:.1f}".format)
+        return f"<h2>{_html.escape(title)}</h2>\n{table}"
+
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>ncs follow-up</title><style>body{font-family:system-ui,sans-serif;"
+        "margin:1.5rem;max-width:1400px}table{border-collapse:collapse;font-size:.8rem}"
+        "td,th{border:1px solid #ccc;padding:.2rem .4rem;vertical-align:top}"
+        ".muted{color:#555;font-size:.85rem}</style></head><body>",
+        "<h1>Follow-up: consecutive visits compared</h1>",
+        f"<p class='muted'>ncs {_html.escape(str(result.meta.get('ncs_version', '')))}; "
+        f"criteria: {_html.escape(', '.join(c.id for c in result.criteria))}</p>",
+        f"<p class='muted'>Measurement variability: "
+        f"{_html.escape(result.meta.get('variability_definition', ''))}</p>",
+    ]
+    if plots and has_module("matplotlib") and len(result.segments):
+        import base64
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from ncs.plot import plot_followup
+
+        ids = list(dict.fromkeys(result.segments["patient_id"].astype(str)))[:max_plots]
+        for pid in ids:
+            axes = plot_followup(result, patient=pid)
+            buffer = io.BytesIO()
+            axes[0].figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+            plt.close(axes[0].figure)
+            data = base64.b64encode(buffer.getvalue()).decode("ascii")
+            parts.append(
+                f"<p><img alt='slopegraph of {_html.escape(pid)}' "
+                f"src='data:image/png;base64,{data}'></p>"
+            )
+    parts.append(section("Patients", result.patients))
+    parts.append(section("Nerves", result.nerves))
+    parts.append(section("Segments", result.segments))
+    if len(result.warnings):
+        parts.append(section("Warnings", result.warnings))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "followup":
+        return _run_followup(args)
     if args.command == "criteria":
         return _criteria_listing(args)
     if args.command == "batch":

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_agreement", "plot_decision_regions", "plot_traces"]
+__all__ = ["plot_agreement", "plot_decision_regions", "plot_followup", "plot_traces"]
 
 
 def _require_pyplot() -> Any:
@@ -382,3 +382,165 @@ def plot_decision_regions(
     ax.set_title(f"Block regions per scheme ({note} for the regions)", fontsize=9)
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
     return ax
+
+
+#: Line colours of the follow-up slopegraph, by transition.
+FOLLOWUP_COLOURS: dict[str, str] = {
+    "new_block": "#c0392b",
+    "resolved": "#1e8449",
+    "persisting": "#d68910",
+    "no_block": "#7f8c8d",
+    "not_assessable": "#aab7b8",
+}
+
+
+def plot_followup(
+    followup: Any,
+    *,
+    patient: str | None = None,
+    criterion: str | None = None,
+    measure: str = "amp_drop_pct",
+    axes: Any = None,
+) -> Any:
+    """A slopegraph per nerve: each segment's drop at each visit, joined by a line.
+
+    One panel per nerve (and side) of one patient. Each segment studied at two consecutive
+    visits is a line from its value at the earlier visit to its value at the later one,
+    coloured by its transition under ``criterion`` (:data:`FOLLOWUP_COLOURS`); a segment
+    studied at one visit only is a point (an open circle), never a line. The criteria's
+    thresholds on the measure are shaded bands from the threshold to 100 %, labelled with
+    the criterion and rule.
+
+    Parameters
+    ----------
+    followup : ncs.followup.FollowUp
+        Result of :func:`ncs.followup`.
+    patient : str, optional
+        Which patient (default: the first).
+    criterion : str, optional
+        Whose transitions colour the lines (default: the first criterion).
+    measure : {"amp_drop_pct", "area_drop_pct", "dur_change_pct"}, default "amp_drop_pct"
+        The segment measure plotted.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One Axes per nerve; a new figure is made when omitted.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+        One per nerve, in the order of ``followup.nerves``.
+    """
+    plt = _require_pyplot()
+    prefix = {
+        "amp_drop_pct": "amp_drop",
+        "area_drop_pct": "area_drop",
+        "dur_change_pct": "dur_change",
+    }
+    if measure not in prefix:
+        raise ValueError(f"measure must be one of {sorted(prefix)}, got {measure!r}")
+    seg = followup.segments
+    if not len(seg):
+        raise ValueError("no visit pairs to plot (every patient was studied once)")
+    ids = seg["patient_id"].astype(str)
+    patient = str(ids.iloc[0]) if patient is None else str(patient)
+    crit_ids = [c.id for c in followup.criteria]
+    criterion = crit_ids[0] if criterion is None else str(criterion)
+    if criterion not in crit_ids:
+        raise ValueError(f"criterion {criterion!r} was not applied; applied: {crit_ids}")
+    rows = seg[(ids == patient).to_numpy() & (seg["criterion"].astype(str) == criterion).to_numpy()]
+    if rows.empty:
+        raise ValueError(f"patient {patient!r} has no visit pair to plot")
+    visits = followup.visits[followup.visits["patient_id"].astype(str) == patient]
+    order = {str(v): int(i) for v, i in zip(visits["visit"], visits["visit_index"], strict=True)}
+    labels = [str(v) for v in visits.sort_values("visit_index")["visit"]]
+    nerves = list(
+        dict.fromkeys(zip(rows["nerve"].astype(str), rows["side"].astype(str), strict=True))
+    )
+    if axes is None:
+        _, created = plt.subplots(
+            1, len(nerves), figsize=(0.6 + 3.4 * len(nerves), 4.2), sharey=True, squeeze=False
+        )
+        axes = created[0]
+    axes = np.atleast_1d(np.asarray(axes, dtype=object))
+    if axes.size != len(nerves):
+        raise ValueError(f"{len(nerves)} nerves to draw, {axes.size} Axes given")
+    bands = followup.thresholds(measure)
+    values_b = rows[f"{prefix[measure]}_before_pct"].to_numpy(dtype=float)
+    values_a = rows[f"{prefix[measure]}_after_pct"].to_numpy(dtype=float)
+    known = np.concatenate([values_b, values_a])
+    known = known[np.isfinite(known)]
+    low = min(-10.0, float(known.min()) - 5.0) if known.size else -10.0
+    high = max(100.0, float(known.max()) + 5.0) if known.size else 100.0
+    shades = ["#f5b7b1", "#d7bde2", "#a9cce3", "#a3e4d7", "#f9e79f"]
+    for ax, (nerve, side) in zip(axes, nerves, strict=True):
+        mine = rows[
+            (rows["nerve"].astype(str) == nerve).to_numpy()
+            & (rows["side"].astype(str) == side).to_numpy()
+        ]
+        for b in bands.itertuples(index=False):
+            if b.nerve is not None and b.nerve != nerve:
+                continue
+            ax.axhspan(
+                b.value,
+                high,
+                color=shades[crit_ids.index(b.criterion) % len(shades)],
+                alpha=0.25,
+                lw=0,
+                zorder=0,
+            )
+            ax.axhline(b.value, color="0.4", lw=0.6, ls=":", zorder=1)
+            ax.text(
+                1.0,
+                b.value,
+                f" {b.criterion}: {b.rule} {b.op} {b.value:g}%",
+                transform=ax.get_yaxis_transform(),
+                fontsize=6.5,
+                va="bottom",
+                ha="right",
+                color="0.3",
+            )
+        for r in mine.itertuples(index=False):
+            x0, x1 = order[str(r.visit_before)], order[str(r.visit_after)]
+            yb = getattr(r, f"{prefix[measure]}_before_pct")
+            ya = getattr(r, f"{prefix[measure]}_after_pct")
+            colour = FOLLOWUP_COLOURS[str(r.transition)]
+            name = f"{r.distal_site}-{r.proximal_site}" + (
+                " (d)" if r.comparison == "distal" else ""
+            )
+            if r.studied == "both":
+                ls = "--" if r.transition == "not_assessable" else "-"
+                ax.plot([x0, x1], [yb, ya], color=colour, lw=1.6, ls=ls, marker="o", ms=4, zorder=3)
+                ax.annotate(
+                    name,
+                    (x1, ya),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    fontsize=6.5,
+                    va="center",
+                    color=colour,
+                )
+            else:
+                x, y = (x0, yb) if r.studied == "before_only" else (x1, ya)
+                ax.plot([x], [y], ls="none", marker="o", mfc="none", mec=colour, ms=6, zorder=3)
+                only = r.visit_before if r.studied == "before_only" else r.visit_after
+                ax.annotate(
+                    f"{name}: {only} only",
+                    (x, y),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    fontsize=6.5,
+                    va="center",
+                    color=colour,
+                )
+        ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+        ax.set_xlim(-0.3, len(labels) - 0.1)  # room for the segment names
+        ax.set_ylim(low, high)
+        ax.set_title(f"{nerve} {side}", fontsize=9)
+        ax.axhline(0, color="0.7", lw=0.5)
+    label = {
+        "amp_drop_pct": "amplitude drop (%)",
+        "area_drop_pct": "area drop (%)",
+        "dur_change_pct": "duration change (%)",
+    }[measure]
+    axes[0].set_ylabel(label)
+    axes[0].figure.suptitle(f"{patient}: {criterion}", fontsize=9)
+    return axes
