@@ -77,6 +77,8 @@ PAPER_SIZES: tuple[str, ...] = ("A4", "Letter")
 """Paper sizes the print stylesheet is laid out for (``paper=`` of :func:`to_html`)."""
 
 _NERVE_KEYS = ("patient_id", "nerve", "side")
+#: Order in which missing segment measures are named.
+_MEASURE_ORDER = ("amp_drop_pct", "area_drop_pct", "dur_change_pct", "distal_amplitude_mv")
 _POSITIVE_FINDING = ("yes", "probable")
 
 #: The study table: (column, how many decimals at most). Velocity comes from the segments.
@@ -85,10 +87,10 @@ _STUDY_COLUMNS = (
     ("amplitude_mv", 2),
     ("area_mvms", 2),
     ("duration_ms", 2),
-    ("distance_mm", 1),
+    ("distance_mm", -1),  # negative: whole numbers without decimals (70 mm)
     ("cv_m_s", 1),
     ("f_latency_ms", 2),
-    ("f_persistence_pct", 1),
+    ("f_persistence_pct", -1),
 )
 #: Site columns shown in the study table or its header lines (not repeated as "other values").
 _SITE_SHOWN = frozenset(
@@ -148,7 +150,7 @@ _ICONS = {"pos": "●", "neg": "○", "ind": "?", "na": "–"}
 _TONE_WORDS = {
     "pos": "met or found",
     "neg": "not met or not found",
-    "ind": "open: missing data",
+    "ind": "indeterminate (missing data) or equivocal",
     "na": "not applicable",
 }
 
@@ -183,13 +185,13 @@ def _text(value: Any) -> str:
     return "" if _missing(value) else str(value)
 
 
-def _fmt(value: Any, decimals: int = 2) -> str:
-    """A number as a lab table shows it: at most ``decimals`` decimals, at least one where
-    the column has decimals (``8.0``, ``3.45``, ``70``)."""
+def _fmt(value: Any, decimals: int = 2, plain_integers: bool = False) -> str:
+    """A number as a lab table shows it: at most ``decimals`` decimals, at least one
+    (``8.0``, ``3.45``), or none for a whole number where ``plain_integers`` (``70`` mm)."""
     v = float(value)
     if not math.isfinite(v):
         return str(v)
-    if decimals <= 1 and v == round(v) and abs(v) >= 10:
+    if plain_integers and v == round(v):
         return f"{v:.0f}"
     text = f"{v:.{decimals}f}"
     if "." in text:
@@ -611,8 +613,13 @@ def _impression(ctx: _Context, pid: str) -> list[Clause]:
         for scheme, verdict in zip(_column(rows, "scheme"), _column(rows, "verdict"), strict=True):
             crit = ctx.crits.get(scheme)
             tone = _verdict_tone(crit, verdict)
-            words = f"{_short(crit, scheme)} ({value_label(verdict).split(' — ')[0]})"
-            (met if tone == "pos" else open_ if tone == "ind" else other).append(words)
+            words = f"{_short(crit, scheme)} ({value_label(verdict)})"
+            if tone == "pos":
+                met.append(words)
+            elif verdict == "indeterminate":
+                open_.append(f"{_short(crit, scheme)}")
+            else:  # equivocal (Hadden) is a class of its own, not missing data
+                other.append(f"{_short(crit, scheme)} ({value_label(verdict)})")
         if met:
             out.append(Clause("schemes_met", f"Criteria met: {'; '.join(met)}."))
         if other:
@@ -653,38 +660,40 @@ def _not_judged_clauses(ctx: _Context, pid: str, keys: list[NerveKey]) -> list[C
             ): r
             for r in segs.to_dict("records")
         }
-        # per segment: (criteria, missing words, implausible) and excluded criteria
-        open_by: dict[tuple[str, str], tuple[list[str], list[str], str]] = {}
+        # per segment and missing measures (or implausible value): the criteria; and the
+        # criteria that exclude each segment
+        open_by: dict[tuple[str, str, str], list[str]] = {}
         excluded_by: dict[tuple[str, str], list[str]] = {}
         for r in finds.to_dict("records"):
             cid = _text(r.get("criterion"))
             crit = ctx.crits.get(cid)
             d, p = _text(r.get("distal_site")), _text(r.get("proximal_site"))
             seg = seg_records.get((d, p, _text(r.get("comparison"))), {})
+            missing: list[str] = []
             for which in ("block", "dispersion"):
-                v = _text(r.get(which))
                 if which == "dispersion" and not _has_dispersion(crit):
                     continue
+                v = _text(r.get(which))
                 if v == "not_assessable":
-                    names, words, odd = open_by.setdefault((d, p), ([], [], ""))
-                    if _short(crit, cid) not in names:
-                        names.append(_short(crit, cid))
-                    if _text(seg.get("implausible")):
-                        open_by[(d, p)] = (names, words, _text(seg.get("implausible")))
-                    for m in _missing_measures(crit, which, seg):
-                        word = not_assessable_label([m]).rsplit("(", 1)[-1].rstrip(")")
-                        if word not in words:
-                            words.append(word)
+                    missing += [m for m in _missing_measures(crit, which, seg) if m not in missing]
+                    missing = missing or ["?"]
                 elif v == "not_applicable" and which == "block":
                     names = excluded_by.setdefault((d, p), [])
                     if _short(crit, cid) not in names:
                         names.append(_short(crit, cid))
-        for (d, p), (names, words, odd) in open_by.items():
-            why = (
-                f"a value not judged as data: {odd}"
-                if odd
-                else (f"{_join(words)} missing" if words else "a measure missing")
-            )
+            if not missing:
+                continue
+            odd = _text(seg.get("implausible"))
+            if odd:
+                why = f"a value not judged as data: {odd}"
+            else:
+                known = [m for m in _MEASURE_ORDER if m in missing]
+                words = [not_assessable_label([m]).rsplit("(", 1)[-1].rstrip(")") for m in known]
+                why = f"{_join(words)} missing" if words else "a measure missing"
+            names = open_by.setdefault((d, p, why), [])
+            if _short(crit, cid) not in names:
+                names.append(_short(crit, cid))
+        for (d, p, why), names in open_by.items():
             missing_pieces.append(
                 f"{nerve_words}, {_segment_words(d, p)}: {why} ({', '.join(names)})"
             )
@@ -802,8 +811,12 @@ def _caveat_clauses(ctx: _Context, pid: str, keys: list[NerveKey]) -> list[Claus
             Clause(
                 "default_reference",
                 "Reference limits are the library's default values (not verified against "
-                "their sources), not the laboratory's own, for the "
-                f"{_join(default_nerves)}.",
+                "their sources), not the laboratory's own, for "
+                + (
+                    "every nerve."
+                    if len(default_nerves) == len(keys) > 1
+                    else f"the {_join(default_nerves)}."
+                ),
             )
         )
     cold = []
@@ -1097,7 +1110,11 @@ def _patient_meta(ctx: _Context, pid: str) -> tuple[str, str]:
     for col in ("age_years", "sex", "height_cm"):
         v = _first(sites, col)
         if not _missing(v):
-            text = _fmt(v, 1) if isinstance(v, (int, float, np.number)) else str(v)
+            text = (
+                _fmt(v, 1, plain_integers=True)
+                if isinstance(v, (int, float, np.number))
+                else str(v)
+            )
             bits.append(f"{column_label(col).split(' (')[0]}: {text}")
     return " · ".join(bits), date
 
@@ -1105,7 +1122,7 @@ def _patient_meta(ctx: _Context, pid: str) -> tuple[str, str]:
 def _value_cell(value: Any, decimals: int, limit: Any = None, direction: str = "") -> str:
     if _missing(value):
         return '<td class="num missing" title="not recorded">–</td>'
-    text = _fmt(value, decimals)
+    text = _fmt(value, abs(decimals), plain_integers=decimals < 0)
     if direction and _outside(value, limit, direction):
         arrow = "↑" if direction == "above" else "↓"
         word = "above the upper" if direction == "above" else "below the lower"
@@ -1293,7 +1310,7 @@ def _segment_tables(ctx: _Context, key: NerveKey) -> str:
             elif kind == "change":
                 cells.append(f'<td class="num">{_e(_signed(float(v)))}</td>')
             else:
-                cells.append(f'<td class="num">{_e(_fmt(v, dec))}</td>')
+                cells.append(f'<td class="num">{_e(_fmt(v, dec, plain_integers=True))}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
         odd = _text(r.get("implausible"))
         if odd:
@@ -1681,7 +1698,7 @@ _CSS = """
 * { box-sizing: border-box; }
 body { font-family: "DejaVu Sans", "Liberation Sans", system-ui, -apple-system, "Segoe UI",
        Roboto, Arial, sans-serif; margin: 0 auto; max-width: 1150px; padding: 1.5em;
-       color: #1b1f24; line-height: 1.4; }
+       color: #1b1f24; line-height: 1.4; font-variant-ligatures: none; }
 h1 { font-size: 1.6em; margin: 0 0 .2em; }
 h2 { font-size: 1.3em; border-bottom: 2px solid var(--line); padding-bottom: .2em;
      margin-top: 2em; }
