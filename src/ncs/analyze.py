@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ncs._codes import ColumnCache, categorical, fixed, from_codes, table, text_array
+from ncs import _text as tx
+from ncs._codes import ColumnCache, categorical, fixed, from_codes, table
 from ncs._version import __version__
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
 from ncs.engine import SegmentJudgement, category_codes, dispersion_confound, judge
@@ -416,9 +417,11 @@ def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
         "code": pd.array(codes, dtype="string"),
         "message": pd.array(messages, dtype="string"),
     }
+    found = position >= 0
     for key in ("patient_id", "nerve", "side", "site"):
-        values = valid[key].astype(object).to_numpy() if len(valid) else np.zeros(0, object)
-        picked = np.append(values, None)[np.where(position < 0, len(values), position)]
+        picked = np.full(len(row), None, dtype=object)
+        if found.any():  # only the rows the warnings name
+            picked[found] = valid[key].iloc[position[found]].astype(object).to_numpy()
         data[key] = pd.array(picked, dtype="string")
     data["column"] = pd.array(columns, dtype="string")
     data["input_row"] = pd.array(np.where(row < 0, None, row), dtype="Int64")
@@ -459,8 +462,8 @@ def _findings(
         np.concatenate(confound) if confound else np.zeros(0, dtype=bool)
     )
     if reasons:
-        data["reason"] = text_array(
-            np.concatenate(
+        data["reason"] = tx.to_pandas(
+            tx.concat(
                 [explain_findings(j, seg, c) for j, c in zip(judgements, confound, strict=True)]
             )
         )
@@ -516,7 +519,7 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     out["dispersion"] = pd.Categorical.from_codes(
         category_codes(j.disp_code, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
     )
-    out["reason"] = pd.array(explain_findings(j, segments).astype(object), dtype="string")
+    out["reason"] = tx.to_pandas(explain_findings(j, segments))
     return out
 
 
@@ -559,14 +562,14 @@ def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd
     labels_ = table_.index.to_numpy(dtype=np.int64)
     seg_row = labels_ % n_seg if n_seg else labels_
     crit_of = {c.id: c for c in result.criteria}
-    out = np.empty(len(table_), dtype=np.dtypes.StringDType())
+    out = tx.empty(len(table_))
     criterion = table_["criterion"].to_numpy(dtype=object)
     for cid in pd.unique(criterion):
         sel = np.flatnonzero(criterion == cid)
         rows = seg_row[sel]
         chosen = result.segments.iloc[rows].reset_index(drop=True)
-        out[sel] = explain_findings(judge(crit_of[cid], chosen), chosen)
-    return pd.Series(out.astype(object), index=table_.index, dtype="string", name="reason")
+        out = tx.scatter(out, sel, explain_findings(judge(crit_of[cid], chosen), chosen))
+    return pd.Series(tx.to_pandas(out), index=table_.index, name="reason")
 
 
 def render_evidence(result: Analysis, patients: pd.DataFrame | None = None) -> pd.Series:
