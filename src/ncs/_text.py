@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 __all__ = [
     "SMALL",
     "Text",
+    "assemble",
     "by_key",
     "concat",
     "decimals_apart",
@@ -162,11 +163,32 @@ def scatter(text: Text, rows: np.ndarray, values: Text) -> Text:
     if not rows.size:
         return text
     if isinstance(text, pa.Array) or isinstance(values, pa.Array) or _arrow(n):
-        index = np.arange(n, dtype=np.int64)
-        index[rows] = n + np.arange(rows.size)
-        return concat([text, values]).take(pa.array(index))
+        base = text if isinstance(text, pa.Array) else pa.array(text, _T)
+        new = values if isinstance(values, pa.Array) else pa.array(values, _T)
+        if rows.size > 1 and (rows[1:] < rows[:-1]).any():  # the mask fills rows in order
+            order = np.argsort(rows, kind="stable")
+            rows, new = rows[order], new.take(pa.array(order))
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        return pc.replace_with_mask(base, pa.array(mask), new)
     out = list(text)
     for r, v in zip(rows.tolist(), values, strict=True):
+        out[r] = v
+    return out
+
+
+def assemble(pieces: Sequence[tuple[np.ndarray, Text]], n: int) -> Text:
+    """One column of ``n`` rows from pieces that each fill some rows (together: every row
+    once), with a single gather."""
+    rows = np.concatenate([np.asarray(r, dtype=np.int64) for r, _ in pieces])
+    texts = [t for _, t in pieces]
+    if _arrow(n) or any(isinstance(t, pa.Array) for t in texts):
+        where_ = np.empty(n, dtype=np.int64)
+        where_[rows] = np.arange(rows.size)
+        return concat(texts).take(pa.array(where_))
+    out: list = [""] * n
+    flat = concat(texts)
+    for r, v in zip(rows.tolist(), flat, strict=True):
         out[r] = v
     return out
 
@@ -189,9 +211,9 @@ def by_key(keys: Sequence[np.ndarray], format_key) -> Text:
         key = np.zeros(n, dtype=np.int64)
         for c, lo, span in zip(columns, low, spans, strict=True):
             key = key * span + (c - lo)
-        inverse, distinct = pd.factorize(key)  # hashing: no sort
+        inverse, distinct = _distinct(key)
         rows = []
-        for k in np.asarray(distinct).tolist():
+        for k in distinct:
             parts = []
             for lo, span in zip(reversed(low), reversed(spans), strict=True):
                 k, r = divmod(k, span)
@@ -223,12 +245,18 @@ def is_empty(text: Text) -> np.ndarray:
     return np.fromiter((s == "" for s in text), dtype=bool, count=len(text))
 
 
-def to_pandas(text: Text) -> pd.api.extensions.ExtensionArray:
-    """A pandas ``string`` array (Arrow-backed where pandas' strings are)."""
+def to_pandas(text: Text | Sequence[Text]) -> pd.api.extensions.ExtensionArray:
+    """A pandas ``string`` array (Arrow-backed where pandas' strings are) of one text column,
+    or of several one after another (kept as chunks: no copy)."""
+    texts = list(text) if isinstance(text, tuple) else [text]
     if _ARROW_STRINGS:
-        array = text if isinstance(text, pa.Array) else pa.array(text, _T)
-        return pd.arrays.ArrowStringArray(array)
-    values = text.to_pylist() if isinstance(text, pa.Array) else text
+        arrays = [t if isinstance(t, pa.Array) else pa.array(t, _T) for t in texts]
+        if len(arrays) == 1:
+            return pd.arrays.ArrowStringArray(arrays[0])
+        return pd.arrays.ArrowStringArray(pa.chunked_array(arrays, type=_T))
+    values: list = []
+    for t in texts:
+        values.extend(t.to_pylist() if isinstance(t, pa.Array) else t)
     return pd.array(np.asarray(values, dtype=object), dtype="string")
 
 
@@ -258,6 +286,19 @@ def _digits(values: np.ndarray, dec: np.ndarray):
     return scaled // scale, scaled % scale, negative, known
 
 
+def _distinct(key: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Each row's index into the distinct keys, and the distinct keys (hashing for long
+    columns, a dict for short ones: no per-call set-up)."""
+    if key.size > SMALL:
+        inverse, distinct = pd.factorize(key)
+        return inverse, np.asarray(distinct).tolist()
+    seen: dict[int, int] = {}
+    inverse = np.fromiter(
+        (seen.setdefault(k, len(seen)) for k in key.tolist()), dtype=np.int64, count=key.size
+    )
+    return inverse, list(seen)
+
+
 def number(values: np.ndarray, decimals: np.ndarray | int = 1, *, signed: bool = False) -> Text:
     """Floats with a fixed number of decimals (NaN -> ``"unknown"``).
 
@@ -285,9 +326,9 @@ def number_table(
     # one int64 per row: rounded magnitude, decimals, sign, known (clinical magnitudes stay
     # far below the 2**50 cap; a larger one is printed as its cap, never wrapped)
     key = ((np.minimum(scaled, 2**50) * 16 + dec) * 2 + negative) * 2 + known
-    inverse, distinct = pd.factorize(key)  # hashing: no sort
+    inverse, distinct = _distinct(key)
     table = []
-    for k in np.asarray(distinct).tolist():
+    for k in distinct:
         k, is_known = divmod(k, 2)
         k, neg = divmod(k, 2)
         magnitude, d = divmod(k, 16)

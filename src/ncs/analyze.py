@@ -26,6 +26,7 @@ from ncs.plausibility import (
     implausible_cells,
     side_typos,
     temperature_limits,
+    warn_implausible,
 )
 from ncs.provenance import provenance
 from ncs.registry import get_criteria, resolve
@@ -145,9 +146,7 @@ class Analysis:
 
 
 def _empty_warnings() -> pd.DataFrame:
-    return warnings_table(
-        [], pd.DataFrame({"input_row": [], "patient_id": [], "nerve": [], "side": [], "site": []})
-    )
+    return _EMPTY_WARNINGS.copy()
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -155,7 +154,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     cols = {}
     for col in df.columns:
         s = df[col]
-        if s.dtype.kind in "iu":
+        if s.dtype.kind in "iu" and s.hasnans:  # nullable integers (Int64) with NA
+            cols[col] = [None if _is_missing(v) else int(v) for v in s.astype(object)]
+        elif s.dtype.kind in "iu":
             cols[col] = [int(v) for v in s.to_numpy()]
         elif s.dtype.kind == "f":
             cols[col] = [float(v) if math.isfinite(v) else None for v in s.to_numpy()]
@@ -294,6 +295,7 @@ def analyze(
     with collect_warnings() as records:
         valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors)
         cells = implausible_cells(valid)
+        warn_implausible(valid, cells)
         side_typos(valid, nerve_id)
         seg, segment_nerve, sorted_sites, site_nerve = build_segments(
             valid, nerve_id=nerve_id, site_sort=site_sort, implausible=cells
@@ -318,7 +320,13 @@ def analyze(
         seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
         seg_read = ColumnCache(seg)
         judgements = [judge(c, seg_read) for c in crits]
-        findings = _findings(seg_read, judgements, reasons=reasons)
+        confound = [dispersion_confound(j, seg_read) for j in judgements]
+        sentences = (
+            [explain_findings(j, seg_read, c) for j, c in zip(judgements, confound, strict=True)]
+            if reasons
+            else None
+        )
+        findings = _findings(seg_read, judgements, confound, sentences)
         nerves, patients = summarize(
             seg_read,
             segment_nerve,
@@ -329,6 +337,7 @@ def analyze(
             reference_name,
             distal_duration_cutoffs,
             evidence=reasons,
+            sentences=sentences,
         )
     meta = {
         "ncs_version": __version__,
@@ -387,6 +396,19 @@ def _first_positions(site_nerve: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]])
 
 
+_EMPTY_WARNINGS = pd.DataFrame(
+    {
+        "code": pd.array([], dtype="string"),
+        "message": pd.array([], dtype="string"),
+        "patient_id": pd.array([], dtype="string"),
+        "nerve": pd.array([], dtype="string"),
+        "side": pd.array([], dtype="string"),
+        "site": pd.array([], dtype="string"),
+        "column": pd.array([], dtype="string"),
+        "input_row": pd.array([], dtype="Int64"),
+    }
+)
+
 WARNING_COLUMNS: tuple[str, ...] = (
     "code",
     "message",
@@ -403,6 +425,8 @@ WARNING_COLUMNS: tuple[str, ...] = (
 def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
     """One row per warning and input row it names (one row without a row for a warning about
     the whole table), with the patient, nerve, side and site of that row."""
+    if not records:
+        return _EMPTY_WARNINGS.copy()
     codes, messages, columns, rows = [], [], [], []
     for r in records:
         named = r.rows or (-1,)
@@ -441,7 +465,10 @@ FINDING_KEYS: tuple[str, ...] = SEGMENT_KEYS
 
 
 def _findings(
-    seg: pd.DataFrame, judgements: list[SegmentJudgement], *, reasons: bool = True
+    seg: pd.DataFrame,
+    judgements: list[SegmentJudgement],
+    confound: list[np.ndarray],
+    sentences: list | None,
 ) -> pd.DataFrame:
     """All criteria's findings in one table: criterion by criterion, segment order within."""
     k = len(judgements)
@@ -457,16 +484,11 @@ def _findings(
     disp = np.concatenate([j.disp_code for j in judgements])
     data["block"] = fixed(category_codes(block, BLOCK_VALUES), BLOCK_VALUES)
     data["dispersion"] = fixed(category_codes(disp, DISPERSION_VALUES), DISPERSION_VALUES)
-    confound = [dispersion_confound(j, seg) for j in judgements]
     data["phase_cancellation_possible"] = (
         np.concatenate(confound) if confound else np.zeros(0, dtype=bool)
     )
-    if reasons:
-        data["reason"] = tx.to_pandas(
-            tx.concat(
-                [explain_findings(j, seg, c) for j, c in zip(judgements, confound, strict=True)]
-            )
-        )
+    if sentences is not None:
+        data["reason"] = tx.to_pandas(tuple(sentences))
     return table(data, k * n)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ncs import _text as tx
-from ncs._codes import equals_mask, floats
+from ncs._codes import categorical, equals_mask, floats, names_of
 from ncs.criteria import Criterion, SegmentRule, Threshold
 from ncs.engine import (
     NO,
@@ -79,11 +79,13 @@ def threshold_words(t: Threshold, segments: pd.DataFrame) -> tuple[np.ndarray, l
     return which, pairs, texts
 
 
-def threshold_phrase(t: Threshold, segments: pd.DataFrame) -> tx.Text:
+def threshold_phrase(t: Threshold, segments: pd.DataFrame, blank: np.ndarray | None = None) -> list:
     """E.g. "amplitude fell 42.0% (>30%)", "duration +9.0% (not >30%)", "area unknown".
 
-    The words around the number come from a small table (one entry per operator/value pair
-    and outcome), indexed per row; only the numbers are formatted per row.
+    Returned as sentence parts, each taken from a short table (the words around the numbers
+    per operator/value pair and outcome, each distinct number written once), to be joined
+    with the rest of the sentence in one go. Rows in ``blank`` get no words at all (their
+    sentence says something else).
     """
     raw = floats(segments[t.measure])
     compared = threshold_values(t, segments)
@@ -97,31 +99,41 @@ def threshold_phrase(t: Threshold, segments: pd.DataFrame) -> tx.Text:
             sel = which == k if len(pairs) > 1 else slice(None)
             met[sel] = OPERATORS[op](compared[sel], value)
     known = ~np.isnan(compared)
+    hide = np.zeros(n, dtype=bool) if blank is None else np.asarray(blank, dtype=bool)
     outcome = 2 * which + (~met).astype(np.int64)  # (pair, met) -> row of the word tables
+
+    def pick(codes: np.ndarray, table: list[str], missing: int, empty: int) -> np.ndarray:
+        """Codes with the unknown rows at ``missing`` and the blank ones at ``empty``."""
+        return np.where(hide, empty, np.where(known, codes, missing))
+
     if t.of is not None:
         words = [w for b in bounds for w in (f" ({b})", f" (not {b})")]
-        suffix = tx.words([f"% of the limit{w}" for w in words], outcome)
+        suffixes = [f"% of the limit{w}" for w in words]
         percent = compared * 100
-        ratio = tx.number(percent, tx.decimals_apart(percent, thresholds * 100, _DECIMALS_OF_LIMIT))
-        mv = tx.number(raw, _DECIMALS_MV)
-        phrase = tx.join(f"{label} ", mv, " mV = ", ratio, suffix)
-        if known.all():
-            return phrase
-        limit_word = LIMIT_LABELS.get(t.of, t.of)
-        missing = tx.where(
-            np.isnan(raw),
-            f"{label} unknown",
-            tx.join(f"{label} ", mv, f" mV, {limit_word} unknown"),
+        ratios, ratio = tx.number_table(
+            percent, tx.decimals_apart(percent, thresholds * 100, _DECIMALS_OF_LIMIT)
         )
-        return tx.where(known, phrase, missing)
+        mvs, mv = tx.number_table(raw, _DECIMALS_MV)
+        limit_word = LIMIT_LABELS.get(t.of, t.of)
+        no_raw = np.isnan(raw)
+        # lead: "<label> " | "<label> unknown" (no value) | "" ; then the value, then
+        # " mV = " | " mV, LLN unknown" (no limit) | "" ; the ratio and its bound
+        lead = np.where(hide, 2, np.where(no_raw, 1, 0))
+        middle = np.where(hide | no_raw, 2, np.where(known, 0, 1))
+        return [
+            tx.words([f"{label} ", f"{label} unknown", ""], lead),
+            tx.words([*mvs, ""], np.where(hide | no_raw, len(mvs), mv)),
+            tx.words([" mV = ", f" mV, {limit_word} unknown", ""], middle),
+            tx.words([*ratios, ""], pick(ratio, ratios, len(ratios), len(ratios))),
+            tx.words([*suffixes, ""], pick(outcome, suffixes, len(suffixes), len(suffixes))),
+        ]
     is_mv = t.measure.endswith("_mv")
     base = _DECIMALS_MV if is_mv else _DECIMALS_PCT
     decimals = tx.decimals_apart(np.abs(raw) if t.absolute else raw, thresholds, base)
     unit = "%" if t.measure.endswith("_pct") else (" mV" if is_mv else "")
     change = "|change| " if t.absolute else ""
     suffixes = [f"{unit}{w}" for b in bounds for w in (f" ({change}{b})", f" ({change}not {b})")]
-    drop = t.measure.endswith("_drop_pct")
-    if drop:
+    if t.measure.endswith("_drop_pct"):
         numbers, index = tx.number_table(np.abs(raw), decimals)
         prefixes = [f"{label} fell ", f"{label} rose "]
         prefix = (raw < 0).astype(np.int64)
@@ -129,29 +141,37 @@ def threshold_phrase(t: Threshold, segments: pd.DataFrame) -> tx.Text:
         numbers, index = tx.number_table(raw, decimals, signed=t.measure.endswith("_pct"))
         prefixes = [f"{label} "]
         prefix = np.zeros(n, dtype=np.int64)
+    unknown = f"{label} unknown"
     n_suffix = len(suffixes)
     if len(prefixes) * len(numbers) * n_suffix > max(n, 64):  # numbers barely repeat
-        phrase = tx.join(
-            tx.words(prefixes, prefix), tx.words(numbers, index), tx.words(suffixes, outcome)
-        )
-        return phrase if known.all() else tx.where(known, phrase, f"{label} unknown")
+        p_table = [*prefixes, unknown, ""]
+        return [
+            tx.words(p_table, pick(prefix, p_table, len(prefixes), len(prefixes) + 1)),
+            tx.words([*numbers, ""], pick(index, numbers, len(numbers), len(numbers))),
+            tx.words([*suffixes, ""], pick(outcome, suffixes, n_suffix, n_suffix)),
+        ]
     # every (prefix, number, bound and outcome) is written once; the rows take theirs
     table = [p + num + suf for p in prefixes for num in numbers for suf in suffixes]
     code = (prefix * len(numbers) + index) * n_suffix + outcome
-    unknown = f"{label} unknown"
-    if not known.all():
-        table.append(unknown)
-        code = np.where(known, code, len(table) - 1)
-    return tx.words(table, code)
+    table += [unknown, ""]
+    return [tx.words(table, pick(code, table, len(table) - 2, len(table) - 1))]
 
 
-def _phrase_parts(thresholds: Sequence[Threshold], segments: pd.DataFrame, joiner: str) -> list:
+def _phrase_parts(
+    thresholds: Sequence[Threshold],
+    segments: pd.DataFrame,
+    joiner: str,
+    blank: np.ndarray | None = None,
+) -> list:
     """The thresholds' phrases with their joiner, as parts of a sentence (not yet joined)."""
     parts: list = []
+    hidden = blank is not None and bool(np.any(blank))
     for k, t in enumerate(thresholds):
         if k:
-            parts.append(joiner)
-        parts.append(threshold_phrase(t, segments))
+            parts.append(
+                tx.words([joiner, ""], np.asarray(blank, dtype=np.int64)) if hidden else joiner
+            )
+        parts.extend(threshold_phrase(t, segments, blank if hidden else None))
     return parts
 
 
@@ -159,8 +179,9 @@ def _joined(parts: list) -> tx.Text:
     return parts[0] if len(parts) == 1 else tx.join(*parts)
 
 
-def _rule_parts(rule: SegmentRule, segments: pd.DataFrame) -> list:
-    return _phrase_parts(rule.thresholds, segments, " and " if rule.combine == "all" else ", ")
+def _rule_parts(rule: SegmentRule, segments: pd.DataFrame, blank=None) -> list:
+    joiner = " and " if rule.combine == "all" else ", "
+    return _phrase_parts(rule.thresholds, segments, joiner, blank)
 
 
 def _precondition_truth(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
@@ -192,6 +213,7 @@ def _rule_body(
     segments: pd.DataFrame,
     rows: np.ndarray | None,
     columns: list[str],
+    blank: np.ndarray | None = None,
 ) -> list:
     """The thresholds' words (and the preconditions' where they matter) for some rows, as
     sentence parts."""
@@ -199,7 +221,7 @@ def _rule_body(
     code = outcome.code if rows is None else outcome.code[rows]
     why = outcome.why if rows is None else outcome.why[rows]
     if not rule.preconditions:
-        return _rule_parts(rule, seg)
+        return _rule_parts(rule, seg, blank)
     failed = why == WHY_PRECONDITION
     pre_text = _joined(_phrase_parts(rule.preconditions, seg, " and "))
     if failed.all():
@@ -218,40 +240,58 @@ def _aspect_parts(
     rules: Sequence[SegmentRule],
     outcome: RuleOutcome,
     segments: pd.DataFrame,
+    hide: np.ndarray | None = None,
 ) -> list:
     """Sentence parts for one aspect (block or dispersion) from how its rules decided.
 
     Each rule's words are built only for the segments that rule explains; the parts are
-    joined once, with the rest of the sentence, by :func:`explain_findings`.
+    joined once, with the rest of the sentence, by :func:`explain_findings`. A segment the
+    rules exclude (outside their scope, no distal response) reads one phrase instead; rows
+    in ``hide`` get no words for this aspect at all.
     """
     n = len(outcome.code)
     name = rules[0].name
     deciding = outcome.deciding_rule
-    used = [k for k in range(len(rules)) if (deciding == k).any()]
-    if len(used) == 1 and (deciding == used[0]).all():
-        parts = _rule_body(rules[used[0]], outcome, segments, None, [])
-    else:
-        columns = _columns_used(crit, segments)
-        text = tx.empty(n)
-        for k in used:
-            rows = np.flatnonzero(deciding == k)
-            body = _joined(_rule_body(rules[k], outcome, segments, rows, columns))
-            text = tx.scatter(text, rows, body)
-        parts = [text]
-    parts = [*parts, ": ", tx.words(_outcome_table(name), outcome.code.astype(np.int64) + 1)]
-    # the rarer outcomes replace the part only where they occur
     scope = outcome.why == WHY_SCOPE
     absent = outcome.why == WHY_DISTAL_ABSENT
-    if scope.any() or absent.any():
-        text = _joined(parts)
-        if scope.any():
-            note = _scope_note(crit, rules)
-            note = f" ({note})" if note else ""
-            text = tx.where(scope, f"{name} not applicable{note}", text)
-        if absent.any():
-            text = tx.where(absent, f"no response at the distal site: {name} not applicable", text)
-        parts = [text]
-    return parts
+    hidden = np.zeros(n, dtype=bool) if hide is None else np.asarray(hide, dtype=bool)
+    special = scope | absent | hidden  # rows whose words are the outcome part alone
+    used = [k for k in range(len(rules)) if (deciding == k).any()]
+    if len(used) <= 1:
+        rule = rules[used[0]] if used else None
+        if rule is None:
+            parts = [tx.words([""], np.zeros(n, dtype=np.int64))]
+        elif not rule.preconditions:  # phrases straight from their tables, blank where special
+            parts = _rule_body(rule, outcome, segments, None, [], special)
+        else:  # worded with its preconditions (materialised): blank the special rows
+            body = _joined(_rule_body(rule, outcome, segments, None, []))
+            parts = [tx.where(special, "", body) if special.any() else body]
+    else:
+        columns = _columns_used(crit, segments)
+        pieces = []
+        for k in used:
+            rows = np.flatnonzero((deciding == k) & ~special)
+            if rows.size:
+                pieces.append(
+                    (rows, _joined(_rule_body(rules[k], outcome, segments, rows, columns)))
+                )
+        rest = np.flatnonzero(special | (deciding < 0))
+        if rest.size:  # no rule's words: the outcome part says it all
+            pieces.append((rest, tx.words([""], np.zeros(rest.size, dtype=np.int64))))
+        parts = [tx.assemble(pieces, n)]
+    note = _scope_note(crit, rules)
+    note = f" ({note})" if note else ""
+    table = [
+        *_outcome_table(name),
+        f"{name} not applicable{note}",
+        f"no response at the distal site: {name} not applicable",
+        "",
+    ]
+    code = outcome.code.astype(np.int64) + 1
+    code = np.where(scope, 5, np.where(absent, 6, code))
+    code = np.where(hidden, 7, code)
+    colon = tx.words([": ", ""], special.astype(np.int64)) if special.any() else ": "
+    return [*parts, colon, tx.words(table, code)]
 
 
 def explain_findings(
@@ -271,36 +311,32 @@ def explain_findings(
         confound = dispersion_confound(j, segments)
     parts = _aspect_parts(crit, crit.block, j.block, segments)
     if crit.dispersion_rules:
-        disp = _aspect_parts(crit, crit.dispersion_rules, j.dispersion, segments)
+        # where both aspects are excluded for the same reason, the block part says it once
         both_absent = (j.block.why == WHY_DISTAL_ABSENT) & (j.dispersion.why == WHY_DISTAL_ABSENT)
         both_scope = (j.block.why == WHY_SCOPE) & (j.dispersion.why == WHY_SCOPE)
         same = both_absent | both_scope
-        if same.any():
-            block = _joined(parts)
-            parts = [tx.where(same, block, tx.join(block, "; ", _joined(disp)))]
-        else:
-            parts = [*parts, "; ", *disp]
-    end = f" ({crit.short})"
-    text = tx.join(*parts, end)
+        disp = _aspect_parts(crit, crit.dispersion_rules, j.dispersion, segments, same)
+        separator = tx.words(["; ", ""], same.astype(np.int64)) if same.any() else "; "
+        parts = [*parts, separator, *disp]
     if confound.any():
-        rows = np.flatnonzero(confound)
-        duration = floats(segments["dur_change_pct"])[rows]
-        clause = tx.join(
-            *(p if isinstance(p, str) else tx.take(p, rows) for p in parts),
-            "; amplitude-only drop with duration ",
-            tx.number(duration, 1, signed=True),
-            "%: phase cancellation possible",
-            end,
-        )
-        text = tx.scatter(text, rows, clause)
+        # "; amplitude-only drop with duration +45.0%: ..." where flagged, "" elsewhere
+        numbers, index = tx.number_table(floats(segments["dur_change_pct"]), 1, signed=True)
+        clauses = [
+            "",
+            *(
+                f"; amplitude-only drop with duration {x}%: phase cancellation possible"
+                for x in numbers
+            ),
+        ]
+        parts.append(tx.words(clauses, np.where(confound, index + 1, 0)))
+    parts.append(f" ({crit.short})")
     if "implausible" in segments.columns:
-        notes = segments["implausible"].array
-        flagged = np.flatnonzero(np.asarray(pd.notna(notes), dtype=bool))
-        if flagged.size:
-            words = tx.from_objects(np.asarray(notes, dtype=object)[flagged])
-            mine = tx.take(text, flagged)
-            text = tx.scatter(text, flagged, tx.join("not judged as data: ", words, "; ", mine))
-    return text
+        notes = categorical(segments["implausible"])
+        codes = np.asarray(notes.codes).astype(np.int64)
+        if (codes >= 0).any():  # "not judged as data: <why>; " before the sentence
+            prefixes = ["", *(f"not judged as data: {c}; " for c in names_of(notes))]
+            parts.insert(0, tx.words(prefixes, codes + 1))
+    return tx.join(*parts)
 
 
 class LazyReasons:

@@ -145,6 +145,7 @@ def summarize(
     cutoffs: pd.DataFrame | None = None,
     *,
     evidence: bool = True,
+    sentences: Sequence | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The nerves and patients tables for every judged criterion.
 
@@ -160,6 +161,9 @@ def summarize(
         Which reference table supplied the limits.
     cutoffs : pandas.DataFrame, optional
         Distal CMAP duration cut-offs (:func:`ncs.normative.distal_duration_cutoffs`).
+    sentences : sequence of text columns, optional
+        The findings' sentences per judgement (:func:`ncs.explain.explain_findings`), when
+        already made: the evidence quotes them instead of wording them again.
     evidence : bool, default True
         Build the patients' ``evidence`` sentences. ``False`` leaves the column out (every
         other column, the evidence labels and counts included, is the same); see
@@ -209,7 +213,7 @@ def summarize(
         if "amp_drop_pct" in segments.columns
         else np.full(len(segments), np.nan)
     )
-    for j in judgements:
+    for k_judgement, j in enumerate(judgements):
         crit, b, d = j.criterion, j.block_code, j.disp_code
         counts_disp = crit.patient_counts_dispersion and bool(crit.dispersion_rules)
         is_block = b >= PROBABLE
@@ -261,6 +265,7 @@ def summarize(
             items,
             ctx,
             evidence=evidence,
+            sentences=None if sentences is None else sentences[k_judgement],
         )
         part["n_nerves"] = n_nerves_of_patient
         patient_parts.append(part)
@@ -410,6 +415,7 @@ def _patient_part(
     ctx: NerveContext,
     *,
     evidence: bool = True,
+    sentences=None,
 ) -> dict[str, np.ndarray]:
     """Verdicts with their evidence (arrays).
 
@@ -488,7 +494,7 @@ def _patient_part(
     if crit.verdict_kind in ("any_segment", "cb_grade"):
         has_reason = np.zeros(n_patients, dtype=bool)
         has_reason[has_ev] = True
-        reason = LazyReasons(j, segments)[ev]
+        reason = LazyReasons(j, segments)[ev] if sentences is None else tx.take(sentences, ev)
         where = tx.join(
             _label_strings(segments["nerve"], segments["side"], ev),
             ", ",
@@ -577,7 +583,7 @@ def _frame(
             values = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int8)
             data[col] = fixed(values, categorical[col])
         elif col in _FREE_TEXT:
-            data[col] = tx.to_pandas(tx.concat(pieces))
+            data[col] = tx.to_pandas(tuple(pieces))
         elif col in _TEXT_COLUMNS:
             if all(isinstance(p, pd.Categorical) for p in pieces):
                 data[col] = concat(pieces)
