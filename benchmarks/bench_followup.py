@@ -13,10 +13,10 @@ once), with the machine's load average.
 from __future__ import annotations
 
 import argparse
-import warnings
 import os
 import platform
 import time
+import warnings
 
 import numpy as np
 import pandas as pd

@@ -36,6 +36,7 @@ CATEGORY_COLUMNS: frozenset[str] = frozenset(
         "distal_response",
         "proximal_response",
         "entrapment",
+        "implausible",
         "criterion",
         # nerves and patients
         "scheme",

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ncs._codes import ColumnCache, categorical, fixed, from_codes, table, text_array
+from ncs import _text as tx
+from ncs._codes import ColumnCache, categorical, fixed, from_codes, table
 from ncs._version import __version__
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
 from ncs.engine import SegmentJudgement, category_codes, dispersion_confound, judge
@@ -25,6 +26,7 @@ from ncs.plausibility import (
     implausible_cells,
     side_typos,
     temperature_limits,
+    warn_implausible,
 )
 from ncs.provenance import provenance
 from ncs.registry import get_criteria, resolve
@@ -149,9 +151,7 @@ class Analysis:
 
 
 def _empty_warnings() -> pd.DataFrame:
-    return warnings_table(
-        [], pd.DataFrame({"input_row": [], "patient_id": [], "nerve": [], "side": [], "site": []})
-    )
+    return _EMPTY_WARNINGS.copy()
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -159,7 +159,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     cols = {}
     for col in df.columns:
         s = df[col]
-        if s.dtype.kind in "iu" and not s.hasnans:
+        if s.dtype.kind in "iu" and s.hasnans:  # nullable integers (Int64) with NA
+            cols[col] = [None if _is_missing(v) else int(v) for v in s.astype(object)]
+        elif s.dtype.kind in "iu":
             cols[col] = [int(v) for v in s.to_numpy()]
         elif s.dtype.kind == "f":
             cols[col] = [float(v) if math.isfinite(v) else None for v in s.to_numpy()]
@@ -309,6 +311,7 @@ def analyze(
         visits = None if visits is None else list(visits)
         valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors, visits)
         cells = implausible_cells(valid)
+        warn_implausible(valid, cells)
         side_typos(valid, nerve_id)
         seg, segment_nerve, sorted_sites, site_nerve = build_segments(
             valid, nerve_id=nerve_id, site_sort=site_sort, implausible=cells
@@ -333,7 +336,13 @@ def analyze(
         seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
         seg_read = ColumnCache(seg)
         judgements = [judge(c, seg_read) for c in crits]
-        findings = _findings(seg_read, judgements, reasons=reasons)
+        confound = [dispersion_confound(j, seg_read) for j in judgements]
+        sentences = (
+            [explain_findings(j, seg_read, c) for j, c in zip(judgements, confound, strict=True)]
+            if reasons
+            else None
+        )
+        findings = _findings(seg_read, judgements, confound, sentences)
         nerves, patients = summarize(
             seg_read,
             segment_nerve,
@@ -344,6 +353,7 @@ def analyze(
             reference_name,
             distal_duration_cutoffs,
             evidence=reasons,
+            sentences=sentences,
         )
     meta = {
         "ncs_version": __version__,
@@ -403,6 +413,19 @@ def _first_positions(site_nerve: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]])
 
 
+_EMPTY_WARNINGS = pd.DataFrame(
+    {
+        "code": pd.array([], dtype="string"),
+        "message": pd.array([], dtype="string"),
+        "patient_id": pd.array([], dtype="string"),
+        "nerve": pd.array([], dtype="string"),
+        "side": pd.array([], dtype="string"),
+        "site": pd.array([], dtype="string"),
+        "column": pd.array([], dtype="string"),
+        "input_row": pd.array([], dtype="Int64"),
+    }
+)
+
 WARNING_COLUMNS: tuple[str, ...] = (
     "code",
     "message",
@@ -420,6 +443,11 @@ def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
     """One row per warning and input row it names (one row without a row for a warning about
     the whole table), with the patient, nerve, side and site of that row (and its ``visit``
     after ``patient_id`` when the sites have visits)."""
+    if not records:
+        out = _EMPTY_WARNINGS.copy()
+        if "visit" in valid.columns:
+            out.insert(3, "visit", pd.array([], dtype="string"))
+        return out
     codes, messages, columns, rows = [], [], [], []
     for r in records:
         named = r.rows or (-1,)
@@ -434,10 +462,12 @@ def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
         "code": pd.array(codes, dtype="string"),
         "message": pd.array(messages, dtype="string"),
     }
+    found = position >= 0
     keys = (*patient_keys(valid.columns), "nerve", "side", "site")
     for key in keys:
-        values = valid[key].astype(object).to_numpy() if len(valid) else np.zeros(0, object)
-        picked = np.append(values, None)[np.where(position < 0, len(values), position)]
+        picked = np.full(len(row), None, dtype=object)
+        if found.any():  # only the rows the warnings name
+            picked[found] = valid[key].iloc[position[found]].astype(object).to_numpy()
         data[key] = pd.array(picked, dtype="string")
     data["column"] = pd.array(columns, dtype="string")
     data["input_row"] = pd.array(np.where(row < 0, None, row), dtype="Int64")
@@ -460,7 +490,10 @@ FINDING_KEYS: tuple[str, ...] = SEGMENT_KEYS
 
 
 def _findings(
-    seg: pd.DataFrame, judgements: list[SegmentJudgement], *, reasons: bool = True
+    seg: pd.DataFrame,
+    judgements: list[SegmentJudgement],
+    confound: list[np.ndarray],
+    sentences: list | None,
 ) -> pd.DataFrame:
     """All criteria's findings in one table: criterion by criterion, segment order within."""
     k = len(judgements)
@@ -476,16 +509,11 @@ def _findings(
     disp = np.concatenate([j.disp_code for j in judgements])
     data["block"] = fixed(category_codes(block, BLOCK_VALUES), BLOCK_VALUES)
     data["dispersion"] = fixed(category_codes(disp, DISPERSION_VALUES), DISPERSION_VALUES)
-    confound = [dispersion_confound(j, seg) for j in judgements]
     data["phase_cancellation_possible"] = (
         np.concatenate(confound) if confound else np.zeros(0, dtype=bool)
     )
-    if reasons:
-        data["reason"] = text_array(
-            np.concatenate(
-                [explain_findings(j, seg, c) for j, c in zip(judgements, confound, strict=True)]
-            )
-        )
+    if sentences is not None:
+        data["reason"] = tx.to_pandas(tuple(sentences))
     return table(data, k * n)
 
 
@@ -537,7 +565,7 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     out["dispersion"] = pd.Categorical.from_codes(
         category_codes(j.disp_code, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
     )
-    out["reason"] = pd.array(explain_findings(j, segments).astype(object), dtype="string")
+    out["reason"] = tx.to_pandas(explain_findings(j, segments))
     return out
 
 
@@ -580,14 +608,14 @@ def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd
     labels_ = table_.index.to_numpy(dtype=np.int64)
     seg_row = labels_ % n_seg if n_seg else labels_
     crit_of = {c.id: c for c in result.criteria}
-    out = np.empty(len(table_), dtype=np.dtypes.StringDType())
+    out = tx.empty(len(table_))
     criterion = table_["criterion"].to_numpy(dtype=object)
     for cid in pd.unique(criterion):
         sel = np.flatnonzero(criterion == cid)
         rows = seg_row[sel]
         chosen = result.segments.iloc[rows].reset_index(drop=True)
-        out[sel] = explain_findings(judge(crit_of[cid], chosen), chosen)
-    return pd.Series(out.astype(object), index=table_.index, dtype="string", name="reason")
+        out = tx.scatter(out, sel, explain_findings(judge(crit_of[cid], chosen), chosen))
+    return pd.Series(tx.to_pandas(out), index=table_.index, name="reason")
 
 
 def render_evidence(result: Analysis, patients: pd.DataFrame | None = None) -> pd.Series:

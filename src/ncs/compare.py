@@ -659,16 +659,36 @@ def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categoric
 _OP_WORDS = {">": "over", ">=": "at least", "<": "under", "<=": "at most"}
 
 
+def _obj(value, n: int) -> np.ndarray:
+    """Text as an object array of ``n`` strings (a str repeated; missing -> "")."""
+    if isinstance(value, str):
+        return np.full(n, value, dtype=object)
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return np.where(pd.isna(value), "", value)
+    if isinstance(value, np.ndarray):
+        return value.astype(object)
+    return tx.to_numpy(value)
+
+
+def _cat(*parts) -> np.ndarray:
+    """Element-wise concatenation of text (object arrays, text columns, plain strings)."""
+    n = next(len(p) for p in parts if not isinstance(p, str))
+    out = _obj(parts[0], n)
+    for p in parts[1:]:
+        out = out + _obj(p, n)
+    return out
+
+
 def _value_phrase(measure: str, values: np.ndarray) -> np.ndarray:
-    """E.g. "amplitude fell 42.0%", "duration +9.0%", "area unknown" (StringDType array)."""
+    """E.g. "amplitude fell 42.0%", "duration +9.0%", "area unknown" (object array)."""
     label = MEASURE_LABELS.get(measure, measure)
     unit = "%" if measure.endswith("_pct") else ""
     if measure.endswith("_drop_pct"):
-        verb = tx.where(values < 0, " rose ", " fell ")
-        text = tx.join(tx.strings(label, len(values)), verb, format_number(np.abs(values)), unit)
+        verb = np.where(values < 0, " rose ", " fell ").astype(object)
+        text = _cat(label, verb, format_number(np.abs(values)), unit)
     else:
-        text = tx.join(f"{label} ", format_number(values, signed=True), unit)
-    return tx.where(np.isnan(values), f"{label} unknown", text)
+        text = _cat(f"{label} ", format_number(values, signed=True), unit)
+    return np.where(np.isnan(values), f"{label} unknown", text).astype(object)
 
 
 def _threshold_words(t: Threshold) -> str:
@@ -741,25 +761,25 @@ def _why(
         joined = parts[0]
         for p in parts[1:]:
             sep = np.where((joined != "") & (p != ""), ", ", "")
-            joined = tx.join_objects(joined, sep, p)
+            joined = _cat(joined, sep, p)
         values = measures[measure]
         label = MEASURE_LABELS.get(measure, measure)
         users = ", ".join(dict.fromkeys(c.short for c, *_ in items))
         clause = np.where(
             np.isnan(values),
             f"{label} unknown (used by {users})",
-            tx.join_objects(_value_phrase(measure, values).astype(object), ": ", joined),
+            _cat(_value_phrase(measure, values), ": ", joined),
         )
         clause = np.where(include, clause, "")
         sep = np.where((why != "") & (clause != ""), "; ", "")
-        why = tx.join_objects(why, sep, clause)
+        why = _cat(why, sep, clause)
     for c in crits:  # schemes whose rules exclude the segment say why
         excluded = _segment_class(base[c.id][0]) == 2
         if not excluded.any():
             continue
         clause = np.where(excluded & ~absent, _exclusion_words(c, seg), "")
         sep = np.where((why != "") & (clause != ""), "; ", "")
-        why = tx.join_objects(why, sep, clause)
+        why = _cat(why, sep, clause)
     full[idx] = np.where(absent, "no response at the distal site", why)
     return full
 
@@ -825,8 +845,8 @@ def _first_discordant(disc, groups, keys, discordant) -> np.ndarray:
         why=("why", "first"),
     )
     first = first.reset_index()
-    text = tx.join_objects(
-        first["n"].astype(str).to_numpy(),
+    text = _cat(
+        first["n"].astype(str).to_numpy(dtype=object),
         " segment(s) judged differently, e.g. ",
         first["first_nerve"].to_numpy(dtype=object),
         " ",
@@ -1290,8 +1310,8 @@ def _margin_summary(
             [code >= PROBABLE, code == NO, code == NOT_APPLICABLE],
             ["block", "no block", "not applicable"],
             "not assessable",
-        ).astype(tx.S)
-        text = tx.join(outcome, ": no single measure's change would flip it")
+        ).astype(object)
+        text = _cat(outcome, ": no single measure's change would flip it")
         measure = np.full(n, "", dtype=object)
         unit = np.full(n, "", dtype=object)
         for j, p in enumerate(own):
@@ -1303,24 +1323,22 @@ def _margin_summary(
             unit[sel] = p["unit"]
             which, _, texts = threshold_words(t, seg)
             change = "|change| " if t.absolute else ""
-            bound = tx.words([f", threshold {change}{b})" for b in texts], which[sel])
-            piece = tx.join(
+            bound = np.asarray([f", threshold {change}{b})" for b in texts], dtype=object)
+            piece = _cat(
                 outcome[sel],
                 " by ",
                 format_number(points[sel], 1),
                 " points (",
                 _value_phrase(t.measure, p["value"][sel]),
-                bound,
+                bound[which[sel]],
             )
             if p["unit"]:
-                flip_text = tx.join(
-                    "; would flip at ", format_number(flip[sel], 2), f" {p['unit']}"
+                flip_text = _cat(
+                    "; would flip at ", format_number(flip[sel], 2), f" {p['unit']} proximal"
                 )
-                piece = tx.join(
-                    piece, np.where(np.isnan(flip[sel]), "", tx.join(flip_text, " proximal"))
-                )
+                piece = _cat(piece, np.where(np.isnan(flip[sel]), "", flip_text).astype(object))
             text[sel] = piece
-        text = np.where(code == NOT_ASSESSABLE, "not assessable", text).astype(tx.S)
+        text = np.where(code == NOT_ASSESSABLE, "not assessable", text).astype(object)
         out[c.id] = {
             "nearest_measure": np.where(has, measure, None),
             "margin_points": points,

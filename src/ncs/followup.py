@@ -46,7 +46,6 @@ from ncs._codes import (
     from_codes,
     names_of,
     table,
-    text_array,
 )
 from ncs._version import __version__
 from ncs.analyze import Analysis, _records, analyze, render_reasons, warnings_table
@@ -976,14 +975,14 @@ class _Build:
         ids = [c.id for c in self.result.criteria]
         return from_codes(np.repeat(np.arange(self.k), n), ids)
 
-    def _segment_sentences(self, rows, data, state, measured) -> np.ndarray:
+    def _segment_sentences(self, rows, data, state, measured) -> tx.Text:
         """One sentence per (criterion, segment row). The text that does not depend on the
         criterion (the segment, the visits, the measures) is built once per segment row."""
         k, n = self.k, state["n"]
         seg = self.result.segments
         rep = rows["rep"]
 
-        def col(name: str) -> np.ndarray:
+        def col(name: str) -> tx.Text:
             return _strings(_take(categorical(seg[name]), rep))
 
         distal_vs = tx.where(
@@ -1056,46 +1055,45 @@ class _Build:
         t, bb, ab = state["transition"], state["b_block"], state["a_block"]
         case = (t.astype(np.int64) * 6 + np.where(bb < 0, 5, bb)) * 6 + np.where(ab < 0, 5, ab)
         cases = np.arange(5 * 6 * 6)
-        first_part = np.asarray(
-            [
-                f"{_TRANSITION_WORDS[TRANSITIONS[c // 36]]} ({_BLOCK_WORDS[(c // 6) % 6]} at "
-                for c in cases.tolist()
-            ],
-            dtype=tx.S,
-        )
-        second_part = np.asarray(
-            [f", {_BLOCK_WORDS[c % 6]} at " for c in cases.tolist()], dtype=tx.S
-        )
-        crit_words = np.asarray([f"{c.id}: " for c in self.result.criteria], dtype=tx.S)
+        first_part = [
+            f"{_TRANSITION_WORDS[TRANSITIONS[c // 36]]} ({_BLOCK_WORDS[(c // 6) % 6]} at "
+            for c in cases.tolist()
+        ]
+        second_part = [f", {_BLOCK_WORDS[c % 6]} at " for c in cases.tolist()]
+        crit_words = [f"{c.id}: " for c in self.result.criteria]
+        tiled = np.tile(np.arange(n), k)
         out = tx.join(
-            np.tile(place, k),
-            np.repeat(crit_words, n),
-            first_part[case],
-            np.tile(vb, k),
-            second_part[case],
-            np.tile(va, k),
+            tx.take(place, tiled),
+            tx.words(crit_words, np.repeat(np.arange(k), n)),
+            tx.words(first_part, case),
+            tx.take(vb, tiled),
+            tx.words(second_part, case),
+            tx.take(va, tiled),
             ")",
-            np.tile(measures, k),
+            tx.take(measures, tiled),
         )
         studied = state["studied"]
         open_rows = np.flatnonzero((t == _OPEN) & (studied == _BOTH))
         if open_rows.size:
-            out[open_rows] = tx.join(out[open_rows], ". ", self._why_open(open_rows, rows, state))
+            out = tx.scatter(
+                out,
+                open_rows,
+                tx.join(tx.take(out, open_rows), ". ", self._why_open(open_rows, rows, state)),
+            )
         one = np.flatnonzero(studied != _BOTH)
         if one.size:
             row = one % n if n else one
             only_b = studied[one] == _BEFORE_ONLY
-            visit = tx.where(only_b, vb[row], va[row])
-            other = tx.where(only_b, va[row], vb[row])
-            grade = tx.where(
-                only_b,
-                _BLOCK_WORDS[np.where(bb[one] < 0, 5, bb[one])],
-                _BLOCK_WORDS[np.where(ab[one] < 0, 5, ab[one])],
+            vb_one, va_one = tx.take(vb, row), tx.take(va, row)
+            visit = tx.where(only_b, vb_one, va_one)
+            other = tx.where(only_b, va_one, vb_one)
+            grade = tx.words(
+                _BLOCK_WORDS, np.where(only_b, np.where(bb[one] < 0, 5, bb[one]), ab[one])
             )
             drop = tx.where(only_b, _pct(vbp[row]), _pct(vap[row]))
-            out[one] = tx.join(
-                place[row],
-                crit_words[one // n],
+            single = tx.join(
+                tx.take(place, row),
+                tx.words(crit_words, one // n),
                 "studied at ",
                 visit,
                 " only, not at ",
@@ -1108,9 +1106,10 @@ class _Build:
                 drop,
                 ")",
             )
+            out = tx.scatter(out, one, single)
         return out
 
-    def _why_open(self, open_rows: np.ndarray, rows, state) -> np.ndarray:
+    def _why_open(self, open_rows: np.ndarray, rows, state) -> tx.Text:
         """For comparisons not assessable: which visit was not assessable or not
         applicable, with that visit's finding sentence."""
         n = state["n"]
@@ -1311,9 +1310,9 @@ class _Build:
         t = state["transition"][pick] if n else np.zeros(pick.size, np.int8)
         change = state["amp_change"][pick] if n else np.zeros(pick.size)
 
-        def labels_of(col: str) -> np.ndarray:
+        def labels_of(col: str) -> tx.Text:
             if not n:
-                return np.full(pick.size, "", dtype=tx.S)
+                return tx.empty(pick.size)
             return _strings(_take(categorical(seg[col]), rep))
 
         place = tx.join(labels_of("distal_site"), " to ", labels_of("proximal_site"))
@@ -1322,11 +1321,11 @@ class _Build:
         bb = state["b_block"][pick] if n else np.full(pick.size, -1, np.int8)
         ab = state["a_block"][pick] if n else np.full(pick.size, -1, np.int8)
         visits = tx.join(
-            _BLOCK_WORDS[np.where(bb < 0, 5, bb)],
+            tx.words(_BLOCK_WORDS, np.where(bb < 0, 5, bb)),
             " at ",
             _strings(data["visit_before"]),
             ", ",
-            _BLOCK_WORDS[np.where(ab < 0, 5, ab)],
+            tx.words(_BLOCK_WORDS, np.where(ab < 0, 5, ab)),
             " at ",
             _strings(data["visit_after"]),
         )
@@ -1356,13 +1355,9 @@ class _Build:
         )
         vb_cat, va_cat = data["visit_before"], data["visit_after"]
         vb_names, va_names = (*names_of(vb_cat), ""), (*names_of(va_cat), "")
-        tallies = _formatted(
+        tallies = tx.by_key(
             [*(counts[c] for c in names), np.asarray(vb_cat.codes), np.asarray(va_cat.codes)],
-            lambda new, res, per, no, na, bo, ao, b, a: (
-                f" [{new} new, {res} resolved, {per} persisting, {no} without block, {na} not "
-                f"assessable; {bo} segment(s) studied at {vb_names[b]} only, {ao} at "
-                f"{va_names[a]} only]"
-            ),
+            lambda key: _tallies(vb_names, va_names, *key),
         )
         if level == "nerve":
             only_b = np.asarray(data["studied"].codes) == _BEFORE_ONLY
@@ -1490,14 +1485,13 @@ def _resolution(transition: np.ndarray, after_disp: np.ndarray) -> np.ndarray:
     ).astype(np.int8)
 
 
-def _finding_reasons(result: Analysis, finding_rows: np.ndarray) -> np.ndarray:
+def _finding_reasons(result: Analysis, finding_rows: np.ndarray) -> tx.Text:
     """The analysis' finding sentences of some findings rows (rendered if left out)."""
     f = result.findings
     if "reason" in f.columns:
-        values = f["reason"].to_numpy(dtype=object, na_value="")[finding_rows]
-        return np.asarray(values, dtype=tx.S)
+        return tx.from_objects(f["reason"].to_numpy(dtype=object, na_value="")[finding_rows])
     text = render_reasons(result, f.iloc[np.asarray(finding_rows)])
-    return np.asarray(text.to_numpy(dtype=object, na_value=""), dtype=tx.S)
+    return tx.from_objects(text.to_numpy(dtype=object, na_value=""))
 
 
 _COURSE_WORDS = (
@@ -1507,10 +1501,7 @@ _COURSE_WORDS = (
     "changed beyond measurement variability",
     "not assessable",
 )
-_BLOCK_WORDS = np.asarray(
-    ["block", "probable block", "no block", "block not assessable", "not applicable", ""],
-    dtype=tx.S,
-)
+_BLOCK_WORDS = ("block", "probable block", "no block", "block not assessable", "not applicable", "")
 _DISTAL = 1  # code of "distal" in the segments' comparison (adjacent, distal)
 _BEYOND_COLUMNS = MappingProxyType(
     {
@@ -1564,35 +1555,33 @@ def _tile(values: pd.Categorical, k: int) -> pd.Categorical:
     return from_codes(np.tile(np.asarray(values.codes), k), values.dtype)
 
 
-def _formatted(columns: list[np.ndarray], fmt) -> np.ndarray:
-    """``fmt(*row)`` per row of some integer columns, formatted once per distinct row."""
-    columns = [np.asarray(c, dtype=np.int64) for c in columns]
-    if not columns[0].size:
-        return np.zeros(0, dtype=tx.S)
-    ids = _dense(columns)
-    first = np.zeros(int(ids.max()) + 1, dtype=np.int64)
-    first[ids[::-1]] = np.arange(ids.size - 1, -1, -1)  # a row of each distinct value
-    rows = np.stack([c[first] for c in columns], axis=1).tolist()
-    return np.asarray([fmt(*row) for row in rows], dtype=tx.S)[ids]
+def _tallies(vb_names, va_names, new, res, per, no, na, bo, ao, b, a) -> str:
+    """The counts of a nerve's or patient's transitions, in words."""
+    return (
+        f" [{new} new, {res} resolved, {per} persisting, {no} without block, {na} not "
+        f"assessable; {bo} segment(s) studied at {vb_names[b]} only, {ao} at "
+        f"{va_names[a]} only]"
+    )
 
 
-def _pct(values: np.ndarray, *, signed: bool = False) -> np.ndarray:
+def _pct(values: np.ndarray, *, signed: bool = False) -> tx.Text:
     """``"64.6%"`` (``"+9.3%"`` when signed), ``"unknown"`` where NaN."""
     known = ~np.isnan(values)
     return tx.where(known, tx.join(tx.number(values, 1, signed=signed), "%"), "unknown")
 
 
-def _points(values: np.ndarray) -> np.ndarray:
+def _points(values: np.ndarray) -> tx.Text:
     """``"-4.5 points"``, ``"change unknown"`` where NaN."""
     known = ~np.isnan(values)
     return tx.where(known, tx.join(tx.number(values, 1, signed=True), " points"), "change unknown")
 
 
-def _strings(values: pd.Categorical) -> np.ndarray:
-    """A categorical as NumPy strings (missing -> "")."""
-    names = np.asarray([*names_of(values), ""], dtype=tx.S)
-    return names[np.asarray(values.codes)]
+def _strings(values: pd.Categorical) -> tx.Text:
+    """A categorical as text (missing -> "")."""
+    names = names_of(values)
+    codes = np.asarray(values.codes, dtype=np.int64)
+    return tx.words([*names, ""], np.where(codes < 0, len(names), codes))
 
 
-def _text_column(values: np.ndarray):
-    return text_array(np.asarray(values, dtype=tx.S))
+def _text_column(values: tx.Text):
+    return tx.to_pandas(values)

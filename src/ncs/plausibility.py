@@ -270,7 +270,6 @@ def check_valid(
     """
     if len(valid) == 0:
         return
-    warn_implausible(valid)
     lat = _column(valid, "latency_ms")
     with np.errstate(invalid="ignore"):
         known = lat[~np.isnan(lat)]

@@ -29,6 +29,7 @@ from ncs.plausibility import (
     check_valid,
     declared_unit_problems,
     nerve_value_conflicts,
+    warn_implausible,
 )
 
 __all__ = [
@@ -680,11 +681,13 @@ def validate(
     Warns
     -----
     NcsWarning
-        For valid but suspicious values (amplitudes that look like µV).
+        For valid but suspicious values: an amplitude or area no CMAP has (typed in µV?),
+        distances that look like cm, velocities out of range.
     """
     valid, problems = _validate(sites, units, visits)[:2]
     if problems:
         raise ValidationError(problems)
+    warn_implausible(valid)
     return valid
 
 

@@ -11,9 +11,10 @@ from ncs._codes import (
     ColumnCache,
     categorical,
     combined_key,
+    constant,
     from_codes,
+    from_labels,
     labels,
-    optional_text,
     sorted_codes,
     table,
     take,
@@ -319,7 +320,7 @@ def build_segments(
     rank = site_rank_codes(nerve_codes, nerve_names, np.asarray(site.codes), list(site.categories))
     zone = entrapment_codes(nerve_codes[distal], nerve_names, rank[distal], rank[proximal])
     out["entrapment"] = from_codes(zone, [z[3] for z in ENTRAPMENT_ZONES])
-    out["implausible"] = optional_text(notes, distal.size)
+    out["implausible"] = constant(None, distal.size) if notes is None else from_labels(notes)
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
     seg = table(out, distal.size)
     _warn_cv(cv, out["proximal_row"])

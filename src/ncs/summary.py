@@ -34,7 +34,6 @@ from ncs._codes import (
     names_of,
     table,
     take,
-    text_array,
 )
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
 from ncs.engine import (
@@ -158,6 +157,7 @@ def summarize(
     cutoffs: pd.DataFrame | None = None,
     *,
     evidence: bool = True,
+    sentences: Sequence | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The nerves and patients tables for every judged criterion.
 
@@ -173,6 +173,9 @@ def summarize(
         Which reference table supplied the limits.
     cutoffs : pandas.DataFrame, optional
         Distal CMAP duration cut-offs (:func:`ncs.normative.distal_duration_cutoffs`).
+    sentences : sequence of text columns, optional
+        The findings' sentences per judgement (:func:`ncs.explain.explain_findings`), when
+        already made: the evidence quotes them instead of wording them again.
     evidence : bool, default True
         Build the patients' ``evidence`` sentences. ``False`` leaves the column out (every
         other column, the evidence labels and counts included, is the same); see
@@ -234,7 +237,7 @@ def summarize(
         if "amp_drop_pct" in segments.columns
         else np.full(len(segments), np.nan)
     )
-    for j in judgements:
+    for k_judgement, j in enumerate(judgements):
         crit, b, d = j.criterion, j.block_code, j.disp_code
         counts_disp = crit.patient_counts_dispersion and bool(crit.dispersion_rules)
         is_block = b >= PROBABLE
@@ -286,6 +289,7 @@ def summarize(
             items,
             ctx,
             evidence=evidence,
+            sentences=None if sentences is None else sentences[k_judgement],
         )
         part["n_nerves"] = n_nerves_of_patient
         patient_parts.append(part)
@@ -332,7 +336,7 @@ def nerve_context(
         crit,
         nerve_names,
         measures["lff_hz"],
-        distal_duration_cutoffs() if cutoffs is None else cutoffs,
+        cutoffs,
     )
     return NerveContext(
         patient=nerve_patient,
@@ -348,7 +352,7 @@ def nerve_context(
 
 
 def _cutoffs_for(
-    crit: Criterion, nerves: np.ndarray, lff_hz: np.ndarray, cutoffs: pd.DataFrame
+    crit: Criterion, nerves: np.ndarray, lff_hz: np.ndarray, cutoffs: pd.DataFrame | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distal CMAP duration cut-off per nerve for this scheme (NaN without a known filter or
     without a cut-off for the nerve at that filter), and the table's operator for it (as an
@@ -357,6 +361,8 @@ def _cutoffs_for(
     ops = np.full(len(nerves), -1, dtype=np.int8)
     if not any(i.measure == "distal_duration_ms" for i in crit.nerve_items):
         return out, ops
+    if cutoffs is None:
+        cutoffs = distal_duration_cutoffs()
     rows = cutoffs[cutoffs["scheme"] == crit.id]
     if rows.empty or not len(nerves):
         return out, ops
@@ -404,25 +410,19 @@ def _parameter_columns(
 
 def _not_applicable_items(
     crit: Criterion, items: dict[int, np.ndarray], ctx: NerveContext
-) -> np.ndarray:
-    """Per patient: "(a) in 1 nerve(s); (d) in 2 nerve(s)" for the measured items the rules
-    excluded (the nerves table says which nerves and the item's rule says why)."""
-    n = ctx.n_patients
-    out = tx.strings("", n)
+) -> dict[str, np.ndarray]:
+    """Per measured item id: the number of each patient's nerves the rules excluded it in
+    (the nerves table says which nerves and the item's rule says why)."""
     by_id: dict[str, np.ndarray] = {}
     for k, item in enumerate(crit.nerve_items):
         if item.measure in ("block", "probable_block", "dispersion", "block_or_dispersion"):
             continue  # segment items: each segment's sentence says why it is not applicable
         codes = items[k]
         by_id[item.id] = np.maximum(by_id[item.id], codes) if item.id in by_id else codes
-    for item_id, codes in by_id.items():
-        count = _count(n, ctx.patient, codes == NOT_APPLICABLE)
-        has = count > 0
-        if not has.any():
-            continue
-        piece = tx.join(f"({item_id}) in ", count.astype(tx.S), " nerve(s)")
-        out = tx.where(has & (out != ""), tx.join(out, "; ", piece), tx.where(has, piece, out))
-    return out
+    return {
+        item_id: _count(ctx.n_patients, ctx.patient, codes == NOT_APPLICABLE)
+        for item_id, codes in by_id.items()
+    }
 
 
 def _patient_part(
@@ -443,6 +443,7 @@ def _patient_part(
     ctx: NerveContext,
     *,
     evidence: bool = True,
+    sentences=None,
 ) -> dict[str, np.ndarray]:
     """Verdicts with their evidence (arrays).
 
@@ -519,21 +520,15 @@ def _patient_part(
         odd = np.asarray(pd.notna(segments["implausible"].array), dtype=bool)
         counts["n_implausible"] = _count(n_patients, segment_patient, odd)
     if crit.verdict_kind in ("any_segment", "cb_grade"):
-        blank = np.array([""], dtype=tx.S)
-        at = np.full(n_patients, -1, dtype=np.int64)
-        at[has_ev] = np.arange(has_ev.size)
-        reason = np.concatenate([LazyReasons(j, segments)[ev], blank])
-        where = np.concatenate(
-            [
-                tx.join(
-                    _label_strings(segments["nerve"], segments["side"], ev),
-                    ", ",
-                    _categorical_strings(ev_segment, has_ev),
-                ),
-                blank,
-            ]
+        has_reason = np.zeros(n_patients, dtype=bool)
+        has_reason[has_ev] = True
+        reason = LazyReasons(j, segments)[ev] if sentences is None else tx.take(sentences, ev)
+        where = tx.join(
+            _label_strings(segments["nerve"], segments["side"], ev),
+            ", ",
+            _categorical_strings(ev_segment, has_ev),
         )
-        part["evidence"] = segment_evidence(crit, verdicts, reason[at], where[at], counts)
+        part["evidence"] = segment_evidence(crit, verdicts, reason, where, has_reason, counts)
     else:
         excluded = _not_applicable_items(crit, items, ctx)
         part["evidence"] = rules_evidence(crit, verdicts, excluded, counts)
@@ -555,18 +550,18 @@ def _first_item_nerve(
     return out
 
 
-def _label_strings(first: pd.Series, second: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """``"<first> <second>"`` for some rows of two text columns, as NumPy strings."""
+def _label_strings(first: pd.Series, second: pd.Series, rows: np.ndarray) -> tx.Text:
+    """``"<first> <second>"`` for some rows of two text columns."""
     a, b = categorical(first), categorical(second)
-    table_a = np.asarray([*names_of(a), ""], dtype=tx.S)  # code -1 (missing) -> ""
-    table_b = np.asarray([*names_of(b), ""], dtype=tx.S)
-    return tx.join(table_a[np.asarray(a.codes)[rows]], " ", table_b[np.asarray(b.codes)[rows]])
+    codes_a = np.asarray(a.codes)[rows].astype(np.int64)
+    codes_b = np.asarray(b.codes)[rows].astype(np.int64)
+    names_a, names_b = [*names_of(a), ""], [*names_of(b), ""]  # code -1 (missing) -> ""
+    return tx.by_key([codes_a, codes_b], lambda k: f"{names_a[k[0]]} {names_b[k[1]]}")
 
 
-def _categorical_strings(values: pd.Categorical, rows: np.ndarray) -> np.ndarray:
-    """Some rows of a categorical as NumPy strings (missing -> "")."""
-    table_ = np.asarray([*names_of(values), ""], dtype=tx.S)
-    return table_[np.asarray(values.codes)[rows]]
+def _categorical_strings(values: pd.Categorical, rows: np.ndarray) -> tx.Text:
+    """Some rows of a categorical as text (missing -> "")."""
+    return tx.words([*names_of(values), ""], np.asarray(values.codes)[rows].astype(np.int64))
 
 
 def pair_labels(
@@ -616,12 +611,7 @@ def _frame(
             values = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int8)
             data[col] = fixed(values, categorical[col])
         elif col in _FREE_TEXT:
-            values = (
-                np.concatenate([np.asarray(p, dtype=tx.S) for p in pieces])
-                if pieces
-                else np.array([], dtype=object)
-            )
-            data[col] = text_array(values)
+            data[col] = tx.to_pandas(tuple(pieces))
         elif col in _TEXT_COLUMNS:
             if all(isinstance(p, pd.Categorical) for p in pieces):
                 data[col] = concat(pieces)
