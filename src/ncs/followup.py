@@ -547,7 +547,8 @@ def followup(
         Level of the measurement-variability interval.
     **analyze_options
         Passed to :func:`ncs.analyze` (``units``, ``reference``, ``errors``, ``reasons``,
-        ...). ``reasons=False`` leaves the sentences out here too.
+        ...). ``reasons=False`` leaves the sentences out here too (as does an analysis
+        made with it).
 
     Returns
     -------
@@ -609,10 +610,12 @@ def followup(
             raise ValueError("the analysis was made with another visits order")
         visits = given if visits is None else visits
         if not result.engine_inputs:  # read back from JSON: analyse its sites again
-            result = analyze(result.sites, result.criteria, visits=visits, **result.settings)
+            settings = {k: v for k, v in result.settings.items() if k != "visits"}
+            result = analyze(result.sites, result.criteria, visits=visits, **settings)
     else:
         result = analyze(sites, criteria, visits=visits, **analyze_options)
-    reasons = analyze_options.get("reasons", True) if not isinstance(sites, Analysis) else True
+    # sentences as the analysis has them (a lean analysis gives a lean follow-up)
+    reasons = "reason" in result.findings.columns
     if "visit" not in result.sites.columns:
         raise ValidationError(
             [
@@ -656,7 +659,10 @@ def _variability(v: Variability | Mapping[str, float] | None) -> Variability:
         return DEFAULT_VARIABILITY
     if isinstance(v, Variability):
         return v
-    return Variability(cv=dict(v), notes="given by the caller")
+    try:
+        return Variability(cv=dict(v), notes="given by the caller")
+    except (TypeError, ValueError) as err:  # checked like the input
+        raise ValidationError([Problem(None, None, f"variability: {err}")]) from None
 
 
 def _patterns(patterns: str | Iterable[str] | None) -> tuple[Pattern, ...]:
@@ -968,16 +974,18 @@ class _Build:
         }
         state["class"] = _segment_class(state)
         if self.reasons:
-            data["sentence"] = _text_column(self._segment_sentences(rows, data, state, measured))
+            # one text column per criterion, kept as chunks of one pandas column (no copy)
+            data["sentence"] = tx.to_pandas(tuple(self._segment_sentences(rows, state, measured)))
         return table(data, k * n), state
 
     def _criterion_column(self, n: int) -> pd.Categorical:
         ids = [c.id for c in self.result.criteria]
         return from_codes(np.repeat(np.arange(self.k), n), ids)
 
-    def _segment_sentences(self, rows, data, state, measured) -> tx.Text:
-        """One sentence per (criterion, segment row). The text that does not depend on the
-        criterion (the segment, the visits, the measures) is built once per segment row."""
+    def _segment_sentences(self, rows, state, measured) -> list[tx.Text]:
+        """One sentence per (criterion, segment row), one text column per criterion. The text
+        that does not depend on the criterion (the segment, the visits, the measures) is
+        built once per segment row."""
         k, n = self.k, state["n"]
         seg = self.result.segments
         rep = rows["rep"]
@@ -985,11 +993,6 @@ class _Build:
         def col(name: str) -> tx.Text:
             return _strings(_take(categorical(seg[name]), rep))
 
-        distal_vs = tx.where(
-            np.asarray(categorical(seg["comparison"]).codes)[rep] == _DISTAL,
-            " (vs most distal)",
-            "",
-        )
         place = tx.join(
             col("nerve"),
             " ",
@@ -998,58 +1001,56 @@ class _Build:
             col("distal_site"),
             " to ",
             col("proximal_site"),
-            distal_vs,
+            tx.words(
+                ("", " (vs most distal)"),
+                np.asarray(categorical(seg["comparison"]).codes)[rep] == _DISTAL,
+            ),
             ", ",
         )
         study_b, study_a = self._pair_studies(rows["pair"])
         cols = self._study_columns(study_b, study_a)
         vb, va = _strings(cols["visit_before"]), _strings(cols["visit_after"])
+        # the measures: each number written once per distinct value, one join for all parts
         vbp, vap, change, low, high, code, why = measured["amp_drop_pct"]
-        level = f" points at {self.confidence * 100:g}%)"
-        interval = tx.join(
-            tx.number(low, 1, signed=True), " to ", tx.number(high, 1, signed=True), level
-        )
-        variability = tx.where(
-            code == _B_YES,
-            tx.join("beyond measurement variability (", interval),
-            tx.where(
-                code == _B_NO,
-                tx.join("within measurement variability (", interval),
-                tx.join("variability not assessable: ", tx.words(_WHY_VARIABILITY, why)),
-            ),
-        )
+        assessable = code != _B_OPEN
+        lead = [
+            "beyond measurement variability (",
+            "within measurement variability (",
+            *(f"variability not assessable: {w}" for w in _WHY_VARIABILITY),
+        ]
         area_b, area_a, area_c = measured["area_drop_pct"][:3]
         dur_b, dur_a, dur_c = measured["dur_change_pct"][:3]
-        area = tx.where(
-            np.isnan(area_b) & np.isnan(area_a),
-            "",
-            tx.join("; area drop ", _pct(area_b), " -> ", _pct(area_a), " (", _points(area_c), ")"),
-        )
-        dur = tx.where(
-            np.isnan(dur_b) & np.isnan(dur_a),
-            "",
-            tx.join(
-                "; duration change ",
-                _pct(dur_b, signed=True),
-                " -> ",
-                _pct(dur_a, signed=True),
-                " (",
-                _points(dur_c),
-                ")",
-            ),
-        )
+        no_area = np.isnan(area_b) & np.isnan(area_a)
+        no_dur = np.isnan(dur_b) & np.isnan(dur_a)
+        level = f" points at {self.confidence * 100:g}%)"
         measures = tx.join(
             "; amplitude drop ",
-            _pct(vbp),
+            _numbers(vbp, "{}%"),
             " -> ",
-            _pct(vap),
+            _numbers(vap, "{}%"),
             " (",
-            _points(change),
+            _numbers(change, "{} points", signed=True, unknown="change unknown"),
             ", ",
-            variability,
+            tx.words(lead, np.where(assessable, code, 2 + why)),
+            _numbers(low, "{}", signed=True, blank=~assessable),
+            tx.words(("", " to "), assessable),
+            _numbers(high, "{}", signed=True, blank=~assessable),
+            tx.words(("", level), assessable),
             ")",
-            area,
-            dur,
+            tx.words(("; area drop ", ""), no_area),
+            _numbers(area_b, "{}%", blank=no_area),
+            tx.words((" -> ", ""), no_area),
+            _numbers(area_a, "{}%", blank=no_area),
+            tx.words((" (", ""), no_area),
+            _numbers(area_c, "{} points", signed=True, unknown="change unknown", blank=no_area),
+            tx.words((")", ""), no_area),
+            tx.words(("; duration change ", ""), no_dur),
+            _numbers(dur_b, "{}%", signed=True, blank=no_dur),
+            tx.words((" -> ", ""), no_dur),
+            _numbers(dur_a, "{}%", signed=True, blank=no_dur),
+            tx.words((" (", ""), no_dur),
+            _numbers(dur_c, "{} points", signed=True, unknown="change unknown", blank=no_dur),
+            tx.words((")", ""), no_dur),
         )
         # per criterion: the transition with both visits' findings
         t, bb, ab = state["transition"], state["b_block"], state["a_block"]
@@ -1061,53 +1062,67 @@ class _Build:
         ]
         second_part = [f", {_BLOCK_WORDS[c % 6]} at " for c in cases.tolist()]
         crit_words = [f"{c.id}: " for c in self.result.criteria]
-        tiled = np.tile(np.arange(n), k)
-        out = tx.join(
-            tx.take(place, tiled),
-            tx.words(crit_words, np.repeat(np.arange(k), n)),
-            tx.words(first_part, case),
-            tx.take(vb, tiled),
-            tx.words(second_part, case),
-            tx.take(va, tiled),
-            ")",
-            tx.take(measures, tiled),
-        )
         studied = state["studied"]
-        open_rows = np.flatnonzero((t == _OPEN) & (studied == _BOTH))
-        if open_rows.size:
-            out = tx.scatter(
-                out,
-                open_rows,
-                tx.join(tx.take(out, open_rows), ". ", self._why_open(open_rows, rows, state)),
-            )
-        one = np.flatnonzero(studied != _BOTH)
-        if one.size:
-            row = one % n if n else one
-            only_b = studied[one] == _BEFORE_ONLY
-            vb_one, va_one = tx.take(vb, row), tx.take(va, row)
-            visit = tx.where(only_b, vb_one, va_one)
-            other = tx.where(only_b, va_one, vb_one)
-            grade = tx.words(
-                _BLOCK_WORDS, np.where(only_b, np.where(bb[one] < 0, 5, bb[one]), ab[one])
-            )
-            drop = tx.where(only_b, _pct(vbp[row]), _pct(vap[row]))
-            single = tx.join(
-                tx.take(place, row),
-                tx.words(crit_words, one // n),
-                "studied at ",
-                visit,
-                " only, not at ",
-                other,
-                ": not compared (",
-                grade,
-                " at ",
-                visit,
-                ", amplitude drop ",
-                drop,
+        one_visit = studied[:n] != _BOTH
+        open_all = (t == _OPEN) & (studied == _BOTH)
+        why_open = self._why_open(np.flatnonzero(open_all), rows, state) if open_all.any() else None
+        done = 0
+        parts = []
+        for c in range(k):  # one join per criterion: the shared columns are read, not copied
+            here = slice(c * n, (c + 1) * n)
+            open_rows = np.flatnonzero(open_all[here])
+            suffix: tx.Text | str = ""
+            if open_rows.size:
+                text = tx.take(why_open, np.arange(done, done + open_rows.size))
+                done += open_rows.size
+                rest = np.flatnonzero(~open_all[here])
+                suffix = tx.assemble(
+                    [(open_rows, tx.join(". ", text)), (rest, tx.empty(rest.size))], n
+                )
+            out = tx.join(
+                place,
+                crit_words[c],
+                tx.words(first_part, case[here]),
+                vb,
+                tx.words(second_part, case[here]),
+                va,
                 ")",
+                measures,
+                suffix,
             )
-            out = tx.scatter(out, one, single)
-        return out
+            one = np.flatnonzero(one_visit)
+            if one.size:
+                out = tx.scatter(out, one, self._one_visit(c, one, place, vb, va, state, vbp, vap))
+            parts.append(out)
+        return parts
+
+    def _one_visit(self, c, one, place, vb, va, state, vbp, vap) -> tx.Text:
+        """Sentences of segments studied at one visit of the pair (rows ``one`` of criterion
+        ``c``): listed, not compared."""
+        n = state["n"]
+        at = c * n + one
+        only_b = state["studied"][at] == _BEFORE_ONLY
+        bb, ab = state["b_block"][at], state["a_block"][at]
+        vb_one, va_one = tx.take(vb, one), tx.take(va, one)
+        visit = tx.where(only_b, vb_one, va_one)
+        other = tx.where(only_b, va_one, vb_one)
+        grade = tx.words(_BLOCK_WORDS, np.where(only_b, np.where(bb < 0, 5, bb), ab))
+        drop = tx.where(only_b, _pct(vbp[one]), _pct(vap[one]))
+        return tx.join(
+            tx.take(place, one),
+            f"{self.result.criteria[c].id}: ",
+            "studied at ",
+            visit,
+            " only, not at ",
+            other,
+            ": not compared (",
+            grade,
+            " at ",
+            visit,
+            ", amplitude drop ",
+            drop,
+            ")",
+        )
 
     def _why_open(self, open_rows: np.ndarray, rows, state) -> tx.Text:
         """For comparisons not assessable: which visit was not assessable or not
@@ -1488,9 +1503,17 @@ def _resolution(transition: np.ndarray, after_disp: np.ndarray) -> np.ndarray:
 def _finding_reasons(result: Analysis, finding_rows: np.ndarray) -> tx.Text:
     """The analysis' finding sentences of some findings rows (rendered if left out)."""
     f = result.findings
+    rows = np.asarray(finding_rows, dtype=np.int64)
     if "reason" in f.columns:
-        return tx.from_objects(f["reason"].to_numpy(dtype=object, na_value="")[finding_rows])
-    text = render_reasons(result, f.iloc[np.asarray(finding_rows)])
+        column = f["reason"].array
+        if rows.size > tx.SMALL and hasattr(column, "__arrow_array__"):  # Arrow: no objects
+            import pyarrow as pa
+
+            picked = pa.chunked_array(column.__arrow_array__()).take(pa.array(rows))
+            picked = picked.combine_chunks().cast(pa.large_string())
+            return picked.fill_null("")
+        return tx.from_objects(f["reason"].iloc[rows].to_numpy(dtype=object, na_value=""))
+    text = render_reasons(result, f.iloc[rows])
     return tx.from_objects(text.to_numpy(dtype=object, na_value=""))
 
 
@@ -1564,16 +1587,28 @@ def _tallies(vb_names, va_names, new, res, per, no, na, bo, ao, b, a) -> str:
     )
 
 
+def _numbers(
+    values: np.ndarray,
+    pattern: str,
+    *,
+    signed: bool = False,
+    unknown: str = "unknown",
+    blank: np.ndarray | None = None,
+) -> tx.Text:
+    """Numbers with one decimal in ``pattern`` (``"{}%"``), ``unknown`` where NaN and ``""``
+    where ``blank``: each distinct value written once (:func:`ncs._text.number_table`)."""
+    table, index = tx.number_table(values, 1, signed=signed)
+    table = [unknown if t == "unknown" else pattern.format(t) for t in table]
+    if blank is not None:
+        index = np.where(blank, len(table), index)
+        table.append("")
+    return tx.words(table, index)
+
+
 def _pct(values: np.ndarray, *, signed: bool = False) -> tx.Text:
     """``"64.6%"`` (``"+9.3%"`` when signed), ``"unknown"`` where NaN."""
     known = ~np.isnan(values)
     return tx.where(known, tx.join(tx.number(values, 1, signed=signed), "%"), "unknown")
-
-
-def _points(values: np.ndarray) -> tx.Text:
-    """``"-4.5 points"``, ``"change unknown"`` where NaN."""
-    known = ~np.isnan(values)
-    return tx.where(known, tx.join(tx.number(values, 1, signed=True), " points"), "change unknown")
 
 
 def _strings(values: pd.Categorical) -> tx.Text:
