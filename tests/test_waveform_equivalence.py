@@ -12,6 +12,8 @@ one-line definitions too.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +23,14 @@ from hypothesis.extra import numpy as hnp
 
 from ncs.errors import ValidationError
 from ncs.simulate import cmap
-from ncs.waveform import _first_from, _first_run, _last_before, _last_true, measure
+from ncs.waveform import (
+    _first_from,
+    _first_run,
+    _last_before,
+    _last_true,
+    _segment_sums,
+    measure,
+)
 from waveform_reference import measure as reference_measure
 
 FS = 20_000.0
@@ -183,6 +192,17 @@ def test_edge_cases_one_trace_at_a_time(name):
     single = assert_same(trace)  # 1-D input
     batch = assert_same(trace[np.newaxis, :])
     pd.testing.assert_frame_equal(single, batch, check_exact=True)
+
+
+def test_edge_cases_raise_no_numpy_warning_the_previous_code_did_not():
+    traces = np.vstack(list(edge_traces().values()))
+    caught = []
+    for implementation in (measure, reference_measure):
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter("always")
+            implementation(traces, FS, STIM)
+        caught.append({str(w.message) for w in log})
+    assert caught[0] <= caught[1]
 
 
 def test_edge_cases_stored_negative_up_and_in_microvolts():
@@ -362,3 +382,25 @@ def test_searches_reach_both_ends_of_the_trace():
                 assert (found[0], idx[0]) == ((True, position) if position >= bound else (False, 0))
                 idx, found = _last_before(row, np.arange(1), here, lambda v, r: v > 0.5, width)
                 assert (found[0], idx[0]) == ((True, position) if position < bound else (False, 0))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 6), st.integers(2, 300)),
+        elements=st.floats(-1e6, 1e6, allow_nan=False, width=64),
+    ),
+    data=st.data(),
+)
+def test_segment_sums_are_the_sums_of_reduceat_over_the_whole_array(values, data):
+    n_rows, n_cols = values.shape
+    start = np.array([data.draw(st.integers(0, n_cols - 1)) for _ in range(n_rows)])
+    stop = np.array([data.draw(st.integers(s + 1, n_cols)) for s in start])
+    rows = np.array(sorted(data.draw(st.sets(st.integers(0, n_rows - 1)))), dtype=np.intp)
+    sums = _segment_sums(values, rows, start, stop)
+    at = np.arange(n_rows) * n_cols
+    bounds = np.column_stack([at + start, at + stop]).ravel()
+    whole = np.add.reduceat(values.ravel(), bounds[bounds < values.size])[::2]
+    assert np.array_equal(sums[rows], whole[rows])  # the same floats, not just close
+    assert not sums[np.setdiff1d(np.arange(n_rows), rows)].any()
