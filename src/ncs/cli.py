@@ -64,6 +64,7 @@ _EXAMPLES = """examples:
   ncs convert lab.xlsx --wide -o sites.csv  the tidy sites table a wide sheet becomes
   ncs report study.csv -o report.html       one self-contained HTML page
   ncs report cohort.csv --patients P1,P7 -o report.html
+  ncs report study.csv -o report.pdf        the same, printed to PDF (needs Chromium)
   ncs report result.json -o report.html     from a saved JSON result
   ncs criteria                              list the criteria with citations
   ncs batch cohort.parquet -d out/          big files: chunked, one file per table
@@ -209,12 +210,28 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  ncs report study.csv -o report.html\n"
         "  ncs report study.csv -c katz2002 --title 'EMG lab, 2024-05-01' -o report.html\n"
         "  ncs report cohort.csv --patients P1,P7 -o report.html   (a cohort: pick patients)\n"
-        "  ncs report result.json -o report.html   (a saved `ncs analyze -f json` result)\n",
+        "  ncs report result.json -o report.html   (a saved `ncs analyze -f json` result)\n"
+        "  ncs report study.csv -o report.pdf       (printed through a headless Chromium)\n"
+        "  ncs report study.csv --paper letter -o report.pdf\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_rep.add_argument("file", help="sites table, or a JSON result of ncs analyze")
     add_output_options(p_rep, formats)
     p_rep.add_argument("--title", help="page title")
+    p_rep.add_argument(
+        "--paper",
+        type=str.lower,
+        choices=("a4", "letter"),
+        default=None,
+        help="page size: A4 (the default of a PDF) or letter; an HTML report without it "
+        "prints on the printer's paper",
+    )
+    p_rep.add_argument(
+        "--browser",
+        metavar="PATH",
+        help="Chromium or Chrome executable for a PDF (default: NCS_BROWSER, else chromium, "
+        "google-chrome, ... on the PATH)",
+    )
     p_rep.add_argument("--no-plots", action="store_true", help="leave the plots out")
     p_rep.add_argument(
         "--max-patients",
@@ -759,6 +776,8 @@ def _report(args: argparse.Namespace) -> int:
     from ncs.report import MAX_REPORT_PATIENTS, to_html
 
     path = Path(args.file)
+    if args.output and Path(args.output).suffix.lower() == ".pdf":
+        return _report_pdf(args)
     fmt = _output_format(args, default="html")
     _check_output_dir(args.output)
     limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
@@ -778,10 +797,62 @@ def _report(args: argparse.Namespace) -> int:
                 plots=not args.no_plots,
                 max_patients=limit,
                 progress=lambda done, total: status.update(done, total, "writing the report"),
+                paper=_paper(args),
             )
     else:
         content = _render(result, fmt, args.table)
     _emit(content, args.output)
+    return EXIT_OK
+
+
+def _paper(args: argparse.Namespace, default: str | None = None) -> str | None:
+    return {"a4": "A4", "letter": "Letter"}.get(args.paper or "", default)
+
+
+def _report_pdf(args: argparse.Namespace) -> int:
+    """``ncs report ... -o report.pdf``: the report printed through a headless Chromium."""
+    from ncs.report import (
+        MAX_REPORT_PATIENTS,
+        BrowserNotFoundError,
+        PdfError,
+        find_browser,
+        write_pdf,
+    )
+
+    _check_output_dir(args.output)
+    browser = find_browser(args.browser)
+    if browser is None:  # said before any work is done
+        where = f"{args.browser!r} was not found" if args.browser else "none was found"
+        print(
+            "ncs: cannot write a PDF: it is printed through a Chromium or Chrome browser and "
+            f"{where}. Install one (e.g. apt-get install chromium), name it with --browser "
+            "PATH or NCS_BROWSER, or write report.html and print it from a browser.",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
+    path = Path(args.file)
+    if _is_result_json(path):
+        result = from_json(path)
+    else:
+        data = read_input(args)
+        n = data.sites["patient_id"].nunique() if "patient_id" in data.sites else 0
+        _check_report_size(n, limit)
+        result = analysis_from_args(args, data)
+    try:
+        with Status("printing the report"):
+            write_pdf(
+                result,
+                args.output,
+                paper=_paper(args, "A4"),
+                browser=browser,
+                title=args.title,
+                plots=not args.no_plots,
+                max_patients=limit,
+            )
+    except (BrowserNotFoundError, PdfError) as err:
+        print(f"ncs: cannot write a PDF: {err}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

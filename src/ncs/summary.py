@@ -310,7 +310,7 @@ def nerve_context(
         crit,
         nerve_names,
         measures["lff_hz"],
-        distal_duration_cutoffs() if cutoffs is None else cutoffs,
+        cutoffs,
     )
     return NerveContext(
         patient=nerve_patient,
@@ -326,7 +326,7 @@ def nerve_context(
 
 
 def _cutoffs_for(
-    crit: Criterion, nerves: np.ndarray, lff_hz: np.ndarray, cutoffs: pd.DataFrame
+    crit: Criterion, nerves: np.ndarray, lff_hz: np.ndarray, cutoffs: pd.DataFrame | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distal CMAP duration cut-off per nerve for this scheme (NaN without a known filter or
     without a cut-off for the nerve at that filter), and the table's operator for it (as an
@@ -335,6 +335,8 @@ def _cutoffs_for(
     ops = np.full(len(nerves), -1, dtype=np.int8)
     if not any(i.measure == "distal_duration_ms" for i in crit.nerve_items):
         return out, ops
+    if cutoffs is None:
+        cutoffs = distal_duration_cutoffs()
     rows = cutoffs[cutoffs["scheme"] == crit.id]
     if rows.empty or not len(nerves):
         return out, ops
