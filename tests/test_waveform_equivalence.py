@@ -404,3 +404,11 @@ def test_segment_sums_are_the_sums_of_reduceat_over_the_whole_array(values, data
     whole = np.add.reduceat(values.ravel(), bounds[bounds < values.size])[::2]
     assert np.array_equal(sums[rows], whole[rows])  # the same floats, not just close
     assert not sums[np.setdiff1d(np.arange(n_rows), rows)].any()
+
+
+def test_numpy_buffer_size_is_left_as_it_was():
+    before = np.getbufsize()
+    measure(benchmark_traces(20), FS, STIM)
+    with pytest.raises(ValidationError):
+        measure(np.zeros((2, 1000)), FS, STIM, units="kV")
+    assert np.getbufsize() == before

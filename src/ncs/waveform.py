@@ -112,11 +112,15 @@ def _as_2d(traces: Any, problems: list[tuple[Any, Any, str]]) -> tuple[np.ndarra
     return arr2, single
 
 
-#: First window of a local marker search, in samples (widened 4-fold where nothing is found):
-#: the onset and the returns after the last deflections are a few samples from where the
-#: search starts, the return after the negative peak about half the negative phase away.
-_SEARCH_SAMPLES = 16
-_RETURN_SEARCH_SAMPLES = 64
+#: First window of each local marker search (widened 4-fold where nothing is found), in ms:
+#: the onset lies a few samples before the detection and the return after the last negative
+#: deflection a few after it; the final return follows the last deflection's fall below
+#: threshold; the return after the negative peak is about half the negative phase away.
+_ONSET_SEARCH_MS = 0.8
+_LAST_RETURN_SEARCH_MS = 0.8
+_FINAL_RETURN_SEARCH_MS = 1.6
+_PEAK_RETURN_SEARCH_MS = 4.0
+_MIN_SEARCH_SAMPLES = 16
 
 
 @contextmanager
@@ -149,7 +153,7 @@ def _first_from(
     rows: np.ndarray,
     start: np.ndarray,
     hit: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    width: int = _SEARCH_SAMPLES,
+    width: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """First sample at or after ``start`` where ``hit`` holds, in each of ``rows`` of ``y``.
 
@@ -187,7 +191,7 @@ def _last_before(
     rows: np.ndarray,
     stop: np.ndarray,
     hit: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    width: int = _SEARCH_SAMPLES,
+    width: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Last sample before ``stop`` where ``hit`` holds, in each of ``rows`` of ``y``.
 
@@ -594,6 +598,10 @@ def measure(
     del above, outside
 
     # ---- 2. onset: back to the last sample at or above baseline ---------------------------
+    def window(ms: float) -> int:
+        """Samples in the first window of a local search."""
+        return max(_MIN_SEARCH_SAMPLES, math.ceil(ms / ms_per_sample))
+
     # "at baseline" for the onset means within one noise SD (exactly 0 for clean signals):
     # walking back to y <= 0 through noise would stop at random early dips.
     level = np.maximum(_ONSET_BAND_SD * noise, tiny)
@@ -601,7 +609,7 @@ def measure(
     j = np.zeros(n_rows, dtype=np.intp)
     has_j = np.zeros(n_rows, dtype=bool)
     j[found], has_j[found] = _last_before(
-        y, found, det_idx[found], lambda v, r: v <= level[r, np.newaxis]
+        y, found, det_idx[found], lambda v, r: v <= level[r, np.newaxis], window(_ONSET_SEARCH_MS)
     )
     has_onset = has_det & has_j
     jp1 = np.minimum(j + 1, n_cols - 1)
@@ -635,7 +643,7 @@ def measure(
     ret_k = np.zeros(n_rows, dtype=np.intp)
     has_ret = np.zeros(n_rows, dtype=bool)
     ret_k[onset_rows], has_ret[onset_rows] = _first_from(
-        y, onset_rows, peak[onset_rows] + 1, at_or_above, _RETURN_SEARCH_SAMPLES
+        y, onset_rows, peak[onset_rows] + 1, at_or_above, window(_PEAK_RETURN_SEARCH_MS)
     )
     ret, k0 = _return_point(y, ret_k, 1.0, rows)
     # integral of y from onset to return: interior samples j+1..k0 by trapezoid + end pieces
@@ -651,25 +659,25 @@ def measure(
     last_k = np.zeros(n_rows, dtype=np.intp)
     has_last = np.zeros(n_rows, dtype=bool)
     last_k[onset_rows], has_last[onset_rows] = _first_from(
-        y, onset_rows, q[onset_rows] + 1, at_or_above
+        y, onset_rows, q[onset_rows] + 1, at_or_above, window(_LAST_RETURN_SEARCH_MS)
     )
     last_ret, _ = _return_point(y, last_k, 1.0, rows)
 
     # ---- 6. final return to baseline ---------------------------------------------------------
     z_negative = y[rows, z] > 0
+    side = np.where(z_negative, 1.0, -1.0)
 
     def back_to_baseline(v: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Samples at or past the baseline level, seen from the last deflection's side."""
-        return np.where(
-            z_negative[r, np.newaxis], v <= tiny[r, np.newaxis], v >= -tiny[r, np.newaxis]
-        )
+        """At or past the baseline level, seen from the last deflection's side: y <= tiny
+        after a negative one, y >= -tiny (-y <= tiny, exactly) after a positive one."""
+        return v * side[r, np.newaxis] <= tiny[r, np.newaxis]
 
     fin_k = np.zeros(n_rows, dtype=np.intp)
     has_fin = np.zeros(n_rows, dtype=bool)
     fin_k[onset_rows], has_fin[onset_rows] = _first_from(
-        y, onset_rows, z[onset_rows] + 1, back_to_baseline
+        y, onset_rows, z[onset_rows] + 1, back_to_baseline, window(_FINAL_RETURN_SEARCH_MS)
     )
-    fin, _ = _return_point(y, fin_k, np.where(z_negative, 1.0, -1.0), rows)
+    fin, _ = _return_point(y, fin_k, side, rows)
 
     # ---- assemble -----------------------------------------------------------------------------
     nan = np.nan
@@ -690,7 +698,9 @@ def measure(
             sep = np.where(quality[mask] == "", "", "; ")
             quality[mask] = quality[mask] + sep + reason
     quality[quality == ""] = Q_OK
-    response = np.where(has_det, "present", np.where(finite, "absent", None))
+    response = np.full(n_rows, None, dtype=object)
+    response[finite] = "absent"
+    response[has_det] = "present"  # (detected rows are finite)
     # one constructor call: the string columns as arrays, not inserted one by one
     text = pd.StringDtype()  # dtype "string" as configured now, without parsing the name
     frame = pd.DataFrame(
