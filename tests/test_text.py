@@ -7,7 +7,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +15,8 @@ import ncs
 from conftest import FIXTURES
 from ncs import _text as tx
 from ncs import simulate
+
+pa = pytest.importorskip("pyarrow")
 
 
 def _both(func, monkeypatch):

@@ -7,7 +7,8 @@ rows and giving the same strings:
 * up to :data:`SMALL` rows, Python lists (a single study: each operation is one list
   comprehension over a few dozen strings, with no per-call set-up);
 * above, Arrow compute kernels over contiguous string buffers (a cohort: no Python object
-  per row and per operation).
+  per row and per operation) when ``pyarrow`` is installed (it is an optional dependency:
+  without it the list engine builds every column, with the same strings, more slowly).
 
 A text column (:data:`Text`) is a ``list`` of ``str`` or a ``pyarrow`` large-string array; a
 plain ``str`` stands for the same text on every row wherever a column is accepted.
@@ -20,10 +21,16 @@ from typing import Union
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+
+try:  # optional: the fast engine for long columns
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError:  # pragma: no cover - exercised by the core-only CI install
+    pa = None
+    pc = None
 
 __all__ = [
+    "HAS_ARROW",
     "SMALL",
     "Text",
     "assemble",
@@ -48,12 +55,16 @@ __all__ = [
 SMALL = 2048
 """Columns up to this many rows are built with Python lists, longer ones with Arrow."""
 
-Text = Union[list, pa.Array]  # noqa: UP007 - a runtime alias
-_T = pa.large_string()
+HAS_ARROW = pa is not None
+"""Whether the Arrow engine is available (``pyarrow`` installed)."""
+
+_Array: type | tuple = pa.Array if HAS_ARROW else ()
+Text = Union[list, _Array] if HAS_ARROW else list  # noqa: UP007 - a runtime alias
+_T = pa.large_string() if HAS_ARROW else None
 
 
 def _arrow(n: int) -> bool:
-    return n > SMALL
+    return HAS_ARROW and n > SMALL
 
 
 def _scalar(text: str) -> pa.Scalar:
@@ -101,11 +112,9 @@ def join(*parts: Text | str) -> Text:
     n = _length_of(parts)
     if n is None:
         return "".join(parts)  # type: ignore[arg-type]
-    if any(isinstance(p, pa.Array) for p in parts):
+    if any(isinstance(p, _Array) for p in parts):
         args = [
-            _scalar(p)
-            if isinstance(p, str)
-            else (p if isinstance(p, pa.Array) else pa.array(p, _T))
+            _scalar(p) if isinstance(p, str) else (p if isinstance(p, _Array) else pa.array(p, _T))
             for p in parts
         ]
         return pc.binary_join_element_wise(*args, _scalar(""))
@@ -121,19 +130,15 @@ def where(mask: np.ndarray, a: Text | str, b: Text | str) -> Text:
     mask = np.asarray(mask, dtype=bool)
     n = mask.size
     if (
-        isinstance(a, pa.Array)
-        or isinstance(b, pa.Array)
+        isinstance(a, _Array)
+        or isinstance(b, _Array)
         or (_arrow(n) and not isinstance(a, list) and not isinstance(b, list))
     ):
         left = (
-            _scalar(a)
-            if isinstance(a, str)
-            else (a if isinstance(a, pa.Array) else pa.array(a, _T))
+            _scalar(a) if isinstance(a, str) else (a if isinstance(a, _Array) else pa.array(a, _T))
         )
         right = (
-            _scalar(b)
-            if isinstance(b, str)
-            else (b if isinstance(b, pa.Array) else pa.array(b, _T))
+            _scalar(b) if isinstance(b, str) else (b if isinstance(b, _Array) else pa.array(b, _T))
         )
         return pc.if_else(pa.array(mask), left, right)
     if not mask.any():
@@ -148,7 +153,7 @@ def where(mask: np.ndarray, a: Text | str, b: Text | str) -> Text:
 def take(text: Text, index: np.ndarray) -> Text:
     """Rows of a text column (an integer index)."""
     index = np.asarray(index, dtype=np.int64)
-    if isinstance(text, pa.Array):
+    if isinstance(text, _Array):
         out = text.take(pa.array(index))
         return out if _arrow(index.size) else out.to_pylist()
     if _arrow(index.size):
@@ -162,9 +167,9 @@ def scatter(text: Text, rows: np.ndarray, values: Text) -> Text:
     n = len(text)
     if not rows.size:
         return text
-    if isinstance(text, pa.Array) or isinstance(values, pa.Array) or _arrow(n):
-        base = text if isinstance(text, pa.Array) else pa.array(text, _T)
-        new = values if isinstance(values, pa.Array) else pa.array(values, _T)
+    if isinstance(text, _Array) or isinstance(values, _Array) or _arrow(n):
+        base = text if isinstance(text, _Array) else pa.array(text, _T)
+        new = values if isinstance(values, _Array) else pa.array(values, _T)
         if rows.size > 1 and (rows[1:] < rows[:-1]).any():  # the mask fills rows in order
             order = np.argsort(rows, kind="stable")
             rows, new = rows[order], new.take(pa.array(order))
@@ -182,7 +187,7 @@ def assemble(pieces: Sequence[tuple[np.ndarray, Text]], n: int) -> Text:
     once), with a single gather."""
     rows = np.concatenate([np.asarray(r, dtype=np.int64) for r, _ in pieces])
     texts = [t for _, t in pieces]
-    if _arrow(n) or any(isinstance(t, pa.Array) for t in texts):
+    if _arrow(n) or any(isinstance(t, _Array) for t in texts):
         where_ = np.empty(n, dtype=np.int64)
         where_[rows] = np.arange(rows.size)
         return concat(texts).take(pa.array(where_))
@@ -229,8 +234,8 @@ def by_key(keys: Sequence[np.ndarray], format_key) -> Text:
 def concat(texts: Sequence[Text]) -> Text:
     """Text columns one after another."""
     n = sum(len(t) for t in texts)
-    if _arrow(n) or any(isinstance(t, pa.Array) for t in texts):
-        arrays = [t if isinstance(t, pa.Array) else pa.array(t, _T) for t in texts]
+    if _arrow(n) or any(isinstance(t, _Array) for t in texts):
+        arrays = [t if isinstance(t, _Array) else pa.array(t, _T) for t in texts]
         return pa.concat_arrays(arrays) if arrays else pa.array([], _T)
     out: list = []
     for t in texts:
@@ -240,7 +245,7 @@ def concat(texts: Sequence[Text]) -> Text:
 
 def is_empty(text: Text) -> np.ndarray:
     """Per row: the string is empty."""
-    if isinstance(text, pa.Array):
+    if isinstance(text, _Array):
         return np.asarray(pc.equal(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False))
     return np.fromiter((s == "" for s in text), dtype=bool, count=len(text))
 
@@ -250,25 +255,25 @@ def to_pandas(text: Text | Sequence[Text]) -> pd.api.extensions.ExtensionArray:
     or of several one after another (kept as chunks: no copy)."""
     texts = list(text) if isinstance(text, tuple) else [text]
     if _ARROW_STRINGS:
-        arrays = [t if isinstance(t, pa.Array) else pa.array(t, _T) for t in texts]
+        arrays = [t if isinstance(t, _Array) else pa.array(t, _T) for t in texts]
         if len(arrays) == 1:
             return pd.arrays.ArrowStringArray(arrays[0])
         return pd.arrays.ArrowStringArray(pa.chunked_array(arrays, type=_T))
     values: list = []
     for t in texts:
-        values.extend(t.to_pylist() if isinstance(t, pa.Array) else t)
+        values.extend(t.to_pylist() if isinstance(t, _Array) else t)
     return pd.array(np.asarray(values, dtype=object), dtype="string")
 
 
 def to_numpy(text: Text) -> np.ndarray:
     """An object array of ``str``."""
-    values = text.to_pylist() if isinstance(text, pa.Array) else text
+    values = text.to_pylist() if isinstance(text, _Array) else text
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
 
 
-_ARROW_STRINGS = getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
+_ARROW_STRINGS = HAS_ARROW and getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
 
 
 # --------------------------------------------------------------------------------------

@@ -575,7 +575,7 @@ def rules_evidence(
         elif hadden:
             text = "no class is met on the known data"
             if met:
-                text += "; met: " + "; ".join(met)
+                text += "; abnormal, but not enough for a class: " + "; ".join(met)
         else:
             text = (
                 "met, but not enough for the verdict's rule: " + "; ".join(met)
