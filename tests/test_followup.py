@@ -636,3 +636,28 @@ def test_docs_worked_example_agrees():
         assert r["amp_drop_change_low_pts"] == pytest.approx(number(low), abs=0.05)
         assert r["amp_drop_change_high_pts"] == pytest.approx(number(high), abs=0.05)
         assert (r["beyond_variability"], r["transition"]) == (beyond, transition)
+
+
+def test_sentences_are_the_same_in_both_text_engines(monkeypatch):
+    """Lists for a study, Arrow for a cohort (ncs._text): the same words either way."""
+    from ncs import _text as tx
+
+    sites = pd.concat(
+        [ncs.read_sites(FIXTURES / name) for name in FILES if name not in FIXTURE_VISITS],
+        ignore_index=True,
+    )
+
+    def sentences():
+        fu = _followup(sites, patterns="all")
+        return [
+            list(fu.segments["sentence"]),
+            list(fu.nerves["evidence"]),
+            list(fu.patients["evidence"]),
+        ]
+
+    lists = sentences()
+    monkeypatch.setattr(tx, "SMALL", -1)  # every column counts as long
+    arrow = sentences() if tx.HAS_ARROW else lists
+    monkeypatch.setattr(tx, "HAS_ARROW", False)  # the core-only install
+    plain = sentences()
+    assert lists == arrow == plain

@@ -1506,7 +1506,7 @@ def _finding_reasons(result: Analysis, finding_rows: np.ndarray) -> tx.Text:
     rows = np.asarray(finding_rows, dtype=np.int64)
     if "reason" in f.columns:
         column = f["reason"].array
-        if rows.size > tx.SMALL and hasattr(column, "__arrow_array__"):  # Arrow: no objects
+        if tx.HAS_ARROW and rows.size > tx.SMALL and hasattr(column, "__arrow_array__"):
             import pyarrow as pa
 
             picked = pa.chunked_array(column.__arrow_array__()).take(pa.array(rows))
