@@ -368,3 +368,14 @@ def test_dated_visits_come_in_date_order(sites):
         dates = rows["study_date"].astype(str).tolist()
         assert dates == sorted(dates)
         assert np.all(np.diff([VISITS.index(v) for v in rows["visit"].astype(str)]) > 0)
+
+
+def test_cli_report_refuses_several_visits_of_a_patient(tmp_path, capsys):
+    path = tmp_path / "serial.csv"
+    _two_visits().to_csv(path, index=False)
+    assert main(["report", str(path), "-o", str(tmp_path / "r.html")]) == 2
+    assert "ncs followup" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+    one = tmp_path / "one.csv"
+    _two_visits()[lambda d: d["visit"] == "pre"].to_csv(one, index=False)
+    assert main(["report", str(one), "-o", str(tmp_path / "r.html"), "--no-plots"]) == 0

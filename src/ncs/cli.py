@@ -687,8 +687,32 @@ def _render(result: Analysis, fmt: str, table: str, to_terminal: bool = False) -
     if fmt == "html":
         from ncs.report import to_html
 
+        _one_visit_per_patient(result)
         return to_html(result)
     return _render_text(result, to_terminal)
+
+
+def _one_visit_per_patient(result: Analysis) -> None:
+    """The HTML report shows one study per patient: a patient studied at several visits is
+    refused (said, not merged) until the report shows visits."""
+    p = result.patients
+    if "visit" not in p.columns or p.empty:
+        return
+    visits = p[["patient_id", "visit"]].drop_duplicates()["patient_id"].value_counts()
+    several = int((visits > 1).sum())
+    if several:
+        raise ValidationError(
+            [
+                (
+                    None,
+                    "visit",
+                    f"{several} patient(s) were studied at more than one visit: the report "
+                    "shows one study per patient; report one visit at a time (a file with "
+                    "that visit's rows), or compare the visits with "
+                    "ncs followup FILE -o followup.html",
+                )
+            ]
+        )
 
 
 def _output_format(
@@ -916,6 +940,7 @@ def _report(args: argparse.Namespace) -> int:
             _check_report_size(n, limit)
         result = analysis_from_args(args, data)
     if fmt == "html":
+        _one_visit_per_patient(result)
         with Status("writing the report") as status:
             content: str | bytes = to_html(
                 result,
@@ -965,6 +990,7 @@ def _report_pdf(args: argparse.Namespace) -> int:
         n = data.sites["patient_id"].nunique() if "patient_id" in data.sites else 0
         _check_report_size(n, limit)
         result = analysis_from_args(args, data)
+    _one_visit_per_patient(result)
     try:
         with Status("printing the report"):
             write_pdf(
