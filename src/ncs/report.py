@@ -428,6 +428,25 @@ def _study_groups(df: pd.DataFrame | None, visits: bool, extra: Sequence[str] = 
     return out
 
 
+def _visit_places(analysis: Any) -> dict[Study, int]:
+    """Each (patient, visit) study's place among the patient's visits."""
+    from ncs.schema import visit_table
+
+    settings = getattr(analysis, "settings", None) or {}
+    try:
+        table = visit_table(analysis.sites, settings.get("visits"))
+    except Exception:  # a table read back without the columns: keep the listed order
+        return {}
+    pids = _column(table, "patient_id")
+    place = table["visit_index"].to_numpy(dtype=np.int64).copy()
+    # a patient whose visit order is not known: the visits as the input lists them
+    unknown = pd.Series(~table["order_known"].to_numpy(dtype=bool)).groupby(pids).transform("any")
+    first = table["first_row"].to_numpy(dtype=np.int64)
+    place[unknown.to_numpy()] = first[unknown.to_numpy()]
+    keys = zip(pids, _column(table, "visit"), strict=True)
+    return {k: int(i) for k, i in zip(keys, place, strict=True)}
+
+
 def _context(analysis: Any, print_mode: bool, followup: Any = None) -> _Context:
     crits = {str(c.id): c for c in getattr(analysis, "criteria", ())}
     patients = analysis.patients
@@ -446,14 +465,12 @@ def _context(analysis: Any, print_mode: bool, followup: Any = None) -> _Context:
     for key in sorted(nerve_keys, key=lambda k: (_patient_of(k[0]), k[1], k[2])):
         nerves_of.setdefault(key[0], []).append(key)
     ids = list(dict.fromkeys([*patients_by, *nerves_of]))
-    # studies in the order of the patients table (patients in input order, visits in visit
-    # order); a study without verdicts after them
-    if visits and "visit" in patients.columns:
-        listed = list(zip(_column(patients, "patient_id"), _column(patients, "visit"), strict=True))
-    else:
-        listed = list(_column(patients, "patient_id"))
-    order = {p: i for i, p in enumerate(dict.fromkeys(listed))}
-    ids.sort(key=lambda p: order.get(p, len(order)))
+    # patients in the order of the patients table, a patient's visits in visit order (by
+    # date or the analysis' visits order, else as the input lists them); a study without
+    # verdicts after them
+    order = {p: i for i, p in enumerate(dict.fromkeys(_column(patients, "patient_id")))}
+    place = _visit_places(analysis) if visits else {}
+    ids.sort(key=lambda p: (order.get(_patient_of(p), len(order)), place.get(p, len(place))))
     by_patient = _groups(rejected, ["patient_id"]) if rejected is not None else {}
     if visits:  # rows set aside carry no visit: shown once, with the patient's first study
         firsts = {}
@@ -2302,7 +2319,8 @@ def to_html(
     title = title or "Nerve conduction study report"
     analysis, fu, fu_note = _followup_for(analysis, followup)
     ctx = _context(analysis, print_mode=print_mode, followup=fu)
-    if max_patients is not None and len(ctx.patient_ids) > max_patients:
+    n_patients = len({_patient_of(study) for study in ctx.patient_ids})
+    if max_patients is not None and n_patients > max_patients:
         from ncs.errors import ValidationError
 
         raise ValidationError(
@@ -2310,7 +2328,7 @@ def to_html(
                 (
                     None,
                     None,
-                    f"the analysis has {len(ctx.patient_ids):,} patients; one HTML report shows "
+                    f"the analysis has {n_patients:,} patients; one HTML report shows "
                     f"at most {max_patients:,}: report a few patients at a time (or pass "
                     "max_patients=None)",
                 )
@@ -2326,7 +2344,9 @@ def to_html(
     traces = dict(traces or {})
     n_nerves = sum(len(v) for v in ctx.nerves_of.values())
     counts = (
-        f"{len(ctx.patient_ids)} patient(s), {n_nerves} nerve(s), "
+        f"{n_patients} patient(s)"
+        + (f", {len(ctx.patient_ids)} visit(s)" if ctx.visits else "")
+        + f", {n_nerves} nerve(s), "
         f"{len(analysis.sites)} site(s), {len(analysis.segments)} segment(s)"
     )
     schemes = ", ".join(f"{_short(ctx.crits.get(s), s)} ({s})" for s in ctx.schemes)
