@@ -579,11 +579,116 @@ def test_empty_findings_table_is_fine():
     assert value_label("indeterminate") in _text(page) and "One stimulation site only" in page
 
 
-def test_a_followup_section_is_not_built_yet(mmn):
-    from ncs.report import _context, _patient_page
+# --- serial studies: a page per visit and the follow-up section ------------------------------
 
-    with pytest.raises(NotImplementedError):
-        _patient_page(_context(mmn, False), 0, "MMN01", False, {}, followup=object())
+
+def _followup_text(page: str) -> str:
+    """The text of the follow-up section(s) of a page."""
+    start = page.index('<section class="patient followup"')
+    return _text(page[start:])
+
+
+def test_serial_studies_have_a_page_per_visit_and_a_followup_section():
+    result = _fixture("followup_ivig_persisting.csv")
+    page = to_html(result, plots=False)
+    headings = [t for t in _parse(page).labels if t.startswith("Patient ")]
+    assert headings == ["Patient FU_IVIG, visit baseline", "Patient FU_IVIG, visit after IVIg"]
+    follow = _followup_text(page)
+    assert follow.startswith("Follow-up of patient FU_IVIG")
+    assert "baseline (2023-01-16) → after IVIg (2023-07-17), 182 days apart" in follow
+    # worked by hand (data/fixtures/README.md): 64.634 % -> 58.140 %, -6.495 points, range
+    # [-29.582, +16.108] with CV 0.156; area 64.561 % -> 58.389 %, -6.172 points
+    assert (
+        "wrist to elbow Katz 2002 katz2002 ● yes → ● yes ● block persisting 64.6 → 58.1 −6.5 "
+        "within (−29.6 to +16.1) 64.6 → 58.4 −6.2"
+    ) in follow
+    assert (
+        "wrist to axilla (from the most distal site) Bouche 1995 bouche1995 ● yes → ● yes "
+        "● block persisting 67.1 → 60.5 −6.6 within (−27.5 to +15.0)"
+    ) in follow
+    assert "Conduction block since baseline: unchanged under Katz 2002 and Bouche 1995." in follow
+    # the follow-up is the one ncs.followup computes: passing it gives the same page
+    fu = ncs.followup(result)
+    assert to_html(fu, plots=False) == page
+    assert to_html(result, plots=False, followup=fu) == page
+    assert "Follow-up of patient" not in to_html(result, plots=False, followup=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "pid", "expected"),
+    [
+        # ulnar R wrist -> below elbow 60.000 % -> 7.813 % (-52.188), range [-33.458, +18.219]
+        (
+            "followup_resolved.csv",
+            "FU_RES",
+            [
+                "wrist to below elbow Katz 2002 katz2002 ● yes → ○ no ○ block resolved "
+                "60.0 → 7.8 −52.2 beyond (−33.5 to +18.2)",
+                "Conduction block since day 7: improved under Katz 2002 and Bouche 1995.",
+            ],
+        ),
+        # ulnar L wrist -> below elbow 4.444 % -> 60.227 % (+55.783), range [-79.928, +43.523]
+        (
+            "followup_new_block.csv",
+            "FU_NEW",
+            [
+                "wrist to below elbow Katz 2002 katz2002 ○ no → ● yes ● new block "
+                "4.4 → 60.2 +55.8 beyond (−79.9 to +43.5)",
+                "Conduction block since first study: worsened under Katz 2002 and Bouche 1995.",
+            ],
+        ),
+        # the axilla is stimulated at 6 months only: listed, never a new block
+        (
+            "followup_site_added.csv",
+            "FU_ADD",
+            [
+                "elbow to axilla — studied at 6 months only Katz 2002 katz2002 not studied → "
+                "● yes ? not assessable",
+                "Conduction block since baseline: unchanged under Katz 2002 and Bouche 1995.",
+            ],
+        ),
+    ],
+)
+def test_followup_section_on_the_hand_worked_fixtures(name, pid, expected):
+    follow = _followup_text(to_html(_fixture(name), plots=False))
+    assert follow.startswith(f"Follow-up of patient {pid}")
+    for text in expected:
+        assert text in follow, (text, follow[:1500])
+
+
+def test_followup_section_for_undated_visits_needs_their_order():
+    sites = ncs.read_sites(FIXTURES / "followup_no_new_block.csv")  # no study_date
+    page = to_html(_quiet(sites, visits=["pre-IVIg", "post-IVIg"]), plots=False)
+    assert "Conduction block since pre-IVIg: unchanged" in _followup_text(page)
+    # without the order the visits are reported, not compared, and the page says why
+    page = to_html(_quiet(sites), plots=False)
+    assert "Follow-up of patient" not in page
+    assert "The visits are not compared" in _text(page)
+    # pages in the input's order (pre-IVIg rows first), not the labels' alphabetical order
+    assert [t for t in _parse(page).labels if t.startswith("Patient ")] == [
+        "Patient FU_LMN, visit pre-IVIg",
+        "Patient FU_LMN, visit post-IVIg",
+    ]
+
+
+def test_followup_section_escapes_visit_labels_and_names_single_visits():
+    sites = ncs.read_sites(FIXTURES / "followup_resolved.csv")
+    sites["visit"] = sites["visit"].replace({"day 28": "<b>day 28</b>"})
+    once = sites[sites["visit"] == "day 7"].assign(patient_id="ONCE")
+    page = to_html(_quiet(pd.concat([sites, once], ignore_index=True)), plots=False)
+    assert "<b>day 28</b>" not in page and "&lt;b&gt;day 28&lt;/b&gt;" in page
+    once_section = _text(page[page.index('<section class="patient followup" id="f2"') :])
+    assert once_section.startswith("Follow-up of patient ONCE")
+    assert "Studied at one visit: there is nothing to compare." in once_section
+
+
+def test_impression_of_serial_studies_names_the_visit():
+    result = _fixture("followup_resolved.csv")
+    before = [c.kind for c in impression(result, "FU_RES", visit="day 7")]
+    after = [c.kind for c in impression(result, "FU_RES", visit="day 28")]
+    assert "block" in before and "block" not in after  # the ulnar block resolved
+    with pytest.raises(ncs.ValidationError, match="name the visit"):
+        impression(result, "FU_RES")
 
 
 # --- PDF without a browser ------------------------------------------------------------------

@@ -194,11 +194,11 @@ def test_each_fixture_on_paper(name, tmp_path):
     pages = _pages_of(reader, result)
     shorts = {c.id: c.short for c in result.criteria}
     has_dispersion = {c.id: bool(c.dispersion_rules) for c in result.criteria}
-    for pid in result.patients["patient_id"].astype(str).unique():
-        text = pages[pid]  # each patient has pages with their running header
+    for study, rows_of in _studies(result):
+        text = pages[study]  # each study has pages with their running header
         numbers = _numbers(text)
         # every site's values
-        for row in result.sites[result.sites["patient_id"].astype(str) == pid].itertuples():
+        for row in rows_of(result.sites).itertuples():
             assert str(row.site) in text
             for col in ("latency_ms", "amplitude_mv", "area_mvms", "duration_ms", "distance_mm"):
                 value = getattr(row, col, None)
@@ -207,11 +207,11 @@ def test_each_fixture_on_paper(name, tmp_path):
                     and value == value
                     and not (row.response == "absent" and col in ("amplitude_mv", "area_mvms"))
                 ):
-                    assert round(float(value), 2) in numbers, (pid, row.site, col, value)
+                    assert round(float(value), 2) in numbers, (study, row.site, col, value)
             if row.response == "absent":
                 assert "no response" in text
         # every criterion's block and dispersion result, row by row of each nerve's grid
-        finds = result.findings[result.findings["patient_id"].astype(str) == pid]
+        finds = rows_of(result.findings)
         for (nerve, side, crit), rows in finds.groupby(
             ["nerve", "side", "criterion"], observed=True, sort=False
         ):
@@ -236,9 +236,9 @@ def test_each_fixture_on_paper(name, tmp_path):
                     )
                 )
             pattern = re.escape(f"{shorts[crit]} {crit}") + " " + " ".join(cells)
-            assert re.search(pattern, text), (pid, nerve, side, crit)
+            assert re.search(pattern, text), (study, nerve, side, crit)
         # every verdict, beside its scheme, in the verdicts table
-        for v in result.patients[result.patients["patient_id"].astype(str) == pid].itertuples():
+        for v in rows_of(result.patients).itertuples():
             label = value_label(str(v.verdict))
             pattern = (
                 re.escape(f"{shorts[str(v.scheme)]} {v.scheme}")
@@ -246,7 +246,49 @@ def test_each_fixture_on_paper(name, tmp_path):
                 + re.escape(label)
                 + " (?:Decided by|Rule applied)"
             )
-            assert re.search(pattern, text), (pid, v.scheme, label)
+            assert re.search(pattern, text), (study, v.scheme, label)
+
+
+def test_followup_on_paper(tmp_path):
+    # the IVIg fixture worked by hand in docs/followup.md and data/fixtures/README.md:
+    # median R wrist-elbow 100 x (8.2 - 2.9) / 8.2 = 64.6 % at baseline, 100 x (8.6 - 3.6) /
+    # 8.6 = 58.1 % after IVIg, -6.5 points, within the variability range -29.6 to +16.1
+    # (CV 0.156, 95 %): a block persisting under Katz 2002, course unchanged
+    result = _analyse(FIXTURES / "followup_ivig_persisting.csv")
+    reader = _print(result, tmp_path)
+    follow = ""
+    for page in reader.pages:
+        text = _norm(page.extract_text())
+        if "Patient FU_IVIG · follow-up" in text:
+            follow += " " + text
+    assert "Follow-up of patient FU_IVIG" in follow
+    assert "baseline (2023-01-16) → after IVIg (2023-07-17), 182 days apart" in follow
+    row = re.search(
+        r"wrist to elbow Katz 2002 katz2002 ● yes → ● yes ● block persisting "
+        r"64\.6 → 58\.1 −6\.5 within \(−29\.6 to \+16\.1\)",
+        follow,
+    )
+    assert row, follow[:2000]
+    assert re.search(
+        r"Katz 2002 katz2002 (?:not verified )?● demyelinating ● demyelinating – unchanged", follow
+    )
+
+
+def _studies(result):
+    """(how the running header names a study, the rows of a table that belong to it): one per
+    patient, or per patient and visit for serial studies."""
+    patients = result.patients
+    if "visit" not in patients.columns:
+        for pid in patients["patient_id"].astype(str).unique():
+            yield pid, lambda t, pid=pid: t[t["patient_id"].astype(str) == pid]
+        return
+    pairs = patients[["patient_id", "visit"]].astype(str).drop_duplicates()
+    for pid, visit in pairs.itertuples(index=False):
+
+        def rows_of(t, pid=pid, visit=visit):
+            return t[(t["patient_id"].astype(str) == pid) & (t["visit"].astype(str) == visit)]
+
+        yield f"{pid}, visit {visit}", rows_of
 
 
 def _text_positions(reader) -> list[tuple[float, float, float, float]]:

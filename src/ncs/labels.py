@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 __all__ = [
     "COLUMN_LABELS",
+    "FOLLOWUP_LABELS",
     "LIMIT_LABELS",
     "MEASURE_LABELS",
     "NOT_IN_SCHEME",
@@ -185,6 +186,23 @@ VALUE_LABELS: Mapping[str, str] = MappingProxyType(
 )
 """How finding values and patient verdicts read for people (``not_assessable`` and
 ``not_applicable`` differ; a scheme without a rule reads :data:`NOT_IN_SCHEME`)."""
+
+FOLLOWUP_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        # segment transitions between two visits (ncs.followup.TRANSITIONS)
+        "new_block": "new block",
+        "resolved": "block resolved",
+        "persisting": "block persisting",
+        "no_block": "no block at either visit",
+        # nerve and patient courses (ncs.followup.COURSES)
+        "improved": "improved",
+        "worsened": "worsened",
+        "unchanged": "unchanged",
+        # both: what the two visits do not tell
+        "not_assessable": "not assessable",
+    }
+)
+"""How follow-up transitions and courses read for people (the report's follow-up section)."""
 
 NOT_IN_SCHEME = "n/a — not part of this scheme"
 """A finding or parameter the scheme has no rule for (Bouche 1995 has no dispersion rule):

@@ -46,6 +46,7 @@ import pandas as pd
 from ncs._version import __version__
 from ncs.labels import (
     COLUMN_LABELS,
+    FOLLOWUP_LABELS,
     NOT_IN_SCHEME,
     PARAMETER_MEASURES,
     SIDE_LABELS,
@@ -67,7 +68,7 @@ __all__ = [
     "write_pdf",
 ]
 
-NerveKey = tuple[str, str, str]
+NerveKey = tuple[Any, str, str]  # (study, nerve, side); a study is an id or (id, visit)
 
 #: Largest number of patients one report holds by default: a page with plots for more is
 #: neither readable nor quick to write (about half a second per patient with plots).
@@ -373,6 +374,22 @@ def _finding_badge(
 # --------------------------------------------------------------------------------------
 
 
+#: A study: a patient id, or (patient id, visit) when the analysis has serial studies.
+Study = Any
+
+
+def _study_name(study: Study) -> str:
+    """How a study is named in headings: the patient id, with its visit where there is one."""
+    if isinstance(study, tuple):
+        pid, visit = study
+        return f"{pid}, visit {visit}" if visit else pid
+    return study
+
+
+def _patient_of(study: Study) -> str:
+    return study[0] if isinstance(study, tuple) else study
+
+
 @dataclass
 class _Context:
     analysis: Any
@@ -386,30 +403,80 @@ class _Context:
     sites_of_patient: dict[Any, pd.DataFrame]
     warnings_by_patient: dict[Any, pd.DataFrame]
     rejected_by_patient: dict[Any, pd.DataFrame]
-    nerves_of: dict[str, list[NerveKey]]
-    patient_ids: list[str]
+    nerves_of: dict[Any, list[NerveKey]]
+    patient_ids: list[Study]
     print_mode: bool
+    visits: bool = False
+    followup: Any = None
 
 
-def _context(analysis: Any, print_mode: bool) -> _Context:
+def _study_groups(df: pd.DataFrame | None, visits: bool, extra: Sequence[str] = ()) -> dict:
+    """Sub-frames by study (patient id, or (patient id, visit)), then by ``extra`` keys:
+    keys are the study, or (study, *extra)."""
+    if df is None:
+        return {}
+    cols = ["patient_id", "visit"] if visits else ["patient_id"]
+    if visits and "visit" not in df.columns:
+        return {}
+    grouped = _groups(df, [*cols, *extra])
+    if not visits:
+        return grouped
+    out: dict[Any, pd.DataFrame] = {}
+    for key, frame in grouped.items():
+        study = (key[0], key[1])
+        out[study if not extra else (study, *key[2:])] = frame
+    return out
+
+
+def _visit_places(analysis: Any) -> dict[Study, int]:
+    """Each (patient, visit) study's place among the patient's visits."""
+    from ncs.schema import visit_table
+
+    settings = getattr(analysis, "settings", None) or {}
+    try:
+        table = visit_table(analysis.sites, settings.get("visits"))
+    except Exception:  # a table read back without the columns: keep the listed order
+        return {}
+    pids = _column(table, "patient_id")
+    place = table["visit_index"].to_numpy(dtype=np.int64).copy()
+    # a patient whose visit order is not known: the visits as the input lists them
+    unknown = pd.Series(~table["order_known"].to_numpy(dtype=bool)).groupby(pids).transform("any")
+    first = table["first_row"].to_numpy(dtype=np.int64)
+    place[unknown.to_numpy()] = first[unknown.to_numpy()]
+    keys = zip(pids, _column(table, "visit"), strict=True)
+    return {k: int(i) for k, i in zip(keys, place, strict=True)}
+
+
+def _context(analysis: Any, print_mode: bool, followup: Any = None) -> _Context:
     crits = {str(c.id): c for c in getattr(analysis, "criteria", ())}
     patients = analysis.patients
     schemes = list(crits) or list(dict.fromkeys(_column(patients, "scheme")))
-    keys = list(_NERVE_KEYS)
-    sites_by = _groups(analysis.sites, keys)
-    segs_by = _groups(analysis.segments, keys)
-    finds_by = _groups(analysis.findings, keys)
-    nerves_by = _groups(analysis.nerves, keys)
-    patients_by = _groups(patients, ["patient_id"])
+    visits = "visit" in analysis.sites.columns or "visit" in patients.columns
+    extra = ["nerve", "side"]
+    sites_by = _study_groups(analysis.sites, visits, extra)
+    segs_by = _study_groups(analysis.segments, visits, extra)
+    finds_by = _study_groups(analysis.findings, visits, extra)
+    nerves_by = _study_groups(analysis.nerves, visits, extra)
+    patients_by = _study_groups(patients, visits)
     warnings = getattr(analysis, "warnings", None)
     rejected = getattr(analysis, "rejected", None)
     nerve_keys = list(dict.fromkeys([*sites_by, *nerves_by, *segs_by]))
-    nerves_of: dict[str, list[NerveKey]] = {}
-    for key in sorted(nerve_keys):
+    nerves_of: dict[Any, list[NerveKey]] = {}
+    for key in sorted(nerve_keys, key=lambda k: (_patient_of(k[0]), k[1], k[2])):
         nerves_of.setdefault(key[0], []).append(key)
     ids = list(dict.fromkeys([*patients_by, *nerves_of]))
+    # patients in the order of the patients table, a patient's visits in visit order (by
+    # date or the analysis' visits order, else as the input lists them); a study without
+    # verdicts after them
     order = {p: i for i, p in enumerate(dict.fromkeys(_column(patients, "patient_id")))}
-    ids.sort(key=lambda p: order.get(p, len(order)))
+    place = _visit_places(analysis) if visits else {}
+    ids.sort(key=lambda p: (order.get(_patient_of(p), len(order)), place.get(p, len(place))))
+    by_patient = _groups(rejected, ["patient_id"]) if rejected is not None else {}
+    if visits:  # rows set aside carry no visit: shown once, with the patient's first study
+        firsts = {}
+        for study in ids:
+            firsts.setdefault(_patient_of(study), study)
+        by_patient = {firsts[p]: r for p, r in by_patient.items() if p in firsts}
     return _Context(
         analysis=analysis,
         crits=crits,
@@ -419,12 +486,14 @@ def _context(analysis: Any, print_mode: bool) -> _Context:
         finds_by=finds_by,
         nerves_by=nerves_by,
         patients_by=patients_by,
-        sites_of_patient=_groups(analysis.sites, ["patient_id"]),
-        warnings_by_patient=_groups(warnings, ["patient_id"]) if warnings is not None else {},
-        rejected_by_patient=_groups(rejected, ["patient_id"]) if rejected is not None else {},
+        sites_of_patient=_study_groups(analysis.sites, visits),
+        warnings_by_patient=_study_groups(warnings, visits),
+        rejected_by_patient=by_patient,
         nerves_of=nerves_of,
         patient_ids=ids,
         print_mode=print_mode,
+        visits=visits,
+        followup=followup,
     )
 
 
@@ -494,7 +563,7 @@ _CAVEATS = frozenset(
 )
 
 
-def impression(analysis: Any, patient_id: str) -> list[Clause]:
+def impression(analysis: Any, patient_id: str, visit: str | None = None) -> list[Clause]:
     """A patient's impression in clinical language, clause by clause, from the results.
 
     Nothing is judged here and nothing is said that the tables do not hold: each sentence
@@ -505,6 +574,9 @@ def impression(analysis: Any, patient_id: str) -> list[Clause]:
     analysis : Analysis
         Result of :func:`ncs.analyze`.
     patient_id : str
+    visit : str, optional
+        Which study of a patient with serial studies (a ``visit`` column); may be left out
+        when the patient has one study.
 
     Returns
     -------
@@ -527,7 +599,28 @@ def impression(analysis: Any, patient_id: str) -> list[Clause]:
     >>> first.kind, first.text[:62]
     ('block', 'Conduction block in the right median nerve: wrist to elbow (Ka')
     """
-    return _impression(_context(analysis, print_mode=False), str(patient_id))
+    ctx = _context(analysis, print_mode=False)
+    study: Study = str(patient_id)
+    if ctx.visits:
+        studies = [s for s in ctx.patient_ids if s[0] == study]
+        if visit is not None:
+            study = (study, str(visit))
+        elif len(studies) == 1:
+            study = studies[0]
+        elif studies:
+            from ncs.errors import ValidationError
+
+            raise ValidationError(
+                [
+                    (
+                        None,
+                        "visit",
+                        f"patient {patient_id!r} has {len(studies)} studies: name the visit "
+                        f"({', '.join(s[1] for s in studies)})",
+                    )
+                ]
+            )
+    return _impression(ctx, study)
 
 
 def _segment_words(distal: str, proximal: str) -> str:
@@ -1063,28 +1156,36 @@ def _overview(ctx: _Context) -> str:
     patients = ctx.analysis.patients
     if patients.empty:
         return "<p>No patients.</p>"
-    verdicts = {
-        (p, s): v
-        for p, s, v in zip(
-            _column(patients, "patient_id"),
-            _column(patients, "scheme"),
-            _column(patients, "verdict"),
-            strict=True,
-        )
-    }
     head = "".join(f'<th scope="col">{_scheme_html(ctx.crits.get(s), s)}</th>' for s in ctx.schemes)
     rows = []
-    for i, pid in enumerate(ctx.patient_ids):
-        cells = "".join(
-            f"<td>{_verdict_badge(ctx.crits.get(s), verdicts.get((pid, s)))}</td>"
-            for s in ctx.schemes
+    for i, study in enumerate(ctx.patient_ids):
+        mine = ctx.patients_by.get(study)
+        verdicts = (
+            dict(zip(_column(mine, "scheme"), _column(mine, "verdict"), strict=True))
+            if mine is not None
+            else {}
         )
-        rows.append(f'<tr><th scope="row"><a href="#p{i}">{_e(pid)}</a></th>{cells}</tr>')
+        cells = "".join(
+            f"<td>{_verdict_badge(ctx.crits.get(s), verdicts.get(s))}</td>" for s in ctx.schemes
+        )
+        name = _e(_patient_of(study))
+        if ctx.visits:
+            name += f'<br><span class="muted">{_e(_visit_words(ctx, study))}</span>'
+        rows.append(f'<tr><th scope="row"><a href="#p{i}">{name}</a></th>{cells}</tr>')
+    what = "study" if ctx.visits else "patient"
     return (
-        '<table class="overview"><caption>Verdict of each patient under each set of '
+        f'<table class="overview"><caption>Verdict of each {what} under each set of '
         f'criteria</caption><thead><tr><th scope="col">{_e(column_label("patient_id"))}</th>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _visit_words(ctx: _Context, study: Study) -> str:
+    """ "visit baseline, 2023-01-16": a study's visit and date (serial studies)."""
+    if not isinstance(study, tuple):
+        return ""
+    _, date = _patient_meta(ctx, study)
+    return f"visit {study[1]}" + (f", {date}" if date else "")
 
 
 def _legend() -> str:
@@ -1555,17 +1656,13 @@ def _patient_page(
     pid: str,
     plots: bool,
     traces: Mapping[NerveKey, Any],
-    *,
-    followup: Any = None,
 ) -> str:
-    """One patient's pages. A follow-up result (``ncs.followup``, other visits of the same
-    patient) is to add its section here; it is not built yet."""
-    if followup is not None:
-        raise NotImplementedError("the report has no follow-up section yet")
+    """One study's pages (a patient's, or one visit of a patient with serial studies)."""
     meta, _ = _patient_meta(ctx, pid)
     parts = [
         f'<section class="patient" id="p{index}" aria-labelledby="p{index}-title">'
-        f'<h2 id="p{index}-title">Patient {_e(pid)}</h2><p class="meta">{_e(meta)}</p>'
+        f'<h2 id="p{index}-title">Patient {_e(_study_name(pid))}</h2>'
+        f'<p class="meta">{_e(meta)}</p>'
     ]
     w = ctx.warnings_by_patient.get(pid)
     if w is not None and not w.empty:
@@ -1610,14 +1707,318 @@ def _patient_page(
                 + "</figcaption></figure>"
             )
         for key in ctx.nerves_of.get(pid, []):
-            if traces.get(key) is not None:
+            found = _traces_of(traces, key)
+            if found is not None:
                 parts.append(
                     f"<h4>Traces, {_e(_nerve_title(key[1], key[2]))}</h4>"
-                    + _img(_trace_plot(traces[key]), f"traces, {key[1]} {key[2]}")
+                    + _img(_trace_plot(found), f"traces, {key[1]} {key[2]}")
                 )
     parts.append(_reasons(ctx, pid))
     parts.append("</section>")
     return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Follow-up: consecutive visits of a patient compared (tables of ncs.followup)
+# --------------------------------------------------------------------------------------
+
+_TRANSITION_TONES = {
+    "new_block": "pos",
+    "persisting": "pos",
+    "resolved": "neg",
+    "no_block": "neg",
+    "not_assessable": "ind",
+}
+_COURSE_TONES = {"worsened": "pos", "improved": "neg", "unchanged": "na", "not_assessable": "ind"}
+
+
+def _followup_badge(value: Any, tones: Mapping[str, str]) -> str:
+    if _missing(value):
+        return _badge("nothing to compare", "na")
+    v = str(value)
+    return _badge(FOLLOWUP_LABELS.get(v, v.replace("_", " ")), tones.get(v, "na"))
+
+
+def _visit_label(visit: Any, date: Any) -> str:
+    date = _text(date)[:10]
+    return f"{_text(visit)} ({date})" if date else _text(visit)
+
+
+def _followup_of(ctx: _Context, pid: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The follow-up's patient, nerve and segment rows of one patient."""
+    fu = ctx.followup
+    out = []
+    for table in (fu.patients, fu.nerves, fu.segments):
+        out.append(table[_column(table, "patient_id") == pid])
+    return out[0], out[1], out[2]
+
+
+def _pairs_of(patients: pd.DataFrame) -> list[tuple[str, str]]:
+    """A patient's visit pairs in order (before, after); ("visit", "") when studied once."""
+    return list(
+        dict.fromkeys(
+            zip(_column(patients, "visit_before"), _column(patients, "visit_after"), strict=True)
+        )
+    )
+
+
+def _change_cells(record: Mapping[str, Any], measure: str) -> str:
+    """Before → after (%), the change in points, and the range variability alone gives."""
+    before = record.get(f"{measure}_before_pct")
+    after = record.get(f"{measure}_after_pct")
+    change = record.get(f"{measure}_change_pts")
+    values = f"{_fmt(before, 1)} → {_fmt(after, 1)}"
+    if _missing(before) and _missing(after):
+        values = "—"
+    return (
+        f'<td class="num">{_e(values)}</td>'
+        f'<td class="num">{_e(_signed(change) if not _missing(change) else "—")}</td>'
+    )
+
+
+def _variability_cell(record: Mapping[str, Any]) -> str:
+    low, high = record.get("amp_drop_change_low_pts"), record.get("amp_drop_change_high_pts")
+    beyond = _text(record.get("beyond_variability"))
+    words = {"yes": "beyond", "no": "within", "not_assessable": "not assessable"}.get(beyond, "")
+    span = ""
+    if not _missing(low) and not _missing(high):
+        span = f" ({_signed(low)} to {_signed(high)})"
+    if not words:
+        return '<td class="missing">—</td>'
+    tone = {"beyond": "flag", "within": "", "not assessable": "missing"}[words]
+    return f'<td class="{tone}">{_e(words + span)}</td>'
+
+
+def _followup_segments(ctx: _Context, segments: pd.DataFrame, vb: str, va: str) -> str:
+    """Per nerve: each segment under each criterion at both visits."""
+    if segments.empty:
+        return ""
+    blocks = []
+    nerves, sides = _column(segments, "nerve"), _column(segments, "side")
+    for nerve, side in dict.fromkeys(zip(nerves, sides, strict=True)):
+        mine = segments[(nerves == nerve) & (sides == side)]
+        records = mine.to_dict("records")
+
+        def where(r: Mapping[str, Any]) -> tuple[str, str, str]:
+            return (
+                _text(r.get("distal_site")),
+                _text(r.get("proximal_site")),
+                _text(r.get("comparison")),
+            )
+
+        order = {k: i for i, k in enumerate(dict.fromkeys(where(r) for r in records))}
+        schemes = {s: i for i, s in enumerate(ctx.schemes)}
+        records.sort(
+            key=lambda r: (order[where(r)], schemes.get(_text(r.get("criterion")), len(schemes)))
+        )
+        rows = []
+        for r in records:
+            crit = ctx.crits.get(_text(r.get("criterion")))
+            studied = _text(r.get("studied"))
+            segment = _segment_words(_text(r.get("distal_site")), _text(r.get("proximal_site")))
+            if _text(r.get("comparison")) == "distal":
+                segment += " (from the most distal site)"
+            if studied == "before_only":
+                segment += f" — studied at {vb} only"
+            elif studied == "after_only":
+                segment += f" — studied at {va} only"
+            blocks_cell = (
+                f"{_finding_badge_plain(r.get('block_before'))} → "
+                f"{_finding_badge_plain(r.get('block_after'))}"
+            )
+            rows.append(
+                f'<tr><th scope="row">{_e(segment)}</th>'
+                f"<td>{_scheme_html(crit, _text(r.get('criterion')))}</td>"
+                f"<td>{blocks_cell}</td>"
+                f"<td>{_followup_badge(r.get('transition'), _TRANSITION_TONES)}</td>"
+                + _change_cells(r, "amp_drop")
+                + _variability_cell(r)
+                + _change_cells(r, "area_drop")
+                + "</tr>"
+            )
+        blocks.append(
+            f"<h4>{_e(_nerve_title(nerve, side))}</h4>"
+            '<table class="followup"><thead><tr>'
+            '<th scope="col">Segment</th><th scope="col">Criteria</th>'
+            f'<th scope="col">Block: {_e(vb)} → {_e(va)}</th>'
+            '<th scope="col">Transition</th>'
+            '<th scope="col">Amplitude drop (%)</th><th scope="col">Change (points)</th>'
+            '<th scope="col">Measurement variability</th>'
+            '<th scope="col">Area drop (%)</th><th scope="col">Change (points)</th>'
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    return "".join(blocks)
+
+
+def _finding_badge_plain(value: Any) -> str:
+    """A block finding at one visit ("—" when the segment was not studied then)."""
+    if _missing(value):
+        return '<span class="missing">not studied</span>'
+    v = str(value)
+    return _badge(value_label(v).split(" — ")[0], _finding_tone(v))
+
+
+def _followup_courses(ctx: _Context, patients: pd.DataFrame) -> str:
+    rows = []
+    records = patients.to_dict("records")
+    schemes = {s: i for i, s in enumerate(ctx.schemes)}
+    records.sort(key=lambda r: schemes.get(_text(r.get("criterion")), len(schemes)))
+    for r in records:
+        cid = _text(r.get("criterion"))
+        crit = ctx.crits.get(cid)
+        rows.append(
+            f'<tr><th scope="row">{_scheme_html(crit, cid)}</th>'
+            f"<td>{_verdict_badge(crit, r.get('verdict_before'))}</td>"
+            f"<td>{_verdict_badge(crit, r.get('verdict_after'))}</td>"
+            f"<td>{_followup_badge(r.get('course'), _COURSE_TONES)}</td>"
+            f'<td class="why">{_e(_text(r.get("evidence")))}</td></tr>'
+        )
+    first = records[0] if records else {}
+    vb, va = _text(first.get("visit_before")), _text(first.get("visit_after"))
+    return (
+        '<table class="verdicts followup-courses"><caption>Each visit\'s verdict and the '
+        "course of conduction block between them, under each set of criteria</caption>"
+        f'<thead><tr><th scope="col">Criteria</th><th scope="col">{_e(vb)}</th>'
+        f'<th scope="col">{_e(va)}</th><th scope="col">Course</th>'
+        f'<th scope="col">Why</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _followup_impression(ctx: _Context, patients: pd.DataFrame, vb: str) -> str:
+    """One sentence: each scheme's course since the earlier visit."""
+    records = patients.to_dict("records")
+    schemes = {s: i for i, s in enumerate(ctx.schemes)}
+    records.sort(key=lambda r: schemes.get(_text(r.get("criterion")), len(schemes)))
+    by_course: dict[str, list[str]] = {}
+    for r in records:
+        course = _text(r.get("course"))
+        label = FOLLOWUP_LABELS.get(course, course.replace("_", " "))
+        cid = _text(r.get("criterion"))
+        by_course.setdefault(label, []).append(_short(ctx.crits.get(cid), cid))
+    parts = [f"{label} under {_join(names)}" for label, names in by_course.items()]
+    return f"Conduction block since {vb}: {'; '.join(parts)}." if parts else ""
+
+
+def _followup_section(ctx: _Context, index: int, pid: str, plots: bool) -> str:
+    """A patient's follow-up: every pair of consecutive visits compared (the tables of
+    :func:`ncs.followup`; nothing judged again)."""
+    patients, _, segments = _followup_of(ctx, pid)
+    parts = [
+        f'<section class="patient followup" id="f{index}" aria-labelledby="f{index}-title">'
+        f'<h2 id="f{index}-title">Follow-up of patient {_e(pid)}</h2>'
+    ]
+    fu = ctx.followup
+    own = fu.warnings
+    if len(own):
+        mine = own[
+            (_column(own, "patient_id") == pid)
+            & np.char.startswith(_column(own, "code").astype(str), "followup_")
+        ]
+        if not mine.empty:
+            parts.append(
+                '<div class="callout" role="note"><b><span aria-hidden="true">⚠</span> '
+                f"About comparing the visits</b><ul>{_warning_items(mine)}</ul></div>"
+            )
+    pairs = _pairs_of(patients)
+    if not pairs or all(not va for _, va in pairs):
+        parts.append("<p>Studied at one visit: there is nothing to compare.</p></section>")
+        return "".join(parts)
+    for vb, va in pairs:
+        if not va:
+            continue
+        here = patients[
+            (_column(patients, "visit_before") == vb) & (_column(patients, "visit_after") == va)
+        ]
+        first = here.iloc[0]
+        days = first.get("days_between")
+        when = f", {_fmt(days, 0, plain_integers=True)} days apart" if not _missing(days) else ""
+        parts.append(
+            f"<h3>{_e(_visit_label(vb, first.get('study_date_before')))} → "
+            f"{_e(_visit_label(va, first.get('study_date_after')))}{_e(when)}</h3>"
+        )
+        sentence = _followup_impression(ctx, here, vb)
+        if sentence:
+            parts.append(f'<p class="impression">{_e(sentence)}</p>')
+        parts.append(_followup_courses(ctx, here))
+        segs = segments[
+            (_column(segments, "visit_before") == vb) & (_column(segments, "visit_after") == va)
+        ]
+        table = _followup_segments(ctx, segs, vb, va)
+        if table:
+            parts.append("<h3>Segments compared</h3>" + table)
+    definition = _text(fu.meta.get("variability_definition"))
+    if definition:
+        parts.append(f'<p class="note">Measurement variability: {_e(definition)}</p>')
+    if plots and len(segments):
+        uri = _followup_plot(fu, pid)
+        if uri:
+            parts.append(
+                '<h3>Drops at each visit</h3><figure class="plots">'
+                + _img(uri, f"slopegraph of the amplitude drops of patient {pid}")
+                + "<figcaption>Each segment's amplitude drop at each visit, joined by a line "
+                "coloured by its transition; the criteria's thresholds shaded from the "
+                "threshold up; an open circle: a segment studied at one visit only."
+                "</figcaption></figure>"
+            )
+    sentences = (
+        [_text(x) for x in _column(segments, "sentence") if _text(x)]
+        if "sentence" in segments.columns
+        else []
+    )
+    if sentences:
+        opened = " open" if ctx.print_mode else ""
+        items = "".join(f"<li>{_e(t)}</li>" for t in sentences)
+        parts.append(
+            f'<details class="reasons"{opened}><summary>Each segment compared, in '
+            f'words</summary><ul class="reasons">{items}</ul></details>'
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _followup_plot(fu: Any, pid: str) -> str:
+    from ncs.plot import plot_followup
+
+    try:
+        axes = plot_followup(fu, patient=pid)
+    except (ValueError, KeyError):  # nothing to draw for this patient
+        return ""
+    import matplotlib.pyplot as plt
+
+    fig = np.atleast_1d(axes).flat[0].figure
+    try:
+        return _png(fig)
+    finally:
+        plt.close(fig)
+
+
+def _followup_for(analysis: Any, followup: Any) -> tuple[Any, Any, str]:
+    """(analysis, follow-up or None, note): the follow-up given, or computed for an
+    analysis with serial studies (a note says why there is none when it cannot be)."""
+    from ncs.followup import FollowUp
+    from ncs.followup import followup as compare_visits
+
+    if isinstance(analysis, FollowUp):
+        return analysis.analysis, (analysis if followup is not False else None), ""
+    if followup is False or (followup is None and "visit" not in analysis.sites.columns):
+        return analysis, None, ""
+    if isinstance(followup, FollowUp):
+        return analysis, followup, ""
+    from ncs.errors import ValidationError
+
+    try:
+        return analysis, compare_visits(analysis), ""
+    except (ValidationError, ValueError) as err:
+        return analysis, None, f"The visits are not compared: {err}"
+
+
+def _traces_of(traces: Mapping[Any, Any], key: NerveKey) -> Any:
+    """The traces given for a nerve: by (patient_id, nerve, side), or by (patient_id, visit,
+    nerve, side) for serial studies."""
+    study, nerve, side = key
+    if isinstance(study, tuple):
+        return traces.get((*study, nerve, side))
+    return traces.get(key)
 
 
 def _end_matter(ctx: _Context) -> str:
@@ -1722,6 +2123,8 @@ table.study td, table.study th { padding: .15em .35em; }
 table.study tbody th[scope=row] { width: 15%; }
 table.verdicts td:nth-child(2) { width: 17%; }
 table.verdicts th[scope=row] { width: 17%; }
+table.followup th[scope=row] { width: 20%; }
+table.followup td, table.followup th { padding: .15em .3em; }
 td.why { overflow-wrap: anywhere; }
 .sid { color: var(--muted); font-size: .75em; font-weight: 400; white-space: nowrap; }
 .badge { display: inline-block; overflow-wrap: normal; padding: 0 .35em; border-radius: .25em;
@@ -1801,12 +2204,19 @@ def _page_css(ctx: _Context, title: str, paper: str | None) -> str:
     ]
     for i, pid in enumerate(ctx.patient_ids):
         _, date = _patient_meta(ctx, pid)
-        head = f"Patient {pid} · study date {date or 'not given'}"
+        head = f"Patient {_study_name(pid)} · study date {date or 'not given'}"
         rules.append(
             f"@page patient{i} {{ @top-left {{ content: {_css_string(head)}; font-size: 8pt;"
             f" font-weight: 600; {box} }} }}"
         )
         rules.append(f"#p{i} {{ page: patient{i}; }}")
+        if ctx.followup is not None:
+            head = f"Patient {_patient_of(pid)} · follow-up"
+            rules.append(
+                f"@page followup{i} {{ @top-left {{ content: {_css_string(head)}; font-size: 8pt;"
+                f" font-weight: 600; {box} }} }}"
+            )
+            rules.append(f"#f{i} {{ page: followup{i}; }}")
     return "\n".join(rules)
 
 
@@ -1825,17 +2235,20 @@ def to_html(
     progress: Callable[[int, int], Any] | None = None,
     paper: str | None = None,
     print_mode: bool = False,
+    followup: Any = None,
 ) -> str:
     """One self-contained HTML page reporting an analysis, ready to print.
 
     Parameters
     ----------
-    analysis : Analysis
-        Result of :func:`ncs.analyze` (or :func:`ncs.io.from_json`).
+    analysis : Analysis or FollowUp
+        Result of :func:`ncs.analyze` (or :func:`ncs.io.from_json`), or of
+        :func:`ncs.followup` (its analysis is reported, with the follow-up section).
     title : str, optional
         Page title; default ``"Nerve conduction study report"``. Escaped like all text.
     traces : mapping, optional
-        Raw CMAP traces to draw, by ``(patient_id, nerve, side)``: a
+        Raw CMAP traces to draw, by ``(patient_id, nerve, side)`` (serial studies:
+        ``(patient_id, visit, nerve, side)``): a
         :class:`ncs.waveform.Traces` (or anything :func:`ncs.plot.plot_traces` accepts that
         carries its sampling rate).
     plots : bool, default True
@@ -1851,6 +2264,12 @@ def to_html(
     print_mode : bool, default False
         Write the collapsible parts expanded (as :func:`write_pdf` does); printing from a
         browser expands them either way where the browser supports it.
+    followup : FollowUp or bool, optional
+        Serial studies (a ``visit`` column): each patient's pages (one per visit) are followed
+        by a follow-up section comparing consecutive visits, from this
+        :func:`ncs.followup` result; by default it is computed from the analysis
+        (``False``: no follow-up section). Where the visits' order is not known the report
+        says so instead.
 
     Raises
     ------
@@ -1898,8 +2317,10 @@ def to_html(
             )
         paper = match
     title = title or "Nerve conduction study report"
-    ctx = _context(analysis, print_mode=print_mode)
-    if max_patients is not None and len(ctx.patient_ids) > max_patients:
+    analysis, fu, fu_note = _followup_for(analysis, followup)
+    ctx = _context(analysis, print_mode=print_mode, followup=fu)
+    n_patients = len({_patient_of(study) for study in ctx.patient_ids})
+    if max_patients is not None and n_patients > max_patients:
         from ncs.errors import ValidationError
 
         raise ValidationError(
@@ -1907,7 +2328,7 @@ def to_html(
                 (
                     None,
                     None,
-                    f"the analysis has {len(ctx.patient_ids):,} patients; one HTML report shows "
+                    f"the analysis has {n_patients:,} patients; one HTML report shows "
                     f"at most {max_patients:,}: report a few patients at a time (or pass "
                     "max_patients=None)",
                 )
@@ -1923,21 +2344,28 @@ def to_html(
     traces = dict(traces or {})
     n_nerves = sum(len(v) for v in ctx.nerves_of.values())
     counts = (
-        f"{len(ctx.patient_ids)} patient(s), {n_nerves} nerve(s), "
+        f"{n_patients} patient(s)"
+        + (f", {len(ctx.patient_ids)} visit(s)" if ctx.visits else "")
+        + f", {n_nerves} nerve(s), "
         f"{len(analysis.sites)} site(s), {len(analysis.segments)} segment(s)"
     )
     schemes = ", ".join(f"{_short(ctx.crits.get(s), s)} ({s})" for s in ctx.schemes)
     body = [
         f"<header><h1>{_e(title)}</h1>",
         f'<p class="meta">{_e(counts)} · criteria: {_e(schemes)} · '
-        f"ncs {_e(analysis.meta.get('ncs_version', __version__))}</p>{note}</header>",
+        f"ncs {_e(analysis.meta.get('ncs_version', __version__))}</p>{note}"
+        + (f'<p class="callout">{_e(fu_note)}</p>' if fu_note else "")
+        + "</header>",
         _banner(analysis),
         '<h2 id="overview">Overview</h2>',
         _overview(ctx),
         _legend(),
     ]
+    last = {_patient_of(study): i for i, study in enumerate(ctx.patient_ids)}
     for i, pid in enumerate(ctx.patient_ids):
         body.append(_patient_page(ctx, i, pid, plots, traces))
+        if ctx.followup is not None and last[_patient_of(pid)] == i:
+            body.append(_followup_section(ctx, i, _patient_of(pid), plots))
         if progress is not None:
             progress(i + 1, len(ctx.patient_ids))
     body.append(_end_matter(ctx))
