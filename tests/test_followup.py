@@ -485,7 +485,8 @@ def test_cli_every_output_format(tmp_path, suffix):
         assert pd.read_parquet(out)["course"].tolist() == ["worsened", "worsened"]
     elif suffix == ".html":
         text = out.read_text(encoding="utf-8")
-        assert text.startswith("<!DOCTYPE html>") and "FU_NEW" in text
+        assert text.startswith("<!DOCTYPE html>") and "Follow-up of patient FU_NEW" in text
+        assert "new block" in text and "Patient FU_NEW, visit one year" in text
     else:
         assert out.read_text(encoding="utf-8").strip()
 

@@ -139,8 +139,7 @@ def test_screenshot_is_not_blank(report_file, tmp_path):
 
 pypdf = pytest.importorskip("pypdf")
 
-# one study per patient: the serial studies (followup_*.csv) are refused by `ncs report`
-FIXTURE_FILES = sorted(p.name for p in FIXTURES.glob("*.csv") if not p.name.startswith("followup_"))
+FIXTURE_FILES = sorted(p.name for p in FIXTURES.glob("*.csv"))
 _ICON = {"yes": "●", "probable": "●", "no": "○", "not_assessable": "?", "not_applicable": "–"}
 
 

@@ -370,12 +370,18 @@ def test_dated_visits_come_in_date_order(sites):
         assert np.all(np.diff([VISITS.index(v) for v in rows["visit"].astype(str)]) > 0)
 
 
-def test_cli_report_refuses_several_visits_of_a_patient(tmp_path, capsys):
+def test_cli_report_shows_each_visit_and_compares_them(tmp_path):
     path = tmp_path / "serial.csv"
     _two_visits().to_csv(path, index=False)
-    assert main(["report", str(path), "-o", str(tmp_path / "r.html")]) == 2
-    assert "ncs followup" in capsys.readouterr().err
-    assert not (tmp_path / "r.html").exists()
+    out = tmp_path / "r.html"
+    assert main(["report", str(path), "-o", str(out), "--no-plots"]) == 0
+    page = out.read_text(encoding="utf-8")
+    # a page per visit, in date order (not the labels' order: "post" < "pre"), then the
+    # follow-up: the median forearm block of MMN01 resolved after treatment
+    first, second = page.index("Patient MMN01, visit pre"), page.index("Patient MMN01, visit post")
+    assert first < second < page.index("Follow-up of patient MMN01")
+    assert "block resolved" in page[second:]
     one = tmp_path / "one.csv"
     _two_visits()[lambda d: d["visit"] == "pre"].to_csv(one, index=False)
-    assert main(["report", str(one), "-o", str(tmp_path / "r.html"), "--no-plots"]) == 0
+    assert main(["report", str(one), "-o", str(tmp_path / "r1.html"), "--no-plots"]) == 0
+    assert "nothing to compare" in (tmp_path / "r1.html").read_text(encoding="utf-8")

@@ -43,7 +43,6 @@ from ncs.schema import nerve_keys
 
 __all__ = [
     "add_input_options",
-    "followup_html",
     "main",
     "read_input",
     "render_followup",
@@ -687,32 +686,8 @@ def _render(result: Analysis, fmt: str, table: str, to_terminal: bool = False) -
     if fmt == "html":
         from ncs.report import to_html
 
-        _one_visit_per_patient(result)
         return to_html(result)
     return _render_text(result, to_terminal)
-
-
-def _one_visit_per_patient(result: Analysis) -> None:
-    """The HTML report shows one study per patient: a patient studied at several visits is
-    refused (said, not merged) until the report shows visits."""
-    p = result.patients
-    if "visit" not in p.columns or p.empty:
-        return
-    visits = p[["patient_id", "visit"]].drop_duplicates()["patient_id"].value_counts()
-    several = int((visits > 1).sum())
-    if several:
-        raise ValidationError(
-            [
-                (
-                    None,
-                    "visit",
-                    f"{several} patient(s) were studied at more than one visit: the report "
-                    "shows one study per patient; report one visit at a time (a file with "
-                    "that visit's rows), or compare the visits with "
-                    "ncs followup FILE -o followup.html",
-                )
-            ]
-        )
 
 
 def _output_format(
@@ -940,7 +915,6 @@ def _report(args: argparse.Namespace) -> int:
             _check_report_size(n, limit)
         result = analysis_from_args(args, data)
     if fmt == "html":
-        _one_visit_per_patient(result)
         with Status("writing the report") as status:
             content: str | bytes = to_html(
                 result,
@@ -990,7 +964,6 @@ def _report_pdf(args: argparse.Namespace) -> int:
         n = data.sites["patient_id"].nunique() if "patient_id" in data.sites else 0
         _check_report_size(n, limit)
         result = analysis_from_args(args, data)
-    _one_visit_per_patient(result)
     try:
         with Status("printing the report"):
             write_pdf(
@@ -1185,7 +1158,9 @@ def _run_followup(args: argparse.Namespace) -> int:
 
             content = workbook_bytes({k: v for k, v in tables.items() if len(v) or k != "rejected"})
         elif fmt == "html":
-            content = followup_html(result, plots=not args.no_plots)
+            from ncs.report import to_html
+
+            content = to_html(result, plots=not args.no_plots)
         else:
             content = render_followup(result, to_terminal=not args.output)
     _emit(content, args.output)
@@ -1286,65 +1261,6 @@ def render_followup(result, *, to_terminal: bool = False) -> str:
     cols = [np.concatenate([k[i] for k in keys]) for i in range(5)]
     order = np.lexsort(cols[::-1])
     return "\n".join(text[order].tolist()) + "\n" + _warnings_text(result)
-
-
-def followup_html(result, *, plots: bool = True, max_plots: int = 20) -> str:
-    """A plain, self-contained HTML page of a follow-up: the patients, nerves and segments
-    tables (escaped), the variability definition and, with matplotlib, a slopegraph per
-    patient (at most ``max_plots``). An interim page until the HTML report has a follow-up
-    section."""
-    import html as _html
-
-    from ncs._optional import has_module
-
-    def section(title: str, frame: pd.DataFrame) -> str:
-        shown = frame.copy(deep=False)
-        for col in shown.columns:
-            if isinstance(shown[col].dtype, pd.CategoricalDtype | pd.StringDtype):
-                shown[col] = shown[col].astype(object).where(shown[col].notna(), "")
-        table = shown.to_html(index=False, escape=True, na_rep="", float_format="{:.1f}".format)
-        return f"<h2>{_html.escape(title)}</h2>\n{table}"
-
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>ncs follow-up</title><style>body{font-family:system-ui,sans-serif;"
-        "margin:1.5rem;max-width:1400px}table{border-collapse:collapse;font-size:.8rem}"
-        "td,th{border:1px solid #ccc;padding:.2rem .4rem;vertical-align:top}"
-        ".muted{color:#555;font-size:.85rem}</style></head><body>",
-        "<h1>Follow-up: consecutive visits compared</h1>",
-        f"<p class='muted'>ncs {_html.escape(str(result.meta.get('ncs_version', '')))}; "
-        f"criteria: {_html.escape(', '.join(c.id for c in result.criteria))}</p>",
-        f"<p class='muted'>Measurement variability: "
-        f"{_html.escape(result.meta.get('variability_definition', ''))}</p>",
-    ]
-    if plots and has_module("matplotlib") and len(result.segments):
-        import base64
-
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from ncs.plot import plot_followup
-
-        ids = list(dict.fromkeys(result.segments["patient_id"].astype(str)))[:max_plots]
-        for pid in ids:
-            axes = plot_followup(result, patient=pid)
-            buffer = io.BytesIO()
-            axes[0].figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-            plt.close(axes[0].figure)
-            data = base64.b64encode(buffer.getvalue()).decode("ascii")
-            parts.append(
-                f"<p><img alt='slopegraph of {_html.escape(pid)}' "
-                f"src='data:image/png;base64,{data}'></p>"
-            )
-    parts.append(section("Patients", result.patients))
-    parts.append(section("Nerves", result.nerves))
-    parts.append(section("Segments", result.segments))
-    if len(result.warnings):
-        parts.append(section("Warnings", result.warnings))
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
 
 
 def _run(args: argparse.Namespace) -> int:
