@@ -14,6 +14,7 @@ operating system hands out fresh memory pages then).
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import os
 import platform
@@ -162,12 +163,38 @@ def timed(func, *args, repeat: int = 1, **kwargs) -> tuple[float, object]:
     return best, out
 
 
-def peak_memory(func, *args, **kwargs) -> tuple[int, int]:
-    """(tracemalloc peak, pyarrow pool peak) in bytes while running func.
+def _status_bytes(key: str) -> int | None:
+    """A memory figure of this process from /proc/self/status (Linux), in bytes."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
-    pyarrow's pool only keeps a high-water mark for the whole process, so call this in a
-    fresh process (see :func:`measure_in_child`); the pool figure is the mark's rise above
-    what was allocated before the call.
+
+def _reset_peak_rss() -> bool:
+    """Reset the process's resident-memory high-water mark (Linux 4.0+)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_memory(func, *args, **kwargs) -> tuple[int, int, int | None]:
+    """(tracemalloc peak, pyarrow pool peak, resident peak) in bytes while running func.
+
+    tracemalloc sees Python and NumPy allocations, not pyarrow's buffers; pyarrow's pool
+    keeps one high-water mark for the whole process, so call this in a fresh process (see
+    :func:`measure_in_child`): the pool figure is the mark's rise above what was allocated
+    before the call. The two peaks need not fall at the same moment, so their sum
+    overstates the peak; the rise of the resident high-water mark over the resident memory
+    before the call (Linux; None elsewhere) is the process's real peak, allocator slack
+    included.
     """
     try:
         import pyarrow as pa
@@ -176,12 +203,17 @@ def peak_memory(func, *args, **kwargs) -> tuple[int, int]:
         before = pool.bytes_allocated()
     except ImportError:
         pool, before = None, 0
+    gc.collect()
+    rss_before = _status_bytes("VmRSS:") if _reset_peak_rss() else None
+    func(*args, **kwargs)
+    rss_peak = _status_bytes("VmHWM:") if rss_before is not None else None
     tracemalloc.start()
     func(*args, **kwargs)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     arrow_peak = (pool.max_memory() - before) if pool is not None else 0
-    return peak, max(arrow_peak, 0)
+    rss = rss_peak - rss_before if rss_peak is not None and rss_before is not None else None
+    return peak, max(arrow_peak, 0), rss
 
 
 def _child(n_patients: int, seed: int, objects: bool, reasons: bool, queue) -> None:
@@ -190,18 +222,22 @@ def _child(n_patients: int, seed: int, objects: bool, reasons: bool, queue) -> N
     if objects:
         df = df.astype({c: object for c in df.columns if df[c].dtype.kind not in "fiub"})
 
-    def call():
-        res = ncs.analyze(df, reasons=reasons, errors="collect")
-        return res.findings, res.patients
+    def call():  # the default call, its tables read (the first call sets up caches)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ncs.NcsWarning)
+            res = ncs.analyze(df, reasons=reasons)
+            return res.findings, res.patients
 
-    traced, arrow = peak_memory(call)
-    queue.put((traced, arrow, int(df.memory_usage(deep=True).sum()), len(df)))
+    ncs.analyze(df.iloc[:1000], reasons=reasons)  # imports and caches, not the cohort
+    traced, arrow, rss = peak_memory(call)
+    queue.put((traced, arrow, rss, int(df.memory_usage(deep=True).sum()), len(df)))
 
 
 def measure_in_child(
     n_patients: int, seed: int, objects: bool, reasons: bool = True
-) -> tuple[int, int, int, int]:
-    """Peak memory of the library in a fresh process: (traced, arrow, frame bytes, rows)."""
+) -> tuple[int, int, int | None, int, int]:
+    """Peak memory of the library in a fresh process: (traced, arrow, resident, frame bytes,
+    rows)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -286,13 +322,15 @@ def main() -> None:
         goal("reasons=False / floor", t_lean / t_floor, 4),
     ]
     for label, objects in ((f"strings: {string_storage}", False), ("strings: object", True)):
-        traced, arrow, size, rows = measure_in_child(n_patients, args.seed, objects)
-        per_site = (traced + arrow) / rows
+        traced, arrow, rss, size, rows = measure_in_child(n_patients, args.seed, objects)
         print(
-            f"peak memory, default call ({label}): tracemalloc {traced / 2**20:,.0f} MiB + "
-            f"pyarrow pool {arrow / 2**20:,.0f} MiB = {per_site:,.0f} bytes per site "
-            f"({(traced + arrow) / size:.1f} x the {size / 2**20:,.0f} MiB input frame)"
+            f"peak memory, default call ({label}): tracemalloc {traced / rows:,.0f} B/site, "
+            f"pyarrow pool {arrow / rows:,.0f} B/site (sum {(traced + arrow) / rows:,.0f}: an "
+            "upper bound, the two peaks need not coincide); resident peak "
+            + (f"{rss / rows:,.0f} B/site" if rss is not None else "not measurable here")
+            + f"; input frame {size / rows:,.0f} B/site"
         )
+        per_site = (rss if rss is not None else traced + arrow) / rows
         lines.append(goal(f"peak memory per site ({label})", per_site, 1024, unit=" B"))
     print("\n".join(lines))
     print(f"load average after: {load()}")

@@ -109,6 +109,34 @@ def test_every_sentence_is_the_same_in_both_engines(sites, monkeypatch):
     assert small == large
 
 
+def test_sentences_built_in_chunks_are_the_same(monkeypatch):
+    # a long column's sentences are built CHUNK rows at a time (peak memory); small chunks
+    # here, every row's sentence and every patient's evidence (which takes sentences across
+    # chunks) as in one piece
+    sites = simulate.cohort(60, seed=5)
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ncs.NcsWarning)
+            res = ncs.analyze(sites, criteria="all")
+        return list(res.findings["reason"]), list(res.patients["evidence"])
+
+    monkeypatch.setattr(tx, "SMALL", -1)  # Arrow engine, as a cohort
+    whole = run()
+    monkeypatch.setattr(tx, "CHUNK", 7)
+    assert run() == whole
+    chunked = tx.chunked(lambda rows: tx.number(np.arange(20.0)[rows], 0), 20)
+    assert isinstance(chunked, pa.ChunkedArray) and chunked.num_chunks == 3
+    assert tx.take(chunked, np.array([19, 0, 7, 6, 13, 14])).to_pylist() == [
+        "19",
+        "0",
+        "7",
+        "6",
+        "13",
+        "14",
+    ]
+
+
 def test_kit_operations_agree(monkeypatch):
     def run():
         n = 5

@@ -30,11 +30,13 @@ except ImportError:  # pragma: no cover - exercised by the core-only CI install
     pc = None
 
 __all__ = [
+    "CHUNK",
     "HAS_ARROW",
     "SMALL",
     "Text",
     "assemble",
     "by_key",
+    "chunked",
     "concat",
     "decimals_apart",
     "empty",
@@ -59,6 +61,12 @@ HAS_ARROW = pa is not None
 """Whether the Arrow engine is available (``pyarrow`` installed)."""
 
 _Array: type | tuple = pa.Array if HAS_ARROW else ()
+_Chunked: type | tuple = pa.ChunkedArray if HAS_ARROW else ()
+
+CHUNK = 65_536
+"""Long sentence columns are built this many rows at a time (:func:`chunked`): the parts of
+one chunk are freed before the next is built, so the peak memory is the sentences plus one
+chunk's parts, not every part of every row."""
 Text = Union[list, _Array] if HAS_ARROW else list  # noqa: UP007 - a runtime alias
 _T = pa.large_string() if HAS_ARROW else None
 
@@ -153,12 +161,31 @@ def where(mask: np.ndarray, a: Text | str, b: Text | str) -> Text:
 def take(text: Text, index: np.ndarray) -> Text:
     """Rows of a text column (an integer index)."""
     index = np.asarray(index, dtype=np.int64)
+    if isinstance(text, _Chunked):  # a long column built in chunks
+        out = _take_chunked(text, index)
+        return out if _arrow(index.size) else out.to_pylist()
     if isinstance(text, _Array):
         out = text.take(pa.array(index))
         return out if _arrow(index.size) else out.to_pylist()
     if _arrow(index.size):
         return pa.array(text, _T).take(pa.array(index))
     return [text[i] for i in index.tolist()]
+
+
+def _take_chunked(text: pa.ChunkedArray, index: np.ndarray) -> pa.Array:
+    """Rows of a chunked column, taken chunk by chunk (pyarrow's own ``take`` on a chunked
+    array may join the chunks first: a copy of the whole column)."""
+    starts = np.cumsum([0, *(len(c) for c in text.chunks)])
+    which = np.searchsorted(starts, index, side="right") - 1
+    order = np.argsort(which, kind="stable")
+    pieces = []
+    for k in np.unique(which).tolist():
+        local = index[which == k] - starts[k]
+        pieces.append(text.chunks[k].take(pa.array(local)))
+    gathered = pa.concat_arrays(pieces) if pieces else pa.array([], _T)
+    back = np.empty_like(order)
+    back[order] = np.arange(order.size)
+    return gathered.take(pa.array(back))
 
 
 def scatter(text: Text, rows: np.ndarray, values: Text) -> Text:
@@ -243,6 +270,19 @@ def concat(texts: Sequence[Text]) -> Text:
     return out
 
 
+def chunked(build, n: int) -> Text:
+    """``build(rows)`` for consecutive row ranges of at most :data:`CHUNK` rows, as one text
+    column (a ``pyarrow.ChunkedArray`` when there is more than one chunk). ``build`` takes
+    an integer index of rows and returns their text."""
+    if n <= CHUNK or not HAS_ARROW:
+        return build(None)
+    pieces = []
+    for start in range(0, n, CHUNK):
+        piece = build(np.arange(start, min(n, start + CHUNK), dtype=np.int64))
+        pieces.append(piece if isinstance(piece, _Array) else pa.array(piece, _T))
+    return pa.chunked_array(pieces, type=_T)
+
+
 def is_empty(text: Text) -> np.ndarray:
     """Per row: the string is empty."""
     if isinstance(text, _Array):
@@ -255,19 +295,24 @@ def to_pandas(text: Text | Sequence[Text]) -> pd.api.extensions.ExtensionArray:
     or of several one after another (kept as chunks: no copy)."""
     texts = list(text) if isinstance(text, tuple) else [text]
     if _ARROW_STRINGS:
-        arrays = [t if isinstance(t, _Array) else pa.array(t, _T) for t in texts]
+        arrays = []
+        for t in texts:
+            if isinstance(t, _Chunked):
+                arrays.extend(t.chunks)
+            else:
+                arrays.append(t if isinstance(t, _Array) else pa.array(t, _T))
         if len(arrays) == 1:
             return pd.arrays.ArrowStringArray(arrays[0])
         return pd.arrays.ArrowStringArray(pa.chunked_array(arrays, type=_T))
     values: list = []
     for t in texts:
-        values.extend(t.to_pylist() if isinstance(t, _Array) else t)
+        values.extend(t.to_pylist() if isinstance(t, _Array | _Chunked) else t)
     return pd.array(np.asarray(values, dtype=object), dtype="string")
 
 
 def to_numpy(text: Text) -> np.ndarray:
     """An object array of ``str``."""
-    values = text.to_pylist() if isinstance(text, _Array) else text
+    values = text.to_pylist() if isinstance(text, _Array | _Chunked) else text
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out

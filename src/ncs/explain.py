@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ncs import _text as tx
-from ncs._codes import categorical, equals_mask, floats, names_of
+from ncs._codes import ColumnCache, categorical, equals_mask, floats, names_of
 from ncs.criteria import Criterion, SegmentRule, Threshold
 from ncs.engine import (
     NO,
@@ -303,12 +303,33 @@ def explain_findings(
     (:func:`ncs.engine.dispersion_confound`) gets "amplitude-only drop with duration +45.0%:
     phase cancellation possible". The sentence is joined once from its parts.
     """
-    crit = j.criterion
     n = len(j.block.code)
     if n == 0:
         return tx.empty(0)
     if confound is None:
         confound = dispersion_confound(j, segments)
+
+    def build(rows: np.ndarray | None) -> tx.Text:
+        if rows is None:
+            return _finding_sentences(j, segments, confound)
+        return _finding_sentences(j.take(rows), _row_view(segments, rows), confound[rows])
+
+    return tx.chunked(build, n)
+
+
+def _row_view(segments: pd.DataFrame | ColumnCache, rows: np.ndarray) -> ColumnCache:
+    """Some rows of the segments, each column gathered when it is read."""
+    if isinstance(segments, ColumnCache):
+        if segments.rows is not None:
+            return ColumnCache(segments.frame, segments.rows[rows])
+        return ColumnCache(segments.frame, rows)
+    return ColumnCache(segments, rows)
+
+
+def _finding_sentences(
+    j: SegmentJudgement, segments: pd.DataFrame, confound: np.ndarray
+) -> tx.Text:
+    crit = j.criterion
     parts = _aspect_parts(crit, crit.block, j.block, segments)
     if crit.dispersion_rules:
         # where both aspects are excluded for the same reason, the block part says it once

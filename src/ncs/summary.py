@@ -606,7 +606,9 @@ def _frame(
     """
     data: dict[str, object] = {}
     for col in columns:
-        pieces = [p[col] for p in parts]
+        # each column's parts are let go once it is joined: the peak is the table and one
+        # column's parts, not the table twice
+        pieces = [p.pop(col) for p in parts]
         if col in categorical:
             values = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int8)
             data[col] = fixed(values, categorical[col])
