@@ -1,0 +1,498 @@
+"""Mutation testing of the rule modules: does the test suite notice a changed rule?
+
+Each mutant changes one thing in a copy of ``src/`` (a threshold, an operator, a scope, a
+precondition, a nerve count, a rule's outcome or combination, a three-valued combinator) and
+the fast tests run against it in a subprocess with that copy first on ``sys.path``; nothing
+in the working tree is modified. A mutant is *killed* when a test fails, *survived* when all
+pass. Equivalent mutants (no behaviour can tell them apart) are listed, with why, in
+``tools/equivalent_mutants.txt``; the score is killed / (run - listed equivalents).
+
+Usage::
+
+    python tools/mutate.py --list                 # the mutants, one id per line
+    python tools/mutate.py                        # run them all (about 40 minutes on 2 cores)
+    python tools/mutate.py --sample 20 --seed 1   # a seeded sample (CI); exit 1 on a survivor
+    python tools/mutate.py --match efns2010_mmn   # only mutant ids containing the text
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: What to mutate: module (path under src/) -> top-level names (rule data: assignments;
+#: rule code: functions or classes, whose methods are all included).
+TARGETS: dict[str, tuple[str, ...]] = {
+    "ncs/criteria.py": (
+        "Threshold.values",
+        "Threshold.truth",
+        "Scope.applies",
+        "SegmentRule.truth",
+        "SegmentRule.precondition_truth",
+        "KATZ2002",
+        "BOUCHE1995",
+        "_apply_rules",
+        "judge",
+        "category_codes",
+    ),
+    "ncs/guidelines.py": (
+        "_distal_at_least",
+        "EFNS2010_CIDP",
+        "EAN2021_CIDP",
+        "_MMN_FLOOR",
+        "EFNS2010_MMN",
+        "_AAN_SEGMENTS",
+        "_AAN_SCOPE",
+        "_aan_rule",
+        "AAN1991_CIDP",
+        "HADDEN1998_GBS",
+        "SIMON2013",
+    ),
+    "ncs/schemes.py": (
+        "_either",
+        "evaluate_item",
+        "_counts",
+        "_three",
+        "at_least",
+        "one_plus_other",
+        "two_plus_other",
+        "k_of",
+        "any_of",
+        "all_of",
+        "negate",
+        "_by_id",
+        "item_rule",
+        "guideline_rules",
+        "hadden1998_classes",
+    ),
+    "ncs/summary.py": ("_item_code", "_verdicts", "_levels"),
+    "ncs/measures.py": ("truth",),
+}
+
+#: Which scheme's threshold data a top-level name holds (for the per-scheme score).
+SCHEME_OF: dict[str, str] = {
+    "KATZ2002": "katz2002",
+    "BOUCHE1995": "bouche1995",
+    "EFNS2010_CIDP": "efns2010_cidp",
+    "EAN2021_CIDP": "ean2021_cidp",
+    "_MMN_FLOOR": "efns2010_mmn",
+    "EFNS2010_MMN": "efns2010_mmn",
+    "_AAN_SEGMENTS": "aan1991_cidp",
+    "_AAN_SCOPE": "aan1991_cidp",
+    "_aan_rule": "aan1991_cidp",
+    "AAN1991_CIDP": "aan1991_cidp",
+    "HADDEN1998_GBS": "hadden1998_gbs",
+    "SIMON2013": "simon2013",
+}
+
+#: The fast tests every mutant runs against (stops at the first failure).
+TESTS: tuple[str, ...] = (
+    "tests/schemes",
+    "tests/test_schemes.py",
+    "tests/test_criteria.py",
+    "tests/test_compare.py",
+    "tests/test_analyze.py",
+    "tests/test_json.py",
+)
+
+EQUIVALENTS = ROOT / "tools" / "equivalent_mutants.txt"
+
+_OPERATOR_SWAP = {">": ">=", ">=": ">", "<": "<=", "<=": "<"}
+_COMPARE_SWAP = {ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Lt: ast.LtE, ast.LtE: ast.Lt}
+_COMPARE_SWAP.update({ast.Eq: ast.NotEq, ast.NotEq: ast.Eq})
+_WORD_SWAP = {"yes": "probable", "probable": "yes", "any": "all", "all": "any"}
+#: Nerve-count rules: each weakened to the plain count.
+_CORROBORATION_SWAP = dict.fromkeys(
+    ("or_one_plus_other", "one_plus_other", "two_plus_other"), "none"
+)
+#: Nerve-count rules that use ``min_nerves``.
+_COUNTED = ("none", "or_one_plus_other")
+_NAME_SWAP = {"maximum": "minimum", "minimum": "maximum", "any_of": "all_of", "all_of": "any_of"}
+_TRUTH = ("TRUE", "FALSE", "UNKNOWN")
+#: Keywords whose tuple of names is a scope (each element dropped in turn).
+_SCOPE_KEYWORDS = {
+    "nerves",
+    "exclude_nerves",
+    "exclude_zones",
+    "only_pairs",
+    "exclude_proximal_sites",
+    "only_proximal_sites",
+    "preconditions",
+    "not_corroborated_by",
+}
+#: Keywords that are text or metadata, never mutated.
+_TEXT_KEYWORDS = {"name", "source", "note", "notes", "title", "short", "count", "id", "verified"}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str  # "module:owner/path: old -> new" (stable across unrelated edits)
+    module: str  # short name, e.g. "guidelines"
+    path: str  # under src/, e.g. "ncs/guidelines.py"
+    owner: str  # top-level name
+    lineno: int
+    col: int
+    end_lineno: int
+    end_col: int
+    replacement: str  # source text replacing the node's span
+
+    @property
+    def scheme(self) -> str:
+        return SCHEME_OF.get(self.owner, "")
+
+
+def _fmt(node: ast.AST) -> str:
+    return ast.unparse(node)
+
+
+class _Finder(ast.NodeVisitor):
+    """Walks one top-level definition, recording mutants with a path of keyword names."""
+
+    def __init__(self, path: str, owner: str, code: bool):
+        self.file, self.owner, self.code = path, owner, code
+        self.module = path.removeprefix("ncs/").removesuffix(".py")
+        self.path: list[str] = [owner]
+        self.keyword: list[str] = [""]
+        self.compared = 0  # depth inside a comparison (code: integers mutated only there)
+        self.found: list[Mutant] = []
+
+    def add(self, node: ast.AST, new: str, what: str) -> None:
+        where = "/".join(self.path)
+        self.found.append(
+            Mutant(
+                id=f"{self.module}:{where}: {what}",
+                module=self.module,
+                path=self.file,
+                owner=self.owner,
+                lineno=node.lineno,
+                col=node.col_offset,
+                end_lineno=node.end_lineno,
+                end_col=node.end_col_offset,
+                replacement=new,
+            )
+        )
+
+    def _enter(self, part: str, keyword: str | None = None):
+        self.path.append(part)
+        self.keyword.append(self.keyword[-1] if keyword is None else keyword)
+
+    def _leave(self):
+        self.path.pop()
+        self.keyword.pop()
+
+    def visit_FunctionDef(self, node):
+        self._enter(node.name, "")
+        for default in (*node.args.defaults, *node.args.kw_defaults):
+            if default is not None:
+                self.visit(default)
+        for stmt in node.body:
+            self.visit(stmt)
+        self._leave()
+
+    def visit_keyword(self, node):
+        self._enter(node.arg or "**", node.arg or "")
+        if node.arg in _SCOPE_KEYWORDS and isinstance(node.value, ast.Name):
+            self.add(node.value, "()", f"{node.value.id} -> ()")  # a named tuple: drop it all
+        if node.arg == "min_amplitude" and isinstance(node.value, ast.Tuple):
+            self.add(node.value, "None", "drop the gate")
+        self.visit(node.value)
+        self._leave()
+
+    def visit_Call(self, node):
+        if _fmt(node.func) == "NerveItem" and not self.code:
+            given = {kw.arg: kw.value for kw in node.keywords}
+            rule = given.get("corroboration")
+            counted = not isinstance(rule, ast.Constant) or rule.value in _COUNTED
+            if "min_nerves" not in given and counted:  # the default (2 nerves), one up, one down
+                for n in (1, 3):
+                    new = ast.Call(node.func, node.args, [*node.keywords, _kw("min_nerves", n)])
+                    self._enter("min_nerves")
+                    self.add(node, _fmt(new), f"2 (default) -> {n}")
+                    self._leave()
+        self.visit(node.func)
+        for k, arg in enumerate(node.args):
+            self._enter(f"arg{k}", "")
+            self.visit(arg)
+            self._leave()
+        for kw in node.keywords:
+            self.visit(kw)
+
+    def visit_Tuple(self, node):
+        kw = self.keyword[-1]
+        if kw in _SCOPE_KEYWORDS and node.elts:
+            for k, elt in enumerate(node.elts):
+                rest = [e for i, e in enumerate(node.elts) if i != k]
+                text = _fmt(ast.Tuple(elts=rest, ctx=ast.Load()))
+                self.add(node, text, f"drop {_fmt(elt)}")
+        for k, elt in enumerate(node.elts):
+            self._enter(str(k))
+            self.visit(elt)
+            self._leave()
+
+    def visit_Constant(self, node):
+        v, kw = node.value, self.keyword[-1]
+        if kw in _TEXT_KEYWORDS:
+            return
+        if isinstance(v, bool):
+            if not self.code:
+                self.add(node, repr(not v), f"{v} -> {not v}")
+        elif isinstance(v, int):
+            if self.code and not self.compared:
+                return  # sizes and indexes, not rule numbers
+            for new in (v + 1, v - 1):
+                if new >= 0:
+                    self.add(node, repr(new), f"{v} -> {new}")
+        elif isinstance(v, float):
+            for factor in (1.05, 0.95):
+                new = round(v * factor, 6)
+                self.add(node, repr(new), f"{v!r} -> {new!r}")
+        elif isinstance(v, str) and v in _OPERATOR_SWAP:
+            self.add(node, repr(_OPERATOR_SWAP[v]), f"{v!r} -> {_OPERATOR_SWAP[v]!r}")
+        elif isinstance(v, str) and v in _WORD_SWAP and kw in ("outcome", "combine"):
+            self.add(node, repr(_WORD_SWAP[v]), f"{v!r} -> {_WORD_SWAP[v]!r}")
+        elif isinstance(v, str) and v in _CORROBORATION_SWAP and kw == "corroboration":
+            new = _CORROBORATION_SWAP[v]
+            self.add(node, repr(new), f"{v!r} -> {new!r}")
+
+    def visit_Compare(self, node):
+        for k, op in enumerate(node.ops):
+            swap = _COMPARE_SWAP.get(type(op))
+            if swap is None:
+                continue
+            new = ast.Compare(
+                left=node.left,
+                ops=[swap() if i == k else o for i, o in enumerate(node.ops)],
+                comparators=node.comparators,
+            )
+            self.add(node, _fmt(new), f"`{_fmt(node)}` -> `{_fmt(new)}`")
+        self.compared += 1
+        self.generic_visit(node)
+        self.compared -= 1
+
+    def visit_Attribute(self, node):
+        if node.attr in _NAME_SWAP and isinstance(node.value, ast.Name):
+            new = f"{node.value.id}.{_NAME_SWAP[node.attr]}"
+            self.add(node, new, f"{_fmt(node)} -> {new}")
+        self.generic_visit(node)
+
+    def visit_Name(self, node):
+        if node.id in _TRUTH and isinstance(node.ctx, ast.Load):
+            for other in _TRUTH:
+                if other != node.id:
+                    self.add(node, other, f"{node.id} -> {other}")
+        elif node.id in _NAME_SWAP and isinstance(node.ctx, ast.Load):
+            self.add(node, _NAME_SWAP[node.id], f"{node.id} -> {_NAME_SWAP[node.id]}")
+
+    def visit_Expr(self, node):  # docstrings
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return
+        self.generic_visit(node)
+
+
+def _kw(name: str, value: object) -> ast.keyword:
+    return ast.keyword(arg=name, value=ast.Constant(value))
+
+
+def find_mutants(targets: dict[str, tuple[str, ...]] = TARGETS) -> list[Mutant]:
+    """Every mutant of the target definitions, with unique ids (repeats numbered #2, #3 ...)."""
+    out: list[Mutant] = []
+    for module, names in targets.items():
+        text = (ROOT / "src" / module).read_text()
+        tree = ast.parse(text)
+        wanted = set(names)
+        seen = set()
+        definitions = []
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                methods = [f for f in node.body if isinstance(f, ast.FunctionDef)]
+                definitions += [(f"{node.name}.{f.name}", f) for f in methods]
+            elif isinstance(node, ast.FunctionDef):
+                definitions.append((node.name, node))
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+                definitions.append((getattr(target, "id", ""), node))
+        for name, node in definitions:
+            if name not in wanted:
+                continue
+            seen.add(name)
+            if isinstance(node, ast.FunctionDef):
+                finder = _Finder(module, name, code=True)
+                for default in (*node.args.defaults, *node.args.kw_defaults):
+                    if default is not None:
+                        finder.visit(default)
+                for stmt in node.body:
+                    finder.visit(stmt)
+            else:
+                finder = _Finder(module, name, code=False)
+                finder.visit(node.value)
+            out.extend(finder.found)
+        missing = wanted - seen
+        if missing:
+            raise SystemExit(f"{module}: target(s) not found: {sorted(missing)} (update TARGETS)")
+    counts: Counter[str] = Counter()
+    unique = []
+    for m in out:
+        counts[m.id] += 1
+        n = counts[m.id]
+        unique.append(m if n == 1 else Mutant(**{**m.__dict__, "id": f"{m.id} #{n}"}))
+    return unique
+
+
+def mutated_source(m: Mutant) -> str:
+    lines = (ROOT / "src" / m.path).read_text().splitlines(keepends=True)
+    start = sum(len(line) for line in lines[: m.lineno - 1]) + _byte_to_char(
+        lines[m.lineno - 1], m.col
+    )
+    end = sum(len(line) for line in lines[: m.end_lineno - 1]) + _byte_to_char(
+        lines[m.end_lineno - 1], m.end_col
+    )
+    text = "".join(lines)
+    out = text[:start] + m.replacement + text[end:]
+    ast.parse(out)  # a mutant that does not parse is a bug of this script, not a kill
+    return out
+
+
+def _byte_to_char(line: str, offset: int) -> int:
+    return len(line.encode()[:offset].decode())
+
+
+def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
+    """Mutant id -> why it is equivalent (file lines: ``<id>  # <why>``)."""
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                mid, _, why = line.partition("  # ")
+                out[mid.strip()] = why.strip()
+    return out
+
+
+def run_mutant(m: Mutant, python: str, timeout: float) -> tuple[str, float]:
+    """'killed', 'survived' or 'timeout' for one mutant, and the seconds it took."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ncs-mutant-") as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
+        (src / m.path).write_text(mutated_source(m))
+        env = {**os.environ, "PYTHONPATH": str(src), "PYTHONDONTWRITEBYTECODE": "1"}
+        env["HYPOTHESIS_PROFILE"] = "dev"
+        cmd = [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+        cmd += [str(ROOT / t) for t in TESTS if (ROOT / t).exists()]
+        try:
+            done = subprocess.run(
+                cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            return "timeout", time.perf_counter() - start
+    status = "survived" if done.returncode == 0 else "killed"
+    if done.returncode not in (0, 1):  # collection error, import error: the mutant broke it
+        status = "killed"
+    return status, time.perf_counter() - start
+
+
+def _check_isolation(python: str) -> None:
+    """The subprocess must import ncs from the copy, not from the working tree."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(ROOT / "src", Path(tmp) / "src")
+        env = {**os.environ, "PYTHONPATH": str(Path(tmp) / "src")}
+        out = subprocess.run(
+            [python, "-c", "import ncs; print(ncs.__file__)"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        if not out.strip().startswith(tmp):
+            raise SystemExit(f"ncs was imported from {out.strip()}, not the mutant copy")
+
+
+def _score(rows: list[tuple[Mutant, str]], equivalents: dict[str, str], key) -> dict[str, str]:
+    groups: dict[str, list[int]] = {}
+    for m, status in rows:
+        k = key(m)
+        if not k:
+            continue
+        g = groups.setdefault(k, [0, 0, 0])  # killed, run, equivalent
+        g[1] += 1
+        g[0] += status != "survived"
+        g[2] += m.id in equivalents
+    out = {}
+    for k, (killed, run, equivalent) in sorted(groups.items()):
+        denominator = run - equivalent
+        pct = 100.0 * killed / denominator if denominator else 100.0
+        out[k] = f"{pct:5.1f} %  ({killed} killed / ({run} run - {equivalent} equivalent))"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--list", action="store_true", help="print the mutant ids and exit")
+    parser.add_argument("--sample", type=int, help="run this many mutants, drawn at random")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    parser.add_argument("--match", action="append", help="only ids containing this text")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    parser.add_argument("--python", default=sys.executable)
+    args = parser.parse_args(argv)
+
+    mutants = find_mutants()
+    equivalents = load_equivalents()
+    stale = set(equivalents) - {m.id for m in mutants}
+    if args.match:
+        mutants = [m for m in mutants if any(s in m.id for s in args.match)]
+    if args.list:
+        for m in mutants:
+            print(m.id + ("  [equivalent]" if m.id in equivalents else ""))
+        return 0
+    if args.sample is not None:
+        candidates = [m for m in mutants if m.id not in equivalents]
+        mutants = random.Random(args.seed).sample(candidates, min(args.sample, len(candidates)))
+    _check_isolation(args.python)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [(m, pool.submit(run_mutant, m, args.python, args.timeout)) for m in mutants]
+        rows = []
+        for k, (m, future) in enumerate(futures, 1):
+            status, seconds = future.result()
+            rows.append((m, status))
+            mark = " (listed equivalent)" if m.id in equivalents else ""
+            print(f"[{k}/{len(mutants)}] {status:8s} {seconds:5.1f}s  {m.id}{mark}", flush=True)
+    elapsed = time.perf_counter() - started
+
+    survivors = [m for m, s in rows if s == "survived" and m.id not in equivalents]
+    print(f"\n{len(rows)} mutants in {elapsed / 60:.1f} min")
+    print("\nScore per module:")
+    for k, v in _score(rows, equivalents, lambda m: m.module).items():
+        print(f"  {k:14s} {v}")
+    print("\nScore per scheme (its threshold data):")
+    for k, v in _score(rows, equivalents, lambda m: m.scheme).items():
+        print(f"  {k:14s} {v}")
+    print("\nAll rule modules: " + _score(rows, equivalents, lambda m: "all")["all"])
+    if stale:
+        print(f"\nnote: {len(stale)} listed equivalent(s) match no mutant any more:")
+        for mid in sorted(stale):
+            print(f"  {mid}")
+    if survivors:
+        print(f"\n{len(survivors)} surviving mutant(s) not listed as equivalent:")
+        for m in survivors:
+            print(f"  {m.id}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
