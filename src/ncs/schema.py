@@ -22,7 +22,7 @@ from ncs._codes import combined_key, dense_ids, from_codes
 from ncs._codes import table as new_table
 from ncs.errors import NcsWarning, Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
-from ncs.plausibility import check_cells, check_valid, nerve_value_conflicts
+from ncs.plausibility import check_cells, check_valid, contradictions, nerve_value_conflicts
 
 __all__ = [
     "COLUMNS",
@@ -85,6 +85,8 @@ COLUMNS: tuple[Column, ...] = (
 
 _BY_NAME: Mapping[str, Column] = MappingProxyType({c.name: c for c in COLUMNS})
 REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+MAX_INTEGER = 2**31 - 1
+"""Largest value of a whole-number column (``site_order``): keys built from it stay exact."""
 NUMERIC: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind in ("float", "int"))
 
 NERVE_KEYS: tuple[str, ...] = ("patient_id", "nerve", "side")
@@ -640,6 +642,10 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         if col != "temperature_c":
             with np.errstate(invalid="ignore"):
                 flag(values < 0, col, "negative value")
+        if _BY_NAME[col].kind == "int":  # whole-number keys must fit the integer site keys
+            too_large = values > MAX_INTEGER
+            flag(too_large, col, f"too large (at most {MAX_INTEGER})")
+            values = np.where(too_large, np.nan, values)
         out[col] = values
 
     amp = out["amplitude_mv"]
@@ -679,6 +685,7 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         _check_within_nerve(out, text["site"].codes, nerve_id, keyed & (order >= 0), site_sort)
     )
     problems.extend(nerve_value_conflicts(out, nerve_id, keyed))
+    problems.extend(contradictions(out, absent, nerve_id, keyed))
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
