@@ -97,11 +97,12 @@ SCHEME_OF: dict[str, str] = {
     "SIMON2013": "simon2013",
 }
 
-#: The fast tests every mutant runs against (stops at the first failure).
+#: The fast tests every mutant runs against (stops at the first failure); a scheme's own
+#: test module (``tests/schemes/test_<scheme>.py``) runs first for its mutants.
 TESTS: tuple[str, ...] = (
-    "tests/schemes",
-    "tests/test_schemes.py",
     "tests/test_criteria.py",
+    "tests/test_schemes.py",
+    "tests/schemes",
     "tests/test_compare.py",
 )
 
@@ -416,7 +417,9 @@ def run_mutants(mutants: list[Mutant], jobs: int, timeout: float):
             src = Path(tmp) / "src"
             shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
             (src / m.path).write_text(mutated_source(m))
-            process = context.Process(target=_child, args=(str(src), tests))
+            own = ROOT / "tests" / "schemes" / f"test_{m.scheme}.py"
+            first = [str(own)] if m.scheme and own.exists() else []
+            process = context.Process(target=_child, args=(str(src), first + tests))
             process.start()
             running[process] = (m, time.perf_counter(), tmp)
         time.sleep(0.02)
