@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import finding, findings, nerve, param, run, study, verdict
+from .helpers import finding, findings, nerve, param, reference, run, study, verdict
 
 S = "ean2021_cidp"
 SLOW = {"distance": 300.0, "dlat": 10.0}  # 30 m/s: (b)
@@ -258,3 +258,29 @@ def test_patient_columns():
     assert p["n_positive_findings"] == 1  # the median block; the ulnar elbow is excluded
     assert str(p["evidence_segment"]) == "wrist to elbow"
     assert str(p["evidence_nerve"]) == "median R"
+
+
+def test_e_unknown_lln_leaves_the_block_open():
+    # no amplitude LLN: whether the distal CMAP is >= 20 % of it is unknown, so a 40 % drop
+    # can be neither counted nor ruled out
+    ref = reference(amp_lln_mv=float("nan"))
+    sites = study(nerve("ulnar", (10.0, 6.0)), nerve("median"))
+    assert run(sites, S, ref).findings.set_index("nerve").loc["ulnar", "block"] == "not_assessable"
+    assert param(sites, S, "conduction_block", "ulnar", ref=ref) == "not_assessable"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an unknown precondition keeps a ruled-out threshold open (Kleene: unknown AND "
+    "false is false); not in issue 17's list",
+)
+def test_e_unknown_lln_with_a_small_drop_is_no_block():
+    # a 10 % drop meets no rule whatever the distal CMAP is: no block, and a complete study
+    # with it is not_met
+    ref = reference(amp_lln_mv=float("nan"))
+    assert finding(nerve("ulnar", (10.0, 9.0)), S, "wrist", "below elbow", ref=ref) == "no"
+
+
+def test_e_zero_lln_in_a_lab_table_never_meets_the_precondition():
+    sites = nerve("ulnar", (10.0, 6.0))
+    assert run(sites, S, reference(amp_lln_mv=0.0)).findings["block"].item() != "yes"
