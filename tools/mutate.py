@@ -165,6 +165,7 @@ class _Finder(ast.NodeVisitor):
         self.path: list[str] = [owner]
         self.keyword: list[str] = [""]
         self.compared = 0  # depth inside a comparison (code: integers mutated only there)
+        self.skip: set[int] = set()  # nodes whose mutation cannot change anything
         self.found: list[Mutant] = []
 
     def add(self, node: ast.AST, new: str, what: str) -> None:
@@ -210,6 +211,10 @@ class _Finder(ast.NodeVisitor):
         self._leave()
 
     def visit_Call(self, node):
+        given = {kw.arg: kw.value for kw in node.keywords}
+        one = given.get("thresholds")
+        if isinstance(one, ast.Tuple) and len(one.elts) == 1 and "combine" in given:
+            self.skip.add(id(given["combine"]))  # "any" and "all" of one threshold agree
         if _fmt(node.func) == "NerveItem" and not self.code:
             given = {kw.arg: kw.value for kw in node.keywords}
             rule = given.get("corroboration")
@@ -242,7 +247,7 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Constant(self, node):
         v, kw = node.value, self.keyword[-1]
-        if kw in _TEXT_KEYWORDS:
+        if kw in _TEXT_KEYWORDS or id(node) in self.skip:
             return
         if isinstance(v, bool):
             if not self.code:
