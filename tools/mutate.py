@@ -259,8 +259,7 @@ class _Finder(ast.NodeVisitor):
                 if new >= 0:
                     self.add(node, repr(new), f"{v} -> {new}")
         elif isinstance(v, float):
-            for factor in (1.05, 0.95):
-                new = round(v * factor, 6)
+            for new in (round(v * 1.05, 6), round(v * 0.95, 6)) if v else (0.05, -0.05):
                 self.add(node, repr(new), f"{v!r} -> {new!r}")
         elif isinstance(v, str) and v in _OPERATOR_SWAP:
             self.add(node, repr(_OPERATOR_SWAP[v]), f"{v!r} -> {_OPERATOR_SWAP[v]!r}")
