@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import absent, nerve, param, run, study, verdict
+from .helpers import absent, nerve, param, reference, run, study, verdict
 
 S = "hadden1998_gbs"
 
@@ -178,3 +178,16 @@ def test_patient_and_nerve_columns():
     assert str(n.loc["median", "parameters_met"]) == "cb,f"
     assert str(n.loc["ulnar", "parameters_met"]) == "cb"
     assert n.loc["ulnar", "n_block_segments"] == 1
+
+
+def test_unknown_lln_leaves_the_class_open():
+    # without an amplitude LLN no item can be judged (dCMAP > 10 % of LLN is unknown), the
+    # distal CMAP cannot be called low or normal: no class is met
+    ref = reference(amp_lln_mv=float("nan"))
+    slow = ITEMS["mcv"]
+    assert verdict(study(nerve("ulnar", **slow), nerve("median", **slow)), S, ref) == "equivocal"
+    assert verdict(study(nerve("ulnar"), nerve("median")), S, ref) == "equivocal"
+    assert verdict(study(nerve("ulnar", (3.0, 3.0)), nerve("median", (3.0, 3.0))), S, ref) == (
+        "equivocal"
+    )
+    assert param(nerve("ulnar", **slow), S, "cv_slowed", "ulnar", ref=ref) == "yes"
