@@ -333,3 +333,12 @@ def test_nerve_and_patient_counts_and_evidence_columns():
     assert str(p["evidence_segment"]) == "wrist to below elbow"
     assert str(p["evidence_nerve"]) == "ulnar R"
     assert nerve_row(sites, S, "median")["n_block_segments"] == 0
+
+
+def test_d_unknown_lln_leaves_absent_f_open():
+    # whether the distal CMAP is >= 20 % of an unknown LLN is unknown: absent F waves may or
+    # may not count; F waves that were recorded never count, whatever the LLN
+    ref = reference(amp_lln_mv=float("nan"))
+    absent_f = nerve("ulnar", **ABSENT_F)
+    assert param(absent_f, S, "f_waves_absent", "ulnar", ref=ref) == "not_assessable"
+    assert param(nerve("ulnar"), S, "f_waves_absent", "ulnar", ref=ref) == "no"
