@@ -109,7 +109,7 @@ def test_json_round_trip_is_plain_and_stable():
     res = ncs.analyze(_study())
     text = res.to_json()
     data = json.loads(text)
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["ncs_version"] == ncs.__version__
     assert [c["id"] for c in data["criteria"]] == ["katz2002", "bouche1995"]
     assert len(data["findings"]) == len(res.findings)

@@ -8,9 +8,8 @@ import pytest
 
 import ncs
 from ncs import simulate
-from ncs.analyze import FINDING_KEYS
+from ncs.analyze import FINDING_KEYS, render_evidence, render_reasons
 from ncs.batch import account, analyze_file
-from ncs.explain import render_evidence, render_reasons
 from ncs.schema import REJECTED_COLUMNS, split_invalid
 
 pytestmark = pytest.mark.filterwarnings("ignore::ncs.NcsWarning")

@@ -140,7 +140,10 @@ def test_patients_side_by_side(fixture_comparison):
     assert p.loc["CIDP01", "verdict_katz2002"] == "demyelinating"
     assert p.loc["CIDP01", "verdict_bouche1995"] == "no_conduction_block"
     assert p.loc["MISS02", "class_bouche1995"] == "indeterminate"
-    assert set(p.index[p["discordant"]]) == {"CIDP01", "MISS02"}
+    # MISS01: Katz indeterminate (areas, durations missing); Bouche already rules it out
+    # (amplitude drops 8 % and 12 %, both needed > 50 %), the absent peroneal not applicable
+    assert p.loc["MISS01", "class_bouche1995"] == "negative"
+    assert set(p.index[p["discordant"]]) == {"CIDP01", "MISS01", "MISS02"}
     assert p.loc["CIDP01", "why"].startswith("5 segment(s) judged differently, e.g. median L")
     assert p.loc["NORM01", "why"] == ""
 
@@ -191,7 +194,7 @@ def test_not_assessable_kept_and_excluded(fixture_comparison):
     seg = ag[(ag["level"] == "segment")].set_index("categories")
     t_all = fixture_comparison.table("katz2002", "bouche1995", "segment", "all")
     t_ok = fixture_comparison.table("katz2002", "bouche1995", "segment", "assessable")
-    assert list(t_all.index) == ["positive", "negative", "not_assessable"]
+    assert list(t_all.index) == ["positive", "negative", "not_applicable", "not_assessable"]
     assert list(t_ok.index) == ["positive", "negative"]
     assert seg.loc["all", "n"] == len(fixture_comparison.segments)
     assert seg.loc["assessable", "n"] + seg.loc["assessable", "n_excluded"] == seg.loc["all", "n"]
@@ -401,11 +404,13 @@ def test_cli_compare(tmp_path, capsys):
 
 
 def test_docs_worked_numbers(fixture_comparison):
-    # docs/compare.md: patient kappa 13/25, segment kappa 193/489 (worked there by hand)
+    # docs/compare.md: patient kappa 1/4, segment kappa 196/492 (worked there by hand)
     ag = fixture_comparison.agreement.set_index(["level", "categories"])
-    assert ag.loc[("patient", "all"), "kappa"] == pytest.approx(13 / 25)
+    assert ag.loc[("patient", "all"), "kappa"] == pytest.approx(1 / 4)
     assert ag.loc[("patient", "assessable"), "kappa"] == pytest.approx(0.5)
-    assert ag.loc[("segment", "all"), "kappa"] == pytest.approx(193 / 489)
+    assert ag.loc[("segment", "all"), "kappa"] == pytest.approx(196 / 492)
+    table = fixture_comparison.table("katz2002", "bouche1995", "segment")
+    assert table.to_numpy().tolist() == [[2, 5, 0, 1], [0, 26, 0, 0], [0, 0, 1, 0], [0, 2, 0, 0]]
     assert ag.loc[("segment", "all"), "percent_agreement"] == pytest.approx(100 * 29 / 37)
 
 
@@ -422,22 +427,40 @@ def test_docs_closed_form_cidp_ulnar():
     assert row["flip_proximal"] == pytest.approx(4.76)
 
 
-def test_finding_the_thresholds_cannot_reproduce_is_not_simulated():
-    # As if a criterion had a rule compare does not know (e.g. a precondition on the distal
-    # amplitude): the analysis says not_assessable where the thresholds alone say yes.
-    a = ncs.analyze(two_sites(amp=(10.0, 2.0), area=(30.0, 6.0), dur=(6.0, 6.1)))
-    findings = a.findings.copy()
-    katz = (findings["criterion"] == "katz2002").to_numpy()
-    findings.loc[katz, "block"] = "not_assessable"
-    c = compare(dataclasses.replace(a, findings=findings), n_draws=20)
+def test_robustness_follows_a_changed_precondition():
+    # compare has no rules of its own: give Katz a precondition (distal CMAP >= 20 mV, which
+    # this 10 mV response fails) and the finding, its robustness and the patient's follow it
+    strict = dataclasses.replace(
+        ncs.CRITERIA["katz2002"],
+        id="katz_floor",
+        block=tuple(
+            dataclasses.replace(
+                r,
+                preconditions=(ncs.Threshold(measure="distal_amplitude_mv", op=">=", value=20.0),),
+            )
+            for r in ncs.CRITERIA["katz2002"].block
+        ),
+    )
+    sites = two_sites(amp=(10.0, 2.0), area=(30.0, 6.0), dur=(6.0, 6.1))
+    c = compare(sites, [strict, "bouche1995"], n_draws=50)
     r = c.robustness.set_index("criterion")
-    assert r.loc["katz2002", "robustness"] == "not_simulated"
-    assert math.isnan(r.loc["katz2002", "p_holds"])
+    assert r.loc["katz_floor", "block"] == "not_applicable"
+    assert r.loc["katz_floor", "robustness"] == "robust_not_applicable"
+    assert r.loc["katz_floor", "p_holds"] == 1.0
     assert r.loc["bouche1995", "robustness"] == "robust_yes"
-    assert c.segments["block_katz2002"].iloc[0] == "not_assessable"  # the analysis wins
-    assert not c.margins.query("criterion == 'katz2002'")["decisive"].any()
+    assert c.segments["block_katz_floor"].iloc[0] == "not_applicable"
     pr = c.patient_robustness.set_index("scheme")
-    assert pr.loc["katz2002", "robustness"] == "not_simulated"
+    assert pr.loc["katz_floor", "class"] == "negative"  # excluded: never indeterminate
+    assert pr.loc["katz_floor", "robustness"] == "robust_no"
+
+
+def test_no_finding_is_left_unsimulated_on_the_fixtures():
+    # the guideline schemes' preconditions and scopes are simulated like any rule
+    sites = pd.concat([ncs.read_sites(FIXTURES / n) for n in SEED_FIXTURES], ignore_index=True)
+    c = compare(sites, ["efns2010_mmn", "ean2021_cidp"], n_draws=30)
+    assert "not_simulated" not in set(c.robustness["robustness"].astype(str))
+    assert "not_simulated" not in set(c.patient_robustness["robustness"].astype(str))
+    assert c.patient_robustness["p_holds"].notna().sum() > 0
 
 
 def test_compare_every_scheme_runs_and_classes_graded_verdicts():

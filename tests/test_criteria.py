@@ -15,7 +15,8 @@ import pytest
 
 import ncs
 from conftest import two_sites
-from ncs.criteria import CRITERIA, SegmentRule, Threshold, get_criteria
+from ncs.criteria import SegmentRule, Threshold
+from ncs.registry import CRITERIA, get_criteria
 
 # Distal values that make the boundary proximal value awkward in binary floating point.
 DISTAL_AMPLITUDES = ("10.0", "5.0", "1.0", "0.1", "8.3", "12.7", "3.3", "7.9")
@@ -236,7 +237,9 @@ def test_absent_proximal_response_is_100_percent_drop():
     assert f.loc["bouche1995", "block"] == "not_assessable"
 
 
-def test_absent_distal_response_is_not_assessable():
+def test_absent_distal_response_is_not_applicable():
+    # an absent response is data: an inexcitable nerve cannot show a block, so the rules do
+    # not apply (never "unknown")
     sites = two_sites(
         amp=(0.0, 0.0),
         area=(0.0, 0.0),
@@ -245,8 +248,9 @@ def test_absent_distal_response_is_not_assessable():
         latency=(float("nan"),) * 2,
     )
     res = ncs.analyze(sites)
-    assert set(res.findings["block"]) == {"not_assessable"}
+    assert set(res.findings["block"]) == {"not_applicable"}
     assert all("no response at the distal site" in r for r in res.findings["reason"])
+    assert set(res.patients["verdict"]) == {"not_demyelinating", "no_conduction_block"}
 
 
 # --- reasons ------------------------------------------------------------------------------
@@ -262,10 +266,18 @@ def test_reason_states_numbers_and_rule():
 
 
 def test_reason_near_threshold_shows_more_decimals():
-    # 30.04 % would print as "30.0% (>30%)" with one decimal
+    # 30.04 % would print as "30.0% (>30%)" with one decimal: a value is printed with enough
+    # decimals never to read as equal to the threshold it is compared with
     f = _finding(two_sites(amp=(10.0, 6.996), area=(30, 29), dur=(6, 6.1)), "katz2002")
     assert f["block"] == "yes"
-    assert "amplitude fell 30.040% (>30%)" in f["reason"]
+    assert "amplitude fell 30.04% (>30%)" in f["reason"]
+    # 29.96 % is "no" and would print "30.0% (not >30%)"
+    f = _finding(two_sites(amp=(10.0, 7.004), area=(30, 29), dur=(6, 6.1)), "katz2002")
+    assert f["block"] == "no"
+    assert "amplitude fell 29.96% (not >30%)" in f["reason"]
+    # exactly on the threshold, one decimal is enough: it is the threshold
+    f = _finding(two_sites(amp=(10.0, 7.0), area=(30, 29), dur=(6, 6.1)), "katz2002")
+    assert "amplitude fell 30.0% (not >30%)" in f["reason"]
 
 
 def test_reason_for_a_rise():
@@ -350,13 +362,14 @@ def test_criteria_pickle():
 
 
 def test_bouche_defines_no_dispersion_rule():
+    # no rule of the scheme: not applicable (never "not assessable", which means missing data)
     f = _finding(two_sites(amp=(10, 3), area=(30, 9), dur=(5.0, 9.0)), "bouche1995")
-    assert f["dispersion"] == "not_assessable"
+    assert f["dispersion"] == "not_applicable"
     assert f["block"] == "no"
 
 
 def test_every_criterion_round_trips_through_its_dict():
-    from ncs.criteria import criterion_from_dict
+    from ncs.registry import criterion_from_dict
 
     for c in CRITERIA.values():
         assert criterion_from_dict(c.to_dict()) == c

@@ -20,14 +20,18 @@ EXPECTED = {
     ("normal.csv", "NORM01", "katz2002"): "not_demyelinating",
     ("normal.csv", "NORM01", "bouche1995"): "no_conduction_block",
     ("missing_measures.csv", "MISS01", "katz2002"): "indeterminate",
-    ("missing_measures.csv", "MISS01", "bouche1995"): "indeterminate",
+    ("missing_measures.csv", "MISS01", "bouche1995"): "no_conduction_block",
     ("missing_measures.csv", "MISS02", "katz2002"): "demyelinating",
     ("missing_measures.csv", "MISS02", "bouche1995"): "indeterminate",
     ("guideline_examples.csv", "PROB01", "katz2002"): "demyelinating",
     ("guideline_examples.csv", "PROB01", "bouche1995"): "no_conduction_block",
     ("guideline_examples.csv", "PROB01", "efns2010_cidp"): "probable",
     ("guideline_examples.csv", "PROB01", "efns2010_mmn"): "probable_cb",
+    ("guideline_examples.csv", "INEX01", "katz2002"): "not_demyelinating",
+    ("guideline_examples.csv", "INEX01", "bouche1995"): "no_conduction_block",
     ("guideline_examples.csv", "INEX01", "hadden1998_gbs"): "inexcitable",
+    ("guideline_examples.csv", "OPEN01", "katz2002"): "indeterminate",
+    ("guideline_examples.csv", "OPEN01", "bouche1995"): "no_conduction_block",
 }
 
 # Verdicts under the guideline schemes (the table at the end of data/fixtures/README.md).
@@ -60,7 +64,7 @@ GUIDELINE_TABLE = {
         "not_demyelinating",
         "possible",
         "weakly_supportive",
-        "indeterminate",
+        "no_cb",
         "not_met",
         "axonal",
     ),
@@ -72,7 +76,7 @@ GUIDELINE_TABLE = {
         "not_met",
         "normal",
     ),
-    ("missing_measures.csv", "MISS01"): ("indeterminate",) * 5 + ("equivocal",),
+    ("missing_measures.csv", "MISS01"): ("indeterminate",) * 4 + ("not_met", "equivocal"),
     ("missing_measures.csv", "MISS02"): (
         "demyelinating",
         "possible",
@@ -89,7 +93,22 @@ GUIDELINE_TABLE = {
         "not_met",
         "normal",
     ),
-    ("guideline_examples.csv", "INEX01"): ("indeterminate",) * 5 + ("inexcitable",),
+    ("guideline_examples.csv", "INEX01"): (
+        "not_demyelinating",
+        "not_met",
+        "not_met",
+        "no_cb",
+        "not_met",
+        "inexcitable",
+    ),
+    ("guideline_examples.csv", "OPEN01"): (
+        "demyelinating",
+        "indeterminate",
+        "indeterminate",
+        "no_cb",
+        "indeterminate",
+        "demyelinating",
+    ),
 }
 
 
@@ -140,7 +159,10 @@ def test_missing_measures_study_keeps_every_nerve():
     res = ncs.analyze(ncs.read_sites(FIXTURES / "missing_measures.csv"))
     katz = res.nerves[res.nerves["scheme"] == "katz2002"].set_index(["patient_id", "nerve"])
     assert katz.loc[("MISS01", "tibial"), "n_segments"] == 0
-    assert katz.loc[("MISS01", "peroneal"), "block"] == "not_assessable"
+    # no response at either peroneal site: an absent response is data, and an inexcitable
+    # nerve cannot show a block (not applicable, never unknown)
+    assert katz.loc[("MISS01", "peroneal"), "block"] == "not_applicable"
+    assert katz.loc[("MISS01", "tibial"), "block"] == "not_assessable"  # one site only
     assert len(res.sites) == 11
 
 

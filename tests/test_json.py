@@ -30,7 +30,7 @@ def _validator():
 def test_schema_is_draft_2020_12_and_docs_copy_is_identical():
     schema = json_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["properties"]["schema_version"]["const"] == 1 == JSON_SCHEMA_VERSION
+    assert schema["properties"]["schema_version"]["const"] == 2 == JSON_SCHEMA_VERSION
     docs_copy = json.loads((ROOT / "docs" / "analysis.schema.json").read_text(encoding="utf-8"))
     assert docs_copy == schema
 
@@ -49,7 +49,7 @@ def test_schema_rejects_what_it_should():
     good = json.loads(result.to_json())
     for mutate in (
         lambda d: d.pop("patients"),
-        lambda d: d.__setitem__("schema_version", 2),
+        lambda d: d.__setitem__("schema_version", 1),
         lambda d: d["findings"][0].__setitem__("block", "maybe"),
         lambda d: d["findings"][0].pop("reason"),
         lambda d: d["segments"][0].__setitem__("amp_drop_pct", "64%"),
@@ -77,7 +77,7 @@ def test_stable_top_level_keys():
     required = set(json_schema()["required"])
     assert required == {"schema_version", "ncs_version", "criteria", *TABLES}
     assert required <= set(doc)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: p.stem)
@@ -121,7 +121,7 @@ def test_round_trip_custom_criterion_and_empty_tables():
 
 @pytest.mark.parametrize(
     "text",
-    ["not json", "[1, 2]", '{"schema_version": 99}', '{"schema_version": 1, "patients": []}'],
+    ["not json", "[1, 2]", '{"schema_version": 99}', '{"schema_version": 2, "patients": []}'],
 )
 def test_bad_documents_raise_validation_error(text, tmp_path):
     path = tmp_path / "bad.json"

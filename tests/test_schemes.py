@@ -152,7 +152,9 @@ def test_efns2010_dml_50_percent_above_uln(dml, expected):
 
 
 def test_efns2010_dml_not_counted_in_median():
-    assert param(nerve("median", dml=9.0), "efns2010_cidp", "dml_prolonged", "median") == "no"
+    # the item excludes the median nerve (carpal tunnel): not applicable, not "no"
+    value = param(nerve("median", dml=9.0), "efns2010_cidp", "dml_prolonged", "median")
+    assert value == "not_applicable"
 
 
 @pytest.mark.parametrize(
@@ -181,7 +183,9 @@ def test_efns2010_f_latency_with_amplitude_relaxation(amp, f, expected):
     assert param(sites, "efns2010_cidp", "f_latency_prolonged", "median") == expected
 
 
-@pytest.mark.parametrize(("amp", "expected"), [(1.0, "yes"), (0.99, "no"), (5.0, "yes")])
+@pytest.mark.parametrize(
+    ("amp", "expected"), [(1.0, "yes"), (0.99, "not_applicable"), (5.0, "yes")]
+)
 def test_efns2010_absent_f_counts_only_with_distal_cmap_20_percent_lln(amp, expected):
     sites = nerve("ulnar", amp=amp, f=None, persistence=0.0)
     assert param(sites, "efns2010_cidp", "f_waves_absent", "ulnar") == expected
@@ -189,7 +193,8 @@ def test_efns2010_absent_f_counts_only_with_distal_cmap_20_percent_lln(amp, expe
 
 def test_absent_f_waves_are_not_prolonged_f_waves():
     sites = nerve("ulnar", f=None, persistence=0.0)
-    assert param(sites, "efns2010_cidp", "f_latency_prolonged", "ulnar") == "no"
+    # no latency to be prolonged: the latency item does not apply (absence is its own item)
+    assert param(sites, "efns2010_cidp", "f_latency_prolonged", "ulnar") == "not_applicable"
 
 
 @pytest.mark.parametrize(
@@ -209,13 +214,16 @@ def test_efns2010_conduction_block_grades(nerve_name, prox_amp, block):
     assert f["block"].item() == block
 
 
-@pytest.mark.parametrize(("amp", "block"), [(1.0, "yes"), (0.99, "not_assessable")])
+@pytest.mark.parametrize(("amp", "block"), [(1.0, "yes"), (0.99, "not_applicable")])
 def test_efns2010_block_needs_distal_cmap_20_percent_lln(amp, block):
     sites = nerve("ulnar", amp=amp, prox_amp=amp * 0.4)
     f = run(sites, "efns2010_cidp").findings
     assert f["block"].item() == block
-    if block == "not_assessable":
-        assert "20% of LLN" in f["reason"].item()
+    if block == "not_applicable":
+        # 0.99 / 5 = 19.8 %: printed so that it never reads as the 20 % it fails
+        assert "0.99 mV = 19.8% of the limit (not ≥20% of LLN)" in f["reason"].item()
+        # the rule cannot apply: the complete study is decided (not indeterminate)
+        assert verdict(sites, "efns2010_cidp") == "not_met"
 
 
 def test_efns2010_ulnar_across_elbow_not_considered():
@@ -233,8 +241,8 @@ def test_efns2010_ulnar_across_elbow_not_considered():
         }
     )
     f = run(sites, "efns2010_cidp").findings.set_index(["distal_site", "proximal_site"])
-    assert f.loc[("below elbow", "above elbow"), "block"] == "not_assessable"
-    assert "not considered" in f.loc[("below elbow", "above elbow"), "reason"]
+    assert f.loc[("below elbow", "above elbow"), "block"] == "not_applicable"
+    assert "not applicable" in f.loc[("below elbow", "above elbow"), "reason"]
     assert f.loc[("wrist", "below elbow"), "block"] == "no"
     # an excluded segment does not make the patient indeterminate
     assert verdict(sites, "efns2010_cidp") != "indeterminate"
@@ -266,7 +274,7 @@ def test_efns2010_dispersion_over_30_percent(prox, expected):
 
 @pytest.mark.parametrize(
     ("lff", "duration", "expected"),
-    [(2.0, 6.6, "yes"), (2.0, 6.59, "no"), (None, 9.0, "no")],
+    [(2.0, 6.6, "yes"), (2.0, 6.59, "no"), (None, 9.0, "not_applicable")],
 )
 def test_efns2010_distal_duration_needs_a_filter_setting(lff, duration, expected):
     sites = nerve("median", lff=lff, distal_duration=duration)
@@ -329,7 +337,7 @@ def test_ean2021_f_latency_20_percent_above_uln(f, expected):
 
 @pytest.mark.parametrize(
     ("nerve_name", "prox_amp", "block"),
-    [("ulnar", 7.0, "yes"), ("ulnar", 7.01, "no"), ("tibial", 2.0, "not_assessable")],
+    [("ulnar", 7.0, "yes"), ("ulnar", 7.01, "no"), ("tibial", 2.0, "not_applicable")],
 )
 def test_ean2021_block_30_percent_tibial_excluded(nerve_name, prox_amp, block):
     f = run(nerve(nerve_name, prox_amp=prox_amp), "ean2021_cidp").findings
@@ -372,7 +380,7 @@ def test_ean2021_levels_and_absent_f_cannot_corroborate_block():
         ("ulnar", 15.0, (5.0, 6.51), 10.0, "probable"),  # 50% with duration +30.2%
         ("peroneal", 18.0, (5.0, 5.0), 10.0, "no"),  # 40%: 30% rule is for arm nerves only
         ("peroneal", 15.0, (5.0, 5.0), 10.0, "yes"),
-        ("ulnar", 15.0, (5.0, 5.0), 1.0, "not_assessable"),  # distal CMAP must be > 1 mV
+        ("ulnar", 15.0, (5.0, 5.0), 1.0, "not_applicable"),  # distal CMAP must be > 1 mV
         ("ulnar", 15.0, (5.0, 5.0), 1.01, "yes"),  # > 1 mV and > 20% of LLN (1.0 mV)
     ],
 )
@@ -384,8 +392,9 @@ def test_mmn_grades(nerve_name, prox_area, dur, amp, block):
 def test_mmn_tibial_and_entrapment_not_considered_and_verdicts():
     tib = nerve("tibial", prox_area=5.0)
     f = run(tib, "efns2010_mmn").findings
-    assert f["block"].item() == "not_assessable"
-    assert verdict(tib, "efns2010_mmn") == "indeterminate"  # nothing considered at all
+    assert f["block"].item() == "not_applicable"
+    # the scheme excludes the tibial nerve: nothing it could judge is unknown
+    assert verdict(tib, "efns2010_mmn") == "no_cb"
     assert verdict(study(nerve("ulnar", prox_area=12.0), tib), "efns2010_mmn") == "definite_cb"
     assert verdict(study(nerve("ulnar", prox_area=18.0), tib), "efns2010_mmn") == "probable_cb"
     assert verdict(study(nerve("ulnar"), tib), "efns2010_mmn") == "no_cb"
@@ -445,8 +454,8 @@ def test_aan_three_of_four():
 def test_aan_only_forearm_and_leg_segments():
     sites = nerve("tibial", prox_area=10.0)  # no tibial segment in the AAN list
     f = run(sites, "aan1991_cidp").findings
-    assert f["block"].item() == "not_assessable"
-    assert "not considered" in f["reason"].item()
+    assert f["block"].item() == "not_applicable"
+    assert "not applicable" in f["reason"].item()
 
 
 # --- Hadden 1998 ---------------------------------------------------------------------------------
@@ -567,7 +576,7 @@ def test_entrapment_option():
     assert seed.set_index(["distal_site", "proximal_site"]).loc[key, "block"] == "yes"
     strict = ncs.with_entrapment_sites("katz2002", exclude=True)
     f = ncs.analyze(sites, criteria=strict).findings.set_index(["distal_site", "proximal_site"])
-    assert f.loc[key, "block"] == "not_assessable"
+    assert f.loc[key, "block"] == "not_applicable"
     assert not strict.verified
     lenient = ncs.with_entrapment_sites("efns2010_cidp", exclude=False)
     f = run(sites, lenient).findings.set_index(["distal_site", "proximal_site"])

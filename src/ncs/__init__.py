@@ -5,24 +5,19 @@ The everyday names are here; see the user guide for the tidy input format.
 
 from ncs import normative
 from ncs._version import __version__
-from ncs.analyze import Analysis, analyze
+from ncs.analyze import Analysis, analyze, classify
 from ncs.compare import Comparison, compare
-from ncs.criteria import (
+from ncs.criteria import Citation, Criterion, Scope, SegmentRule, Threshold
+from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
+from ncs.io import read_sites
+from ncs.measures import percent_change, percent_drop
+from ncs.registry import (
     CRITERIA,
     DEFAULT_CRITERIA,
-    Citation,
-    Criterion,
-    Scope,
-    SegmentRule,
-    Threshold,
-    classify,
     get_criteria,
     list_criteria,
     with_entrapment_sites,
 )
-from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
-from ncs.io import read_sites
-from ncs.measures import percent_change, percent_drop
 from ncs.schema import normalize_units, validate
 from ncs.schemes import NerveItem
 from ncs.segments import segments

@@ -430,3 +430,26 @@ class ColumnCache:
         if name in ColumnCache.__slots__ or self.rows is not None:
             raise AttributeError(name)
         return getattr(self.frame, name)
+
+
+def equals_mask(column: pd.Series, value: str) -> np.ndarray:
+    """``column == value`` as plain booleans (missing -> False), for text or categorical."""
+    values = column.array
+    if isinstance(values, pd.Categorical):  # compare codes: no per-call pandas machinery
+        where = code_of(values, value)
+        codes = np.asarray(values.codes)
+        return codes == where if where >= 0 else np.zeros(codes.size, dtype=bool)
+    return np.asarray(column.eq(value).to_numpy(dtype=bool, na_value=False), dtype=bool)
+
+
+def isin_mask(column: pd.Series, values: Sequence[str]) -> np.ndarray:
+    """``column.isin(values)`` as plain booleans (missing -> False)."""
+    array = column.array
+    if isinstance(array, pd.Categorical):
+        wanted = np.zeros(len(array.categories) + 1, dtype=bool)
+        for v in values:
+            where = code_of(array, v)
+            if where >= 0:
+                wanted[where] = True
+        return wanted[np.asarray(array.codes)]  # code -1 (missing) reads the spare last slot
+    return np.asarray(column.isin(list(values)).to_numpy(dtype=bool, na_value=False), dtype=bool)

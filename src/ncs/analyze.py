@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,25 +14,28 @@ import pandas as pd
 
 from ncs._codes import ColumnCache, categorical, fixed, from_codes, table, text_array
 from ncs._version import __version__
-from ncs.criteria import (
-    BLOCK_VALUES,
-    DISPERSION_VALUES,
-    Criterion,
-    SegmentJudgement,
-    category_codes,
-    judge,
-    resolve,
-)
+from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
+from ncs.engine import SegmentJudgement, category_codes, judge
+from ncs.errors import NcsWarning
+from ncs.explain import explain_findings
 from ncs.fwave import nerve_measures
 from ncs.plausibility import COLD_LIMB_VALUES, cold_limb_codes, temperature_limits
 from ncs.provenance import provenance
+from ncs.registry import get_criteria, resolve
 from ncs.schema import checked_sites, empty_rejected
 from ncs.segments import SEGMENT_KEYS, build_segments
 from ncs.summary import summarize
 
-__all__ = ["JSON_SCHEMA_VERSION", "Analysis", "analyze"]
+__all__ = [
+    "JSON_SCHEMA_VERSION",
+    "Analysis",
+    "analyze",
+    "classify",
+    "render_evidence",
+    "render_reasons",
+]
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
 """Version of the ``to_dict()`` / ``to_json()`` layout; bumped on any incompatible change."""
 
 
@@ -62,7 +66,12 @@ class Analysis:
         The keyword arguments of :func:`analyze` that shaped the result besides the criteria
         (``reference``, ``distal_duration_cutoffs``, ``temperature_limits_c``), so sentences
         left out with ``reasons=False`` can be rendered later exactly
-        (:func:`ncs.explain.render_evidence`).
+        (:func:`ncs.analyze.render_evidence`).
+    engine_inputs : dict
+        What the rule engine read besides the tables (per-nerve measures, nerve ids of the
+        segments, each nerve's distal-site row), so :mod:`ncs.compare` can judge again under
+        simulated measurement variability with the same engine. Empty for a result read back
+        from JSON (it is then rebuilt from ``sites``).
     """
 
     sites: pd.DataFrame
@@ -74,6 +83,7 @@ class Analysis:
     meta: dict[str, Any] = field(default_factory=dict)
     rejected: pd.DataFrame = field(default_factory=empty_rejected)
     settings: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    engine_inputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able nested dict with stable keys (``schema_version`` says which layout)."""
@@ -97,8 +107,6 @@ class Analysis:
         """``patients``, with the evidence sentences rendered if ``reasons=False`` left them out."""
         if "evidence" in self.patients.columns:
             return self.patients
-        from ncs.explain import render_evidence
-
         out = self.patients.copy(deep=False)
         out.insert(3, "evidence", render_evidence(self))
         return out
@@ -193,8 +201,8 @@ def analyze(
         both columns out (the text costs more than the judging on large cohorts); every
         verdict, count and evidence label (``evidence_nerve``, ``evidence_segment``,
         ``evidence_rule``) is still there, and the sentences can be rendered later for the
-        rows that matter with :func:`ncs.explain.render_reasons` and
-        :func:`ncs.explain.render_evidence` (``to_dict``/``to_json`` and ``summary`` render
+        rows that matter with :func:`ncs.analyze.render_reasons` and
+        :func:`ncs.analyze.render_evidence` (``to_dict``/``to_json`` and ``summary`` render
         the evidence themselves).
     temperature_limits_c : mapping or float, optional
         Limb temperature limits [°C] for the ``cold_limb`` flag of ``findings`` and
@@ -254,8 +262,8 @@ def analyze(
     )
     seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
     seg_read = ColumnCache(seg)
-    judgements = [judge(c, seg_read, reasons=reasons) for c in crits]
-    findings = _findings(seg_read, judgements)
+    judgements = [judge(c, seg_read) for c in crits]
+    findings = _findings(seg_read, judgements, reasons=reasons)
     nerves, patients = summarize(
         seg_read,
         segment_nerve,
@@ -294,14 +302,29 @@ def analyze(
             "distal_duration_cutoffs": distal_duration_cutoffs,
             "temperature_limits_c": temperature_limits_c,
         },
+        engine_inputs={
+            "measures": measures,
+            "segment_nerve": segment_nerve,
+            "nerve_first_row": _first_rows(sites_read, site_nerve),
+        },
     )
+
+
+def _first_rows(sorted_sites, site_nerve: np.ndarray) -> np.ndarray:
+    """The input row of each nerve's most distal site."""
+    if not len(site_nerve):
+        return np.zeros(0, dtype=np.int64)
+    first = np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]])
+    return sorted_sites["input_row"].to_numpy(dtype=np.int64)[first]
 
 
 FINDING_KEYS: tuple[str, ...] = SEGMENT_KEYS
 """The segment keys each finding repeats (with its ``criterion``)."""
 
 
-def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataFrame:
+def _findings(
+    seg: pd.DataFrame, judgements: list[SegmentJudgement], *, reasons: bool = True
+) -> pd.DataFrame:
     """All criteria's findings in one table: criterion by criterion, segment order within."""
     k = len(judgements)
     n = len(seg)
@@ -316,8 +339,8 @@ def _findings(seg: pd.DataFrame, judgements: list[SegmentJudgement]) -> pd.DataF
     disp = np.concatenate([j.disp_code for j in judgements])
     data["block"] = fixed(category_codes(block, BLOCK_VALUES), BLOCK_VALUES)
     data["dispersion"] = fixed(category_codes(disp, DISPERSION_VALUES), DISPERSION_VALUES)
-    if judgements and isinstance(judgements[0].reason, np.ndarray):
-        data["reason"] = text_array(np.concatenate([j.reason for j in judgements]))
+    if reasons:
+        data["reason"] = text_array(np.concatenate([explain_findings(j, seg) for j in judgements]))
     return table(data, k * n)
 
 
@@ -327,3 +350,155 @@ def _uses_reference(crit: Criterion) -> bool:
         return True
     rules = (*crit.block, *crit.dispersion_rules)
     return any(t.of for r in rules for t in (*r.thresholds, *r.preconditions))
+
+
+def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame:
+    """Judge every segment under one criterion.
+
+    Parameters
+    ----------
+    criterion : str or Criterion
+        Id from :data:`ncs.CRITERIA` or a custom :class:`~ncs.criteria.Criterion`.
+    segments : pandas.DataFrame
+        Output of :func:`ncs.segments` (with ``amp_lln_mv`` where a rule is relative to it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same row order as ``segments``: the segment keys, ``criterion``, ``block``
+        (:data:`~ncs.criteria.BLOCK_VALUES`), ``dispersion``
+        (:data:`~ncs.criteria.DISPERSION_VALUES`) and ``reason``, one sentence with the
+        numbers and the rule that decided.
+
+    Notes
+    -----
+    See :func:`ncs.engine.judge` for the logic: three-valued (Kleene), strongest block rule
+    first, ``not_applicable`` where the rule excludes the segment, ``not_assessable`` where
+    the data do not tell.
+
+    References
+    ----------
+    .. [1] Katz JS, et al. Neurology 2002;58:615-620, as applied in Simon NG, et al.
+       Neurology 2013;81:2116-2120.
+    .. [2] Bouche P, Léger JM, et al. J Neurol Neurosurg Psychiatry 1995 (supplement).
+    """
+    crit = get_criteria(criterion)
+    j = judge(crit, segments)
+    keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference"]
+    out = segments[keys].copy()
+    out["criterion"] = pd.array([crit.id] * len(out), dtype="string")
+    out["block"] = pd.Categorical.from_codes(
+        category_codes(j.block_code, BLOCK_VALUES), categories=list(BLOCK_VALUES)
+    )
+    out["dispersion"] = pd.Categorical.from_codes(
+        category_codes(j.disp_code, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
+    )
+    out["reason"] = pd.array(explain_findings(j, segments).astype(object), dtype="string")
+    return out
+
+
+def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd.Series:
+    """Reason sentences for some or all findings, rendered on demand.
+
+    The batch path (``ncs.analyze(..., reasons=False)``, :mod:`ncs.batch`, :mod:`ncs.dask`)
+    leaves sentences out of ``findings``; this renders them afterwards for the rows that
+    matter (for example the positive findings of a few patients), by judging those segments
+    again (judging is row-local, so the sentences are the ones a full run writes).
+
+    Parameters
+    ----------
+    result : Analysis
+        The analysis the findings come from.
+    findings : pandas.DataFrame, optional
+        Rows of ``result.findings`` with their original index labels (filter, do not reset
+        the index). Default: every finding.
+
+    Returns
+    -------
+    pandas.Series
+        ``string`` dtype, one sentence per row of ``findings``, with its index.
+
+    Examples
+    --------
+    >>> import ncs, ncs.simulate
+    >>> from ncs.analyze import render_reasons
+    >>> sites = ncs.simulate.cohort(3, seed=1)
+    >>> lean = ncs.analyze(sites, reasons=False)
+    >>> "reason" in lean.findings.columns
+    False
+    >>> some = lean.findings[lean.findings["block"] == "yes"]
+    >>> full = ncs.analyze(sites)
+    >>> render_reasons(lean, some).equals(full.findings.loc[some.index, "reason"])
+    True
+    """
+    table_ = result.findings if findings is None else findings
+    n_seg = len(result.segments)
+    labels_ = table_.index.to_numpy(dtype=np.int64)
+    seg_row = labels_ % n_seg if n_seg else labels_
+    crit_of = {c.id: c for c in result.criteria}
+    out = np.empty(len(table_), dtype=np.dtypes.StringDType())
+    criterion = table_["criterion"].to_numpy(dtype=object)
+    for cid in pd.unique(criterion):
+        sel = np.flatnonzero(criterion == cid)
+        rows = seg_row[sel]
+        chosen = result.segments.iloc[rows].reset_index(drop=True)
+        out[sel] = explain_findings(judge(crit_of[cid], chosen), chosen)
+    return pd.Series(out.astype(object), index=table_.index, dtype="string", name="reason")
+
+
+def render_evidence(result: Analysis, patients: pd.DataFrame | None = None) -> pd.Series:
+    """Patient evidence sentences, rendered on demand.
+
+    ``ncs.analyze(..., reasons=False)`` (and the batch and Dask paths) leave
+    ``patients.evidence`` out; the evidence labels and counts are there either way. This
+    renders the sentences for some or all patients by analysing those patients' sites again
+    with sentences on (each patient is judged on their own rows only, so the sentences are
+    the ones a full run writes), under the same criteria and settings.
+
+    Parameters
+    ----------
+    result : Analysis
+        The analysis the patients come from.
+    patients : pandas.DataFrame, optional
+        Rows of ``result.patients`` (filter, do not reset the index). Default: every row.
+
+    Returns
+    -------
+    pandas.Series
+        ``string`` dtype, one sentence per row of ``patients``, with its index.
+
+    Examples
+    --------
+    >>> import ncs, ncs.simulate
+    >>> from ncs.analyze import render_evidence
+    >>> sites = ncs.simulate.cohort(3, seed=1)
+    >>> lean = ncs.analyze(sites, reasons=False)
+    >>> "evidence" in lean.patients.columns
+    False
+    >>> full = ncs.analyze(sites)
+    >>> render_evidence(lean).equals(full.patients["evidence"])
+    True
+    """
+    table_ = result.patients if patients is None else patients
+    out = pd.Series(pd.array([], dtype="string"), name="evidence")
+    if table_.empty:
+        return out.reindex(table_.index)
+    if "evidence" in table_.columns:
+        return table_["evidence"].astype("string")
+    ids = pd.unique(table_["patient_id"].astype(object))
+    sites = result.sites
+    chosen = sites[sites["patient_id"].astype(object).isin(ids)]
+    with warnings.catch_warnings():  # the first run warned already
+        warnings.simplefilter("ignore", NcsWarning)
+        again = analyze(chosen, criteria=result.criteria, errors="collect", **result.settings)
+    done = again.patients
+    key = pd.MultiIndex.from_arrays(
+        [done["patient_id"].astype(object), done["scheme"].astype(object)]
+    )
+    where = key.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [table_["patient_id"].astype(object), table_["scheme"].astype(object)]
+        )
+    )
+    text = np.append(done["evidence"].to_numpy(dtype=object), pd.NA)[where]  # -1: not found
+    return pd.Series(text, index=table_.index, dtype="string", name="evidence")

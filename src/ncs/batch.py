@@ -282,8 +282,8 @@ def analyze_file(
         Write the sentences, ``findings.reason`` and ``patients.evidence`` (slow on large
         cohorts). Without them the patients keep their evidence labels and counts
         (``evidence_nerve``, ``evidence_segment``, ``evidence_rule``,
-        ``n_positive_findings``); :func:`ncs.explain.render_reasons` and
-        :func:`ncs.explain.render_evidence` render sentences afterwards.
+        ``n_positive_findings``); :func:`ncs.analyze.render_reasons` and
+        :func:`ncs.analyze.render_evidence` render sentences afterwards.
     progress : bool, optional
         Draw a progress bar on stderr; default: only when stderr is a terminal.
     pseudonymize_key : bytes or str, optional

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
-from ncs.criteria import CRITERIA, DEFAULT_CRITERIA
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
 from ncs.io import from_json, read_sites
+from ncs.registry import CRITERIA, DEFAULT_CRITERIA
 
 __all__ = ["main"]
 

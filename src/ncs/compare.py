@@ -30,22 +30,39 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ncs import _text as tx
 from ncs.analyze import FINDING_KEYS, Analysis, _records, analyze
 from ncs.criteria import (
-    _CODE_NA,
-    _CODE_NO,
-    _CODE_PROBABLE,
-    _CODE_YES,
-    MEASURE_LABELS,
+    BLOCK_VALUES,
+    DISPERSION_VALUES,
     Citation,
     Criterion,
     SegmentRule,
     Threshold,
 )
+from ncs.engine import (
+    NO,
+    NOT_APPLICABLE,
+    NOT_ASSESSABLE,
+    PROBABLE,
+    YES,
+    RuleOutcome,
+    SegmentJudgement,
+    category_codes,
+    item_codes,
+    judge,
+    patient_verdicts,
+    segment_items,
+    threshold_bounds,
+    threshold_truth,
+    threshold_values,
+)
 from ncs.errors import ValidationError
-from ncs.explain import _S, _add, format_number, join_strings
-from ncs.measures import FALSE, TRUE, UNKNOWN, percent_change, percent_drop, truth
+from ncs.explain import format_number, threshold_words
+from ncs.labels import MEASURE_LABELS
+from ncs.measures import FALSE, TRUE, UNKNOWN, percent_change, percent_drop
 from ncs.schema import NERVE_KEYS
+from ncs.summary import nerve_context
 
 __all__ = [
     "CLASSES",
@@ -58,9 +75,10 @@ __all__ = [
     "wilson_interval",
 ]
 
-CLASSES: tuple[str, ...] = ("positive", "negative", "not_assessable")
-"""Categories every scheme's findings are mapped to for agreement (patients: the third one
-is ``indeterminate``)."""
+CLASSES: tuple[str, ...] = ("positive", "negative", "not_applicable", "not_assessable")
+"""Categories every scheme's segment and nerve findings are mapped to for agreement:
+``not_applicable`` where the scheme's rule excludes the segment, ``not_assessable`` where the
+data do not tell (patients use ``positive``, ``negative``, ``indeterminate``)."""
 
 _PATIENT_CLASSES: tuple[str, ...] = ("positive", "negative", "indeterminate")
 
@@ -172,9 +190,9 @@ DEFAULT_VARIABILITY = KONG2009
 ROBUSTNESS_LABELS: tuple[str, ...] = (
     "robust_yes",
     "robust_no",
+    "robust_not_applicable",
     "borderline",
     "not_assessable",
-    "not_simulated",
 )
 """Values of the ``robustness`` columns."""
 
@@ -308,74 +326,26 @@ def wilson_interval(successes: Any, n: Any, confidence: float = 0.95) -> tuple[A
 
 
 # --------------------------------------------------------------------------------------
-# Re-judging from threshold truths (generic over Criterion data)
+# The engine's outcomes as agreement classes
 # --------------------------------------------------------------------------------------
 
 
 def _rules(crit: Criterion) -> list[tuple[str, int, SegmentRule]]:
     """(kind, index, rule) for every rule of a criterion: block rules, then dispersion."""
     out = [("block", i, r) for i, r in enumerate(crit.block)]
-    if crit.dispersion is not None:
-        out.append(("dispersion", 0, crit.dispersion))
+    out += [("dispersion", i, r) for i, r in enumerate(crit.dispersion_rules)]
     return out
 
 
-def _combine(rule: SegmentRule, codes: list[np.ndarray]) -> np.ndarray:
-    combine = np.maximum if rule.combine == "any" else np.minimum
-    out = codes[0]
-    for c in codes[1:]:
-        out = combine(out, c)
-    return out
-
-
-def _block_code(crit: Criterion, rule_truths: list[np.ndarray]) -> np.ndarray:
-    """Block codes from the block rules' truth codes (strongest rule first), as ``judge``."""
-    shape = rule_truths[0].shape
-    code = np.full(shape, _CODE_NA, dtype=np.int8)
-    decided = np.zeros(shape, dtype=bool)
-    ruled_out = np.ones(shape, dtype=bool)
-    for rule, r in zip(crit.block, rule_truths, strict=True):
-        met = (r == TRUE) & ~decided
-        code[met] = _CODE_YES if rule.outcome == "yes" else _CODE_PROBABLE
-        decided |= met
-        ruled_out &= r == FALSE
-    code[~decided & ruled_out] = _CODE_NO
-    return code
-
-
-def _disp_code(r: np.ndarray) -> np.ndarray:
-    return np.where(r == TRUE, _CODE_YES, np.where(r == FALSE, _CODE_NO, _CODE_NA)).astype(np.int8)
-
-
-def _threshold_truth(t: Threshold, measures: Mapping[str, np.ndarray]) -> np.ndarray:
-    return truth(measures[t.measure], t.op, t.value, absolute=t.absolute)
-
-
-def _codes(
-    crit: Criterion, measures: Mapping[str, np.ndarray], distal_absent: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(block, dispersion) codes of a criterion on arrays of any shape."""
-    block_truths = [
-        _combine(rule, [_threshold_truth(t, measures) for t in rule.thresholds])
-        for rule in crit.block
-    ]
-    block = _block_code(crit, block_truths)
-    if crit.dispersion is not None:
-        d = crit.dispersion
-        disp = _disp_code(_combine(d, [_threshold_truth(t, measures) for t in d.thresholds]))
-    else:
-        disp = np.full(block.shape, _CODE_NA, dtype=np.int8)
-    block[..., distal_absent] = _CODE_NA
-    disp[..., distal_absent] = _CODE_NA
-    return block, disp
-
-
-def _segment_class(block_code: np.ndarray) -> np.ndarray:
-    """Block code -> index in :data:`CLASSES` (positive, negative, not_assessable)."""
-    return np.where(block_code >= _CODE_PROBABLE, 0, np.where(block_code == _CODE_NO, 1, 2))
+def _segment_class(code: np.ndarray) -> np.ndarray:
+    """Outcome code -> index in :data:`CLASSES`."""
+    return np.select([code >= PROBABLE, code == NO, code == NOT_APPLICABLE], [0, 1, 2], 3).astype(
+        np.int8
+    )
 
 
 def _measures_of(segments: pd.DataFrame, crits: Iterable[Criterion]) -> dict[str, np.ndarray]:
+    """The raw segment measures the criteria's thresholds read."""
     names = {t.measure for c in crits for _, _, r in _rules(c) for t in r.thresholds}
     return {m: segments[m].to_numpy(dtype=float, na_value=np.nan) for m in names}
 
@@ -592,7 +562,7 @@ def compare(
     if isinstance(sites_or_analysis, Analysis):
         result = sites_or_analysis
         if criteria is not None:
-            from ncs.criteria import resolve
+            from ncs.registry import resolve
 
             wanted = [c.id for c in resolve(criteria)]
             have = {c.id: c for c in result.criteria}
@@ -615,15 +585,10 @@ def compare(
     n_seg = len(seg)
     measures = _measures_of(seg, crits)
     distal_absent = (seg["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
-    # The analysis' own findings are the truth; re-applying the thresholds (needed for margins
-    # and simulation) must reproduce them. Where it does not (a rule this module does not
-    # know, e.g. a precondition), those findings are reported but not simulated.
-    base = _findings_codes(result, crits, n_seg)
-    rejudged = {c.id: _codes(c, measures, distal_absent) for c in crits}
-    unsupported = {
-        c.id: (rejudged[c.id][0] != base[c.id][0]) | (rejudged[c.id][1] != base[c.id][1])
-        for c in crits
-    }
+    # one engine: the analysis' findings are the engine's outcomes on these segments, and the
+    # margins and the simulation ask the same engine what-if questions
+    judged = {c.id: judge(c, seg) for c in crits}
+    base = {k: (j.block_code, j.disp_code) for k, j in judged.items()}
 
     wide_segments = _wide_segments(seg, crits, base, measures, distal_absent)
     wide_nerves = _wide_nerves(result, crits)
@@ -636,13 +601,11 @@ def compare(
         crits, wide_segments, wide_nerves, wide_patients, confidence
     )
     accuracy = _accuracy(crits, wide_patients, confidence) if diagnosis is not None else None
-    margins, margin_parts = _margins(seg, crits, measures, distal_absent, rejudged, unsupported)
+    margins, margin_parts = _margins(seg, crits, measures, distal_absent, judged)
     robustness, patient_robustness = _robustness(
         result,
         crits,
-        base,
-        rejudged,
-        unsupported,
+        judged,
         margin_parts,
         variability,
         n_draws,
@@ -683,33 +646,6 @@ def _variability(cv: Mapping[str, float] | Variability | None) -> Variability:
     return Variability(cv=dict(cv), notes="given by the caller")
 
 
-def _findings_codes(result: Analysis, crits: tuple[Criterion, ...], n: int) -> dict[str, Any]:
-    """(block, dispersion) codes of the analysis' findings per criterion, in segment order."""
-    from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES
-
-    to_code = {"yes": _CODE_YES, "probable": _CODE_PROBABLE, "no": _CODE_NO}
-    lut = np.array([to_code.get(v, _CODE_NA) for v in BLOCK_VALUES], dtype=np.int8)
-    lut_disp = np.array([to_code.get(v, _CODE_NA) for v in DISPERSION_VALUES], dtype=np.int8)
-    f = result.findings
-    out = {}
-    for c in crits:
-        rows = f[f["criterion"] == c.id]
-        keys_equal = len(rows) == n and all(
-            np.array_equal(
-                rows[k].to_numpy(dtype=object), result.segments[k].to_numpy(dtype=object)
-            )
-            for k in SEGMENT_KEYS
-        )
-        if not keys_equal:  # not in segment order: align on the keys
-            rows = result.segments[list(SEGMENT_KEYS)].merge(
-                rows, on=list(SEGMENT_KEYS), how="left", validate="one_to_one"
-            )
-        block = pd.Categorical(rows["block"], categories=list(BLOCK_VALUES))
-        disp = pd.Categorical(rows["dispersion"], categories=list(DISPERSION_VALUES))
-        out[c.id] = (lut[np.asarray(block.codes)], lut_disp[np.asarray(disp.codes)])
-    return out
-
-
 def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int8), categories=list(categories))
 
@@ -725,13 +661,11 @@ def _value_phrase(measure: str, values: np.ndarray) -> np.ndarray:
     label = MEASURE_LABELS.get(measure, measure)
     unit = "%" if measure.endswith("_pct") else ""
     if measure.endswith("_drop_pct"):
-        verb = np.where(values < 0, " rose ", " fell ").astype(_S)
-        text = _add(
-            np.full(values.shape, label, dtype=_S), verb, format_number(np.abs(values)), unit
-        )
+        verb = tx.where(values < 0, " rose ", " fell ")
+        text = tx.join(tx.strings(label, len(values)), verb, format_number(np.abs(values)), unit)
     else:
-        text = _add(f"{label} ", format_number(values, signed=True), unit)
-    return np.where(np.isnan(values), f"{label} unknown", text).astype(_S)
+        text = tx.join(f"{label} ", format_number(values, signed=True), unit)
+    return tx.where(np.isnan(values), f"{label} unknown", text)
 
 
 def _threshold_words(t: Threshold) -> str:
@@ -740,22 +674,24 @@ def _threshold_words(t: Threshold) -> str:
     return f"{change}{_OP_WORDS[t.op]} {t.value:g}{unit}"
 
 
-def _decisive(crit: Criterion, truths: dict[Threshold, np.ndarray], base: np.ndarray, absent):
-    """Per block threshold: does flipping its (known) result alone change the block code?"""
+def _decisive(
+    crit: Criterion, seg: pd.DataFrame, j: SegmentJudgement
+) -> dict[tuple[str, int, int], np.ndarray]:
+    """Per threshold: does flipping its (known) result alone change the outcome? Asked of
+    the engine itself (:func:`ncs.engine.judge` with ``flip``)."""
     out = {}
-    for rule in crit.block:
-        for t in rule.thresholds:
-            flipped = dict(truths)
-            v = truths[t]
-            flipped[t] = np.where(v == TRUE, FALSE, np.where(v == FALSE, TRUE, UNKNOWN))
-            rule_truths = [_combine(r, [flipped[x] for x in r.thresholds]) for r in crit.block]
-            code = _block_code(crit, rule_truths)
-            out[t] = (code != base) & ~absent
+    for kind, i, rule in _rules(crit):
+        base = j.block_code if kind == "block" else j.disp_code
+        for k in range(len(rule.thresholds)):
+            flipped = judge(crit, seg, flip=(kind, i, k))
+            code = flipped.block_code if kind == "block" else flipped.disp_code
+            out[(kind, i, k)] = code != base
     return out
 
 
 def _why(
     crits: tuple[Criterion, ...],
+    seg: pd.DataFrame,
     measures: Mapping[str, np.ndarray],
     base: Mapping[str, tuple[np.ndarray, np.ndarray]],
     absent: np.ndarray,
@@ -772,6 +708,7 @@ def _why(
     if not idx.size:
         return full
     # only the discordant rows are worded
+    seg = seg.iloc[idx].reset_index(drop=True)
     measures = {m: v[idx] for m, v in measures.items()}
     base = {k: (b[idx], d[idx]) for k, (b, d) in base.items()}
     absent = absent[idx]
@@ -781,9 +718,9 @@ def _why(
         cls = _segment_class(base[c.id][0])
         for r in c.block:
             for t in r.thresholds:
-                tr = _threshold_truth(t, measures)
+                tr = threshold_truth(t, seg)
                 carries = ((cls == 0) & (tr == TRUE)) | ((cls == 1) & (tr == FALSE))
-                carries |= (cls == 2) & (tr == UNKNOWN)
+                carries |= (cls == 3) & (tr == UNKNOWN)
                 per_measure.setdefault(t.measure, []).append((c, t, tr, carries))
     for measure, items in per_measure.items():
         include = ~absent & np.logical_or.reduce([x[3] for x in items])
@@ -801,25 +738,45 @@ def _why(
         joined = parts[0]
         for p in parts[1:]:
             sep = np.where((joined != "") & (p != ""), ", ", "")
-            joined = join_strings(joined, sep, p)
+            joined = tx.join_objects(joined, sep, p)
         values = measures[measure]
         label = MEASURE_LABELS.get(measure, measure)
         users = ", ".join(dict.fromkeys(c.short for c, *_ in items))
         clause = np.where(
             np.isnan(values),
             f"{label} unknown (used by {users})",
-            join_strings(_value_phrase(measure, values).astype(object), ": ", joined),
+            tx.join_objects(_value_phrase(measure, values).astype(object), ": ", joined),
         )
         clause = np.where(include, clause, "")
         sep = np.where((why != "") & (clause != ""), "; ", "")
-        why = join_strings(why, sep, clause)
+        why = tx.join_objects(why, sep, clause)
+    for c in crits:  # schemes whose rules exclude the segment say why
+        excluded = _segment_class(base[c.id][0]) == 2
+        if not excluded.any():
+            continue
+        clause = np.where(excluded & ~absent, _exclusion_words(c, seg), "")
+        sep = np.where((why != "") & (clause != ""), "; ", "")
+        why = tx.join_objects(why, sep, clause)
     full[idx] = np.where(absent, "no response at the distal site", why)
     return full
 
 
-def _wide_segments(seg, crits, base, measures, absent) -> pd.DataFrame:
-    from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, category_codes
+def _exclusion_words(crit: Criterion, seg: pd.DataFrame) -> np.ndarray:
+    """'not applicable for EAN/PNS 2021 CIDP (tibial nerve excluded from CB)' per segment."""
+    from ncs.engine import WHY_PRECONDITION
 
+    j = judge(crit, seg)
+    notes = (
+        "; ".join(dict.fromkeys(r.scope.note for r in crit.block if r.scope.note))
+        or crit.scope.note
+    )
+    pre = "; ".join(dict.fromkeys(t.describe() for r in crit.block for t in r.preconditions))
+    scope_text = f"not applicable for {crit.short}" + (f" ({notes})" if notes else "")
+    pre_text = f"not applicable for {crit.short}" + (f" (needs {pre})" if pre else "")
+    return np.where(j.block.why == WHY_PRECONDITION, pre_text, scope_text).astype(object)
+
+
+def _wide_segments(seg, crits, base, measures, absent) -> pd.DataFrame:
     data: dict[str, Any] = {k: seg[k] for k in SEGMENT_KEYS}
     for m in ("amp_drop_pct", "area_drop_pct", "dur_change_pct"):
         data[m] = seg[m]
@@ -834,7 +791,7 @@ def _wide_segments(seg, crits, base, measures, absent) -> pd.DataFrame:
     stacked = np.stack(classes) if classes else np.zeros((0, len(seg)), dtype=int)
     discordant = (stacked != stacked[0]).any(axis=0) if len(crits) else np.zeros(len(seg), bool)
     data["discordant"] = discordant
-    data["why"] = pd.array(_why(crits, measures, base, absent, discordant), dtype="string")
+    data["why"] = pd.array(_why(crits, seg, measures, base, absent, discordant), dtype="string")
     return pd.DataFrame(data).reset_index(drop=True)
 
 
@@ -865,7 +822,7 @@ def _first_discordant(disc, groups, keys, discordant) -> np.ndarray:
         why=("why", "first"),
     )
     first = first.reset_index()
-    text = join_strings(
+    text = tx.join_objects(
         first["n"].astype(str).to_numpy(),
         " segment(s) judged differently, e.g. ",
         first["first_nerve"].to_numpy(dtype=object),
@@ -1072,7 +1029,7 @@ def _agreement(crits, wide_seg, wide_nerves, wide_patients, confidence):
     for level, cls, cats in levels:
         for ca, cb in itertools.combinations(crits, 2):
             a, b = cls[ca.id], cls[cb.id]
-            full = _pair_table(a, b, 3)
+            full = _pair_table(a, b, len(cats))
             add(level, ca.id, cb.id, "all", full, cats, cats, 0)
             add(
                 level,
@@ -1114,9 +1071,9 @@ def _agreement(crits, wide_seg, wide_nerves, wide_patients, confidence):
 
 def _code_of_block(values: np.ndarray) -> np.ndarray:
     return np.select(
-        [values == "yes", values == "probable", values == "no"],
-        [_CODE_YES, _CODE_PROBABLE, _CODE_NO],
-        _CODE_NA,
+        [values == "yes", values == "probable", values == "no", values == "not_applicable"],
+        [YES, PROBABLE, NO, NOT_APPLICABLE],
+        NOT_ASSESSABLE,
     ).astype(np.int8)
 
 
@@ -1190,20 +1147,22 @@ def _accuracy(crits, wide_patients: pd.DataFrame, confidence: float) -> pd.DataF
 # ---------------------------------------------------------------- margins
 
 
-def _flip_value(t: Threshold, seg: pd.DataFrame, values: np.ndarray) -> tuple[np.ndarray, str]:
+def _flip_value(
+    t: Threshold, seg: pd.DataFrame, values: np.ndarray, bound: np.ndarray
+) -> tuple[np.ndarray, str]:
     """Proximal value at which the threshold's result changes (NaN if not derivable)."""
     n = len(values)
     source = _MEASURE_SOURCES.get(t.measure)
-    if source is None:
+    if source is None or t.of is not None:
         return np.full(n, np.nan), ""
     _, distal_col, _, kind, unit = source
     distal = seg[distal_col].to_numpy(dtype=float, na_value=np.nan)
     distal = np.where(distal > 0, distal, np.nan)
     if kind == "drop":
-        flip = distal * (1 - t.value / 100)
+        flip = distal * (1 - bound / 100)
     else:
         sign = np.where(values < 0, -1.0, 1.0) if t.absolute else 1.0
-        flip = distal * (1 + sign * t.value / 100)
+        flip = distal * (1 + sign * bound / 100)
     return np.where(np.isnan(values), np.nan, flip), unit
 
 
@@ -1244,23 +1203,23 @@ def _constant_columns(labels: list[Any], n: int) -> pd.Categorical:
 
 
 def _margins(
-    seg, crits, measures, absent, rejudged, unsupported
+    seg, crits, measures, absent, judged: Mapping[str, SegmentJudgement]
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """The long margins table, and its parts (one dict of arrays per threshold).
 
-    ``decisive`` is False where the thresholds do not reproduce the analysis' finding.
+    ``decisive``: the engine's outcome changes when this threshold's result alone flips.
     """
     n = len(seg)
     parts: list[dict[str, Any]] = []
     for c in crits:
-        truths = {t: _threshold_truth(t, measures) for _, _, r in _rules(c) for t in r.thresholds}
-        decisive = _decisive(c, truths, rejudged[c.id][0], absent | unsupported[c.id])
+        decisive = _decisive(c, seg, judged[c.id])
         for kind, i, rule in _rules(c):
-            for t in rule.thresholds:
+            for k, t in enumerate(rule.thresholds):
                 v = measures[t.measure]
-                compared = np.abs(v) if t.absolute else v
-                sign = 1.0 if t.op in (">", ">=") else -1.0
-                flip, unit = _flip_value(t, seg, v)
+                compared = threshold_values(t, seg)
+                ops, bound = threshold_bounds(t, seg)
+                sign = np.where(np.isin(ops, [">", ">="]), 1.0, -1.0)
+                flip, unit = _flip_value(t, seg, v, bound)
                 parts.append(
                     {
                         "criterion": c.id,
@@ -1268,23 +1227,25 @@ def _margins(
                         "rule": f"{kind}[{i}]",
                         "rule_name": rule.name,
                         "threshold_obj": t,
+                        "ops": ops,
+                        "bound": bound,
                         "unit": unit,
                         "value": v,
-                        "met": truths[t],
-                        "margin_points": np.round(sign * (compared - t.value), 9),
-                        "decisive": decisive.get(t, np.zeros(n, dtype=bool)) & ~absent,
+                        "met": threshold_truth(t, seg),
+                        "margin_points": np.round(sign * (compared - bound), 9),
+                        "decisive": decisive[(kind, i, k)] & ~absent,
                         "flip_proximal": np.where(absent, np.nan, flip),
                     }
                 )
-    k = len(parts)
-    data: dict[str, Any] = _key_columns(seg, k)
+    n_parts = len(parts)
+    data: dict[str, Any] = _key_columns(seg, n_parts)
     data["criterion"] = _constant_columns([p["criterion"] for p in parts], n)
     data["rule"] = _constant_columns([p["rule"] for p in parts], n)
     data["rule_name"] = _constant_columns([p["rule_name"] for p in parts], n)
     data["measure"] = _constant_columns([p["threshold_obj"].measure for p in parts], n)
     data["value"] = _concat([p["value"] for p in parts], float)
-    data["op"] = _constant_columns([p["threshold_obj"].op for p in parts], n)
-    data["threshold"] = np.repeat([p["threshold_obj"].value for p in parts], n).astype(float)
+    data["op"] = pd.Categorical(_concat([p["ops"] for p in parts], object))
+    data["threshold"] = _concat([p["bound"] for p in parts], float)
     data["absolute"] = np.repeat([p["threshold_obj"].absolute for p in parts], n).astype(bool)
     met = _concat([p["met"] for p in parts], np.int8)
     data["met"] = pd.Categorical.from_codes(met, categories=["no", "unknown", "yes"])
@@ -1320,9 +1281,11 @@ def _margin_summary(
         flip = np.where(has, np.stack([p["flip_proximal"] for p in own])[best, cols], np.nan)
         code = base[c.id][0]
         outcome = np.select(
-            [code >= _CODE_PROBABLE, code == _CODE_NO], ["block", "no block"], "not assessable"
-        ).astype(_S)
-        text = _add(outcome, ": no single measure's change would flip it")
+            [code >= PROBABLE, code == NO, code == NOT_APPLICABLE],
+            ["block", "no block", "not applicable"],
+            "not assessable",
+        ).astype(tx.S)
+        text = tx.join(outcome, ": no single measure's change would flip it")
         measure = np.full(n, "", dtype=object)
         unit = np.full(n, "", dtype=object)
         for j, p in enumerate(own):
@@ -1332,20 +1295,26 @@ def _margin_summary(
             t = p["threshold_obj"]
             measure[sel] = t.measure
             unit[sel] = p["unit"]
-            bound = f"{'|change| ' if t.absolute else ''}{t.op}{t.value:g}%"
-            piece = _add(
+            which, _, texts = threshold_words(t, seg)
+            change = "|change| " if t.absolute else ""
+            bound = tx.words([f", threshold {change}{b})" for b in texts], which[sel])
+            piece = tx.join(
                 outcome[sel],
                 " by ",
                 format_number(points[sel], 1),
                 " points (",
                 _value_phrase(t.measure, p["value"][sel]),
-                f", threshold {bound})",
+                bound,
             )
             if p["unit"]:
-                flip_text = _add("; would flip at ", format_number(flip[sel], 2), f" {p['unit']}")
-                piece = _add(piece, np.where(np.isnan(flip[sel]), "", _add(flip_text, " proximal")))
+                flip_text = tx.join(
+                    "; would flip at ", format_number(flip[sel], 2), f" {p['unit']}"
+                )
+                piece = tx.join(
+                    piece, np.where(np.isnan(flip[sel]), "", tx.join(flip_text, " proximal"))
+                )
             text[sel] = piece
-        text = np.where(code == _CODE_NA, "not assessable", text).astype(_S)
+        text = np.where(code == NOT_ASSESSABLE, "not assessable", text).astype(tx.S)
         out[c.id] = {
             "nearest_measure": np.where(has, measure, None),
             "margin_points": points,
@@ -1362,33 +1331,117 @@ def _margin_summary(
 _BLOCK_CELLS = 1_000_000
 
 
+def _nerve_setup(result: Analysis, crits: tuple[Criterion, ...]) -> dict[str, Any]:
+    """Per-nerve ids and measures the engine reads for the patient rules, as the analysis
+    had them (rebuilt from ``result.sites`` for a result read back from JSON)."""
+    inputs = result.engine_inputs
+    if not inputs:
+        inputs = analyze(
+            result.sites, criteria=crits, reasons=False, **result.settings
+        ).engine_inputs
+    nv = result.nerves
+    first = nv[nv["scheme"] == crits[0].id]
+    codes = np.asarray(pd.Categorical(first["patient_id"].astype(object)).codes)
+    new_patient = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
+    nerve_patient = np.cumsum(new_patient) - 1
+    return {
+        "measures": inputs["measures"],
+        "segment_nerve": np.asarray(inputs["segment_nerve"], dtype=np.int64),
+        "nerve_first_row": np.asarray(inputs["nerve_first_row"], dtype=np.int64),
+        "nerve_patient": nerve_patient.astype(np.int64),
+        "n_patients": int(nerve_patient[-1]) + 1 if len(nerve_patient) else 0,
+        "names": first["nerve"].to_numpy(dtype=object),
+    }
+
+
+def _flatten(j: SegmentJudgement) -> SegmentJudgement:
+    """A judgement over (draws, segments) as one long run of segments, draw after draw."""
+
+    def flat(o: RuleOutcome) -> RuleOutcome:
+        k = o.status.shape[0]
+        return RuleOutcome(
+            o.code.reshape(-1),
+            o.deciding_rule.reshape(-1),
+            o.why.reshape(-1),
+            o.status.reshape(k, o.code.size),
+        )
+
+    return SegmentJudgement(j.criterion, flat(j.block), flat(j.dispersion))
+
+
+def _patient_classes(
+    crit: Criterion,
+    j: SegmentJudgement,
+    setup: Mapping[str, Any],
+    distal_amplitude: np.ndarray | None,
+    amp_drop: np.ndarray,
+) -> np.ndarray:
+    """Patient verdict class (0 positive, 1 negative, 2 indeterminate) per draw and patient,
+    from the engine's own patient rule on the drawn segment outcomes (shape (draws, n))."""
+    n_draws = j.block_code.shape[0]
+    n_nerves = len(setup["nerve_patient"])
+    n_p = setup["n_patients"]
+    draw = np.arange(n_draws)[:, None]
+    measures = {k: np.tile(v, n_draws) for k, v in setup["measures"].items()}
+    if distal_amplitude is not None:
+        measures["distal_amplitude_mv"] = distal_amplitude.reshape(-1)
+    ctx = nerve_context(
+        crit,
+        measures,
+        (draw * n_p + setup["nerve_patient"][None, :]).reshape(-1),
+        n_draws * n_p,
+        np.tile(setup["names"], n_draws),
+        (draw * n_nerves + setup["segment_nerve"][None, :]).reshape(-1),
+        None,
+    )
+    flat = _flatten(j)
+    seg_items = segment_items(flat, ctx)
+    items = item_codes(crit, ctx, seg_items)
+    verdicts = patient_verdicts(crit, flat, ctx, items, seg_items, amp_drop.reshape(-1))
+    lut = np.array(
+        [_PATIENT_CLASSES.index(crit.verdict_classes.get(v, "positive")) for v in crit.verdicts],
+        dtype=np.int8,
+    )
+    return lut[verdicts.level].reshape(n_draws, n_p)
+
+
 def _simulate(
     result: Analysis,
     crits: tuple[Criterion, ...],
-    base: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    base_seg_class: Mapping[str, np.ndarray],
+    base_pat_class: Mapping[str, np.ndarray],
     variability: Variability,
     n_draws: int,
     seed: int,
-    segment_patient: np.ndarray,
-    n_patients: int,
+    setup: Mapping[str, Any],
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Share of draws in which each segment's block class and each patient's class hold."""
+    """Number of draws in which each segment's class and each patient's class hold.
+
+    Every draw is judged by the engine itself (:func:`ncs.engine.judge` on the drawn
+    measures, then the scheme's nerve items and patient rule), so preconditions, scopes and
+    nerve counts are simulated exactly as analysed.
+    """
     seg = result.segments
     n = len(seg)
-    n_rows = len(result.sites)
+    n_p = setup["n_patients"]
     distal_row = seg["distal_row"].to_numpy(dtype=np.int64)
     proximal_row = seg["proximal_row"].to_numpy(dtype=np.int64)
+    first_row = setup["nerve_first_row"]
+    n_rows = (
+        int(
+            max(distal_row.max(initial=-1), proximal_row.max(initial=-1), first_row.max(initial=-1))
+        )
+        + 1
+    )
     absent = (seg["distal_response"] == "absent").to_numpy(dtype=bool, na_value=False)
-    fixed = _measures_of(seg, crits)
-    base_seg_class = {c.id: _segment_class(base[c.id][0]) for c in crits}
-    base_pat = {c.id: _patient_class(c, base[c.id], segment_patient, n_patients) for c in crits}
     hold_seg = {c.id: np.zeros(n, dtype=np.int64) for c in crits}
-    hold_pat = {c.id: np.zeros(n_patients, dtype=np.int64) for c in crits}
-
+    hold_pat = {c.id: np.zeros(n_p, dtype=np.int64) for c in crits}
+    used = {t.measure for c in crits for _, _, r in _rules(c) for t in r.thresholds}
+    used |= {"amp_drop_pct"}  # Hadden's "normal" class reads it
     perturbed = {
         measure: (src, variability.cv[src[0]])
         for measure, src in _MEASURE_SOURCES.items()
-        if measure in fixed and variability.cv.get(src[0], 0) > 0
+        if variability.cv.get(src[0], 0) > 0
     }
     if not perturbed or n == 0:
         for c in crits:
@@ -1396,15 +1449,22 @@ def _simulate(
             hold_pat[c.id][:] = n_draws
         return hold_seg, hold_pat
 
+    site_amp = np.full(n_rows, np.nan)
+    site_amp[distal_row] = seg["distal_amplitude_mv"].to_numpy(dtype=float, na_value=np.nan)
+    site_amp[proximal_row] = seg["proximal_amplitude_mv"].to_numpy(dtype=float, na_value=np.nan)
+    nerve_amp = np.asarray(setup["measures"]["distal_amplitude_mv"], dtype=float)
     rng = np.random.default_rng(seed)
     block = max(1, min(n_draws, _BLOCK_CELLS // max(n, 1)))
     done = 0
     while done < n_draws:
         b = min(block, n_draws - done)
-        measures = dict(fixed)
-        for measure, ((_, distal_col, proximal_col, kind, _), cv) in perturbed.items():
-            sigma = math.sqrt(math.log1p(cv**2))
-            factor = np.exp(sigma * rng.standard_normal((b, n_rows)) - sigma**2 / 2)
+        measures: dict[str, np.ndarray] = {}
+        factors: dict[str, np.ndarray] = {}
+        for measure, ((col, distal_col, proximal_col, kind, _), cv) in perturbed.items():
+            if col not in factors:
+                sigma = math.sqrt(math.log1p(cv**2))
+                factors[col] = np.exp(sigma * rng.standard_normal((b, n_rows)) - sigma**2 / 2)
+            factor = factors[col]
             d = seg[distal_col].to_numpy(dtype=float, na_value=np.nan) * factor[:, distal_row]
             p = seg[proximal_col].to_numpy(dtype=float, na_value=np.nan) * factor[:, proximal_row]
             if kind == "drop":
@@ -1412,36 +1472,41 @@ def _simulate(
                 measures[measure] = percent_drop(d, p)
             else:
                 measures[measure] = percent_change(d, p)
+        if "amplitude_mv" in factors:
+            amp_factor = factors["amplitude_mv"]
+            measures["distal_amplitude_mv"] = (
+                seg["distal_amplitude_mv"].to_numpy(dtype=float, na_value=np.nan)
+                * amp_factor[:, distal_row]
+            )
+            nerve_distal = nerve_amp[None, :] * amp_factor[:, first_row]
+        else:
+            nerve_distal = None
+        if "area_mvms" in factors and "area_or_pp_drop_pct" in used:
+            pp = seg["pp_amp_drop_pct"].to_numpy(dtype=float, na_value=np.nan)
+            measures["area_or_pp_drop_pct"] = np.fmax(measures["area_drop_pct"], pp)
+        amp_drop = measures.get(
+            "amp_drop_pct",
+            np.broadcast_to(seg["amp_drop_pct"].to_numpy(dtype=float, na_value=np.nan), (b, n)),
+        )
         for c in crits:
-            bc, dc = _codes(c, measures, absent)
-            hold_seg[c.id] += np.sum(_segment_class(bc) == base_seg_class[c.id], axis=0)
-            pc = _patient_class(c, (bc, dc), segment_patient, n_patients)
-            hold_pat[c.id] += np.sum(pc == base_pat[c.id], axis=0)
+            j = judge(c, seg, measures=measures)
+            hold_seg[c.id] += np.sum(_segment_class(j.block_code) == base_seg_class[c.id], axis=0)
+            pc = _patient_classes(c, j, setup, nerve_distal, np.asarray(amp_drop))
+            hold_pat[c.id] += np.sum(pc == base_pat_class[c.id], axis=0)
         done += b
     return hold_seg, hold_pat
 
 
-def _patient_class(
-    crit: Criterion, codes: tuple[np.ndarray, np.ndarray], segment_patient: np.ndarray, n: int
-) -> np.ndarray:
-    """Patient verdict class (0 positive, 1 negative, 2 indeterminate) as ``summarize`` rolls up.
-
-    Works on codes of shape (n_segments,) or (n_draws, n_segments).
-    """
-    b, d = codes
-    counts_disp = crit.patient_counts_dispersion and crit.dispersion is not None
-    seg_code = np.maximum(b, d) if counts_disp else b
-    seg_code = np.atleast_2d(seg_code)
-    out = np.full((seg_code.shape[0], n), -1, dtype=np.int8)
-    if seg_code.shape[1]:
-        starts = np.flatnonzero(np.r_[True, segment_patient[1:] != segment_patient[:-1]])
-        reduced = np.maximum.reduceat(seg_code, starts, axis=1)
-        out[:, segment_patient[starts]] = reduced
-    cls = np.where(out >= _CODE_PROBABLE, 0, np.where(out == _CODE_NO, 1, 2)).astype(np.int8)
-    return cls if np.ndim(b) > 1 else cls[0]
-
-
 def _label(base_class: np.ndarray, p: np.ndarray, level: float) -> np.ndarray:
+    """Segment robustness label from its class (see :data:`CLASSES`) and p_holds."""
+    return np.select(
+        [base_class == 3, p < level, base_class == 0, base_class == 1],
+        ["not_assessable", "borderline", "robust_yes", "robust_no"],
+        "robust_not_applicable",
+    )
+
+
+def _patient_label(base_class: np.ndarray, p: np.ndarray, level: float) -> np.ndarray:
     return np.select(
         [base_class == 2, p < level, base_class == 0],
         ["not_assessable", "borderline", "robust_yes"],
@@ -1449,31 +1514,25 @@ def _label(base_class: np.ndarray, p: np.ndarray, level: float) -> np.ndarray:
     )
 
 
-def _robustness(
-    result, crits, base, rejudged, unsupported, margin_parts, variability, n_draws, seed, level
-):
+def _robustness(result, crits, judged, margin_parts, variability, n_draws, seed, level):
     seg = result.segments
     n = len(seg)
-    # segments are grouped by nerve, nerves sorted by patient: patients are contiguous
-    pid = seg["patient_id"].to_numpy(dtype=object)
     pt = result.patients
+    setup = _nerve_setup(result, crits)
+    n_patients = setup["n_patients"]
     patient_ids = pt[pt["scheme"] == crits[0].id]["patient_id"].to_numpy(dtype=object)
-    segment_patient = pd.Index(patient_ids).get_indexer(pid).astype(np.int64)
-    if n and np.any(np.diff(segment_patient) < 0):
-        raise ValueError("segments are not grouped by patient")  # pragma: no cover
-    n_patients = len(patient_ids)
+    base = {c.id: (judged[c.id].block_code, judged[c.id].disp_code) for c in crits}
+    base_seg = {c.id: _segment_class(judged[c.id].block_code) for c in crits}
+    verdicts = {}
+    base_pat = {}
+    for c in crits:
+        v = pt[pt["scheme"] == c.id].set_index("patient_id")["verdict"]
+        verdicts[c.id] = v.reindex(patient_ids).to_numpy(dtype=object)
+        base_pat[c.id] = verdict_classes(c, verdicts[c.id])
     hold_seg, hold_pat = _simulate(
-        result, crits, rejudged, variability, n_draws, seed, segment_patient, n_patients
+        result, crits, base_seg, base_pat, variability, n_draws, seed, setup
     )
     summary = _margin_summary(seg, crits, base, margin_parts)
-    for c in crits:
-        summary[c.id]["margin"] = np.where(
-            unsupported[c.id],
-            "not derivable from the thresholds alone",
-            summary[c.id]["margin"],
-        ).astype(_S)
-
-    from ncs.criteria import BLOCK_VALUES, category_codes
 
     k = len(crits)
     robustness = pd.DataFrame(_key_columns(seg, k))
@@ -1493,32 +1552,23 @@ def _robustness(
     robustness["margin"] = pd.array(np.asarray(margin_text, dtype=object), dtype="string")
     cls = _segment_class(block)
     p = _concat([hold_seg[c.id] for c in crits], float) / n_draws
-    skipped = _concat([unsupported[c.id] for c in crits], bool)
-    robustness["p_holds"] = np.where((cls == 2) | skipped, np.nan, p)
+    robustness["p_holds"] = np.where(cls == 3, np.nan, p)
     robustness["robustness"] = pd.Categorical(
-        np.where(skipped, "not_simulated", _label(cls, p, level)),
-        categories=list(ROBUSTNESS_LABELS),
+        _label(cls, p, level), categories=list(ROBUSTNESS_LABELS)
     )
 
     pat_parts = []
     for c in crits:
-        pcls = _patient_class(c, rejudged[c.id], segment_patient, n_patients)
-        verdicts = pt[pt["scheme"] == c.id].set_index("patient_id")["verdict"]
-        verdicts = verdicts.reindex(patient_ids).to_numpy(dtype=object)
-        # a scheme whose roll-up or segment rules the thresholds do not reproduce: not simulated
-        n_unsupported = np.bincount(
-            segment_patient, weights=unsupported[c.id], minlength=n_patients
-        )
-        same = (verdict_classes(c, verdicts) == pcls) & (n_unsupported == 0)
+        pcls = base_pat[c.id]
         pp = hold_pat[c.id] / n_draws
         pat_parts.append(
             {
                 "patient_id": patient_ids,
                 "scheme": np.full(n_patients, c.id, dtype=object),
-                "verdict": verdicts,
+                "verdict": verdicts[c.id],
                 "class": np.asarray(_PATIENT_CLASSES, dtype=object)[pcls],
-                "p_holds": np.where((pcls == 2) | ~same, np.nan, pp),
-                "robustness": np.where(same, _label(pcls, pp, level), "not_simulated"),
+                "p_holds": np.where(pcls == 2, np.nan, pp),
+                "robustness": _patient_label(pcls, pp, level),
             }
         )
     patients = _concat_parts(pat_parts)

@@ -10,28 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ncs.criteria import CRITERIA, DEFAULT_CRITERIA, Criterion, SegmentRule, Threshold
-from ncs.explain import OP_TEXT
+from ncs.criteria import Criterion, SegmentRule, Threshold
+from ncs.explain import SCHEME_RULES
+from ncs.labels import OP_TEXT
 from ncs.normative import default_reference, distal_duration_cutoffs
+from ncs.registry import CRITERIA, DEFAULT_CRITERIA
 
 __all__ = ["criteria_markdown", "reference_markdown"]
-
-_VERDICT_RULES = {
-    "any_segment": "positive verdict when any considered segment meets a rule (block, or "
-    "dispersion where it counts); negative when every considered segment is known to meet "
-    "none; indeterminate otherwise (or when nothing could be judged)",
-    "cb_grade": "the best conduction-block grade found in any considered segment; no_cb when "
-    "every considered segment is known to meet none",
-    "simon2013": "positive when any segment meets Katz 2002 or any nerve meets an item",
-    "efns2010_cidp": "definite: an item with its nerve-count rule; probable: the probable-block "
-    "item with its rule; possible: any item in one nerve; the highest level known to be met "
-    "is reported",
-    "ean2021_cidp": "strongly supportive: an item with its nerve-count rule; weakly "
-    "supportive: any item in one nerve",
-    "aan1991_cidp": "met when at least 3 of the 4 items hold with their nerve counts",
-    "hadden1998_gbs": "the first class that holds, in the order demyelinating, inexcitable, "
-    "axonal, normal; otherwise equivocal",
-}
 
 
 def _cell(text: object) -> str:
@@ -112,7 +97,7 @@ def _criterion(c: Criterion) -> str:
     if any(item.measure == "distal_duration_ms" for item in c.nerve_items):
         out += _cutoff_rows(c.id)
     verdicts = ", ".join(f"`{v}`" for v in c.verdicts)
-    rule = _VERDICT_RULES.get(c.verdict_kind, c.verdict_kind)
+    rule = SCHEME_RULES.get(c.verdict_kind, c.verdict_kind)
     out += ["", f"Patient verdicts: {verdicts}. Rule: {rule}."]
     if c.options:
         opts = ", ".join(f"`{k}={v!r}`" for k, v in c.options)

@@ -71,8 +71,8 @@ def analyze(
         As for :func:`ncs.analyze`.
     reasons : bool, default False
         Build the sentences, ``findings.reason`` and ``patients.evidence`` (costly at
-        scale; see :func:`ncs.explain.render_reasons` and
-        :func:`ncs.explain.render_evidence`).
+        scale; see :func:`ncs.analyze.render_reasons` and
+        :func:`ncs.analyze.render_evidence`).
     npartitions : int, optional
         Partitions after the shuffle by ``patient_id`` (default: as many as ``ddf``).
 

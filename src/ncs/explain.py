@@ -1,113 +1,73 @@
-"""Explanation sentences for findings, built column-wise (no per-row Python formatting).
+"""Sentences for findings and verdicts, built column-wise (no per-row Python formatting).
 
-A sentence states the numbers, the threshold each was held against, and what followed, e.g.
-``"amplitude fell 58.0% (>50%) and area fell 62.0% (>50%) and duration +9.0% (|change| <15%):
-partial conduction block (Bouche 1995)"``.
+A finding's sentence states the numbers, the threshold each was held against, and what
+followed, e.g. ``"amplitude fell 58.0% (>50%) and area fell 62.0% (>50%) and duration +9.0%
+(|change| <15%): partial conduction block (Bouche 1995)"``. What a rule excludes reads "not
+applicable" with the reason (``"distal amplitude 0.80 mV = 19.5% of the limit (not ≥20% of
+LLN): partial motor conduction block not applicable"``); what the data do not tell reads "not
+assessable". A printed value never rounds onto the threshold it is compared with.
+
+This module reads the rules (:mod:`ncs.criteria`) and the engine's outcomes
+(:mod:`ncs.engine`); it judges nothing itself.
 """
 
 from __future__ import annotations
 
-import warnings
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ncs._codes import floats
-from ncs.errors import NcsWarning
-
-if TYPE_CHECKING:
-    from ncs.analyze import Analysis
-    from ncs.criteria import Criterion, RuleOutcome, SegmentRule, Threshold
+from ncs import _text as tx
+from ncs._codes import equals_mask, floats
+from ncs.criteria import Criterion, SegmentRule, Threshold
+from ncs.engine import (
+    NO,
+    NO_SEGMENT,
+    NOT_APPLICABLE,
+    NOT_ASSESSABLE,
+    PROBABLE,
+    WHY_DISTAL_ABSENT,
+    WHY_PRECONDITION,
+    WHY_SCOPE,
+    YES,
+    RuleOutcome,
+    SegmentJudgement,
+    Verdicts,
+    threshold_truth,
+    threshold_values,
+)
+from ncs.labels import LIMIT_LABELS, MEASURE_LABELS, OP_TEXT
+from ncs.measures import OPERATORS, TRUE, UNKNOWN
 
 __all__ = [
     "LazyReasons",
     "explain_findings",
     "format_number",
-    "join_strings",
-    "render_evidence",
-    "render_reasons",
+    "rules_evidence",
+    "segment_evidence",
+    "verdict_rule",
 ]
 
-_S = np.dtypes.StringDType()
+format_number = tx.number
+"""Format floats with a fixed number of decimals, vectorised (see :func:`ncs._text.number`)."""
 
-#: Decimals shown for a value; a value this close to its threshold gets more (so that a
-#: 30.04% drop judged ">30%" is not printed as "30.0%").
-_DECIMALS = 1
-_DECIMALS_NEAR = 3
-_NEAR = 0.05
-
-
-def _strings(values, n: int | None = None) -> np.ndarray:
-    if isinstance(values, str):
-        # one string seen n times (a read-only view): no n separate string allocations
-        return np.broadcast_to(np.array(values, dtype=_S), (n,))
-    return np.asarray(values, dtype=_S)
+#: Decimals shown for each kind of value before :func:`ncs._text.decimals_apart` adds more.
+_DECIMALS_PCT = 1
+_DECIMALS_MV = 2
+_DECIMALS_OF_LIMIT = 0
 
 
-def _add(*parts) -> np.ndarray:
-    out = parts[0]
-    for p in parts[1:]:
-        out = np.strings.add(out, p)
-    return out
-
-
-def format_number(
-    values: np.ndarray, decimals: np.ndarray | int = _DECIMALS, *, signed: bool = False
-) -> np.ndarray:
-    """Format floats with a fixed number of decimals, vectorised (NaN -> ``"unknown"``).
-
-    ``decimals`` may differ per value. Each value is rounded half to even at its number of
-    decimals (``np.rint``), then written as whole part, point and zero-padded fraction.
-    """
-    v = np.asarray(values, dtype=float)
-    if np.ndim(decimals) == 0:
-        dec = np.full(v.shape, int(decimals), dtype=np.int64)
-    else:
-        dec = np.asarray(decimals, dtype=np.int64)
-    known = ~np.isnan(v)
-    all_known = bool(known.all())
-    scale = 10**dec
-    if all_known:
-        scaled = np.rint(np.abs(v) * scale).astype(np.int64)
-    else:
-        scaled = np.where(known, np.rint(np.abs(np.where(known, v, 0.0)) * scale), 0)
-        scaled = scaled.astype(np.int64)
-    whole = (scaled // scale).astype(_S)
-    point = dec > 0
-    if point.any():  # whole part, point, zero-padded fraction
-        frac = np.strings.zfill((scaled % scale).astype(_S), dec)
-        text = (
-            _add(whole, ".", frac)
-            if point.all()
-            else np.where(point, _add(whole, ".", frac), whole)
-        )
-    else:
-        text = whole
-    negative = (v < 0) & (scaled > 0)
-    if signed:
-        text = _add(np.where(negative, "-", "+").astype(_S), text)
-    elif negative.any():
-        text = _add(np.where(negative, "-", "").astype(_S), text)
-    return text.astype(_S) if all_known else np.where(known, text, "unknown").astype(_S)
-
-
-#: How operators are written in sentences.
-OP_TEXT = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
-
-
-def _bounds(t: Threshold, segments: pd.DataFrame, n: int) -> tuple[np.ndarray, list, list[str]]:
+def threshold_words(t: Threshold, segments: pd.DataFrame) -> tuple[np.ndarray, list, list[str]]:
     """Which (operator, value) applies to each row, the pairs, and each pair's bound text.
 
     Row code 0 is the threshold's own pair, k the k-th nerve override (the last matching
     override wins). Texts are made once per pair, not per row.
     """
-    from ncs.criteria import LIMIT_LABELS, _equals
-
     pairs = [(t.op, t.value), *((op, value) for _, op, value in t.overrides)]
-    which = np.zeros(n, dtype=np.int64)
+    which = np.zeros(len(segments), dtype=np.int64)
     for k, (name, _, _) in enumerate(t.overrides, start=1):
-        which[_equals(segments["nerve"], name)] = k
+        which[equals_mask(segments["nerve"], name)] = k
     unit = "%" if t.measure.endswith("_pct") else (" mV" if t.measure.endswith("_mv") else "")
     texts = []
     for op, value in pairs:
@@ -118,20 +78,17 @@ def _bounds(t: Threshold, segments: pd.DataFrame, n: int) -> tuple[np.ndarray, l
     return which, pairs, texts
 
 
-def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
+def threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
     """E.g. "amplitude fell 42.0% (>30%)", "duration +9.0% (not >30%)", "area unknown".
 
     The words around the number come from a small table (one entry per operator/value pair
     and outcome), indexed per row; only the numbers are formatted per row.
     """
-    from ncs.criteria import MEASURE_LABELS
-    from ncs.measures import OPERATORS
-
     raw = floats(segments[t.measure])
-    compared = t.values(segments)
+    compared = threshold_values(t, segments)
     label = MEASURE_LABELS.get(t.measure, t.measure)
     n = raw.shape[0]
-    which, pairs, bounds = _bounds(t, segments, n)
+    which, pairs, bounds = threshold_words(t, segments)
     thresholds = np.array([value for _, value in pairs], dtype=float)[which]
     met = np.zeros(n, dtype=bool)
     with np.errstate(invalid="ignore"):
@@ -142,134 +99,122 @@ def _threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
     outcome = 2 * which + (~met).astype(np.int64)  # (pair, met) -> row of the word tables
     if t.of is not None:
         words = [w for b in bounds for w in (f" ({b})", f" (not {b})")]
-        suffix = np.array([f"% of the limit{w}" for w in words], dtype=_S)[outcome]
-        near = np.abs(compared - thresholds) < _NEAR / 100
-        ratio = format_number(compared * 100, np.where(near & (compared != thresholds), 3, 0))
-        mv = format_number(raw, 2)
-        phrase = _add(np.array(f"{label} ", dtype=_S), mv, " mV = ", ratio, suffix)
-        return np.where(
-            known, phrase, _strings(f"{label} relative to its limit unknown", n)
-        ).astype(_S)
-    decimals = np.where(
-        (np.abs(compared - thresholds) < _NEAR) & (compared != thresholds),
-        _DECIMALS_NEAR,
-        _DECIMALS,
-    )
-    unit = "%" if t.measure.endswith("_pct") else ""
+        suffix = tx.words([f"% of the limit{w}" for w in words], outcome)
+        percent = compared * 100
+        ratio = tx.number(percent, tx.decimals_apart(percent, thresholds * 100, _DECIMALS_OF_LIMIT))
+        mv = tx.number(raw, _DECIMALS_MV)
+        phrase = tx.join(f"{label} ", mv, " mV = ", ratio, suffix)
+        limit_word = LIMIT_LABELS.get(t.of, t.of)
+        missing = tx.where(
+            np.isnan(raw),
+            f"{label} unknown",
+            tx.join(f"{label} ", mv, f" mV, {limit_word} unknown"),
+        )
+        return tx.where(known, phrase, missing)
+    is_mv = t.measure.endswith("_mv")
+    base = _DECIMALS_MV if is_mv else _DECIMALS_PCT
+    decimals = tx.decimals_apart(np.abs(raw) if t.absolute else raw, thresholds, base)
+    unit = "%" if t.measure.endswith("_pct") else (" mV" if is_mv else "")
     change = "|change| " if t.absolute else ""
     words = [w for b in bounds for w in (f" ({change}{b})", f" ({change}not {b})")]
-    suffix = np.array([f"{unit}{w}" for w in words], dtype=_S)[outcome]
+    suffix = tx.words([f"{unit}{w}" for w in words], outcome)
     if t.measure.endswith("_drop_pct"):
-        prefix = np.array([f"{label} fell ", f"{label} rose "], dtype=_S)[(raw < 0).astype(int)]
-        number = format_number(np.abs(raw), decimals)
+        prefix = tx.words([f"{label} fell ", f"{label} rose "], (raw < 0).astype(int))
+        number = tx.number(np.abs(raw), decimals)
     else:
-        prefix = np.array(f"{label} ", dtype=_S)
-        number = format_number(raw, decimals, signed=t.measure.endswith("_pct"))
-    phrase = _add(prefix, number, suffix)
+        prefix = tx.strings(f"{label} ", n)
+        number = tx.number(raw, decimals, signed=t.measure.endswith("_pct"))
+    phrase = tx.join(prefix, number, suffix)
     if known.all():
         return phrase
-    return np.where(known, phrase, _strings(f"{label} unknown", n)).astype(_S)
+    return tx.where(known, phrase, f"{label} unknown")
+
+
+def _phrases(thresholds: Sequence[Threshold], segments: pd.DataFrame, joiner: str) -> np.ndarray:
+    parts = [threshold_phrase(t, segments) for t in thresholds]
+    out = parts[0]
+    for p in parts[1:]:
+        out = tx.join(out, joiner, p)
+    return out
 
 
 def _rule_text(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
-    joiner = " and " if rule.combine == "all" else ", "
-    parts = [_threshold_phrase(t, segments) for t in rule.thresholds]
-    out = parts[0]
-    for p in parts[1:]:
-        out = _add(out, joiner, p)
+    return _phrases(rule.thresholds, segments, " and " if rule.combine == "all" else ", ")
+
+
+def _precondition_truth(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
+    out = np.full(len(segments), TRUE, dtype=np.int8)
+    for t in rule.preconditions:
+        out = np.minimum(out, threshold_truth(t, segments))
     return out
 
 
-def _precondition_text(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
-    parts = [_threshold_phrase(t, segments) for t in rule.preconditions]
-    out = parts[0]
-    for p in parts[1:]:
-        out = _add(out, " and ", p)
-    return out
+def _outcome_words(codes: np.ndarray, name: str) -> np.ndarray:
+    table = {
+        int(NO): f"no {name}",
+        int(NOT_ASSESSABLE): f"{name} not assessable",
+        int(PROBABLE): f"probable {name}",
+        int(YES): name,
+        int(NOT_APPLICABLE): f"{name} not applicable",
+    }
+    words = [table[c] for c in range(-1, 4)]
+    return tx.words(words, np.asarray(codes).astype(np.int64) + 1)
 
 
-def _outcome(codes: np.ndarray, name: str) -> np.ndarray:
-    from ncs.criteria import _CODE_NA, _CODE_NO, _CODE_PROBABLE, _CODE_YES
-
-    table = np.empty(5, dtype=_S)  # index 4: code -1 (not considered; replaced by the caller)
-    table[[_CODE_NO, _CODE_NA, _CODE_PROBABLE, _CODE_YES, 4]] = [
-        f"no {name}",
-        f"{name} not assessable",
-        f"probable {name}",
-        name,
-        f"{name} not considered",
-    ]
-    return table[np.where(codes < 0, 4, codes)]
+def _scope_note(crit: Criterion, rules: Sequence[SegmentRule]) -> str:
+    return crit.scope.note or "; ".join(dict.fromkeys(r.scope.note for r in rules if r.scope.note))
 
 
 def _explain_rules(
-    rules: tuple[SegmentRule, ...],
+    crit: Criterion,
+    rules: Sequence[SegmentRule],
     outcome: RuleOutcome,
     segments: pd.DataFrame,
-    exclusion_note: str,
 ) -> np.ndarray:
     """Sentence part for one aspect (block or dispersion) from how its rules decided."""
-    from ncs.criteria import WHY_DISTAL_ABSENT, WHY_EXCLUDED, WHY_PRECONDITION
-
     n = len(segments)
     name = rules[0].name
-    text = np.full(n, "", dtype=_S)
+    text = tx.strings("", n)
+    code = outcome.code
     for k, rule in enumerate(rules):
         sel = outcome.deciding_rule == k
         if not sel.any():
             continue
         body = _rule_text(rule, segments)
-        text = body if sel.all() else np.where(sel, body, text)
-        failed = sel & (outcome.why == WHY_PRECONDITION)
-        if rule.preconditions and failed.any():
-            text = np.where(failed, _precondition_text(rule, segments), text)
-    text = _add(text, ": ", _outcome(outcome.code, name))
+        if rule.preconditions:
+            pre = _precondition_truth(rule, segments)
+            pre_text = _phrases(rule.preconditions, segments, " and ")
+            failed = outcome.why == WHY_PRECONDITION
+            # the rule held, or it could not be judged for want of its precondition: say so
+            shown = (code >= PROBABLE) | ((code == NOT_ASSESSABLE) & (pre != TRUE))
+            body = tx.where(failed, pre_text, tx.where(shown, tx.join(body, ", ", pre_text), body))
+        text = body if sel.all() else tx.where(sel, body, text)
+    text = tx.join(text, ": ", _outcome_words(code, name))
     # the rarer outcomes replace the sentence only where they occur
-    excluded = outcome.why == WHY_EXCLUDED
-    if excluded.any():
-        note = f" ({exclusion_note})" if exclusion_note else ""
-        text = np.where(excluded, _strings(f"{name} not considered{note}", n), text)
+    scope = outcome.why == WHY_SCOPE
+    if scope.any():
+        note = _scope_note(crit, rules)
+        note = f" ({note})" if note else ""
+        text = tx.where(scope, f"{name} not applicable{note}", text)
     absent = outcome.why == WHY_DISTAL_ABSENT
     if absent.any():
-        words = f"no response at the distal site: {name} not assessable"
-        text = np.where(absent, _strings(words, n), text)
-    return text.astype(_S, copy=False)
+        text = tx.where(absent, f"no response at the distal site: {name} not applicable", text)
+    return text
 
 
-def explain_findings(
-    criterion: Criterion,
-    segments: pd.DataFrame,
-    block: RuleOutcome,
-    dispersion: RuleOutcome | None,
-) -> np.ndarray:
-    """One explanation sentence per segment for one criterion (see module docstring)."""
-    n = len(block.code)
+def explain_findings(j: SegmentJudgement, segments: pd.DataFrame) -> np.ndarray:
+    """One explanation sentence per segment for one criterion (see the module docstring)."""
+    crit = j.criterion
+    n = len(j.block.code)
     if n == 0:
-        return np.array([], dtype=_S)
-    note = criterion.scope.note or "; ".join(r.scope.note for r in criterion.block if r.scope.note)
-    text = _explain_rules(criterion.block, block, segments, note)
-    if dispersion is not None and criterion.dispersion_rules:
-        rules = criterion.dispersion_rules
-        dnote = criterion.scope.note or "; ".join(r.scope.note for r in rules if r.scope.note)
-        disp = _explain_rules(rules, dispersion, segments, dnote)
-        both_absent = (block.why == dispersion.why) & (block.why == 3)
-        text = np.where(both_absent, text, _add(text, "; ", disp)).astype(_S)
-    return _add(text, f" ({criterion.short})")
-
-
-def join_strings(*parts) -> np.ndarray:
-    """Element-wise concatenation of strings and arrays (missing -> ""); object array out."""
-    out = None
-    for p in parts:
-        if isinstance(p, str):
-            piece = p
-        else:
-            a = np.asarray(p)
-            if a.dtype.kind == "O":
-                a = np.where(pd.isna(a), "", a)
-            piece = a.astype(_S)
-        out = piece if out is None else np.strings.add(out, piece)
-    return np.asarray(out, dtype=_S).astype(object)
+        return np.array([], dtype=tx.S)
+    text = _explain_rules(crit, crit.block, j.block, segments)
+    if crit.dispersion_rules:
+        disp = _explain_rules(crit, crit.dispersion_rules, j.dispersion, segments)
+        both_absent = (j.block.why == WHY_DISTAL_ABSENT) & (j.dispersion.why == WHY_DISTAL_ABSENT)
+        both_scope = (j.block.why == WHY_SCOPE) & (j.dispersion.why == WHY_SCOPE)
+        text = tx.where(both_absent | both_scope, text, tx.join(text, "; ", disp))
+    return tx.join(text, f" ({crit.short})")
 
 
 class LazyReasons:
@@ -279,41 +224,22 @@ class LazyReasons:
     them as a NumPy string array, so the batch path can skip building millions of sentences
     and still explain the few findings a patient verdict cites. Rendering a subset gives the
     same sentences as rendering everything: each sentence depends on its own row only.
-
-    Parameters
-    ----------
-    criterion : Criterion
-        The criterion whose findings are explained.
-    segments : pandas.DataFrame
-        The segments table the outcomes belong to.
-    block, dispersion : RuleOutcome
-        How the criterion's rules decided (see :func:`ncs.criteria.judge`).
     """
 
-    __slots__ = ("block", "criterion", "dispersion", "segments")
+    __slots__ = ("judgement", "segments")
 
-    def __init__(
-        self,
-        criterion: Criterion,
-        segments: pd.DataFrame,
-        block: RuleOutcome,
-        dispersion: RuleOutcome | None,
-    ) -> None:
-        self.criterion = criterion
+    def __init__(self, judgement: SegmentJudgement, segments: pd.DataFrame) -> None:
+        self.judgement = judgement
         self.segments = segments
-        self.block = block
-        self.dispersion = dispersion
 
     def __len__(self) -> int:
-        return len(self.block.code)
+        return len(self.judgement.block.code)
 
     def __getitem__(self, rows) -> np.ndarray:
         idx = np.arange(len(self))[rows]
+        columns = _columns_used(self.judgement.criterion, self.segments)
         return explain_findings(
-            self.criterion,
-            self.segments[_columns_used(self.criterion, self.segments)].iloc[idx],
-            self.block.take(idx),
-            None if self.dispersion is None else self.dispersion.take(idx),
+            self.judgement.take(idx), self.segments[columns].iloc[idx].reset_index(drop=True)
         )
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -333,112 +259,216 @@ def _columns_used(criterion: Criterion, segments: pd.DataFrame) -> list[str]:
     return [c for c in segments.columns if c in names]
 
 
-def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd.Series:
-    """Reason sentences for some or all findings, rendered on demand.
-
-    The batch path (``ncs.analyze(..., reasons=False)``, :mod:`ncs.batch`, :mod:`ncs.dask`)
-    leaves sentences out of ``findings``; this renders them afterwards for the rows that
-    matter (for example the positive findings of a few patients), by judging those segments
-    again (judging is row-local, so the sentences are the ones a full run writes).
-
-    Parameters
-    ----------
-    result : Analysis
-        The analysis the findings come from.
-    findings : pandas.DataFrame, optional
-        Rows of ``result.findings`` with their original index labels (filter, do not reset
-        the index). Default: every finding.
-
-    Returns
-    -------
-    pandas.Series
-        ``string`` dtype, one sentence per row of ``findings``, with its index.
-
-    Examples
-    --------
-    >>> import ncs, ncs.simulate
-    >>> from ncs.explain import render_reasons
-    >>> sites = ncs.simulate.cohort(3, seed=1)
-    >>> lean = ncs.analyze(sites, reasons=False)
-    >>> "reason" in lean.findings.columns
-    False
-    >>> some = lean.findings[lean.findings["block"] == "yes"]
-    >>> full = ncs.analyze(sites)
-    >>> render_reasons(lean, some).equals(full.findings.loc[some.index, "reason"])
-    True
-    """
-    from ncs.criteria import judge
-
-    table = result.findings if findings is None else findings
-    n_seg = len(result.segments)
-    labels = table.index.to_numpy(dtype=np.int64)
-    seg_row = labels % n_seg if n_seg else labels
-    crit_of = {c.id: c for c in result.criteria}
-    out = np.empty(len(table), dtype=_S)
-    criterion = table["criterion"].to_numpy(dtype=object)
-    for cid in pd.unique(criterion):
-        sel = np.flatnonzero(criterion == cid)
-        rows = seg_row[sel]
-        j = judge(crit_of[cid], result.segments.iloc[rows], reasons=True)
-        out[sel] = j.reason
-    return pd.Series(out.astype(object), index=table.index, dtype="string", name="reason")
+# --------------------------------------------------------------------------------------
+# Patient evidence
+# --------------------------------------------------------------------------------------
 
 
-def render_evidence(result: Analysis, patients: pd.DataFrame | None = None) -> pd.Series:
-    """Patient evidence sentences, rendered on demand.
+SCHEME_RULES: Mapping[str, str] = {
+    "any_segment": "positive verdict when any considered segment meets a rule (block, or "
+    "dispersion where it counts); negative when every considered segment is known to meet "
+    "none or is excluded by the rule; indeterminate otherwise (or when no segment could be "
+    "judged)",
+    "cb_grade": "the best conduction-block grade found in any considered segment; no_cb when "
+    "every considered segment is known to meet none or is excluded by the rule",
+    "simon2013": "positive when any segment meets Katz 2002 or any nerve meets an item",
+    "efns2010_cidp": "definite: an item with its nerve-count rule; probable: the probable-block "
+    "item with its rule; possible: any item in one nerve; the highest level known to be met "
+    "is reported",
+    "ean2021_cidp": "strongly supportive: an item with its nerve-count rule; weakly "
+    "supportive: any item in one nerve",
+    "aan1991_cidp": "met when at least 3 of the 4 items hold with their nerve counts",
+    "hadden1998_gbs": "the first class that holds, in the order demyelinating, inexcitable, "
+    "axonal, normal; otherwise equivocal",
+}
+"""Each patient rule (``Criterion.verdict_kind``) in words."""
 
-    ``ncs.analyze(..., reasons=False)`` (and the batch and Dask paths) leave
-    ``patients.evidence`` out; the evidence labels and counts are there either way. This
-    renders the sentences for some or all patients by analysing those patients' sites again
-    with sentences on (each patient is judged on their own rows only, so the sentences are
-    the ones a full run writes), under the same criteria and settings.
+
+def scheme_rule(crit: Criterion, rule_id: str | None, names: Mapping[str, str]) -> str:
+    """The rule that decided a verdict in words (``rule_id`` from
+    :attr:`ncs.engine.Verdicts.decided_by`), or the scheme's whole patient rule (None)."""
+    kind = crit.verdict_kind
+    if rule_id is None or rule_id == "segment":
+        if kind in ("any_segment", "cb_grade"):
+            return verdict_rule(crit)
+        return SCHEME_RULES.get(kind, kind)
+    label = _rule_label(rule_id, names)
+    items = {i.id: i for i in crit.nerve_items}
+    if rule_id.endswith(":1"):
+        return label
+    item = items.get(rule_id)
+    return f"{label}, {item.count_rule()}" if item is not None else label
+
+
+def verdict_rule(crit: Criterion) -> str:
+    """The patient rule in words, e.g. ``"demyelinating if any segment meets: ..."``."""
+    what = " or ".join(r.describe() for r in crit.block)
+    if crit.patient_counts_dispersion and crit.dispersion_rules:
+        what += "; or " + " or ".join(r.describe() for r in crit.dispersion_rules)
+    return f"{crit.verdicts[0]} if any segment meets: {what}"
+
+
+def segment_evidence(
+    crit: Criterion,
+    verdicts: Verdicts,
+    first_reason: np.ndarray,
+    first_where: np.ndarray,
+    counts: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """Evidence sentences of the any-segment rules (Katz, Bouche, MMN grades), per patient.
 
     Parameters
     ----------
-    result : Analysis
-        The analysis the patients come from.
-    patients : pandas.DataFrame, optional
-        Rows of ``result.patients`` (filter, do not reset the index). Default: every row.
-
-    Returns
-    -------
-    pandas.Series
-        ``string`` dtype, one sentence per row of ``patients``, with its index.
-
-    Examples
-    --------
-    >>> import ncs, ncs.simulate
-    >>> from ncs.explain import render_evidence
-    >>> sites = ncs.simulate.cohort(3, seed=1)
-    >>> lean = ncs.analyze(sites, reasons=False)
-    >>> "evidence" in lean.patients.columns
-    False
-    >>> full = ncs.analyze(sites)
-    >>> render_evidence(lean).equals(full.patients["evidence"])
-    True
+    first_reason, first_where : numpy.ndarray of str
+        Per patient, the sentence of the first positive finding and where it is ("median R,
+        wrist to elbow"); empty where there is none.
+    counts : mapping
+        Per patient: ``n_segments``, ``n_positive``, ``n_not_assessable``,
+        ``n_not_applicable``, ``n_one_site`` (nerves with one site only).
     """
-    from ncs.analyze import analyze
-
-    table = result.patients if patients is None else patients
-    out = pd.Series(pd.array([], dtype="string"), name="evidence")
-    if table.empty:
-        return out.reindex(table.index)
-    if "evidence" in table.columns:
-        return table["evidence"].astype("string")
-    ids = pd.unique(table["patient_id"].astype(object))
-    sites = result.sites
-    chosen = sites[sites["patient_id"].astype(object).isin(ids)]
-    with warnings.catch_warnings():  # the first run warned already
-        warnings.simplefilter("ignore", NcsWarning)
-        again = analyze(chosen, criteria=result.criteria, errors="collect", **result.settings)
-    done = again.patients
-    key = pd.MultiIndex.from_arrays(
-        [done["patient_id"].astype(object), done["scheme"].astype(object)]
-    )
-    where = key.get_indexer(
-        pd.MultiIndex.from_arrays(
-            [table["patient_id"].astype(object), table["scheme"].astype(object)]
+    n = len(verdicts.level)
+    code = verdicts.patient_code
+    positive = code >= PROBABLE
+    text = tx.strings("", n).copy()
+    if positive.any():
+        text = tx.where(
+            positive,
+            tx.join(
+                first_where,
+                ": ",
+                first_reason,
+                " [",
+                counts["n_positive"].astype(tx.S),
+                " positive finding(s) in all]",
+            ),
+            text,
         )
+    judged = counts["n_segments"] - counts["n_not_applicable"]
+    rule = verdict_rule(crit)
+    negative = (code == NO) | (code == NOT_APPLICABLE)
+    if negative.any():
+        text = tx.where(
+            negative,
+            tx.where(
+                judged > 0,
+                tx.join(
+                    "all ", judged.astype(tx.S), f" segment(s) judged; none met the rule ({rule})"
+                ),
+                "no segment the rule applies to: every nerve is inexcitable or excluded by the "
+                "rule",
+            ),
+            text,
+        )
+    open_ = code == NOT_ASSESSABLE
+    if open_.any():
+        text = tx.where(
+            open_,
+            tx.join(
+                "no segment met the rule, but ",
+                counts["n_not_assessable"].astype(tx.S),
+                " of ",
+                judged.astype(tx.S),
+                " segment(s) could not be judged (missing measures)",
+            ),
+            text,
+        )
+    nothing = code == NO_SEGMENT
+    if nothing.any():
+        text = tx.where(
+            nothing, "no segment to judge (each nerve stimulated at one site only)", text
+        )
+    return tx.join(text, _not_judged(counts))
+
+
+def _not_judged(counts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """'; 2 segment(s) not applicable (excluded by the rule); 1 nerve(s) with one site only'."""
+    n = len(counts["n_segments"])
+    out = tx.strings("", n)
+    na = counts["n_not_applicable"]
+    if (na > 0).any():
+        piece = tx.join("; ", na.astype(tx.S), " segment(s) not applicable (excluded by the rule)")
+        out = tx.where(na > 0, tx.join(out, piece), out)
+    one = counts.get("n_one_site")
+    if one is not None and (one > 0).any():
+        piece = tx.join("; ", one.astype(tx.S), " nerve(s) with one site only (no segment)")
+        out = tx.where(one > 0, tx.join(out, piece), out)
+    return out
+
+
+def rules_evidence(
+    crit: Criterion,
+    verdicts: Verdicts,
+    not_applicable: np.ndarray,
+    counts: Mapping[str, np.ndarray],
+) -> np.ndarray:
+    """Evidence sentences of the guideline schemes, per patient.
+
+    Starts with the rule that decided the verdict ("decided by: (b) motor conduction velocity
+    slowed, in >= 2 nerves"), then the other rules met (each item with the number of nerves
+    meeting it), those the missing data could still meet, and what the rules excluded.
+
+    Parameters
+    ----------
+    not_applicable : numpy.ndarray of str
+        Per patient, "(a) in 1 nerve(s); ..." for the items the rules excluded (may be empty).
+    """
+    n = len(verdicts.level)
+    ids = verdicts.decided_by
+    if len(ids):
+        table = [f"decided by: {scheme_rule(crit, rid, verdicts.names)}" for rid in ids]
+        lead = tx.words([*table, ""], np.where(verdicts.deciding < 0, len(ids), verdicts.deciding))
+    else:
+        lead = tx.strings("", n)
+    hadden = crit.verdict_kind == "hadden1998_gbs"
+    none = "no class is met on the known data" if hadden else "no rule met"
+    lead = tx.where(verdicts.deciding < 0, none, lead)
+    met = tx.strings("", n)
+    open_ = tx.strings("", n)
+    deciding_id = np.asarray([*ids, ""], dtype=object)[
+        np.where(verdicts.deciding < 0, len(ids), verdicts.deciding)
+    ]
+    for rid, result in verdicts.rules.items():
+        if rid.endswith(":1"):
+            continue
+        label = _rule_label(rid, verdicts.names)
+        nerves = verdicts.item_nerves.get(rid)
+        piece = (
+            tx.join(f"{label} in ", nerves.astype(tx.S), " nerve(s)")
+            if nerves is not None
+            else tx.strings(label, n)
+        )
+        shown = (result == TRUE) & (deciding_id != rid) & (rid not in _CLASS_RULES)
+        met = tx.where(shown, tx.where(met != "", tx.join(met, "; ", piece), piece), met)
+        unknown = result == UNKNOWN
+        open_ = tx.where(unknown, tx.where(open_ != "", tx.join(open_, "; ", label), label), open_)
+    decided = verdicts.deciding >= 0
+    body = tx.where(
+        met != "",
+        tx.where(
+            decided,
+            tx.join(lead, "; also met: ", met),
+            tx.join(lead, "; met: ", met)
+            if hadden
+            else tx.join("met, but not enough for the verdict's rule: ", met),
+        ),
+        lead,
     )
-    text = np.append(done["evidence"].to_numpy(dtype=object), pd.NA)[where]  # -1: not found
-    return pd.Series(text, index=table.index, dtype="string", name="evidence")
+    body = tx.where(
+        open_ != "", tx.join(body, "; could be met with the missing data: ", open_), body
+    )
+    excluded = np.asarray(not_applicable, dtype=tx.S)
+    body = tx.where(excluded != "", tx.join(body, "; not applicable: ", excluded), body)
+    return tx.join(body, _not_judged(counts))
+
+
+_CLASS_RULES = frozenset({"demyelinating", "demyelinating_one", "inexcitable", "axonal", "normal"})
+
+
+def _rule_label(rid: str, names: Mapping[str, str]) -> str:
+    """How a patient rule is named in evidence: "(b) motor conduction velocity slowed"."""
+    name = names.get(rid, rid)
+    if rid in _CLASS_RULES:
+        return f"{rid.removesuffix('_one')}: {name}"
+    if rid in ("katz", "segment", "min_items"):
+        return name
+    return f"({rid.removeprefix('item:').removesuffix(':1')}) {name}"

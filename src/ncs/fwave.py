@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ncs._codes import floats, labels
-from ncs.criteria import _equals
+from ncs._codes import equals_mask, floats, labels
 from ncs.errors import Problem, ValidationError
 from ncs.normative import LIMIT_COLUMNS, limits_for, reference_table
 
@@ -91,9 +90,12 @@ def nerve_measures(
     measures : dict of numpy.ndarray
         :data:`NERVE_MEASURES`, one value per nerve id. ``dml_ms`` and
         ``distal_amplitude_mv`` are read at the most distal site; ``mcv_m_s`` is the slowest
-        adjacent-segment velocity; ``f_absent`` is 1.0 where F-wave persistence is 0, 0.0
-        where F waves were recorded, NaN where unknown; per-nerve values (F waves, filter,
-        per-row limits) may be given on any one row of the nerve.
+        known adjacent-segment velocity (segments with an absent response have none), with
+        ``cv_n_measurable`` and ``cv_n_unknown`` counting the segments that have one and those
+        whose velocity is unknown, and ``n_segments`` the adjacent segments; ``f_absent`` is
+        1.0 where F-wave persistence is 0, 0.0 where F waves were recorded, NaN where
+        unknown; per-nerve values (F waves, filter, per-row limits) may be given on any one
+        row of the nerve.
     reference_name : str
         Which reference table supplied the limits.
 
@@ -118,11 +120,21 @@ def nerve_measures(
         out["muscle"] = np.full(n, None, dtype=object)
 
     cv = floats(segments["cv_m_s"])
-    adjacent = _equals(segments["reference"], "adjacent")
-    known = adjacent & ~np.isnan(cv)
+    adjacent = equals_mask(segments["reference"], "adjacent")
+    # a segment with an absent response has no velocity to measure (not an unknown one)
+    measurable = adjacent.copy()
+    for col in ("distal_response", "proximal_response"):
+        if col in segments.columns:
+            measurable &= ~equals_mask(segments[col], "absent")
+    known = measurable & ~np.isnan(cv)
     mcv = np.full(n, np.inf)
     np.minimum.at(mcv, segment_nerve[known], cv[known])
     out["mcv_m_s"] = np.where(np.isinf(mcv), np.nan, mcv)
+    out["cv_n_measurable"] = np.bincount(segment_nerve[measurable], minlength=n).astype(float)
+    out["cv_n_unknown"] = np.bincount(segment_nerve[measurable & np.isnan(cv)], minlength=n).astype(
+        float
+    )
+    out["n_segments"] = np.bincount(segment_nerve[adjacent], minlength=n).astype(float)
 
     problems: list[Problem] = []
     rows = sorted_sites["input_row"].to_numpy()

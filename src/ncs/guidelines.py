@@ -668,11 +668,13 @@ HADDEN1998_GBS = Criterion(
     verdicts=("demyelinating", "axonal", "inexcitable", "normal", "equivocal"),
     verdict_kind="hadden1998_gbs",
     options=(
+        ("demyelinating_min_nerves", 2),  # >= 1 feature in each of >= 2 nerves (V)
         ("judgeable_above", 0.1),  # features judged only where dCMAP > 10% LLN (V-sec)
         ("inexcitable_below", 0.1),  # the one excitable nerve has dCMAP < 10% LLN (M)
         ("axonal_below", 0.8),  # dCMAP < 80% LLN ... (V-sec)
         ("axonal_min_nerves", 2),  # ... in >= 2 nerves (V-sec)
         ("normal_drop_below_pct", 50.0),  # pCMAP/dCMAP > 0.5 in every segment (M)
+        ("normal_within", 1.0),  # "within normal limits": at or inside each limit (M)
     ),
     verified=False,
     notes=(

@@ -443,7 +443,7 @@ def _table_from_records(
 
 def _criterion_from_dict(d: dict):
     """A :class:`ncs.Criterion` from its ``to_dict()``: the registry's object when identical."""
-    from ncs.criteria import CRITERIA, criterion_from_dict
+    from ncs.registry import CRITERIA, criterion_from_dict
 
     known = CRITERIA.get(d.get("id", ""))
     if known is not None and known.to_dict() == d:

@@ -17,6 +17,7 @@ import pandas as pd
 
 __all__ = [
     "FALSE",
+    "NOT_APPLICABLE",
     "OPERATORS",
     "PCT_DECIMALS",
     "TRUE",
@@ -29,6 +30,11 @@ __all__ = [
 
 FALSE, UNKNOWN, TRUE = np.int8(0), np.int8(1), np.int8(2)
 """Three-valued truth codes, ordered so that Kleene OR is ``max`` and AND is ``min``."""
+
+NOT_APPLICABLE = np.int8(-1)
+"""A fourth code, below ``FALSE``: the rule excludes this unit (a failed precondition, a nerve
+or segment outside its scope, an inexcitable nerve). It is never *unknown*: wherever a count
+or a Kleene OR reads it, it acts as ``FALSE`` (``max(NOT_APPLICABLE, FALSE)`` is ``FALSE``)."""
 
 PCT_DECIMALS = 9
 """Percentages are rounded to this many decimals before comparison (1e-9 percentage points).

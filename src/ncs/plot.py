@@ -265,7 +265,9 @@ def plot_decision_regions(
     the schemes agree. Schemes that also use the area drop cannot be drawn in two dimensions
     without an assumption: the regions are drawn with the area drop equal to the amplitude
     drop (``area="as_amplitude"``) or with the area unknown (``area="unknown"``, which shows
-    where the amplitude and duration alone decide).
+    where the amplitude and duration alone decide). The regions are drawn for a forearm
+    segment of the median nerve with a normal distal CMAP, which every built-in scheme's scope
+    and preconditions admit; other nerves and sites may be excluded by a scheme.
 
     Parameters
     ----------
@@ -290,7 +292,7 @@ def plot_decision_regions(
     given in the legend.
     """
     plt = _require_pyplot()
-    from ncs.compare import _codes, _segment_class
+    from ncs.engine import PROBABLE, judge
 
     if area not in ("as_amplitude", "unknown"):
         raise ValueError("area must be 'as_amplitude' or 'unknown'")
@@ -311,12 +313,29 @@ def plot_decision_regions(
     handles = []
     from matplotlib.patches import Patch
 
+    # the regions are those of one forearm segment of a median nerve with a normal distal CMAP
+    # (every scope and precondition of the built-in schemes admits it), judged by the engine
+    typical = pd.DataFrame(
+        {
+            "patient_id": "grid",
+            "nerve": "median",
+            "side": "R",
+            "distal_site": "wrist",
+            "proximal_site": "elbow",
+            "reference": "adjacent",
+            "distal_response": "present",
+            "entrapment": pd.Series([None] * resolution, dtype=object),
+            "distal_amplitude_mv": 10.0,
+            "amp_lln_mv": 4.0,
+        },
+        index=range(resolution),
+    )
     for i, crit in enumerate(crits):
-        rules = [*crit.block, *([crit.dispersion] if crit.dispersion is not None else [])]
+        rules = [*crit.block, *crit.dispersion_rules]
         names = {t.measure for r in rules for t in r.thresholds}
         grid = {m: measures.get(m, np.full_like(grid_x, np.nan)) for m in names}
-        block, _ = _codes(crit, grid, np.zeros(grid_x.shape[1], dtype=bool))
-        positive = (_segment_class(block) == 0).astype(float)
+        block = judge(crit, typical, measures=grid).block_code
+        positive = (block >= PROBABLE).astype(float)
         colour = colours[i % len(colours)]
         ax.contourf(grid_x, grid_y, positive, levels=[0.5, 1.5], colors=[colour], alpha=0.15)
         ax.contour(grid_x, grid_y, positive, levels=[0.5], colors=[colour], linewidths=1.5)

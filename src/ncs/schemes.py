@@ -12,7 +12,10 @@ verdict by nerve-counting rules written once here and shared:
 * :func:`k_of` -- "at least k of these items".
 
 All of them are three-valued (:data:`~ncs.measures.TRUE`, ``FALSE``, ``UNKNOWN``) and work on
-integer codes per nerve with ``bincount`` over patient ids: no Python loop over patients.
+integer codes per nerve with ``bincount`` over patient ids: no Python loop over patients. The
+exclusion codes below ``FALSE`` (``NOT_APPLICABLE``, a nerve with no segment) count as not met:
+what a rule excludes never makes a count unknown. The rule engine (:mod:`ncs.engine`) applies
+the items and these combinators.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ncs.measures import FALSE, OPERATORS, PCT_DECIMALS, TRUE, UNKNOWN, truth
+from ncs.measures import FALSE, OPERATORS, TRUE, UNKNOWN
 
 __all__ = [
     "NerveItem",
+    "all_of",
+    "any_of",
     "at_least",
-    "evaluate_item",
     "k_of",
+    "negate",
     "one_plus_other",
     "two_plus_other",
 ]
@@ -169,59 +174,6 @@ class NerveItem:
         }
 
 
-def _ratio(values: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(limit > 0, np.round(values / limit, PCT_DECIMALS), np.nan)
-
-
-def _either(cond: np.ndarray, when_true: np.ndarray, when_false: np.ndarray) -> np.ndarray:
-    """Three-valued choice: where ``cond`` is unknown, the result is known only if both agree."""
-    agree = np.where(when_true == when_false, when_true, UNKNOWN)
-    return np.where(cond == TRUE, when_true, np.where(cond == FALSE, when_false, agree)).astype(
-        np.int8
-    )
-
-
-def evaluate_item(
-    item: NerveItem,
-    measures: dict[str, np.ndarray],
-    nerve_names: np.ndarray,
-    segment_codes: dict[str, np.ndarray],
-) -> np.ndarray:
-    """Three-valued result of one item for every nerve (int8 codes)."""
-    n = len(nerve_names)
-    amp_ratio = _ratio(measures["distal_amplitude_mv"], measures["amp_lln_mv"])
-    if item.measure in SEGMENT_MEASURES:
-        out = segment_codes[item.measure].copy()
-    elif item.measure == "f_absent":
-        v = measures["f_absent"]
-        out = np.where(np.isnan(v), UNKNOWN, np.where(v == 1.0, TRUE, FALSE)).astype(np.int8)
-    else:
-        v = measures[item.measure]
-        ratio = _ratio(v, measures[item.limit]) if item.limit else v
-        out = truth(ratio, item.op, item.multiplier)
-        if item.low_amplitude is not None:
-            fraction, low_multiplier = item.low_amplitude
-            low = truth(amp_ratio, "<", fraction)
-            out = _either(low, truth(ratio, item.op, low_multiplier), out)
-        if item.measure == "f_latency_ms":
-            # absent F waves have no latency to be prolonged (absence is its own item)
-            out = np.where(measures["f_absent"] == 1.0, FALSE, out)
-        if item.measure == "distal_duration_ms":
-            # the cut-offs depend on the low-frequency filter: without lff_hz the item is
-            # not evaluated (it never fires), as the criteria reference requires
-            out = np.where(np.isnan(measures["lff_hz"]), FALSE, out)
-    if item.min_amplitude is not None:
-        op, fraction = item.min_amplitude
-        gate = truth(amp_ratio, op, fraction)
-        out = np.where(
-            gate == FALSE, FALSE, np.where(gate == UNKNOWN, np.minimum(out, UNKNOWN), out)
-        )
-    if item.exclude_nerves:
-        out = np.where(np.isin(nerve_names, list(item.exclude_nerves)), FALSE, out)
-    return np.asarray(out, dtype=np.int8).reshape(n)
-
-
 # --------------------------------------------------------------------------------------
 # Nerve-counting combinators (three-valued, per patient)
 # --------------------------------------------------------------------------------------
@@ -303,145 +255,5 @@ def all_of(results: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def negate(codes: np.ndarray) -> np.ndarray:
-    """Kleene NOT."""
-    return (TRUE - codes).astype(np.int8)
-
-
-@dataclass(frozen=True)
-class PatientContext:
-    """Per-nerve and per-patient arrays a scheme's patient rule needs."""
-
-    nerve_patient: np.ndarray
-    n_patients: int
-    nerve_names: np.ndarray
-    measures: dict[str, np.ndarray]
-    segment_codes: dict[str, np.ndarray]  # per nerve, rolled from the scheme's segments
-    items: dict[int, np.ndarray]  # item index -> codes per nerve
-
-
-def _by_id(crit_items: Sequence[NerveItem], ctx: PatientContext) -> dict[str, np.ndarray]:
-    """Item codes by item id; items sharing an id are OR-ed (AAN's 'absent or prolonged')."""
-    out: dict[str, np.ndarray] = {}
-    for k, item in enumerate(crit_items):
-        codes = ctx.items[k]
-        out[item.id] = np.maximum(out[item.id], codes) if item.id in out else codes
-    return out
-
-
-def item_rule(item: NerveItem, items: Sequence[NerveItem], ctx: PatientContext) -> np.ndarray:
-    """Per patient: the item with its nerve-count rule (three-valued)."""
-    p, n_p = ctx.nerve_patient, ctx.n_patients
-    codes = _by_id(items, ctx)
-    c = codes[item.id]
-    excluded = {item.id, *item.not_corroborated_by}
-    others = [codes[i.id] for i in items if i.counts_as_other and i.id not in excluded]
-    other = any_of(others) if others else np.full(len(c), FALSE, dtype=np.int8)
-    count = at_least(c, p, n_p, item.min_nerves)
-    if item.corroboration == "none":
-        return count
-    if item.corroboration == "two_plus_other":
-        return two_plus_other(c, other, p, n_p)
-    pair = one_plus_other(c, other, p, n_p)
-    return pair if item.corroboration == "one_plus_other" else any_of([count, pair])
-
-
-def _unique_items(items: Sequence[NerveItem]) -> list[NerveItem]:
-    """First item of each id (items sharing an id are OR-ed into one by :func:`_by_id`)."""
-    seen: dict[str, NerveItem] = {}
-    for item in items:
-        seen.setdefault(item.id, item)
-    return list(seen.values())
-
-
-def guideline_rules(
-    crit_items: Sequence[NerveItem], ctx: PatientContext
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Per-item rules of a graded scheme (EFNS/PNS 2010, EAN/PNS 2021 CIDP).
-
-    Returns the per-item patient results (item id -> codes), the "any parameter with its
-    nerve-count rule" result (definite / strongly supportive) and the "any parameter in one
-    nerve" result (possible / weakly supportive). Items with ``counts_as_other=False`` (a
-    level's own item, e.g. EFNS probable CB) are in the first dict only.
-    """
-    p, n_p = ctx.nerve_patient, ctx.n_patients
-    codes = _by_id(crit_items, ctx)
-    rules = {i.id: item_rule(i, crit_items, ctx) for i in _unique_items(crit_items)}
-    parameters = [i.id for i in _unique_items(crit_items) if i.counts_as_other]
-    full = any_of([rules[i] for i in parameters])
-    single = any_of([at_least(codes[i], p, n_p, 1) for i in parameters])
-    return rules, full, single
-
-
-def aan1991_rules(crit_items: Sequence[NerveItem], ctx: PatientContext) -> dict[str, np.ndarray]:
-    """Each AAN 1991 item with its nerve count, per patient (the verdict counts them)."""
-    return {i.id: item_rule(i, crit_items, ctx) for i in _unique_items(crit_items)}
-
-
-def hadden1998_classes(
-    crit_items: Sequence[NerveItem],
-    ctx: PatientContext,
-    segment_ok: np.ndarray,
-    options: dict,
-) -> dict[str, np.ndarray]:
-    """Hadden 1998 classes per patient (three-valued), in the order they are tried.
-
-    ``segment_ok`` is, per nerve, whether no segment meets the conduction-block amplitude
-    rule (for "normal"). ``options`` holds the class thresholds (fractions of the LLN) from
-    the criterion's data: ``judgeable_above``, ``inexcitable_below``, ``axonal_below``,
-    ``axonal_min_nerves``.
-    """
-    p, n_p = ctx.nerve_patient, ctx.n_patients
-    m = ctx.measures
-    amp_ratio = _ratio(m["distal_amplitude_mv"], m["amp_lln_mv"])
-    judgeable = truth(amp_ratio, ">", options["judgeable_above"])
-    items = []
-    for codes in _by_id(crit_items, ctx).values():
-        gated = np.where(
-            judgeable == FALSE,
-            FALSE,
-            np.where(judgeable == UNKNOWN, np.minimum(codes, UNKNOWN), codes),
-        )
-        items.append(gated.astype(np.int8))
-    stack = np.stack(items)
-    feature = any_of(items)
-    n_true = (stack == TRUE).sum(axis=0)
-    n_maybe = (stack >= UNKNOWN).sum(axis=0)
-    two_items = np.where(n_true >= 2, TRUE, np.where(n_maybe >= 2, UNKNOWN, FALSE)).astype(np.int8)
-
-    excitable = (m["distal_response"] == "present") & (m["distal_amplitude_mv"] > 0)
-    n_excitable = np.bincount(p, weights=excitable, minlength=n_p)
-    only_one = np.where(n_excitable == 1, TRUE, FALSE).astype(np.int8)
-    demyelinating = any_of(
-        [at_least(feature, p, n_p, 2), all_of([at_least(two_items, p, n_p, 1), only_one])]
-    )
-
-    tiny = truth(amp_ratio, "<", options["inexcitable_below"])
-    none_excitable = np.where(n_excitable == 0, TRUE, FALSE).astype(np.int8)
-    tiny_excitable = np.where(excitable, tiny, FALSE).astype(np.int8)
-    inexcitable = any_of([none_excitable, all_of([only_one, at_least(tiny_excitable, p, n_p, 1)])])
-
-    low = truth(amp_ratio, "<", options["axonal_below"])
-    axonal = all_of(
-        [negate(at_least(feature, p, n_p, 1)), at_least(low, p, n_p, options["axonal_min_nerves"])]
-    )
-
-    f_present = np.where(
-        np.isnan(m["f_absent"]), UNKNOWN, np.where(m["f_absent"] == 0.0, TRUE, FALSE)
-    )
-    nerve_normal = all_of(
-        [
-            truth(amp_ratio, ">=", 1.0),
-            truth(_ratio(m["dml_ms"], m["dml_uln_ms"]), "<=", 1.0),
-            f_present.astype(np.int8),
-            truth(_ratio(m["f_latency_ms"], m["f_latency_uln_ms"]), "<=", 1.0),
-            truth(_ratio(m["mcv_m_s"], m["cv_lln_m_s"]), ">=", 1.0),
-            segment_ok,
-        ]
-    )
-    normal = negate(at_least(negate(nerve_normal), p, n_p, 1))
-    return {
-        "demyelinating": demyelinating,
-        "inexcitable": inexcitable,
-        "axonal": axonal,
-        "normal": normal,
-    }
+    """Kleene NOT (``NOT_APPLICABLE`` and other exclusion codes read as ``FALSE``)."""
+    return (TRUE - np.maximum(codes, FALSE)).astype(np.int8)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import ncs
 from ncs.testing.strategies import SITES, studies
 
-RANK = {"no": 0, "not_assessable": 1, "probable": 2, "yes": 3}
+RANK = {"not_applicable": -1, "no": 0, "not_assessable": 1, "probable": 2, "yes": 3}
 
 
 def _analyze(sites, **kw):

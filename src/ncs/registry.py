@@ -1,0 +1,265 @@
+"""The built-in criteria by id, and the functions that find, list, vary and rebuild them.
+
+:data:`CRITERIA` gathers the seed criteria (:mod:`ncs.criteria`) and the guideline schemes
+(:mod:`ncs.guidelines`). Nothing here judges anything: see :mod:`ncs.engine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+from ncs.criteria import (
+    BOUCHE1995,
+    KATZ2002,
+    Citation,
+    Criterion,
+    Scope,
+    SegmentRule,
+    Threshold,
+)
+from ncs.errors import UnknownCriteriaError
+from ncs.guidelines import GUIDELINES
+from ncs.schemes import NerveItem
+
+__all__ = [
+    "CRITERIA",
+    "DEFAULT_CRITERIA",
+    "criterion_from_dict",
+    "get_criteria",
+    "list_criteria",
+    "resolve",
+    "with_entrapment_sites",
+]
+
+CRITERIA: Mapping[str, Criterion] = MappingProxyType(
+    {c.id: c for c in (KATZ2002, BOUCHE1995, *GUIDELINES)}
+)
+"""Every built-in criterion and scheme, by id."""
+
+DEFAULT_CRITERIA: tuple[str, ...] = ("katz2002", "bouche1995")
+"""Criteria applied when none are named: the two seed criteria, verified and independent of
+reference values. ``criteria="all"`` applies every built-in scheme; ``"verified"`` the
+verified ones."""
+
+
+def get_criteria(criteria: str | Criterion) -> Criterion:
+    """Look a criterion up by id, or pass a :class:`Criterion` through.
+
+    Raises
+    ------
+    UnknownCriteriaError
+        For an id not in :data:`CRITERIA`.
+    """
+    if isinstance(criteria, Criterion):
+        return criteria
+    try:
+        return CRITERIA[str(criteria).strip().lower()]
+    except KeyError:
+        raise UnknownCriteriaError(
+            f"unknown criterion {criteria!r}; known: {', '.join(sorted(CRITERIA))}"
+        ) from None
+
+
+def list_criteria() -> pd.DataFrame:
+    """One row per built-in criterion: id, title, citation, verified."""
+    return pd.DataFrame(
+        [
+            {
+                "id": c.id,
+                "title": c.title,
+                "citation": c.citation.text,
+                "doi": c.citation.doi,
+                "verified": c.verified,
+            }
+            for c in CRITERIA.values()
+        ]
+    )
+
+
+def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tuple[Criterion, ...]:
+    """Criteria named by the user: an id, a Criterion, several, ``"all"``, ``"verified"``,
+    or None (the defaults)."""
+    if criteria is None:
+        named: list[str | Criterion] = list(DEFAULT_CRITERIA)
+    elif isinstance(criteria, (str, Criterion)):
+        named = [criteria]
+    else:
+        named = list(criteria)
+    items: list[str | Criterion] = []
+    for c in named:
+        word = c.strip().lower() if isinstance(c, str) else None
+        if word == "all":
+            items.extend(CRITERIA)
+        elif word == "verified":
+            items.extend(k for k, v in CRITERIA.items() if v.verified)
+        else:
+            items.append(c)
+    out = tuple(get_criteria(c) for c in items)
+    ids = [c.id for c in out]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"criteria named twice: {ids}")
+    return out
+
+
+def with_entrapment_sites(criterion: str | Criterion, exclude: bool) -> Criterion:
+    """A variant of a criterion that does (or does not) judge segments crossing entrapment
+    sites (median at the wrist, ulnar at the wrist and across the elbow, peroneal at the
+    fibular head; :data:`ncs.names.ENTRAPMENT_ZONES`).
+
+    Parameters
+    ----------
+    criterion : str or Criterion
+    exclude : bool
+        True: skip every segment crossing an entrapment zone, for every rule. False: judge
+        them all (also where the scheme itself excludes a zone).
+
+    Returns
+    -------
+    Criterion
+        With id ``<id>_no_entrapment`` or ``<id>_with_entrapment`` and ``verified=False``
+        when it departs from the source.
+
+    Examples
+    --------
+    >>> strict = with_entrapment_sites("katz2002", exclude=True)
+    >>> strict.id
+    'katz2002_no_entrapment'
+    """
+    crit = get_criteria(criterion)
+
+    def scope(s: Scope) -> Scope:
+        return replace(s, exclude_entrapment=exclude, exclude_zones=())
+
+    def rule(r: SegmentRule) -> SegmentRule:
+        return replace(r, scope=scope(r.scope))
+
+    dispersion = crit.dispersion
+    if isinstance(dispersion, SegmentRule):
+        dispersion = rule(dispersion)
+    elif dispersion is not None:
+        dispersion = tuple(rule(r) for r in dispersion)
+    suffix = "_no_entrapment" if exclude else "_with_entrapment"
+    note = " Variant: segments crossing common entrapment sites are " + (
+        "not considered." if exclude else "judged like any other."
+    )
+    return replace(
+        crit,
+        id=crit.id + suffix,
+        scope=scope(crit.scope),
+        block=tuple(rule(r) for r in crit.block),
+        dispersion=dispersion,
+        verified=False,
+        notes=crit.notes + note,
+    )
+
+
+def criterion_from_dict(d: Mapping[str, Any]) -> Criterion:
+    """Rebuild a :class:`Criterion` from its :meth:`Criterion.to_dict` output.
+
+    The inverse of ``to_dict``: ``criterion_from_dict(c.to_dict()) == c`` for every
+    criterion (built-in or custom), so saved results and criteria files for EDX software can
+    be read back.
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        When the description is incomplete or inconsistent.
+    """
+
+    def citation(c: Mapping[str, Any]) -> Citation:
+        return Citation(key=c["key"], text=c["text"], doi=c.get("doi"))
+
+    def threshold(t: Mapping[str, Any]) -> Threshold:
+        return Threshold(
+            measure=t["measure"],
+            op=t["op"],
+            value=float(t["value"]),
+            absolute=bool(t.get("absolute", False)),
+            of=t.get("of"),
+            overrides=tuple((n, o, float(v)) for n, o, v in t.get("overrides", ())),
+            source=t.get("source", ""),
+            verified=bool(t.get("verified", True)),
+        )
+
+    def scope(s: Mapping[str, Any] | None) -> Scope:
+        if not s:
+            return Scope()
+
+        def opt(key: str) -> tuple | None:
+            value = s.get(key)
+            return None if value is None else tuple(value)
+
+        return Scope(
+            nerves=opt("nerves"),
+            exclude_nerves=tuple(s.get("exclude_nerves", ())),
+            exclude_entrapment=bool(s.get("exclude_entrapment", False)),
+            exclude_zones=tuple(s.get("exclude_zones", ())),
+            only_pairs=(
+                None if s.get("only_pairs") is None else tuple(tuple(p) for p in s["only_pairs"])
+            ),
+            exclude_proximal_sites=tuple(s.get("exclude_proximal_sites", ())),
+            only_proximal_sites=opt("only_proximal_sites"),
+            references=tuple(s.get("references", ("adjacent", "distal"))),
+            note=s.get("note", ""),
+        )
+
+    def rule(r: Mapping[str, Any]) -> SegmentRule:
+        return SegmentRule(
+            outcome=r["outcome"],
+            combine=r["combine"],
+            thresholds=tuple(threshold(t) for t in r["thresholds"]),
+            name=r["name"],
+            scope=scope(r.get("scope")),
+            preconditions=tuple(threshold(t) for t in r.get("preconditions", ())),
+            verified=bool(r.get("verified", True)),
+        )
+
+    def item(i: Mapping[str, Any]) -> NerveItem:
+        return NerveItem(
+            id=i["id"],
+            name=i["name"],
+            parameter=i["parameter"],
+            measure=i["measure"],
+            op=i.get("op", ">="),
+            multiplier=float(i.get("multiplier", 1.0)),
+            limit=i.get("limit"),
+            low_amplitude=None if i.get("low_amplitude") is None else tuple(i["low_amplitude"]),
+            min_amplitude=None if i.get("min_amplitude") is None else tuple(i["min_amplitude"]),
+            exclude_nerves=tuple(i.get("exclude_nerves", ())),
+            count=i.get("count", ""),
+            min_nerves=int(i.get("min_nerves", 2)),
+            corroboration=i.get("corroboration", "none"),
+            not_corroborated_by=tuple(i.get("not_corroborated_by", ())),
+            counts_as_other=bool(i.get("counts_as_other", True)),
+            source=i.get("source", ""),
+            verified=bool(i.get("verified", True)),
+        )
+
+    dispersion_rules = d.get("dispersion") or []
+    if isinstance(dispersion_rules, Mapping):  # older layout: one rule
+        dispersion_rules = [dispersion_rules]
+    rules = tuple(rule(r) for r in dispersion_rules)
+    dispersion: SegmentRule | tuple[SegmentRule, ...] | None
+    dispersion = None if not rules else rules[0] if len(rules) == 1 else rules
+    return Criterion(
+        id=d["id"],
+        title=d["title"],
+        short=d["short"],
+        citation=citation(d["citation"]),
+        applied_in=tuple(citation(c) for c in d.get("applied_in", ())),
+        block=tuple(rule(r) for r in d["block"]),
+        dispersion=dispersion,
+        verdicts=tuple(d["verdicts"]),
+        patient_counts_dispersion=bool(d.get("patient_counts_dispersion", False)),
+        scope=scope(d.get("scope")),
+        nerve_items=tuple(item(i) for i in d.get("nerve_items", ())),
+        verdict_kind=d.get("verdict_kind", "any_segment"),
+        options=tuple((k, v) for k, v in (d.get("options") or {}).items()),
+        verified=bool(d.get("verified", False)),
+        notes=d.get("notes", ""),
+    )
