@@ -413,7 +413,7 @@ def test_scope_references_limit_the_comparisons():
     f = ncs.analyze(sites, criteria=[katz, adjacent_only]).findings
     whole = f[(f["distal_site"] == "wrist") & (f["proximal_site"] == "above elbow")]
     assert whole.set_index("criterion").loc["katz2002", "block"] == "yes"
-    assert whole.set_index("criterion").loc["katz_adjacent", "block"] == "not_assessable"
+    assert whole.set_index("criterion").loc["katz_adjacent", "block"] == "not_applicable"
     p = ncs.analyze(sites, criteria=[katz, adjacent_only]).patients.set_index("scheme")
     assert p.loc["katz2002", "verdict"] == "demyelinating"
     assert p.loc["katz_adjacent", "verdict"] == "not_demyelinating"

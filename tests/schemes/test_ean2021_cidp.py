@@ -39,7 +39,7 @@ def test_a_dml_50_percent_above_uln(dml, expected):
 
 
 def test_a_median_not_counted():
-    assert param(nerve("median", dml=9.0), S, "dml_prolonged", "median") == "no"
+    assert param(nerve("median", dml=9.0), S, "dml_prolonged", "median") == "not_applicable"
     assert verdict(study(nerve("median", dml=9.0), nerve("ulnar", dml=9.0)), S) == (
         "weakly_supportive"
     )
@@ -69,7 +69,9 @@ def test_c_f_latency_with_the_80_percent_lln_switch(amp, f, expected):
     assert param(nerve("ulnar", (amp, amp), f=f), S, "f_latency_prolonged", "ulnar") == expected
 
 
-@pytest.mark.parametrize(("amp", "expected"), [(1.0, "yes"), (0.99, "no"), (0.9, "no")])
+@pytest.mark.parametrize(
+    ("amp", "expected"), [(1.0, "yes"), (0.99, "not_applicable"), (0.9, "not_applicable")]
+)
 def test_d_f_absent_20_percent_gate(amp, expected):
     sites = nerve("ulnar", (amp, amp), **ABSENT_F)
     assert param(sites, S, "f_waves_absent", "ulnar") == expected
@@ -102,7 +104,7 @@ def test_e_block_30_percent(name, prox, block):
 def test_e_tibial_excluded(prox):
     sites = nerve("tibial", (10.0, prox))
     assert run(sites, S).findings["block"].item() not in ("yes", "probable")
-    assert param(sites, S, "conduction_block", "tibial") == "no"
+    assert param(sites, S, "conduction_block", "tibial") == "not_applicable"
 
 
 @pytest.mark.parametrize(("amp", "is_block"), [(1.0, True), (0.99, False), (0.9, False)])
@@ -112,7 +114,6 @@ def test_e_block_needs_distal_cmap_20_percent_lln(amp, is_block):
         assert (block == "yes") is is_block
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a failed precondition is not_applicable")
 def test_e_failed_precondition_leaves_a_complete_study_not_met():
     low = nerve("ulnar", (0.9, 0.5))
     assert verdict(study(low, nerve("median"), nerve("peroneal")), S) == "not_met"
@@ -222,7 +223,7 @@ def test_g_needs_a_filter_and_another_parameter_in_another_nerve():
     g = {"lff": 2.0, "distal_duration": 9.0}
     assert (
         param(nerve("median", distal_duration=9.0), S, "distal_duration_prolonged", "median")
-        == "no"
+        == "not_applicable"
     )
     assert verdict(study(nerve("median", **g), nerve("ulnar", **SLOW)), S) == "strongly_supportive"
     assert verdict(study(nerve("median", **g), nerve("ulnar")), S) == "weakly_supportive"
@@ -270,11 +271,6 @@ def test_e_unknown_lln_leaves_the_block_open():
     assert param(sites, S, "conduction_block", "ulnar", ref=ref) == "not_assessable"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unknown precondition keeps a ruled-out threshold open (Kleene: unknown AND "
-    "false is false); not in issue 17's list",
-)
 def test_e_unknown_lln_with_a_small_drop_is_no_block():
     # a 10 % drop meets no rule whatever the distal CMAP is: no block, and a complete study
     # with it is not_met
