@@ -35,18 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: What to mutate: module (path under src/) -> top-level names (rule data: assignments;
 #: rule code: functions or classes, whose methods are all included).
 TARGETS: dict[str, tuple[str, ...]] = {
-    "ncs/criteria.py": (
-        "Threshold.values",
-        "Threshold.truth",
-        "Scope.applies",
-        "SegmentRule.truth",
-        "SegmentRule.precondition_truth",
-        "KATZ2002",
-        "BOUCHE1995",
-        "_apply_rules",
-        "judge",
-        "category_codes",
-    ),
+    "ncs/criteria.py": ("KATZ2002", "BOUCHE1995"),
     "ncs/guidelines.py": (
         "_distal_at_least",
         "EFNS2010_CIDP",
@@ -60,9 +49,31 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "HADDEN1998_GBS",
         "SIMON2013",
     ),
-    "ncs/schemes.py": (
+    "ncs/engine.py": (
+        "scope_mask",
+        "threshold_values",
+        "threshold_truth",
+        "_rule_status",
+        "_decide",
+        "_judge_rules",
+        "judge",
+        "nerve_outcomes",
+        "segment_items",
         "_either",
         "evaluate_item",
+        "_absent",
+        "_velocity_item",
+        "_distal_duration_item",
+        "item_codes",
+        "_by_id",
+        "item_rule",
+        "_levels",
+        "_first_met",
+        "patient_verdicts",
+        "_hadden",
+        "_nerves_meeting",
+    ),
+    "ncs/schemes.py": (
         "_counts",
         "_three",
         "at_least",
@@ -72,12 +83,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "any_of",
         "all_of",
         "negate",
-        "_by_id",
-        "item_rule",
-        "guideline_rules",
-        "hadden1998_classes",
     ),
-    "ncs/summary.py": ("_item_code", "_verdicts", "_levels"),
     "ncs/measures.py": ("truth",),
 }
 
