@@ -21,9 +21,12 @@ Levels: strongly supportive = an item with its count; weakly supportive = in one
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from .helpers import finding, findings, nerve, param, reference, run, study, verdict
+import ncs
+
+from .helpers import REFERENCE, finding, findings, nerve, param, reference, run, study, verdict
 
 S = "ean2021_cidp"
 SLOW = {"distance": 300.0, "dlat": 10.0}  # 30 m/s: (b)
@@ -281,3 +284,16 @@ def test_e_unknown_lln_with_a_small_drop_is_no_block():
 def test_e_zero_lln_in_a_lab_table_never_meets_the_precondition():
     sites = nerve("ulnar", (10.0, 6.0))
     assert run(sites, S, reference(amp_lln_mv=0.0)).findings["block"].item() != "yes"
+
+
+@pytest.mark.parametrize(("duration", "expected"), [(7.0, "no"), (7.01, "yes")])
+def test_g_a_cutoff_table_without_operators_uses_the_schemes_own(duration, expected):
+    # a lab's own cut-off (7.0 ms for the median nerve at 2 Hz), no operator column: ">" (2021)
+    table = pd.DataFrame({"scheme": [S], "lff_hz": [2.0], "nerve": ["median"], "cutoff_ms": [7.0]})
+    res = ncs.analyze(
+        nerve("median", lff=2.0, distal_duration=duration),
+        criteria=S,
+        reference=REFERENCE,
+        distal_duration_cutoffs=table,
+    )
+    assert str(res.nerves["distal_duration_prolonged"].item()) == expected

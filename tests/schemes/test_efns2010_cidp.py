@@ -24,9 +24,23 @@ possible = an item in one nerve only.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from .helpers import finding, findings, nerve, nerve_row, param, reference, run, study, verdict
+import ncs
+
+from .helpers import (
+    REFERENCE,
+    finding,
+    findings,
+    nerve,
+    nerve_row,
+    param,
+    reference,
+    run,
+    study,
+    verdict,
+)
 
 S = "efns2010_cidp"
 SLOW = {"distance": 300.0, "dlat": 10.0}  # 30 m/s: (b)
@@ -350,3 +364,18 @@ def test_d_unknown_lln_leaves_absent_f_open():
     absent_f = nerve("ulnar", **ABSENT_F)
     assert param(absent_f, S, "f_waves_absent", "ulnar", ref=ref) == "not_assessable"
     assert param(nerve("ulnar"), S, "f_waves_absent", "ulnar", ref=ref) == "no"
+
+
+@pytest.mark.parametrize(("duration", "expected"), [(7.0, "yes"), (6.99, "no")])
+def test_g_a_cutoff_table_without_operators_uses_the_schemes_own(duration, expected):
+    # a lab's own cut-off (7.0 ms for the median nerve), no operator column: ">=" (2010)
+    table = pd.DataFrame(
+        {"scheme": [S], "lff_hz": [float("nan")], "nerve": ["median"], "cutoff_ms": [7.0]}
+    )
+    res = ncs.analyze(
+        nerve("median", lff=2.0, distal_duration=duration),
+        criteria=S,
+        reference=REFERENCE,
+        distal_duration_cutoffs=table,
+    )
+    assert str(res.nerves["distal_duration_prolonged"].item()) == expected
