@@ -94,6 +94,7 @@ def test_4_absent_f_waves_count_at_any_amplitude():
         (24.0, (5.0, 5.0), "no", "no"),  # area 20 %: not > 20 %
         (23.97, (5.0, 5.0), "yes", "no"),  # 20.1 %, duration unchanged: partial CB
         (23.97, (5.0, 5.7), "yes", "no"),  # +14 %
+        (23.97, (5.0, 5.73), "yes", "no"),  # +14.6 %
         (23.97, (5.0, 5.75), "no", "no"),  # +15 %: neither (< 15 % / > 15 %)
         (23.97, (5.0, 5.76), "no", "yes"),  # +15.2 %: abnormal TD
         (23.97, (5.0, 4.3), "yes", "no"),  # -14 %: a change under 15 % either way

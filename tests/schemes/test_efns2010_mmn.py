@@ -45,6 +45,7 @@ def block(sites, ref=None) -> str:
         ((30.0, 21.0), (5.0, 6.52), "no"),  # 30 %, +30.4 %: neither probable rule
         ((30.0, 21.01), (5.0, 5.0), "no"),  # 29.97 %
         ((30.0, 30.0), (5.0, 8.0), "no"),  # dispersion alone is not a block
+        ((30.0, 15.6), (5.0, 7.0), "no"),  # 48 %, +40 %: rule 2 needs >= 50 %
         ((30.0, 6.0), (5.0, 10.0), "probable"),  # 80 %, +100 %
     ],
 )
