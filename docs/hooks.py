@@ -2,7 +2,10 @@
 
 * ``<!-- ncs:columns -->``      the tidy-format column table, from ``ncs.schema.COLUMNS``;
 * ``<!-- ncs:criteria -->``     every criterion of ``ncs.CRITERIA`` with rules and citations;
-* ``<!-- ncs:json-schema -->``  the JSON Schema shipped as package data.
+* ``<!-- ncs:json-schema -->``  the JSON Schema shipped as package data;
+* ``<!-- ncs:cell-words -->``   the words of a number cell, from ``ncs.cells``;
+* ``<!-- ncs:muscles -->``      recording muscles of wide headers, from ``ncs.names``;
+* ``<!-- ncs:site-words -->``   site spellings of wide headers, from ``ncs.names``.
 
 ``docs/performance.md`` is added to the navigation when it exists.
 """
@@ -59,11 +62,62 @@ def json_schema_markdown() -> str:
     return "```json\n" + json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n```"
 
 
+def _words(words) -> str:
+    return ", ".join(f"`{w}`" if w else "(blank)" for w in sorted(words))
+
+
+def cell_words_markdown() -> str:
+    """What a number cell may hold: the one table of ``ncs.cells``."""
+    from ncs.cells import ABSENT_WORDS, AMBIGUOUS_WORDS, MISSING_WORDS, RESPONSE_MEASURES
+
+    lines = [
+        "| a cell holding | means | accepted in |",
+        "|---|---|---|",
+        "| a number (`8.2`, `8`, `1e-3`) | the value | every number column |",
+        f"| {_words(MISSING_WORDS)} | no value: unknown, never zero | every number column |",
+        f"| {_words(ABSENT_WORDS)} | no response at this site (amplitude and area 0, no "
+        f"latency) | {_words(RESPONSE_MEASURES)} |",
+        f"| {_words(AMBIGUOUS_WORDS)} | refused: both readings exist | nowhere |",
+        "| anything else (text, a date, `#VALUE!`, `8,2` read without `--decimal ,`) | an "
+        "error naming the cell, with a hint for the usual slips | nowhere |",
+    ]
+    return "\n".join(lines)
+
+
+def muscles_markdown() -> str:
+    """Recording muscles the wide-header reader knows."""
+    from ncs.names import MUSCLE_ALIASES
+
+    by_muscle: dict[str, list[str]] = {}
+    for alias, muscle in MUSCLE_ALIASES.items():
+        by_muscle.setdefault(muscle, []).append(alias)
+    lines = ["| muscle column | written in headers as |", "|---|---|"]
+    for muscle, aliases in by_muscle.items():
+        lines.append(f"| `{muscle}` | {_words(aliases)} |")
+    return "\n".join(lines)
+
+
+def site_words_markdown() -> str:
+    """Site spellings the readers know (cleaned: lower case, punctuation as spaces)."""
+    from ncs.names import SITE_ALIASES
+
+    by_site: dict[str, list[str]] = {}
+    for alias, site in SITE_ALIASES.items():
+        by_site.setdefault(site, []).append(alias)
+    lines = ["| site | spellings (after cleaning: `B.Elbow` reads `b elbow`) |", "|---|---|"]
+    for site, aliases in by_site.items():
+        lines.append(f"| `{site}` | {_words(aliases)} |")
+    return "\n".join(lines)
+
+
 _GENERATED = {
     "<!-- ncs:columns -->": columns_markdown,
     "<!-- ncs:criteria -->": criteria_markdown,
     "<!-- ncs:reference-values -->": reference_values_markdown,
     "<!-- ncs:json-schema -->": json_schema_markdown,
+    "<!-- ncs:cell-words -->": cell_words_markdown,
+    "<!-- ncs:muscles -->": muscles_markdown,
+    "<!-- ncs:site-words -->": site_words_markdown,
 }
 
 

@@ -39,7 +39,7 @@ def test_tables_and_keys():
         "side",
         "distal_site",
         "proximal_site",
-        "reference",
+        "comparison",
     ]
     assert {"criterion", "block", "dispersion", "reason"} <= set(res.findings.columns)
     assert len(res.findings) == len(res.segments) * 2

@@ -54,8 +54,8 @@ def test_invalid_input_exit_2_lists_every_problem(tmp_path, capsys):
     bad.to_csv(path, index=False)
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "row 0, column 'amplitude_mv'" in err
-    assert "row 1, column 'latency_ms'" in err
+    assert "line 2, column 'amplitude_mv'" in err
+    assert "line 3, column 'latency_ms'" in err
 
 
 def test_missing_file_and_unknown_criterion_exit_2(capsys):

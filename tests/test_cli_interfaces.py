@@ -27,8 +27,8 @@ def test_validate_lists_every_problem_exit_2(tmp_path, capsys):
     bad.to_csv(path, index=False)
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "row 0, column 'amplitude_mv': negative value" in err
-    assert "row 1, column 'side'" in err
+    assert "line 2, column 'amplitude_mv': negative value" in err
+    assert "line 3, column 'side'" in err
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".parquet", ".json"])

@@ -333,7 +333,7 @@ def test_variability_default_is_labelled():
 def test_accuracy_against_reference():
     sites = fixture_sites()
     dx = pd.Series({"MMN01": True, "CIDP01": True, "ALS01": False, "NORM01": False})
-    c = compare(sites, reference=dx, cv={})
+    c = compare(sites, diagnosis=dx, cv={})
     acc = c.accuracy.set_index("scheme")
     # Katz: MMN01 and CIDP01 positive (TP 2), ALS01 and NORM01 negative (TN 2);
     # MISS01/MISS02 have no diagnosis.

@@ -395,7 +395,7 @@ def test_scope_references_limit_the_comparisons():
 
     katz = ncs.CRITERIA["katz2002"]
     adjacent_only = dataclasses.replace(
-        katz, id="katz_adjacent", scope=dataclasses.replace(katz.scope, references=("adjacent",))
+        katz, id="katz_adjacent", scope=dataclasses.replace(katz.scope, comparisons=("adjacent",))
     )
     sites = pd.DataFrame(
         {

@@ -136,7 +136,7 @@ def test_worked_example(path):
         & (seg["nerve"] == meta["nerve"])
         & (seg["distal_site"] == meta["distal"])
         & (seg["proximal_site"] == meta["proximal"])
-        & (seg["reference"] == "adjacent")
+        & (seg["comparison"] == "adjacent")
     ]
     assert len(seg) == 1
     for label, (measure, column) in _MEASURES.items():
@@ -158,3 +158,19 @@ def test_worked_example(path):
     assert str(finding["dispersion"]) == dispersion
     patient = result.patients[result.patients["patient_id"] == meta["patient"]]
     assert patient["verdict"].tolist() == [verdict]
+
+
+def test_reading_files_page_lists_the_one_table_of_cell_words():
+    from ncs.cells import ABSENT_WORDS, MISSING_WORDS
+    from ncs.names import MUSCLE_ALIASES
+
+    page = (DOCS / "reading-files.md").read_text(encoding="utf-8")
+    for marker in ("<!-- ncs:cell-words -->", "<!-- ncs:muscles -->", "<!-- ncs:site-words -->"):
+        assert marker in page
+    table = _hooks().cell_words_markdown()
+    for word in (MISSING_WORDS | ABSENT_WORDS) - {""}:
+        assert f"`{word}`" in table
+    muscles = _hooks().muscles_markdown()
+    assert all(f"`{m}`" in muscles for m in set(MUSCLE_ALIASES.values()))
+    for option in ("--sep", "--decimal", "--encoding", "--sheet", "--header-row", "--mapping"):
+        assert option in page

@@ -75,7 +75,14 @@ def test_stable_top_level_keys():
     result = ncs.analyze(ncs.read_sites(FIXTURES / "normal.csv"))
     doc = json.loads(result.to_json())
     required = set(json_schema()["required"])
-    assert required == {"schema_version", "ncs_version", "criteria", *TABLES}
+    assert required == {
+        "schema_version",
+        "ncs_version",
+        "criteria",
+        *TABLES,
+        "warnings",
+        "rejected",
+    }
     assert required <= set(doc)
     assert doc["schema_version"] == 2
 

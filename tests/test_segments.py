@@ -31,7 +31,7 @@ def _ulnar_four_sites() -> pd.DataFrame:
 
 def test_pairs_adjacent_then_against_most_distal():
     seg = ncs.segments(_ulnar_four_sites())
-    pairs = list(zip(seg["distal_site"], seg["proximal_site"], seg["reference"], strict=True))
+    pairs = list(zip(seg["distal_site"], seg["proximal_site"], seg["comparison"], strict=True))
     assert pairs == [
         ("wrist", "below elbow", "adjacent"),
         ("below elbow", "above elbow", "adjacent"),

@@ -17,6 +17,7 @@ from ncs.registry import (
     get_criteria,
     list_criteria,
     with_entrapment_sites,
+    with_options,
 )
 from ncs.schema import normalize_units, validate
 from ncs.schemes import NerveItem
@@ -50,4 +51,5 @@ __all__ = [
     "segments",
     "validate",
     "with_entrapment_sites",
+    "with_options",
 ]

@@ -29,7 +29,8 @@ CATEGORY_COLUMNS: frozenset[str] = frozenset(
         # segments and findings
         "distal_site",
         "proximal_site",
-        "reference",
+        "comparison",
+        "reference_table",
         "distal_response",
         "proximal_response",
         "entrapment",
@@ -385,6 +386,17 @@ def text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 
 _ARROW_STRINGS = getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
+
+
+def optional_text(values: np.ndarray | None, n: int) -> pd.api.extensions.ExtensionArray:
+    """A ``string`` column of ``n`` rows that is mostly missing (None: all missing)."""
+    if values is None:
+        if _ARROW_STRINGS:
+            import pyarrow as pa
+
+            return pd.arrays.ArrowStringArray(pa.nulls(n, type=pa.large_string()))
+        return pd.array(np.full(n, None, dtype=object), dtype="string")
+    return pd.array(np.asarray(values, dtype=object), dtype="string")
 
 
 class ColumnCache:

@@ -15,11 +15,17 @@ import pandas as pd
 from ncs._codes import ColumnCache, categorical, fixed, from_codes, table, text_array
 from ncs._version import __version__
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
-from ncs.engine import SegmentJudgement, category_codes, judge
-from ncs.errors import NcsWarning
+from ncs.engine import SegmentJudgement, category_codes, dispersion_confound, judge
+from ncs.errors import NcsWarning, Problem, ValidationError, collect_warnings
 from ncs.explain import explain_findings
 from ncs.fwave import nerve_measures
-from ncs.plausibility import COLD_LIMB_VALUES, cold_limb_codes, temperature_limits
+from ncs.plausibility import (
+    COLD_LIMB_VALUES,
+    cold_limb_codes,
+    implausible_cells,
+    side_typos,
+    temperature_limits,
+)
 from ncs.provenance import provenance
 from ncs.registry import get_criteria, resolve
 from ncs.schema import checked_sites, empty_rejected
@@ -62,6 +68,11 @@ class Analysis:
     rejected : pandas.DataFrame
         With ``errors="collect"``: the rows set aside as invalid, with their problems
         (columns :data:`ncs.schema.REJECTED_COLUMNS`); empty otherwise.
+    warnings : pandas.DataFrame
+        One row per warning and input row it names (:data:`WARNING_COLUMNS`: ``code``,
+        ``message``, ``patient_id``, ``nerve``, ``side``, ``site``, ``column``,
+        ``input_row``): every :class:`~ncs.NcsWarning` the call emitted, as data (also in
+        the JSON, the report and the command line's tables).
     settings : dict
         The keyword arguments of :func:`analyze` that shaped the result besides the criteria
         (``reference``, ``distal_duration_cutoffs``, ``temperature_limits_c``), so sentences
@@ -82,6 +93,7 @@ class Analysis:
     criteria: tuple[Criterion, ...]
     meta: dict[str, Any] = field(default_factory=dict)
     rejected: pd.DataFrame = field(default_factory=empty_rejected)
+    warnings: pd.DataFrame = field(default_factory=lambda: _empty_warnings())
     settings: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     engine_inputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -94,14 +106,24 @@ class Analysis:
             "patients": _records(self._patients_with_evidence()),
             "nerves": _records(self.nerves),
             "segments": _records(self.segments),
-            "findings": _records(self.findings),
+            "findings": _records(self._findings_with_reasons()),
             "sites": _records(self.sites),
+            "warnings": _records(self.warnings),
+            "rejected": _records(self.rejected),
             "provenance": _jsonable(self.meta.get("provenance")),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
         """The :meth:`to_dict` content as JSON text (no NaN: missing values are ``null``)."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    def _findings_with_reasons(self) -> pd.DataFrame:
+        """``findings``, with the sentences rendered if ``reasons=False`` left them out."""
+        if "reason" in self.findings.columns or self.findings.empty:
+            return self.findings
+        out = self.findings.copy(deep=False)
+        out["reason"] = render_reasons(self)
+        return out
 
     def _patients_with_evidence(self) -> pd.DataFrame:
         """``patients``, with the evidence sentences rendered if ``reasons=False`` left them out."""
@@ -119,6 +141,12 @@ class Analysis:
             for r in rows.itertuples(index=False):
                 lines.append(f"  {r.scheme}: {r.verdict} - {r.evidence}")
         return "\n".join(lines)
+
+
+def _empty_warnings() -> pd.DataFrame:
+    return warnings_table(
+        [], pd.DataFrame({"input_row": [], "patient_id": [], "nerve": [], "side": [], "site": []})
+    )
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -172,6 +200,7 @@ def analyze(
     errors: str = "raise",
     reasons: bool = True,
     temperature_limits_c: Mapping[str, float] | float | None = None,
+    reference_fallback: bool = False,
 ) -> Analysis:
     """Judge a nerve conduction study (or a cohort) under one or more criteria.
 
@@ -180,8 +209,10 @@ def analyze(
     sites : pandas.DataFrame
         Tidy sites table, one row per stimulation site (see :func:`ncs.validate`).
     criteria : str, Criterion, or iterable of them, optional
-        Criterion ids from :data:`ncs.CRITERIA` or custom criteria. Default: every verified
-        built-in criterion.
+        Criterion ids from :data:`ncs.CRITERIA` or custom criteria, ``"all"`` (every built-in
+        scheme) or ``"verified"``. Default: :data:`ncs.DEFAULT_CRITERIA` (``katz2002`` and
+        ``bouche1995``, the two seed criteria: verified and independent of reference
+        values).
     units : mapping, optional
         Units of the input if not the canonical ones, e.g. ``{"amplitude": "uV"}``.
     reference : pandas.DataFrame, optional
@@ -208,6 +239,10 @@ def analyze(
         Limb temperature limits [°C] for the ``cold_limb`` flag of ``findings`` and
         ``nerves`` (from ``temperature_c``), e.g. ``{"upper": 32, "lower": 30}``; default
         :data:`ncs.plausibility.TEMPERATURE_LIMITS_C` (not confirmed against its source).
+    reference_fallback : bool, default False
+        For a nerve the laboratory's ``reference`` table does not list, use the shipped
+        defaults (recorded in the result's reference name). Without it such a nerve has no
+        limits, its items that need them are not assessable, and a warning names it.
 
     Returns
     -------
@@ -225,7 +260,9 @@ def analyze(
     Raises
     ------
     ValidationError
-        Listing every problem in the input; nothing is computed.
+        Listing every problem in the input (nothing is computed), a reference table with a
+        column or nerve name it does not know, or an option out of its range (``errors``,
+        ``reasons``, ``temperature_limits_c``).
     UnknownCriteriaError
         For a criterion id that is not known.
 
@@ -251,43 +288,62 @@ def analyze(
     crits = resolve(criteria)
     if not crits:
         raise ValueError("no criteria to apply")
-    valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors)
-    seg, segment_nerve, sorted_sites, site_nerve = build_segments(
-        valid, nerve_id=nerve_id, site_sort=site_sort
-    )
-    sites_read = sorted_sites  # each column's Series made once per call
-    needs_reference = reference is not None or any(_uses_reference(c) for c in crits)
-    measures, reference_name = nerve_measures(
-        sites_read, site_nerve, seg, segment_nerve, reference, limits=needs_reference
-    )
-    seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
-    seg_read = ColumnCache(seg)
-    judgements = [judge(c, seg_read) for c in crits]
-    findings = _findings(seg_read, judgements, reasons=reasons)
-    nerves, patients = summarize(
-        seg_read,
-        segment_nerve,
-        sites_read,
-        site_nerve,
-        judgements,
-        measures,
-        reference_name,
-        distal_duration_cutoffs,
-        evidence=reasons,
-    )
+    _check_options(errors=errors, reasons=reasons)
+    limits = temperature_limits(temperature_limits_c)
+    with collect_warnings() as records:
+        valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors)
+        cells = implausible_cells(valid)
+        side_typos(valid, nerve_id)
+        seg, segment_nerve, sorted_sites, site_nerve = build_segments(
+            valid, nerve_id=nerve_id, site_sort=site_sort, implausible=cells
+        )
+        sites_read = sorted_sites  # each column's Series made once per call
+        needs_reference = reference is not None or any(_uses_reference(c) for c in crits)
+        measures, reference_name = nerve_measures(
+            sites_read,
+            site_nerve,
+            seg,
+            segment_nerve,
+            reference,
+            limits=needs_reference,
+            fallback=reference_fallback,
+        )
+        first = _first_positions(site_nerve)
+        valid_first = first if site_sort is None else np.asarray(site_sort)[first]
+        # a distal amplitude that cannot be a CMAP is unknown to every nerve item
+        measures["distal_amplitude_mv"] = np.where(
+            cells["amplitude_mv"][valid_first], np.nan, measures["distal_amplitude_mv"]
+        )
+        seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
+        seg_read = ColumnCache(seg)
+        judgements = [judge(c, seg_read) for c in crits]
+        findings = _findings(seg_read, judgements, reasons=reasons)
+        nerves, patients = summarize(
+            seg_read,
+            segment_nerve,
+            sites_read,
+            site_nerve,
+            judgements,
+            measures,
+            reference_name,
+            distal_duration_cutoffs,
+            evidence=reasons,
+        )
     meta = {
         "ncs_version": __version__,
         "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in crits},
         "reference": reference_name,
         "n_input_rows": len(valid) + len(rejected),
     }
-    limits = temperature_limits(temperature_limits_c)
     n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
     cold = cold_limb_codes(sites_read, site_nerve, n_nerves, limits)
     k = len(crits)
     findings["cold_limb"] = fixed(np.tile(cold[segment_nerve], k), COLD_LIMB_VALUES)
     nerves["cold_limb"] = fixed(np.tile(cold, k), COLD_LIMB_VALUES)
     meta["provenance"] = provenance(crits, reference_name, limits)
+    source = getattr(sites, "attrs", {}).get("ncs_source")
+    if source is not None and hasattr(source, "to_dict"):  # how a file was read (ncs.io)
+        meta["provenance"]["input"] = source.to_dict()
     return Analysis(
         sites=valid,
         segments=seg,
@@ -297,8 +353,10 @@ def analyze(
         criteria=crits,
         meta=meta,
         rejected=rejected,
+        warnings=warnings_table(records, valid),
         settings={
             "reference": reference,
+            "reference_fallback": reference_fallback,
             "distal_duration_cutoffs": distal_duration_cutoffs,
             "temperature_limits_c": temperature_limits_c,
         },
@@ -308,6 +366,63 @@ def analyze(
             "nerve_first_row": _first_rows(sites_read, site_nerve),
         },
     )
+
+
+def _check_options(*, errors: object, reasons: object) -> None:
+    """Keyword arguments checked like the input: a ValidationError naming the option."""
+    problems = []
+    if errors not in ("raise", "collect"):
+        problems.append(Problem(None, None, f"errors must be 'raise' or 'collect', got {errors!r}"))
+    if not isinstance(reasons, bool | np.bool_):
+        problems.append(Problem(None, None, f"reasons must be True or False, got {reasons!r}"))
+    if problems:
+        raise ValidationError(problems)
+
+
+def _first_positions(site_nerve: np.ndarray) -> np.ndarray:
+    """Positions (in the sorted sites) of each nerve's most distal site."""
+    if not len(site_nerve):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]])
+
+
+WARNING_COLUMNS: tuple[str, ...] = (
+    "code",
+    "message",
+    "patient_id",
+    "nerve",
+    "side",
+    "site",
+    "column",
+    "input_row",
+)
+"""Columns of :attr:`Analysis.warnings`."""
+
+
+def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
+    """One row per warning and input row it names (one row without a row for a warning about
+    the whole table), with the patient, nerve, side and site of that row."""
+    codes, messages, columns, rows = [], [], [], []
+    for r in records:
+        named = r.rows or (-1,)
+        codes.extend([r.code] * len(named))
+        messages.extend([r.message] * len(named))
+        columns.extend([r.column] * len(named))
+        rows.extend(named)
+    row = np.asarray(rows, dtype=np.int64)
+    input_rows = valid["input_row"].to_numpy(dtype=np.int64) if len(valid) else np.zeros(0, int)
+    position = pd.Index(input_rows).get_indexer(row) if len(row) else np.zeros(0, int)
+    data: dict[str, Any] = {
+        "code": pd.array(codes, dtype="string"),
+        "message": pd.array(messages, dtype="string"),
+    }
+    for key in ("patient_id", "nerve", "side", "site"):
+        values = valid[key].astype(object).to_numpy() if len(valid) else np.zeros(0, object)
+        picked = np.append(values, None)[np.where(position < 0, len(values), position)]
+        data[key] = pd.array(picked, dtype="string")
+    data["column"] = pd.array(columns, dtype="string")
+    data["input_row"] = pd.array(np.where(row < 0, None, row), dtype="Int64")
+    return pd.DataFrame(data, columns=list(WARNING_COLUMNS))
 
 
 def _first_rows(sorted_sites, site_nerve: np.ndarray) -> np.ndarray:
@@ -339,8 +454,16 @@ def _findings(
     disp = np.concatenate([j.disp_code for j in judgements])
     data["block"] = fixed(category_codes(block, BLOCK_VALUES), BLOCK_VALUES)
     data["dispersion"] = fixed(category_codes(disp, DISPERSION_VALUES), DISPERSION_VALUES)
+    confound = [dispersion_confound(j, seg) for j in judgements]
+    data["phase_cancellation_possible"] = (
+        np.concatenate(confound) if confound else np.zeros(0, dtype=bool)
+    )
     if reasons:
-        data["reason"] = text_array(np.concatenate([explain_findings(j, seg) for j in judgements]))
+        data["reason"] = text_array(
+            np.concatenate(
+                [explain_findings(j, seg, c) for j, c in zip(judgements, confound, strict=True)]
+            )
+        )
     return table(data, k * n)
 
 
@@ -384,7 +507,7 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     """
     crit = get_criteria(criterion)
     j = judge(crit, segments)
-    keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "reference"]
+    keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "comparison"]
     out = segments[keys].copy()
     out["criterion"] = pd.array([crit.id] * len(out), dtype="string")
     out["block"] = pd.Categorical.from_codes(

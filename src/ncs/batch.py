@@ -26,10 +26,11 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from ncs._optional import has_module
 from ncs.analyze import Analysis, analyze
 from ncs.criteria import Criterion
 from ncs.errors import Problem, ValidationError
-from ncs.io import _TEXT_COLUMNS, _require, has_module, safe_for_spreadsheet
+from ncs.io import _TEXT_COLUMNS, _decimal_commas, _require, safe_for_spreadsheet
 from ncs.privacy import pseudonymize
 
 __all__ = ["TABLES", "account", "analyze_file", "empty_tables", "renumber"]
@@ -122,15 +123,28 @@ def account(result: Analysis) -> dict[str, int]:
 # --------------------------------------------------------------------------------------
 
 
-def _csv_chunks(path: Path, chunk_rows: int, handle: IO[bytes]) -> Iterator[pd.DataFrame]:
+#: How a CSV file is read by default: only an empty cell is missing here, so that words
+#: such as ``n/a`` and ``NR`` are read by one rule in validation (:mod:`ncs.cells`).
+_CSV_OPTIONS: dict[str, Any] = {"keep_default_na": False, "na_values": [""], "index_col": False}
+
+
+def _csv_chunks(
+    path: Path, chunk_rows: int, handle: IO[bytes], read_options: Mapping[str, Any] | None = None
+) -> Iterator[pd.DataFrame]:
+    options = {**_CSV_OPTIONS, **(read_options or {})}
+    if path.suffix.lower() == ".tsv":
+        options.setdefault("sep", "\t")
     reader = pd.read_csv(
         handle,
         chunksize=chunk_rows,
         dtype={c: "string" for c in _TEXT_COLUMNS},
         skipinitialspace=True,
+        **options,
     )
     with reader:
-        yield from reader
+        for chunk in reader:
+            # decimal commas in columns that also hold words (8,2 next to NR)
+            yield _decimal_commas(chunk) if options.get("decimal") == "," else chunk
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -257,6 +271,7 @@ def analyze_file(
     reasons: bool = False,
     progress: bool | None = None,
     pseudonymize_key: bytes | str | None = None,
+    read_options: Mapping[str, Any] | None = None,
 ) -> dict[str, int]:
     """Analyse a sites file chunk by chunk, patient-complete, writing every table.
 
@@ -289,6 +304,10 @@ def analyze_file(
     pseudonymize_key : bytes or str, optional
         Replace patient ids by keyed pseudonyms (:func:`ncs.privacy.pseudonymize`) before
         each chunk is analysed, so that no output file holds a real id.
+    read_options : mapping, optional
+        CSV only: options for :func:`pandas.read_csv` (``sep``, ``decimal``, ``encoding``,
+        ``skiprows``), e.g. from :func:`ncs.dialect.detect_csv`. Only an empty cell is
+        missing unless they say otherwise.
 
     Returns
     -------
@@ -329,7 +348,7 @@ def analyze_file(
     try:
         if suffix in (".csv", ".txt", ".tsv"):
             handle = open(src, "rb")  # noqa: SIM115 - closed in finally
-            chunks = _csv_chunks(src, chunk_rows, handle)
+            chunks = _csv_chunks(src, chunk_rows, handle, read_options)
             bar = _Progress(src.stat().st_size, "bytes", progress)
         elif suffix == ".parquet":
             pq = _require("pyarrow.parquet", "parquet")

@@ -1,8 +1,12 @@
-"""Command line: ``ncs analyze``, ``validate``, ``report``, ``compare``, ``batch``, ``demo``,
-``criteria``.
+"""Command line: ``ncs analyze``, ``validate``, ``report``, ``compare``, ``batch``,
+``convert``, ``demo``, ``criteria``.
 
-Exit codes: 0 success; 2 invalid input (every problem printed with its row and column) or
-a usage error; 1 an internal error.
+Exit codes: 0 success; 2 invalid input (every problem printed with the line of the file,
+or the sheet row and header, where it is), a usage error, or an output that cannot be
+written as asked; 1 an internal error.
+
+Every subcommand that reads sites shares one set of input options
+(:func:`ncs.cli_input.add_input_options`) and one reader (:func:`ncs.cli_input.read_input`).
 """
 
 from __future__ import annotations
@@ -17,44 +21,69 @@ import warnings
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from ncs._progress import Status
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
+from ncs.cli_input import (
+    CommaList,
+    Input,
+    add_input_options,
+    parse_units,
+    place_rows,
+    problem_lines,
+    read_input,
+)
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
 from ncs.io import from_json, read_sites
 from ncs.registry import CRITERIA, DEFAULT_CRITERIA
 
-__all__ = ["main"]
+__all__ = ["add_input_options", "main", "read_input", "render_table"]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 
+#: Above this many findings, text output to the terminal shows the per-patient verdict
+#: table only, and says how to get the rest.
+TEXT_MAX_FINDINGS = 5000
+
 _EXAMPLES = """examples:
   ncs demo                                  analyse the bundled example study
-  ncs analyze study.csv                     every verified criterion, as a table
-  ncs analyze study.csv --criteria katz2002 --format json > result.json
-  ncs analyze study.xlsx --format csv --table patients -o verdicts.csv
+  ncs analyze study.csv                     the default criteria (katz2002, bouche1995)
+  ncs analyze study.csv -c katz2002,bouche1995 -f json > result.json
+  ncs analyze study.csv --table patients -o verdicts.xlsx   format from the extension
+  ncs analyze export.csv -v                 say how the file was read (separator, ...)
+  ncs analyze export.csv --sep ';' --decimal , --encoding cp1252   European CSV, by hand
+  ncs analyze lab.xlsx --sheet Motor --header-row 3 --wide
+  ncs analyze cohort.xlsx --wide --mapping headers.csv -o findings.csv
   ncs analyze study.csv --units amplitude=uV
-  ncs analyze study.csv --table patients -o verdicts.parquet   format from the extension
-  ncs analyze cohort.xlsx --wide -o findings.csv    wide sheet ("R median wrist amp", ...)
   ncs analyze study.csv --reference lab_limits.csv  a lab's own reference values
-  ncs validate study.csv                    every problem with its row and column
+  cat study.csv | ncs analyze -             standard input (format sniffed, or --format-in)
+  ncs validate study.csv                    every problem with its line in the file
+  ncs convert lab.xlsx --wide -o sites.csv  the tidy sites table a wide sheet becomes
   ncs report study.csv -o report.html       one self-contained HTML page
+  ncs report cohort.csv --patients P1,P7 -o report.html
   ncs report result.json -o report.html     from a saved JSON result
   ncs criteria                              list the criteria with citations
   ncs batch cohort.parquet -d out/          big files: chunked, one file per table
-  ncs compare study.csv -c katz2002 -c bouche1995   agreement tables between criteria
+  ncs compare study.csv -c katz2002,bouche1995   agreement tables between criteria
 """
 
-#: Output format by output-file extension (when --format is not given).
+#: Output format by output-file extension.
 _EXTENSION_FORMATS = {
     ".csv": "csv",
+    ".tsv": "tsv",
     ".json": "json",
     ".parquet": "parquet",
     ".html": "html",
     ".htm": "html",
     ".txt": "table",
+    ".xlsx": "xlsx",
 }
+_TEXT_FORMATS = ("table", "csv", "tsv", "json", "html")
 
-_TABLES = ("findings", "segments", "nerves", "patients")
+_TABLES = ("findings", "segments", "nerves", "patients", "sites", "rejected", "warnings")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,74 +97,62 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ncs {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add_output_options(p: argparse.ArgumentParser) -> None:
+    def criteria_option(p: argparse.ArgumentParser, extra: str = "") -> None:
         p.add_argument(
             "--criteria",
             "-c",
-            action="append",
-            metavar="ID",
-            help=f"criterion id (repeatable; default: {', '.join(DEFAULT_CRITERIA)}); "
-            f"known: {', '.join(CRITERIA)}",
+            action=CommaList,
+            metavar="ID[,ID...]",
+            help=f"criterion ids, comma-separated or repeated{extra} (default: "
+            f"{', '.join(DEFAULT_CRITERIA)}); known: {', '.join(CRITERIA)}",
         )
+
+    def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+        criteria_option(p)
         p.add_argument(
             "--format",
             "-f",
-            choices=("table", "json", "csv", "parquet", "html"),
+            choices=formats,
             default=None,
-            help="output format (default: from the --output extension .csv/.json/.parquet/"
-            ".html, else a text table)",
+            help="output format (default: from the --output extension "
+            f"{', '.join(sorted(_EXTENSION_FORMATS))}, else a text table)",
         )
         p.add_argument(
             "--table",
             choices=_TABLES,
             default="findings",
-            help="which table csv and parquet output hold (default: findings)",
-        )
-        p.add_argument(
-            "--units",
-            action="append",
-            metavar="QUANTITY=UNIT",
-            default=[],
-            help="input units if not canonical, e.g. amplitude=uV, time=s, distance=cm",
+            help="which table csv, tsv and parquet output hold (default: findings; xlsx "
+            "holds every table, one sheet each)",
         )
         p.add_argument(
             "--output", "-o", metavar="FILE", help="write here instead of standard output"
         )
-        add_input_options(p)
-
-    def add_input_options(p: argparse.ArgumentParser) -> None:
-        _add_safety_options(p)
         p.add_argument(
             "--reference",
             metavar="FILE",
             help="a lab's reference-value table (CSV, XLSX, Parquet, JSON) for the guideline "
             "schemes; default: the values shipped with ncs",
         )
-        p.add_argument(
-            "--wide",
-            action="store_true",
-            help="the file is a wide spreadsheet (one row per patient or nerve, headers like "
-            "'R median wrist amp'); see ncs.io.from_wide",
-        )
 
+    formats = ("table", "json", "csv", "tsv", "parquet", "xlsx", "html")
     p_an = sub.add_parser(
         "analyze",
         help="analyse a sites table (CSV, XLSX, Parquet, JSON)",
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p_an.add_argument("file", help="sites table, one row per stimulation site")
-    add_output_options(p_an)
+    p_an.add_argument("file", help="sites table, one row per stimulation site ('-': stdin)")
+    add_output_options(p_an, formats)
+    add_input_options(p_an)
 
     p_batch = sub.add_parser(
         "batch",
         help="analyse a large CSV/Parquet file in patient-complete chunks into a directory",
     )
-    p_batch.add_argument("file", help="sites table grouped by patient_id (.csv or .parquet)")
+    p_batch.add_argument("file", help="sites table grouped by patient_id")
     p_batch.add_argument("--output-dir", "-d", required=True, help="directory for the tables")
     p_batch.add_argument("--chunk-rows", type=int, default=1_000_000, metavar="N")
-    p_batch.add_argument("--criteria", "-c", action="append", metavar="ID")
-    p_batch.add_argument("--units", action="append", metavar="QUANTITY=UNIT", default=[])
+    criteria_option(p_batch)
     p_batch.add_argument("--format", "-f", choices=("parquet", "csv"), default=None)
     p_batch.add_argument(
         "--reasons",
@@ -143,18 +160,36 @@ def _parser() -> argparse.ArgumentParser:
         help="write the sentences too (findings.reason, patients.evidence)",
     )
     p_batch.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_safety_options(p_batch, size_limit=False)
+    add_input_options(p_batch, size_limit=False)
+
     p_cmp = sub.add_parser(
         "compare",
         help="agreement between criteria on the same segments (kappa, discordant segments)",
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p_cmp.add_argument("file", help="sites table, one row per stimulation site")
-    _add_compare_options(p_cmp)
+    p_cmp.add_argument("file", help="sites table, one row per stimulation site ('-': stdin)")
+    _add_compare_options(p_cmp, criteria_option)
+    add_input_options(p_cmp)
+
+    p_conv = sub.add_parser(
+        "convert",
+        help="write the tidy sites table a file becomes (a wide sheet, a European CSV, ...)",
+        epilog="examples:\n  ncs convert lab.xlsx --wide -o sites.csv\n"
+        "  ncs convert export.csv -o sites.parquet\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_conv.add_argument("file", help="sites table or wide sheet ('-': stdin)")
+    p_conv.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="output file (.csv, .tsv, .xlsx, .parquet, .json); default: CSV on stdout",
+    )
+    add_input_options(p_conv)
 
     p_demo = sub.add_parser("demo", help="analyse the bundled example study")
-    add_output_options(p_demo)
+    add_output_options(p_demo, formats)
 
     p_crit = sub.add_parser("criteria", help="list the criteria and their citations")
     p_crit.add_argument("--format", "-f", choices=("table", "json", "markdown"), default="table")
@@ -162,92 +197,45 @@ def _parser() -> argparse.ArgumentParser:
     p_val = sub.add_parser(
         "validate",
         help="check a sites table and list every problem (exit 2 when invalid)",
-        epilog="examples:\n  ncs validate study.csv\n  ncs validate cohort.xlsx --wide\n",
+        epilog="examples:\n  ncs validate study.csv\n  ncs validate cohort.xlsx --wide -v\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p_val.add_argument("file", help="sites table, one row per stimulation site")
-    p_val.add_argument(
-        "--units", action="append", metavar="QUANTITY=UNIT", default=[], help="input units"
-    )
-    p_val.add_argument("--wide", action="store_true", help="the file is a wide spreadsheet")
-    _add_safety_options(p_val)
+    p_val.add_argument("file", help="sites table, one row per stimulation site ('-': stdin)")
+    add_input_options(p_val)
 
     p_rep = sub.add_parser(
         "report",
         help="write a self-contained HTML report (verdicts, evidence, findings, plots)",
         epilog="examples:\n  ncs report study.csv -o report.html\n"
         "  ncs report study.csv -c katz2002 --title 'EMG lab, 2024-05-01' -o report.html\n"
+        "  ncs report cohort.csv --patients P1,P7 -o report.html   (a cohort: pick patients)\n"
         "  ncs report result.json -o report.html   (a saved `ncs analyze -f json` result)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_rep.add_argument("file", help="sites table, or a JSON result of ncs analyze")
-    add_output_options(p_rep)
+    add_output_options(p_rep, formats)
     p_rep.add_argument("--title", help="page title")
     p_rep.add_argument("--no-plots", action="store_true", help="leave the plots out")
+    p_rep.add_argument(
+        "--max-patients",
+        type=int,
+        metavar="N",
+        help="largest number of patients in one report (default: "
+        "ncs.report.MAX_REPORT_PATIENTS); pick patients with --patients",
+    )
+    add_input_options(p_rep)
     return parser
 
 
-def _add_safety_options(p: argparse.ArgumentParser, size_limit: bool = True) -> None:
-    """--pseudonymize-key-file (and --max-bytes) for every command that reads sites."""
-    p.add_argument(
-        "--pseudonymize-key-file",
-        metavar="FILE",
-        help="replace patient ids by keyed pseudonyms (HMAC-SHA256 with the key in FILE, "
-        "at least 16 bytes) before anything is analysed or written",
-    )
-    if size_limit:
-        p.add_argument(
-            "--max-bytes",
-            type=int,
-            metavar="N",
-            help="refuse input files larger than N bytes (default: 2 GiB for CSV/Parquet, "
-            "256 MiB for JSON, 64 MiB for XLSX)",
-        )
-
-
-def _sites_from(path: Path, args: argparse.Namespace) -> object:
-    """Read a sites file with the size limit and pseudonymisation the options ask for."""
-    sites = read_sites(path, max_bytes=getattr(args, "max_bytes", None))
-    return _pseudonymized(sites, args)
-
-
-def _pseudonymized(sites, args: argparse.Namespace):
-    key_file = getattr(args, "pseudonymize_key_file", None)
-    if not key_file:
-        return sites
-    from ncs.privacy import load_key, pseudonymize
-
-    try:
-        key = load_key(key_file)
-    except (OSError, ValueError) as err:
-        message = f"cannot use the key file: {type(err).__name__}"
-        if isinstance(err, ValueError):
-            message = f"cannot use the key file: {err}"
-        raise ValidationError([(None, "--pseudonymize-key-file", message)]) from None
-    return pseudonymize(sites, key)
-
-
-def _csv(frame) -> str:
-    """CSV text of a table, with formula-like text cells neutralised."""
-    from ncs.io import safe_for_spreadsheet
-
-    return safe_for_spreadsheet(frame).to_csv(index=False)
-
-
-def _add_compare_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--criteria",
-        "-c",
-        action="append",
-        metavar="ID",
-        help=f"criterion id (repeatable, at least two; default: {', '.join(DEFAULT_CRITERIA)})",
-    )
+def _add_compare_options(p: argparse.ArgumentParser, criteria_option) -> None:
+    criteria_option(p, extra=", at least two")
     p.add_argument(
         "--format",
         "-f",
         choices=("table", "json", "csv"),
-        default="table",
-        help="table: agreement tables as text; csv: the --table table; json: everything",
+        default=None,
+        help="table: agreement tables as text; csv: the --table table; json: everything "
+        "(default: from the --output extension, else table)",
     )
     p.add_argument(
         "--table",
@@ -266,13 +254,13 @@ def _add_compare_options(p: argparse.ArgumentParser) -> None:
         help="which table --format csv writes (default: agreement)",
     )
     p.add_argument(
-        "--reference",
+        "--diagnosis",
         metavar="COLUMN",
         help="column holding each patient's reference diagnosis (default: 'diagnosis' if present)",
     )
     p.add_argument(
         "--positive",
-        action="append",
+        action=CommaList,
         metavar="VALUE",
         help="diagnosis value counted as positive (repeatable; default: boolean-like values)",
     )
@@ -286,15 +274,7 @@ def _add_compare_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--draws", type=int, default=1000, help="simulation draws (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
-    p.add_argument(
-        "--units",
-        action="append",
-        metavar="QUANTITY=UNIT",
-        default=[],
-        help="input units if not canonical, e.g. amplitude=uV",
-    )
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
-    _add_safety_options(p)
 
 
 def _cv(items: list[str]) -> dict[str, float] | None:
@@ -312,45 +292,40 @@ def _cv(items: list[str]) -> dict[str, float] | None:
     return out
 
 
+def _csv(frame: pd.DataFrame, sep: str = ",") -> str:
+    """CSV text of a table, with formula-like text cells neutralised."""
+    from ncs.io import safe_for_spreadsheet
+
+    return safe_for_spreadsheet(frame).to_csv(index=False, sep=sep)
+
+
 def _run_compare(args: argparse.Namespace) -> int:
     from ncs.compare import compare
 
-    sites = _sites_from(Path(args.file), args)
-    with warnings.catch_warnings(record=True) as caught:
+    fmt = _output_format(args, default="table", allowed=("table", "json", "csv"))
+    _check_output_dir(args.output)
+    data = read_input(args)
+    with warnings.catch_warnings(record=True) as caught, Status("comparing criteria"):
         warnings.simplefilter("always", NcsWarning)
         result = compare(
-            sites,
+            data.sites,
             criteria=args.criteria,
-            reference=args.reference,
+            diagnosis=args.diagnosis,
             positive=args.positive,
             cv=_cv(args.cv),
             n_draws=args.draws,
             seed=args.seed,
-            units=_units(args.units) or None,
+            units=data.units,
         )
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    if args.format == "json":
+    _print_warnings(caught, data)
+    if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    elif args.format == "csv":
+    elif fmt == "csv":
         text = _csv(getattr(result, args.table))
     else:
         text = result.summary()
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    _emit(text, args.output)
     return EXIT_OK
-
-
-def _units(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValidationError([(None, None, f"--units takes QUANTITY=UNIT, got {item!r}")])
-        key, value = item.split("=", 1)
-        out[key.strip().lower()] = value.strip()
-    return out
 
 
 def demo_path() -> Path:
@@ -358,60 +333,281 @@ def demo_path() -> Path:
     return Path(str(resources.files("ncs") / "data" / "demo_study.csv"))
 
 
+# --------------------------------------------------------------------------------------
+# Text output
+# --------------------------------------------------------------------------------------
+
+
+def _codes_over(values: pd.Series, categories: pd.Index) -> np.ndarray:
+    return pd.Categorical(values.astype(object), categories=categories).codes.astype(np.int64)
+
+
+def _text(values: pd.Series) -> np.ndarray:
+    """A column as an object array of str ('' for missing)."""
+    return values.astype(object).where(values.notna(), "").to_numpy(dtype=object)
+
+
+def _formatted(keys: list[np.ndarray], fmt) -> np.ndarray:
+    """``fmt(*row)`` for each row of ``keys``, formatted once per distinct row."""
+    if not len(keys[0]):
+        return np.zeros(0, dtype=object)
+    frame = pd.DataFrame({str(i): k for i, k in enumerate(keys)})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame))
+    table = np.array([fmt(*u) for u in uniques], dtype=object)
+    return table[codes]
+
+
 def render_table(result: Analysis) -> str:
-    """Human-readable text: findings per patient and nerve, then each patient's verdicts."""
-    lines: list[str] = []
-    f = result.findings
-    for pid, rows in f.groupby("patient_id", sort=True):
-        lines.append(f"== patient {pid}")
-        for (nerve, side), nrows in rows.groupby(["nerve", "side"], sort=True):
-            lines.append(f"  {nerve} {side}")
-            for r in nrows.itertuples(index=False):
-                seg = f"{r.distal_site} -> {r.proximal_site}"
-                if r.reference == "distal":
-                    seg += " (vs most distal)"
-                lines.append(f"    {seg:<38} {r.criterion:<11} block={r.block:<14} {r.reason}")
-        lines.append("  verdicts:")
-        for r in result.patients[result.patients["patient_id"] == pid].itertuples(index=False):
-            lines.append(f"    {r.scheme:<11} {r.verdict}: {r.evidence}")
-    single = result.nerves[(result.nerves["n_segments"] == 0)].drop_duplicates(
-        ["patient_id", "nerve", "side"]
+    """Human-readable text: findings per patient and nerve, then each patient's verdicts.
+
+    Linear in the number of findings: rows are ordered with one sort and every distinct
+    piece of text is formatted once (see ``benchmarks/bench_render.py``).
+
+    Parameters
+    ----------
+    result : Analysis
+        The analysis to show.
+
+    Returns
+    -------
+    str
+        One block per patient (in patient-id order): ``== patient ID``, the findings of each
+        nerve, then ``verdicts:``; then a note for each nerve stimulated at one site only.
+    """
+    f, p = result.findings, result.patients
+    ids = pd.Index(
+        pd.unique(np.concatenate([f["patient_id"].astype(object), p["patient_id"].astype(object)]))
     )
-    for r in single.itertuples(index=False):
-        lines.append(
-            f"note: {r.patient_id} {r.nerve} {r.side} has one site only: no segment to judge"
+    ids = ids[ids.notna()].astype(str).sort_values()
+    texts, k1, k2, k3 = [], [], [], []
+
+    def add(text: np.ndarray, patient: np.ndarray, section: int, position: np.ndarray) -> None:
+        texts.append(text)
+        k1.append(patient)
+        k2.append(np.full(len(text), section, dtype=np.int64))
+        k3.append(np.asarray(position, dtype=np.int64))
+
+    n_ids = len(ids)
+    add(
+        np.array([f"== patient {pid}" for pid in ids], dtype=object),
+        np.arange(n_ids),
+        0,
+        np.zeros(n_ids),
+    )
+    if len(f):
+        fp = _codes_over(f["patient_id"].astype(str), ids)
+        nerve, side = _text(f["nerve"]), _text(f["side"])
+        nerve_codes = pd.factorize(nerve, sort=True)[0]
+        side_codes = pd.factorize(side, sort=True)[0]
+        order = np.lexsort((side_codes, nerve_codes, fp))  # stable: table order within a nerve
+        fp, nerve, side = fp[order], nerve[order], side[order]
+        ncodes, scodes = nerve_codes[order], side_codes[order]
+        prefix = _formatted(
+            [
+                _text(f["distal_site"])[order],
+                _text(f["proximal_site"])[order],
+                _text(f["comparison"])[order],
+                _text(f["criterion"])[order],
+                _text(f["block"])[order],
+            ],
+            lambda d, px, ref, crit, block: (
+                f"    {d + ' -> ' + px + (' (vs most distal)' if ref == 'distal' else ''):<38}"
+                f" {crit:<11} block={block:<14} "
+            ),
+        )
+        reason = _text(f["reason"])[order] if "reason" in f.columns else np.full(len(f), "")
+        rank = np.arange(len(f), dtype=np.int64)
+        add(prefix + reason, fp, 1, 2 * rank + 1)
+        new_nerve = np.ones(len(f), dtype=bool)
+        new_nerve[1:] = (
+            (fp[1:] != fp[:-1]) | (ncodes[1:] != ncodes[:-1]) | (scodes[1:] != scodes[:-1])
+        )
+        first = np.flatnonzero(new_nerve)
+        heads = _formatted([nerve[first], side[first]], lambda n, s: f"  {n} {s}")
+        add(heads, fp[first], 1, 2 * rank[first])
+    if len(p):
+        pp = _codes_over(p["patient_id"].astype(str), ids)
+        has = np.unique(pp)
+        add(np.full(len(has), "  verdicts:", dtype=object), has, 2, np.zeros(len(has)))
+        evidence = _text(p["evidence"]) if "evidence" in p.columns else np.full(len(p), "")
+        lead = _formatted(
+            [_text(p["scheme"]), _text(p["verdict"])], lambda s, v: f"    {s:<11} {v}: "
+        )
+        add(lead + evidence, pp, 3, np.arange(len(p)))
+    text = np.concatenate(texts)
+    order = np.lexsort((np.concatenate(k3), np.concatenate(k2), np.concatenate(k1)))
+    lines = text[order].tolist()
+    nerves = result.nerves
+    single = nerves[nerves["n_segments"] == 0].drop_duplicates(["patient_id", "nerve", "side"])
+    if len(single):
+        lines.extend(
+            _formatted(
+                [_text(single["patient_id"]), _text(single["nerve"]), _text(single["side"])],
+                lambda pid, n, s: f"note: {pid} {n} {s} has one site only: no segment to judge",
+            ).tolist()
         )
     return "\n".join(lines) + "\n"
 
 
-def _render(result: Analysis, fmt: str, table: str) -> str | bytes:
+def render_verdicts(result: Analysis) -> str:
+    """The per-patient verdict table: one line per patient, one column per scheme."""
+    p = result.patients
+    if not len(p):
+        return "no patients\n"
+    wide = (
+        pd.DataFrame(
+            {
+                "patient_id": p["patient_id"].astype(str).to_numpy(),
+                "scheme": p["scheme"].astype(str).to_numpy(),
+                "verdict": _text(p["verdict"]),
+            }
+        )
+        .pivot(index="patient_id", columns="scheme", values="verdict")
+        .sort_index()
+    )
+    schemes = [s for s in dict.fromkeys(p["scheme"].astype(str)) if s in wide.columns]
+    wide = wide[schemes].fillna("")
+    width = max(10, int(wide.index.str.len().max()))
+    columns = [wide.index.to_numpy(dtype=object)]
+    header = [f"{'patient':<{width}}"]
+    for s in schemes:
+        w = max(len(s), int(wide[s].str.len().max()))
+        header.append(f"{s:<{w}}")
+        columns.append(wide[s].str.pad(w, side="right").to_numpy(dtype=object))
+    columns[0] = pd.Series(columns[0]).str.pad(width, side="right").to_numpy(dtype=object)
+    body = columns[0]
+    for c in columns[1:]:
+        body = body + "  " + c
+    return "  ".join(header).rstrip() + "\n" + "\n".join(s.rstrip() for s in body) + "\n"
+
+
+def _render_text(result: Analysis, to_terminal: bool) -> str:
+    if not to_terminal or len(result.findings) <= TEXT_MAX_FINDINGS:
+        return render_table(result) + _warnings_text(result)
+    n_patients = result.patients["patient_id"].nunique()
+    return (
+        render_verdicts(result)
+        + f"\n{len(result.findings):,} findings of {n_patients:,} patients are not shown (more "
+        f"than {TEXT_MAX_FINDINGS:,} lines): write them to a file with -o findings.csv (or "
+        "-o result.json, -o all.xlsx), or show a few patients with --patients ID,...\n"
+        + _warnings_text(result)
+    )
+
+
+def _warnings_text(result: Analysis) -> str:
+    """The result's warnings, one line per warning (their rows are in --table warnings)."""
+    table = getattr(result, "warnings", None)
+    if not isinstance(table, pd.DataFrame) or table.empty:
+        return ""
+    messages = table.drop_duplicates(["code", "message"])
+    lines = [f"  {r.code}: {r.message}" for r in messages.itertuples(index=False)]
+    return (
+        f"\nwarnings ({len(messages)}; their rows: --table warnings):\n" + "\n".join(lines) + "\n"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------
+
+
+def _table_of(result: Analysis, table: str) -> pd.DataFrame:
+    frame = getattr(result, table, None)
+    if not isinstance(frame, pd.DataFrame):
+        raise ValidationError([(None, "--table", f"this result has no {table} table")])
+    return frame
+
+
+def _result_tables(result: Analysis) -> dict[str, pd.DataFrame]:
+    tables = {}
+    for name in ("patients", "nerves", "segments", "findings", "sites", "rejected", "warnings"):
+        frame = getattr(result, name, None)
+        if isinstance(frame, pd.DataFrame) and (len(frame) or name in _TABLES[:5]):
+            tables[name] = frame
+    return tables
+
+
+def _render(result: Analysis, fmt: str, table: str, to_terminal: bool = False) -> str | bytes:
     if fmt == "json":
         return result.to_json(indent=2) + "\n"
-    if fmt == "csv":
-        return _csv(getattr(result, table))
+    if fmt in ("csv", "tsv"):
+        return _csv(_table_of(result, table), sep="\t" if fmt == "tsv" else ",")
     if fmt == "parquet":
         from ncs.io import _require
 
         _require("pyarrow", "parquet")
         buffer = io.BytesIO()
-        getattr(result, table).to_parquet(buffer, index=False)
+        _table_of(result, table).to_parquet(buffer, index=False)
         return buffer.getvalue()
+    if fmt == "xlsx":
+        from ncs.io import workbook_bytes
+
+        tables = _result_tables(result)
+        if table in tables:  # the asked-for table first
+            tables = {table: tables.pop(table), **tables}
+        return workbook_bytes(tables)
     if fmt == "html":
         from ncs.report import to_html
 
         return to_html(result)
-    return render_table(result)
+    return _render_text(result, to_terminal)
 
 
-def _output_format(args: argparse.Namespace, default: str = "table") -> str:
+def _output_format(
+    args: argparse.Namespace,
+    default: str = "table",
+    allowed: tuple[str, ...] | None = None,
+) -> str:
     """--format if given, else from the output file's extension, else ``default``."""
     fmt = getattr(args, "format", None)
-    if not fmt and getattr(args, "output", None):
-        fmt = _EXTENSION_FORMATS.get(Path(args.output).suffix.lower())
+    output = getattr(args, "output", None)
+    if output:
+        suffix = Path(output).suffix.lower()
+        by_extension = _EXTENSION_FORMATS.get(suffix)
+        known = sorted(_EXTENSION_FORMATS)
+        if allowed is not None:
+            known = [e for e, f in _EXTENSION_FORMATS.items() if f in allowed]
+        if by_extension is None or (allowed is not None and by_extension not in allowed):
+            if not fmt:
+                raise ValidationError(
+                    [
+                        (
+                            None,
+                            "--output",
+                            f"cannot tell the output format from {suffix or 'no extension'!r}; "
+                            f"use one of {', '.join(sorted(known))} or pass --format",
+                        )
+                    ]
+                )
+        elif fmt and fmt != by_extension and not (suffix == ".txt" and fmt in _TEXT_FORMATS):
+            raise ValidationError(
+                [
+                    (
+                        None,
+                        "--output",
+                        f"--format {fmt} does not match the extension {suffix!r} (which "
+                        f"means {by_extension}); change one of them",
+                    )
+                ]
+            )
+        fmt = fmt or by_extension
     fmt = fmt or default
-    if fmt == "parquet" and not getattr(args, "output", None):
-        raise ValidationError([(None, "--output", "parquet output needs --output FILE")])
+    if fmt in ("parquet", "xlsx") and not output:
+        raise ValidationError([(None, "--output", f"{fmt} output needs --output FILE")])
     return fmt
+
+
+def _check_output_dir(output: str | None) -> None:
+    """A missing output directory is the user's to create: say so before any work."""
+    if not output:
+        return
+    parent = Path(output).parent
+    if not parent.is_dir():
+        raise ValidationError(
+            [(None, "--output", f"the output directory {str(parent)!r} does not exist")]
+        )
+    if Path(output).is_dir():
+        raise ValidationError([(None, "--output", f"{output!r} is a directory, not a file")])
 
 
 def _emit(content: str | bytes, output: str | None) -> None:
@@ -419,22 +615,25 @@ def _emit(content: str | bytes, output: str | None) -> None:
     if isinstance(content, bytes):
         if not output:
             raise ValidationError([(None, "--output", "binary output needs --output FILE")])
-        Path(output).write_bytes(content)
+        _write(Path(output), content)
     elif output:
-        Path(output).write_text(content, encoding="utf-8")
+        _write(Path(output), content.encode("utf-8"))
     else:
         sys.stdout.write(content)
 
 
-def _read_input(args: argparse.Namespace) -> object:
-    """The sites table named on the command line (wide spreadsheets converted)."""
-    path = demo_path() if args.command == "demo" else Path(args.file)
-    sites = read_sites(path, max_bytes=getattr(args, "max_bytes", None))
-    if getattr(args, "wide", False):
-        from ncs.io import from_wide
+def _write(path: Path, content: bytes) -> None:
+    try:
+        path.write_bytes(content)
+    except OSError as err:
+        raise ValidationError(
+            [(None, "--output", f"cannot write {path.name}: {err.strerror or type(err).__name__}")]
+        ) from None
 
-        sites = from_wide(sites)
-    return _pseudonymized(sites, args)
+
+# --------------------------------------------------------------------------------------
+# Reading and analysing
+# --------------------------------------------------------------------------------------
 
 
 def _reference(args: argparse.Namespace) -> dict[str, object]:
@@ -446,42 +645,105 @@ def _reference(args: argparse.Namespace) -> dict[str, object]:
     return {"reference": read_sites(Path(args.reference))}
 
 
-def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+def _print_warnings(caught: list[warnings.WarningMessage], data: Input | None = None) -> None:
+    """Warnings on standard error, their row numbers placed in the file as messages are."""
     for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+        print(f"warning: {place_rows(str(w.message), data)}", file=sys.stderr)
 
 
-def analysis_from_args(args: argparse.Namespace) -> Analysis:
+def _input_of(args: argparse.Namespace) -> Input:
+    if args.command == "demo":
+        return read_input(args, demo_path())
+    return read_input(args)
+
+
+def analysis_from_args(args: argparse.Namespace, data: Input | None = None) -> Analysis:
     """Read, validate and analyse the input the options name (shared by the subcommands).
 
-    Uses ``file`` (or the demo study), ``--wide``, ``--units``, ``--criteria`` and
-    ``--reference``; warnings are printed to standard error.
+    Uses ``file`` (or the demo study), the input options (:func:`add_input_options`),
+    ``--criteria`` and ``--reference``; warnings are printed to standard error. The result's
+    provenance records how the input was read (``provenance["input"]``).
     """
-    sites = _read_input(args)
-    with warnings.catch_warnings(record=True) as caught:
+    data = data if data is not None else _input_of(args)
+    with warnings.catch_warnings(record=True) as caught, Status("analysing"):
         warnings.simplefilter("always", NcsWarning)
         result = analyze(
-            sites,
+            data.sites,
             criteria=getattr(args, "criteria", None),
-            units=_units(getattr(args, "units", [])) or None,
+            units=data.units,
             **_reference(args),
         )
-    _print_warnings(caught)
+    _print_warnings(caught, data)
+    provenance = result.meta.get("provenance")
+    if isinstance(provenance, dict):
+        provenance["input"] = data.provenance()
     return result
 
 
 def _validate(args: argparse.Namespace) -> int:
     from ncs.schema import NERVE_KEYS, validate
 
-    sites = _read_input(args)
+    data = read_input(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NcsWarning)
-        valid = validate(sites, units=_units(args.units) or None)
-    _print_warnings(caught)
+        valid = validate(data.sites, units=data.units)
+    _print_warnings(caught, data)
     n_nerves = len(valid[list(NERVE_KEYS)].drop_duplicates())
     n_patients = valid["patient_id"].nunique()
     print(f"valid: {len(valid)} rows, {n_nerves} nerves, {n_patients} patients")
     return EXIT_OK
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from ncs.schema import validate
+
+    fmt = "csv"
+    if args.output:
+        suffix = Path(args.output).suffix.lower()
+        fmt = {".csv": "csv", ".tsv": "tsv", ".txt": "csv"}.get(suffix, suffix.lstrip("."))
+        if fmt not in ("csv", "tsv", "xlsx", "parquet", "json"):
+            raise ValidationError(
+                [
+                    (
+                        None,
+                        "--output",
+                        f"cannot write a sites table as {suffix or 'no extension'!r}; use "
+                        ".csv, .tsv, .xlsx, .parquet or .json",
+                    )
+                ]
+            )
+    _check_output_dir(args.output)
+    data = read_input(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NcsWarning)
+        valid = validate(data.sites, units=data.units)
+    _print_warnings(caught, data)
+    out = _sites_for_output(valid, data)
+    if args.output:
+        from ncs.io import write_table
+
+        try:
+            write_table(out, args.output)
+        except OSError as err:
+            raise ValidationError(
+                [(None, "--output", f"cannot write: {err.strerror or type(err).__name__}")]
+            ) from None
+    else:
+        sys.stdout.write(_csv(out))
+    return EXIT_OK
+
+
+def _sites_for_output(valid: pd.DataFrame, data: Input) -> pd.DataFrame:
+    """The validated sites with the file row each came from (``source_row``)."""
+    rows = valid["input_row"].to_numpy(dtype=np.int64)
+    if data.rows is not None:
+        rows = data.rows[rows]
+    if data.converted is not None and "wide_row" in data.converted.columns:
+        rows = data.converted["wide_row"].to_numpy(dtype=np.int64)[rows]
+    out = valid.drop(columns=[c for c in ("input_row", "wide_row") if c in valid.columns])
+    if data.source is not None:
+        out["source_row"] = data.source.lines(rows)
+    return out
 
 
 def _is_result_json(path: Path) -> bool:
@@ -494,81 +756,182 @@ def _is_result_json(path: Path) -> bool:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ncs.report import to_html
+    from ncs.report import MAX_REPORT_PATIENTS, to_html
 
     path = Path(args.file)
     fmt = _output_format(args, default="html")
-    result = from_json(path) if _is_result_json(path) else analysis_from_args(args)
+    _check_output_dir(args.output)
+    limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
+    if _is_result_json(path):
+        result = from_json(path)
+    else:
+        data = read_input(args)
+        if fmt == "html":
+            n = data.sites["patient_id"].nunique() if "patient_id" in data.sites else 0
+            _check_report_size(n, limit)
+        result = analysis_from_args(args, data)
     if fmt == "html":
-        content: str | bytes = to_html(result, title=args.title, plots=not args.no_plots)
+        with Status("writing the report") as status:
+            content: str | bytes = to_html(
+                result,
+                title=args.title,
+                plots=not args.no_plots,
+                max_patients=limit,
+                progress=lambda done, total: status.update(done, total, "writing the report"),
+            )
     else:
         content = _render(result, fmt, args.table)
     _emit(content, args.output)
     return EXIT_OK
 
 
-def _batch_key(args: argparse.Namespace) -> dict[str, bytes]:
-    if not args.pseudonymize_key_file:
-        return {}
-    from ncs.privacy import load_key
-
-    try:
-        return {"pseudonymize_key": load_key(args.pseudonymize_key_file)}
-    except (OSError, ValueError) as err:
+def _check_report_size(n_patients: int, limit: int) -> None:
+    if limit and n_patients > limit:
         raise ValidationError(
-            [(None, "--pseudonymize-key-file", f"cannot use the key file: {type(err).__name__}")]
-        ) from None
+            [
+                (
+                    None,
+                    None,
+                    f"the input has {n_patients:,} patients; one HTML report shows at most "
+                    f"{limit:,}: pick patients with --patients ID,... (or raise the limit with "
+                    "--max-patients N), or write the tables with ncs analyze -o result.xlsx",
+                )
+            ]
+        )
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from ncs.batch import analyze_file
+
+    simple = not (args.wide or args.mapping or args.patients or args.file == "-")
+    suffix = Path(args.file).suffix.lower()
+    read_options = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NcsWarning)
+        if simple and suffix in (".csv", ".tsv", ".txt", ".parquet") and not args.format_in:
+            if suffix != ".parquet":
+                read_options = _csv_read_options(args)
+            counts = _analyze_file(analyze_file, args.file, args, read_options)
+        else:  # anything else is read in memory first (sheets, wide layouts, stdin)
+            import tempfile
+
+            data = read_input(args)
+            with tempfile.TemporaryDirectory(prefix="ncs-batch-") as tmp:
+                staged = Path(tmp) / "sites.csv"
+                data.sites.to_csv(staged, index=False)
+                counts = _analyze_file(analyze_file, staged, args, _STAGED_CSV)
+    for w in caught[:20]:
+        print(f"warning: {w.message}", file=sys.stderr)
+    print(json.dumps(counts))
+    return EXIT_OK
+
+
+_STAGED_CSV = {"keep_default_na": False, "na_values": [""]}
+
+
+def _analyze_file(analyze_file, path, args: argparse.Namespace, read_options) -> dict:
+    kwargs = {}
+    if read_options is not None:
+        kwargs["read_options"] = read_options
+    if args.pseudonymize_key_file:
+        from ncs.privacy import load_key
+
+        try:
+            kwargs["pseudonymize_key"] = load_key(args.pseudonymize_key_file)
+        except (OSError, ValueError) as err:
+            raise ValidationError(
+                [
+                    (
+                        None,
+                        "--pseudonymize-key-file",
+                        f"cannot use the key file: {type(err).__name__}",
+                    )
+                ]
+            ) from None
+    return analyze_file(
+        path,
+        args.output_dir,
+        criteria=args.criteria,
+        units=parse_units(args.units) or None,
+        chunk_rows=args.chunk_rows,
+        format=args.format,
+        reasons=args.reasons,
+        progress=False if args.no_progress else None,
+        **kwargs,
+    )
+
+
+def _csv_read_options(args: argparse.Namespace) -> dict:
+    """pandas options for a CSV file read in chunks, its dialect detected once."""
+    from ncs.dialect import SAMPLE_BYTES, detect_csv
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ValidationError([(None, None, f"no such file: {path.name}")])
+    with path.open("rb") as fh:
+        sample = fh.read(SAMPLE_BYTES + 1)
+    if not sample:
+        raise ValidationError([(None, None, f"the file is empty: {path.name}")])
+    dialect = detect_csv(
+        sample[:SAMPLE_BYTES],
+        complete=len(sample) <= SAMPLE_BYTES,
+        sep=args.sep if args.sep is not None else ("\t" if path.suffix == ".tsv" else None),
+        decimal=args.decimal,
+        encoding=args.encoding,
+        header_line=args.header_row,
+    )
+    if args.verbose:
+        print(f"ncs: {path.name}: {dialect.describe()}", file=sys.stderr)
+    return {
+        "sep": dialect.sep,
+        "decimal": dialect.decimal,
+        "encoding": dialect.encoding,
+        "skiprows": dialect.header_line - 1,
+        "keep_default_na": False,
+        "na_values": [""],
+        "index_col": False,
+    }
+
+
+def _criteria_listing(args: argparse.Namespace) -> int:
+    if args.format == "json":
+        print(json.dumps([c.to_dict() for c in CRITERIA.values()], indent=2, ensure_ascii=False))
+    elif args.format == "markdown":
+        from ncs.criteria_doc import criteria_markdown
+
+        sys.stdout.write(criteria_markdown())
+    else:
+        for c in CRITERIA.values():
+            status = "verified" if c.verified else "NOT VERIFIED"
+            print(f"{c.id:<12} {c.title} [{status}]")
+            for rule in c.block:
+                print(f"{'':<12}   {rule.outcome} {rule.name}: {rule.describe()}")
+            for rule in c.dispersion_rules:
+                print(f"{'':<12}   {rule.name}: {rule.describe()}")
+            print(f"{'':<12}   {c.citation.text}")
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "criteria":
-        if args.format == "json":
-            print(
-                json.dumps([c.to_dict() for c in CRITERIA.values()], indent=2, ensure_ascii=False)
-            )
-        elif args.format == "markdown":
-            from ncs.criteria_doc import criteria_markdown
-
-            sys.stdout.write(criteria_markdown())
-        else:
-            for c in CRITERIA.values():
-                status = "verified" if c.verified else "NOT VERIFIED"
-                print(f"{c.id:<12} {c.title} [{status}]")
-                for rule in c.block:
-                    print(f"{'':<12}   {rule.outcome} {rule.name}: {rule.describe()}")
-                for rule in c.dispersion_rules:
-                    print(f"{'':<12}   {rule.name}: {rule.describe()}")
-                print(f"{'':<12}   {c.citation.text}")
-        return EXIT_OK
+        return _criteria_listing(args)
     if args.command == "batch":
-        from ncs.batch import analyze_file
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", NcsWarning)
-            counts = analyze_file(
-                args.file,
-                args.output_dir,
-                criteria=args.criteria,
-                units=_units(args.units) or None,
-                chunk_rows=args.chunk_rows,
-                format=args.format,
-                reasons=args.reasons,
-                progress=False if args.no_progress else None,
-                **_batch_key(args),
-            )
-        for w in caught[:20]:
-            print(f"warning: {w.message}", file=sys.stderr)
-        print(json.dumps(counts))
-        return EXIT_OK
+        return _batch(args)
     if args.command == "compare":
         return _run_compare(args)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "convert":
+        return _convert(args)
     if args.command == "report":
         return _report(args)
     fmt = _output_format(args)
+    _check_output_dir(args.output)
     result = analysis_from_args(args)
-    _emit(_render(result, fmt, args.table), args.output)
+    to_terminal = not args.output
+    with Status("writing"):
+        content = _render(result, fmt, args.table, to_terminal=to_terminal)
+    _emit(content, args.output)
     return EXIT_OK
 
 
@@ -582,11 +945,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except ValidationError as err:
-        print(f"ncs: invalid input: {len(err.problems)} problem(s)", file=sys.stderr)
-        for p in err.problems:
-            print(f"  {p}", file=sys.stderr)
+        lines = problem_lines(err, getattr(args, "_ncs_input", None))
+        n = len(err.problems)
+        options = all(str(p.column or "").startswith("--") for p in err.problems)
+        what = "cannot do that" if options else "invalid input"
+        print(f"ncs: {what}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
+        for line in lines:
+            print(f"  {line}", file=sys.stderr)
+        data = getattr(args, "_ncs_input", None)
+        for note in getattr(data, "notes", []):
+            print(f"  hint: {note}", file=sys.stderr)
         return EXIT_INVALID
     except UnknownCriteriaError as err:
+        print(f"ncs: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    except ImportError as err:  # an optional dependency the input needs
         print(f"ncs: {err}", file=sys.stderr)
         return EXIT_INVALID
     except Exception as err:

@@ -480,7 +480,7 @@ def compare(
     sites_or_analysis: pd.DataFrame | Analysis,
     criteria: str | Criterion | Iterable[str | Criterion] | None = None,
     *,
-    reference: str | pd.Series | pd.DataFrame | None = None,
+    diagnosis: str | pd.Series | pd.DataFrame | None = None,
     positive: Iterable[Any] | None = None,
     cv: Mapping[str, float] | Variability | None = None,
     n_draws: int = 1000,
@@ -496,9 +496,10 @@ def compare(
     sites_or_analysis : pandas.DataFrame or Analysis
         A tidy sites table (analysed here) or the result of :func:`ncs.analyze`.
     criteria : str, Criterion or iterable of them, optional
-        Schemes to compare (default: every verified built-in criterion). With an
+        Schemes to compare (default: :data:`ncs.DEFAULT_CRITERIA`, Katz 2002 and Bouche
+        1995). With an
         ``Analysis``, a subset of its criteria (default: all of them).
-    reference : str, pandas.Series or pandas.DataFrame, optional
+    diagnosis : str, pandas.Series or pandas.DataFrame, optional
         The reference diagnosis per patient: the name of a sites-table column (constant per
         patient), a Series indexed by ``patient_id``, or a DataFrame with ``patient_id`` and
         ``diagnosis``. Default: the sites table's ``diagnosis`` column when there is one.
@@ -592,7 +593,7 @@ def compare(
 
     wide_segments = _wide_segments(seg, crits, base, measures, distal_absent)
     wide_nerves = _wide_nerves(result, crits)
-    diagnosis = _diagnosis(result, reference, positive)
+    diagnosis = _diagnosis(result, diagnosis, positive)
     wide_patients = _wide_patients(result, crits, diagnosis)
     wide_nerves["why"] = _why_of_groups(wide_segments, wide_nerves, list(NERVE_KEYS))
     wide_patients["why"] = _why_of_groups(wide_segments, wide_patients, ["patient_id"])

@@ -162,8 +162,11 @@ class Scope:
         Only these segments (e.g. the forearm and leg segments of AAN 1991).
     exclude_proximal_sites, only_proximal_sites : tuple of str
         Segments by their proximal stimulation site (e.g. Erb's point).
-    references : tuple of str
-        Which comparisons: ``"adjacent"`` and/or ``"distal"``.
+    comparisons : tuple of str
+        Which comparisons (the segments' ``comparison``): ``"adjacent"`` and/or ``"distal"``.
+    from_most_distal_only : bool
+        Only comparisons whose distal site is the nerve's most distal site (each proximal
+        site against the most distal one, the adjacent first segment included).
     note : str
         Why, in words (used in explanations).
     """
@@ -175,7 +178,8 @@ class Scope:
     only_pairs: tuple[tuple[str, str, str], ...] | None = None
     exclude_proximal_sites: tuple[str, ...] = ()
     only_proximal_sites: tuple[str, ...] | None = None
-    references: tuple[str, ...] = ("adjacent", "distal")
+    comparisons: tuple[str, ...] = ("adjacent", "distal")
+    from_most_distal_only: bool = False
     note: str = ""
 
     def is_everything(self) -> bool:
@@ -192,7 +196,8 @@ class Scope:
             "only_proximal_sites": (
                 None if self.only_proximal_sites is None else list(self.only_proximal_sites)
             ),
-            "references": list(self.references),
+            "comparisons": list(self.comparisons),
+            "from_most_distal_only": self.from_most_distal_only,
             "note": self.note,
         }
 
@@ -491,7 +496,7 @@ BOUCHE1995 = Criterion(
     notes=(
         "Definition read verbatim in the seed paper. Both drops must exceed 50% and the "
         "negative-peak duration must change by less than 15% in either direction. The paper "
-        "defines no separate dispersion rule, so dispersion is not assessed. A proximal absent "
+        "defines no separate dispersion rule, so dispersion is not applicable. A proximal absent "
         "response gives 100% drops but no duration, so the segment is not assessable on the "
         "letter of the rule. The paper's MMN patients needed at least two such blocks; the "
         "patient verdict here reports conduction_block from one block and gives the count. "

@@ -96,6 +96,7 @@ def _criterion(c: Criterion) -> str:
             )
     if any(item.measure == "distal_duration_ms" for item in c.nerve_items):
         out += _cutoff_rows(c.id)
+    out += _applicability(c)
     verdicts = ", ".join(f"`{v}`" for v in c.verdicts)
     rule = SCHEME_RULES.get(c.verdict_kind, c.verdict_kind)
     out += ["", f"Patient verdicts: {verdicts}. Rule: {rule}."]
@@ -120,6 +121,64 @@ def _criterion(c: Criterion) -> str:
     if c.notes:
         out += ["", f"**How it is applied.** {_cell(c.notes)}"]
     return "\n".join(out)
+
+
+def _applicability(c: Criterion) -> list[str]:
+    """What the scheme treats as not applicable (excluded) and as not assessable (unknown)."""
+    excluded = ["a segment with no response at its distal site (an inexcitable nerve)"]
+    if c.scope.note:
+        excluded.append(f"segments outside the criterion's scope ({c.scope.note})")
+    for kind, rules in (("block", c.block), ("dispersion", c.dispersion_rules)):
+        for r in rules:
+            if r.scope.note:
+                excluded.append(f"{kind} rule '{r.name}' ({r.outcome}): {r.scope.note}")
+            for t in r.preconditions:
+                excluded.append(f"{kind} rule '{r.name}' ({r.outcome}) where not {t.describe()}")
+    if not c.dispersion_rules:
+        excluded.append("dispersion: the criterion has no dispersion rule")
+    measured = [i for i in c.nerve_items if i.measure not in ("block", "probable_block")]
+    measured = [i for i in measured if i.measure not in ("dispersion", "block_or_dispersion")]
+    for item in c.nerve_items:
+        if item.exclude_nerves:
+            excluded.append(f"item ({item.id}) in the {', '.join(item.exclude_nerves)} nerve")
+        if item.min_amplitude:
+            op, fraction = item.min_amplitude
+            excluded.append(
+                f"item ({item.id}) where the distal CMAP is not {OP_TEXT[op]} "
+                f"{fraction * 100:g}% of LLN"
+            )
+    if measured:
+        excluded.append("every measured item in an inexcitable nerve (nothing to measure)")
+    if any(i.measure == "f_latency_ms" for i in c.nerve_items):
+        excluded.append("F-wave latency where F waves are absent (absence is its own item)")
+    if any(i.measure == "distal_duration_ms" for i in c.nerve_items):
+        excluded.append(
+            "the distal CMAP duration without a filter setting (lff_hz) or without a cut-off "
+            "for the nerve at that filter"
+        )
+    measures = sorted(
+        {
+            f"`{t.measure}`"
+            for r in (*c.block, *c.dispersion_rules)
+            for t in (*r.thresholds, *r.preconditions)
+        }
+        | {f"`{t.of}`" for r in c.block for t in r.preconditions if t.of}
+        | {f"`{i.measure}`" for i in measured if i.measure != "f_absent"}
+        | {f"`{i.limit}`" for i in measured if i.limit}
+    )
+    if any(i.measure == "f_absent" for i in c.nerve_items):
+        measures.append("F-wave persistence")
+    velocity = any(i.measure == "mcv_m_s" for i in c.nerve_items)
+    unknown = (
+        f"a value the rules read is missing ({', '.join(measures)})"
+        + (", or an unknown segment velocity where the known ones are normal" if velocity else "")
+        + "; a nerve stimulated at one site has no segment to judge (listed, but it neither "
+        "carries nor blocks a verdict)"
+    )
+    lines = ["", "**Not applicable** (the rule excludes it; never makes a verdict unknown):", ""]
+    lines += [f"- {_cell(e)}" for e in dict.fromkeys(excluded)]
+    lines += ["", f"**Not assessable** (the data do not tell): {_cell(unknown)}."]
+    return lines
 
 
 def criteria_markdown(criteria: Iterable[Criterion] | None = None) -> str:

@@ -58,6 +58,7 @@ __all__ = [
     "SegmentJudgement",
     "Verdicts",
     "category_codes",
+    "dispersion_confound",
     "evaluate_item",
     "item_codes",
     "judge",
@@ -87,7 +88,7 @@ def scope_mask(scope: Scope, segments: pd.DataFrame) -> np.ndarray:
     """Boolean per segment row: inside ``scope``.
 
     ``segments`` needs the key columns (``nerve``, ``distal_site``, ``proximal_site``,
-    ``reference``) and, for entrapment exclusions, ``entrapment``.
+    ``comparison``) and, for entrapment exclusions, ``entrapment``.
     """
     n = len(segments)
     ok = np.ones(n, dtype=bool)
@@ -115,8 +116,10 @@ def scope_mask(scope: Scope, segments: pd.DataFrame) -> np.ndarray:
         ok &= ~isin_mask(proximal, scope.exclude_proximal_sites)
     if scope.only_proximal_sites is not None:
         ok &= isin_mask(proximal, scope.only_proximal_sites)
-    if tuple(scope.references) != ("adjacent", "distal"):
-        ok &= isin_mask(segments["reference"], scope.references)
+    if tuple(scope.comparisons) != ("adjacent", "distal"):
+        ok &= isin_mask(segments["comparison"], scope.comparisons)
+    if scope.from_most_distal_only:
+        ok &= segments["from_most_distal"].to_numpy(dtype=bool, na_value=False)
     return ok
 
 
@@ -389,6 +392,30 @@ def judge(
         crit.dispersion_rules, segments, measures, considered, distal_absent, shape, flip_disp
     )
     return SegmentJudgement(crit, block, dispersion)
+
+
+#: Segment measures that are a drop of the CMAP area (for :func:`dispersion_confound`).
+AREA_MEASURES: tuple[str, ...] = ("area_drop_pct", "area_or_pp_drop_pct")
+
+
+def dispersion_confound(j: SegmentJudgement, segments: pd.DataFrame) -> np.ndarray:
+    """Segments whose block rests on the amplitude alone while the duration rose past the
+    criterion's dispersion threshold: phase cancellation may explain the amplitude drop.
+
+    An annotation, not a rule: the block stays exactly as the rule says. True where the
+    block is ``yes``/``probable``, the dispersion ``yes``, and no area threshold of the rule
+    that decided the block is met.
+    """
+    positive = (j.block_code >= PROBABLE) & (j.disp_code == YES)
+    if not positive.any():
+        return positive
+    area_met = np.zeros(positive.shape, dtype=bool)
+    for k, rule in enumerate(j.criterion.block):
+        decided = j.block.deciding_rule == k
+        for t in rule.thresholds:
+            if t.measure in AREA_MEASURES:
+                area_met |= decided & (threshold_truth(t, segments) == TRUE)
+    return positive & ~area_met
 
 
 _CATEGORY_NAMES = {

@@ -6,7 +6,10 @@ process boundaries (Dask workers, multiprocessing).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import contextvars
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 __all__ = [
@@ -15,6 +18,9 @@ __all__ = [
     "Problem",
     "UnknownCriteriaError",
     "ValidationError",
+    "WarningRecord",
+    "collect_warnings",
+    "warn",
 ]
 
 #: How many problems the exception message lists before "... and N more".
@@ -86,4 +92,65 @@ class UnknownCriteriaError(NcsError, KeyError):
 
 
 class NcsWarning(UserWarning):
-    """Suspicious but valid input (e.g. amplitudes that look like microvolts)."""
+    """Suspicious but valid input (e.g. amplitudes that look like microvolts).
+
+    Every warning an analysis emits is also part of its result (``Analysis.warnings``, the
+    JSON, the report and the command line's tables), not only a Python warning.
+    """
+
+
+class WarningRecord(NamedTuple):
+    """One warning as data: what, where.
+
+    Attributes
+    ----------
+    code : str
+        Stable id of the check (``implausible_amplitude``, ``side_typo``, ...).
+    message : str
+        What was seen and what to do, in words.
+    rows : tuple of int
+        Zero-based positions of the input rows concerned (empty for the whole table).
+    column : str or None
+        The column concerned, if one.
+    """
+
+    code: str
+    message: str
+    rows: tuple[int, ...] = ()
+    column: str | None = None
+
+
+_COLLECTOR: contextvars.ContextVar[list[WarningRecord] | None] = contextvars.ContextVar(
+    "ncs_warning_collector", default=None
+)
+
+
+def warn(
+    code: str,
+    message: str,
+    rows: Iterable[int] = (),
+    column: str | None = None,
+    *,
+    stacklevel: int = 3,
+) -> None:
+    """Emit an :class:`NcsWarning` and record it for the result being built.
+
+    The record goes to the innermost :func:`collect_warnings` of this thread or task (none:
+    only the Python warning is emitted).
+    """
+    record = WarningRecord(code, message, tuple(int(r) for r in rows), column)
+    collector = _COLLECTOR.get()
+    if collector is not None:
+        collector.append(record)
+    warnings.warn(message, NcsWarning, stacklevel=stacklevel)
+
+
+@contextlib.contextmanager
+def collect_warnings() -> Iterator[list[WarningRecord]]:
+    """Collect the warnings :func:`warn` emits in this block (thread- and task-local)."""
+    records: list[WarningRecord] = []
+    token = _COLLECTOR.set(records)
+    try:
+        yield records
+    finally:
+        _COLLECTOR.reset(token)

@@ -34,6 +34,7 @@ from ncs.engine import (
     RuleOutcome,
     SegmentJudgement,
     Verdicts,
+    dispersion_confound,
     threshold_truth,
     threshold_values,
 )
@@ -202,19 +203,43 @@ def _explain_rules(
     return text
 
 
-def explain_findings(j: SegmentJudgement, segments: pd.DataFrame) -> np.ndarray:
-    """One explanation sentence per segment for one criterion (see the module docstring)."""
+def explain_findings(
+    j: SegmentJudgement, segments: pd.DataFrame, confound: np.ndarray | None = None
+) -> np.ndarray:
+    """One explanation sentence per segment for one criterion (see the module docstring).
+
+    A block resting on the amplitude alone beside a dispersed response
+    (:func:`ncs.engine.dispersion_confound`) gets "amplitude-only drop with duration +45.0%:
+    phase cancellation possible".
+    """
     crit = j.criterion
     n = len(j.block.code)
     if n == 0:
         return np.array([], dtype=tx.S)
+    if confound is None:
+        confound = dispersion_confound(j, segments)
     text = _explain_rules(crit, crit.block, j.block, segments)
     if crit.dispersion_rules:
         disp = _explain_rules(crit, crit.dispersion_rules, j.dispersion, segments)
         both_absent = (j.block.why == WHY_DISTAL_ABSENT) & (j.dispersion.why == WHY_DISTAL_ABSENT)
         both_scope = (j.block.why == WHY_SCOPE) & (j.dispersion.why == WHY_SCOPE)
         text = tx.where(both_absent | both_scope, text, tx.join(text, "; ", disp))
-    return tx.join(text, f" ({crit.short})")
+    if confound.any():
+        duration = floats(segments["dur_change_pct"])
+        clause = tx.join(
+            "; amplitude-only drop with duration ",
+            tx.number(duration, 1, signed=True),
+            "%: phase cancellation possible",
+        )
+        text = tx.where(confound, tx.join(text, clause), text)
+    text = tx.join(text, f" ({crit.short})")
+    if "implausible" in segments.columns:
+        notes = segments["implausible"].array
+        flagged = np.asarray(pd.notna(notes), dtype=bool)
+        if flagged.any():
+            words = np.where(flagged, np.asarray(notes, dtype=object), "").astype(tx.S)
+            text = tx.where(flagged, tx.join("not judged as data: ", words, "; ", text), text)
+    return text
 
 
 class LazyReasons:
@@ -250,7 +275,7 @@ class LazyReasons:
 def _columns_used(criterion: Criterion, segments: pd.DataFrame) -> list[str]:
     """The segment columns the criterion's sentences read (measures, limits, nerve)."""
     rules = (*criterion.block, *criterion.dispersion_rules)
-    names = {"nerve"}
+    names = {"nerve", "implausible"}
     for rule in rules:
         for t in (*rule.thresholds, *rule.preconditions):
             names.add(t.measure)
@@ -388,6 +413,12 @@ def _not_judged(counts: Mapping[str, np.ndarray]) -> np.ndarray:
     if (na > 0).any():
         piece = tx.join("; ", na.astype(tx.S), " segment(s) not applicable (excluded by the rule)")
         out = tx.where(na > 0, tx.join(out, piece), out)
+    odd = counts.get("n_implausible")
+    if odd is not None and (odd > 0).any():
+        piece = tx.join(
+            "; ", odd.astype(tx.S), " segment(s) with a value that cannot be a CMAP (not judged)"
+        )
+        out = tx.where(odd > 0, tx.join(out, piece), out)
     one = counts.get("n_one_site")
     if one is not None and (one > 0).any():
         piece = tx.join("; ", one.astype(tx.S), " nerve(s) with one site only (no segment)")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ncs._codes import equals_mask, floats, labels
-from ncs.errors import Problem, ValidationError
+from ncs.errors import Problem, ValidationError, warn
 from ncs.normative import LIMIT_COLUMNS, limits_for, reference_table
 
 __all__ = ["NERVE_MEASURES", "nerve_measures"]
@@ -72,6 +72,7 @@ def nerve_measures(
     reference: pd.DataFrame | None = None,
     *,
     limits: bool = True,
+    fallback: bool = False,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Measures and reference limits of every nerve.
 
@@ -84,6 +85,10 @@ def nerve_measures(
     limits : bool, default True
         Look the reference limits up (False: only per-row limit columns are used, and the
         reference name is ``"none"``).
+    fallback : bool, default False
+        For a nerve the laboratory's table does not list, use the shipped defaults (named in
+        the returned reference name). Without it such a nerve has no limits and a warning
+        names it.
 
     Returns
     -------
@@ -120,7 +125,7 @@ def nerve_measures(
         out["muscle"] = np.full(n, None, dtype=object)
 
     cv = floats(segments["cv_m_s"])
-    adjacent = equals_mask(segments["reference"], "adjacent")
+    adjacent = equals_mask(segments["comparison"], "adjacent")
     # a segment with an absent response has no velocity to measure (not an unknown one)
     measurable = adjacent.copy()
     for col in ("distal_response", "proximal_response"):
@@ -169,6 +174,35 @@ def nerve_measures(
     table, name = reference_table(reference)
     nerves = _labels(sorted_sites["nerve"], first)
     looked_up = limits_for(nerves, out["muscle"], table)
+    given = np.zeros(n, dtype=bool)  # per-row limits of the nerve's own rows
+    for col in LIMIT_COLUMNS:
+        given |= ~np.isnan(out[col])
+    absent = ~np.isin(nerves, table["nerve"].to_numpy(dtype=object)) & ~given
+    if absent.any():
+        missing = sorted({str(x) for x in nerves[absent]})
+        if fallback and reference is not None:
+            default, _ = reference_table(None)
+            backup = limits_for(nerves, out["muscle"], default)
+            for col in LIMIT_COLUMNS:
+                looked_up[col] = np.where(absent, backup[col], looked_up[col])
+            name = f"{name} + ncs defaults for: {', '.join(missing)}"
+        else:
+            rows = sorted_sites["input_row"].to_numpy(dtype=np.int64)[first[absent]]
+            advice = (
+                "add it to the table, or pass reference_fallback=True to use the shipped "
+                "defaults for it (recorded in the result)"
+                if reference is not None
+                else "pass a reference table that has it"
+            )
+            warn(
+                "reference_missing_nerve",
+                f"no reference limits for the {', '.join(missing)} nerve(s) in "
+                f"{'the reference table' if reference is not None else 'the shipped table'}: "
+                f"the items that need limits are not assessable there; {advice}",
+                rows,
+                "nerve",
+                stacklevel=4,
+            )
     for col in LIMIT_COLUMNS:  # per-row columns of the same name override the table
         out[col] = np.where(np.isnan(out[col]), looked_up[col], out[col])
     return out, name

@@ -9,19 +9,21 @@ analysis results come back from JSON with :func:`from_json`.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
+from ncs._optional import require as _require
 from ncs.errors import Problem, ValidationError
 from ncs.wide import detect_wide_columns, from_wide, to_wide
 
 __all__ = [
     "MAX_BYTES",
+    "Source",
     "detect_wide_columns",
     "from_json",
     "from_wide",
@@ -29,21 +31,12 @@ __all__ = [
     "read_sites",
     "safe_for_spreadsheet",
     "to_wide",
+    "workbook_bytes",
     "write_table",
 ]
 
 #: Columns read as text whatever they look like (keeps "007" as "007").
 _TEXT_COLUMNS = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
-
-
-def _require(module: str, extra: str) -> ModuleType:
-    """Import an optional dependency or say which extra installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"{module} is needed for this feature; install it with pip install 'ncs-edx[{extra}]'"
-        ) from err
 
 
 _GIB = 1024**3
@@ -86,7 +79,7 @@ def _unreadable(fmt: str, err: BaseException) -> ValidationError:
     return ValidationError([Problem(None, None, f"cannot read {fmt}: {type(err).__name__}")])
 
 
-def _check_xlsx(path: Path, limit: int) -> None:
+def _check_xlsx(path: Any, limit: int) -> None:
     """Refuse zip bombs and XLSX reading without XML entity protection."""
     import zipfile
 
@@ -114,114 +107,567 @@ def _check_xlsx(path: Path, limit: int) -> None:
         )
 
 
-def read_sites(path: str | Path, *, max_bytes: int | None = None, **kwargs) -> pd.DataFrame:
-    """Read a sites table from a CSV, XLSX, Parquet or JSON file.
+@dataclass(frozen=True, eq=False)
+class Source:
+    """Where a sites table came from and how it was read (``sites.attrs["ncs_source"]``).
+
+    Attributes
+    ----------
+    name : str
+        The file's name as given (``"-"`` for standard input).
+    format : str
+        ``csv``, ``xlsx``, ``parquet`` or ``json``.
+    encoding, sep, decimal : str or None
+        CSV only: how the text was read.
+    sheet : str or None
+        XLSX only: the sheet read.
+    header_row : int or None
+        Line (CSV) or sheet row (XLSX) of the column names, counted from 1.
+    detected : tuple of str
+        Which settings were detected rather than given.
+    notes : tuple of str
+        What detection saw, in words.
+
+    Notes
+    -----
+    :meth:`where` turns a row position of the table into the place a person finds in the
+    file: ``line 7`` of a CSV file (the header line counted, 1 = first line), ``row 7`` of
+    a sheet, ``record 3`` of JSON or Parquet. Line numbers of CSV rows are worked out only
+    when a message needs them (blank lines and quoted line breaks are counted).
+    """
+
+    name: str
+    format: str
+    encoding: str | None = None
+    sep: str | None = None
+    decimal: str | None = None
+    sheet: str | None = None
+    header_row: int | None = None
+    detected: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    rows: np.ndarray | None = field(default=None, repr=False)
+    columns: dict[str, str] | None = field(default=None, repr=False)
+    _text: Any = field(default=None, repr=False)  # path or bytes of a CSV, for line numbers
+
+    def __deepcopy__(self, memo: dict) -> Source:  # immutable: pandas may copy attrs freely
+        return self
+
+    def lines(self, positions: Any) -> np.ndarray:
+        """File line (CSV), sheet row (XLSX) or record number (others) of table rows.
+
+        Parameters
+        ----------
+        positions : array-like of int
+            0-based positions in the table read.
+
+        Returns
+        -------
+        numpy.ndarray of int
+            1-based, as a person counts in the file (the header line included for CSV and
+            XLSX).
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.rows is not None:
+            return self.rows[positions]
+        if self.format == "csv" and self._text is not None:
+            table = _csv_record_lines(self, int(positions.max(initial=-1)) + 1)
+            return table[positions]
+        return positions + 1
+
+    def where(self, position: int | None, column: str | None = None) -> str:
+        """The place of a table row (and column) in the file, in words."""
+        parts = []
+        if position is not None:
+            number = int(self.lines([position])[0])
+            if self.format == "csv":
+                parts.append(f"line {number}")
+            elif self.format == "xlsx":
+                parts.append(f"row {number}")
+            else:
+                parts.append(f"record {number}")
+        if column is not None:
+            letter = (self.columns or {}).get(column)
+            if letter and position is not None and self.format == "xlsx":
+                parts.append(f"column {column!r} (cell {letter}{number})")
+            else:
+                parts.append(f"column {column!r}")
+        return ", ".join(parts)
+
+    def counting(self) -> str:
+        """How :meth:`where` counts, in words."""
+        if self.format == "csv":
+            return (
+                f"line numbers of {self.name}, counted from 1 with the header "
+                f"(line {self.header_row})"
+            )
+        if self.format == "xlsx":
+            return f"row numbers of sheet {self.sheet!r} of {self.name}, as the sheet shows them"
+        return f"record numbers of {self.name}, counted from 1"
+
+    def describe(self) -> str:
+        """One line on how the file was read (verbose output)."""
+
+        def how(key: str) -> str:
+            return "detected" if key in self.detected else "given"
+
+        if self.format == "csv":
+            sep = {"\t": "tab"}.get(self.sep or "", repr(self.sep))
+            return (
+                f"{self.name}: CSV, encoding {self.encoding} ({how('encoding')}), separator "
+                f"{sep} ({how('sep')}), decimal mark {self.decimal!r} ({how('decimal')}), "
+                f"header on line {self.header_row} ({how('header_row')})"
+            )
+        if self.format == "xlsx":
+            return (
+                f"{self.name}: XLSX, sheet {self.sheet!r} ({how('sheet')}), header in row "
+                f"{self.header_row} ({how('header_row')})"
+            )
+        return f"{self.name}: {self.format}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description (for provenance)."""
+        out: dict[str, Any] = {"file": self.name, "format": self.format}
+        for key in ("encoding", "sep", "decimal", "sheet", "header_row"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out["detected"] = list(self.detected)
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+def _csv_record_lines(source: Source, n: int) -> np.ndarray:
+    """Starting line of each of the first ``n`` data records of a CSV file (1-based)."""
+    import csv
+    import io as _io
+
+    data = source._text
+    raw = data if isinstance(data, bytes) else Path(data).read_bytes()
+    text = _io.TextIOWrapper(_io.BytesIO(raw), encoding=source.encoding, newline="")
+    out = np.zeros(max(n, 0), dtype=np.int64)
+    header = int(source.header_row or 1)
+    for _ in range(header - 1):
+        text.readline()
+    reader = csv.reader(text, delimiter=source.sep or ",")
+    try:
+        next(reader)  # the header
+        k = 0
+        while k < n:
+            before = reader.line_num
+            row = next(reader)
+            if not any(cell.strip() for cell in row):
+                continue
+            out[k] = header - 1 + before + 1
+            k += 1
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        pass
+    return out
+
+
+_SNIFF = (
+    (b"PK\x03\x04", "xlsx"),
+    (b"PAR1", "parquet"),
+)
+
+
+def _sniff_format(head: bytes) -> str:
+    for magic, fmt in _SNIFF:
+        if head.startswith(magic):
+            return fmt
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] in (b"[", b"{"):
+        return "json"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "xls"
+    return "csv"
+
+
+def read_sites(
+    path: str | Path | IO[bytes],
+    *,
+    max_bytes: int | None = None,
+    format: str | None = None,
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Read a sites table from a CSV, XLSX, Parquet or JSON file, as labs write them.
 
     Parameters
     ----------
-    path : str or pathlib.Path
-        The file. Its extension selects the reader.
+    path : str, pathlib.Path or binary file
+        The file (its extension, else its first bytes, tell the format), or an open binary
+        file such as ``sys.stdin.buffer``.
     max_bytes : int, optional
         Refuse files larger than this [bytes]; default :data:`MAX_BYTES` for the format
         (2 GiB for CSV and Parquet, 256 MiB for JSON, 64 MiB for XLSX).
+    format : {"csv", "xlsx", "parquet", "json"}, optional
+        The format, when neither the extension nor the content should decide.
+    sep, decimal, encoding : str, optional
+        CSV: column separator (``","``, ``";"``, ``"\\t"`` or ``"tab"``, ``"|"``), decimal
+        mark (``"."`` or ``","``) and text encoding (``"utf-8"``, ``"cp1252"``,
+        ``"latin-1"``, ...); default: detected (:mod:`ncs.dialect`).
+    sheet : str or int, optional
+        XLSX: the sheet's name, or its number counted from 1; default: the one sheet whose
+        headers ncs knows (:mod:`ncs.spreadsheet`).
+    header_row : int, optional
+        Line (CSV) or sheet row (XLSX) of the column names, counted from 1; default:
+        detected (title and blank rows above the header are skipped).
     **kwargs
-        Passed to the pandas reader (e.g. ``sep=";"`` or ``sheet_name="motor"``).
+        Passed to the pandas reader (CSV, Parquet, JSON), overriding detection; XLSX also
+        takes pandas' ``sheet_name`` (counted from 0).
 
     Returns
     -------
     pandas.DataFrame
-        The table as read (text key columns kept as text); validate it with
-        :func:`ncs.validate` or pass it to :func:`ncs.analyze`.
+        The table as read (text key columns kept as text, empty header-less columns
+        dropped); validate it with :func:`ncs.validate` or pass it to :func:`ncs.analyze`.
+        ``attrs["ncs_source"]`` is a :class:`Source`: how the file was read, and the line
+        of the file each row came from.
 
     Raises
     ------
     ValidationError
-        If the file does not exist, is larger than the limit, cannot be parsed, or its
-        format is not supported. The message names the problem, never the file's content.
+        If the file does not exist, is empty or has no data rows, is larger than the limit,
+        cannot be parsed, or its format is not supported, or detection is unsure (the
+        message names the option to pass). Messages never quote the file's content.
 
     Notes
     -----
-    XLSX files are read by openpyxl with defusedxml, which refuses XML entity expansion
-    ("billion laughs") and external entities; their unpacked size is checked first. No
-    reader unpickles or evaluates anything.
+    Cells are read as written: only an empty cell is missing at this stage, so that
+    :func:`ncs.validate` reads every "no value" and "no response" word by one rule
+    (:mod:`ncs.cells`). XLSX files are read by openpyxl with defusedxml, which refuses XML
+    entity expansion ("billion laughs") and external entities; their unpacked size is
+    checked first. No reader unpickles or evaluates anything.
+
+    Examples
+    --------
+    >>> import ncs
+    >>> from ncs.cli import demo_path
+    >>> sites = ncs.read_sites(demo_path())
+    >>> source = sites.attrs["ncs_source"]
+    >>> source.sep, source.decimal, source.where(0)
+    (',', '.', 'line 2')
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ValidationError([Problem(None, None, f"no such file: {p.name}")])
-    suffix = p.suffix.lower()
-    fmt = _FORMATS.get(suffix)
-    limit = 0
-    if fmt is not None:
-        limit = MAX_BYTES[fmt] if max_bytes is None else int(max_bytes)
-        size = p.stat().st_size
-        if size > limit:
-            raise _too_big(size, limit, "the file")
-    text_dtypes = {c: "string" for c in _TEXT_COLUMNS}
-    if suffix in (".csv", ".txt", ".tsv"):
-        options = {"dtype": text_dtypes, "skipinitialspace": True}
-        if suffix == ".tsv":
-            options["sep"] = "\t"
-        if not kwargs and has_module("pyarrow"):
-            # multi-threaded reader; any trouble falls back to the C parser's own message
-            try:
-                return pd.read_csv(p, engine="pyarrow", **options)
-            except Exception:
-                pass
-        options.update(kwargs)
-        try:
-            return pd.read_csv(p, **options)
-        except (
-            pd.errors.ParserError,
-            UnicodeDecodeError,
-            pd.errors.EmptyDataError,
-            ValueError,
-            OverflowError,
-        ) as err:
-            raise _unreadable("CSV", err) from None
-    if fmt == "xlsx":
-        _require("openpyxl", "xlsx")
-        _check_xlsx(p, limit)
-        try:
-            return pd.read_excel(p, dtype=text_dtypes, engine="openpyxl", **kwargs)
-        except TypeError:  # a wrong keyword argument: the caller's mistake, not the file's
-            raise
-        except Exception as err:  # any parser failure, defusedxml's refusals included
-            raise _unreadable("XLSX", err) from None
-    if fmt == "parquet":
+    stream = None
+    if hasattr(path, "read"):
+        stream = path
+        name = str(getattr(path, "name", "-"))
+        if not isinstance(name, str) or name.startswith("<"):
+            name = "-"
+        p = None
+    else:
+        p = Path(path)
+        name = p.name
+        if not p.is_file():
+            raise ValidationError([Problem(None, None, f"no such file: {p.name}")])
+    suffix = p.suffix.lower() if p is not None else ""
+    fmt = format or _FORMATS.get(suffix)
+    data: bytes | None = None
+    if stream is not None:
+        limit = MAX_BYTES.get(fmt or "csv", MAX_BYTES["csv"]) if max_bytes is None else max_bytes
+        data = stream.read(int(limit) + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if len(data) > limit:
+            raise _too_big(len(data), int(limit), "the input")
+        fmt = fmt or _sniff_format(data[:16])
+    elif fmt is None and p is not None and suffix in ("", ".dat"):
+        with p.open("rb") as fh:
+            fmt = _sniff_format(fh.read(16))
+    if fmt == "xls" or suffix == ".xls":
+        raise ValidationError(
+            [Problem(None, None, "old Excel .xls files are not read; save the sheet as .xlsx")]
+        )
+    if fmt not in MAX_BYTES:
+        raise ValidationError(
+            [
+                Problem(
+                    None,
+                    None,
+                    f"unsupported file type {suffix or fmt!r}; use .csv, .tsv, .txt, .xlsx, "
+                    ".parquet or .json",
+                )
+            ]
+        )
+    limit = MAX_BYTES[fmt] if max_bytes is None else int(max_bytes)
+    size = len(data) if data is not None else p.stat().st_size  # type: ignore[union-attr]
+    if size > limit:
+        raise _too_big(size, limit, "the file")
+    if size == 0:
+        raise ValidationError([Problem(None, None, f"the file is empty: {name}")])
+    if fmt == "csv":
+        if suffix == ".tsv" and sep is None and "sep" not in kwargs:
+            sep = "\t"
+        frame, source = _read_csv(p, data, name, sep, decimal, encoding, header_row, kwargs)
+    elif fmt == "xlsx":
+        frame, source = _read_xlsx(p, data, name, limit, sheet, header_row, kwargs)
+    elif fmt == "parquet":
         _require("pyarrow", "parquet")
+        import io as _io
+
         try:
-            return pd.read_parquet(p, **kwargs)
+            frame = pd.read_parquet(_io.BytesIO(data) if data is not None else p, **kwargs)
         except (OSError, ValueError) as err:
             raise _unreadable("Parquet", err) from None
-    if fmt == "json":
-        return _read_json_rows(p, text_dtypes, kwargs)
-    raise ValidationError(
-        [
-            Problem(
-                None, None, f"unsupported file type {suffix!r}; use .csv, .xlsx, .parquet or .json"
-            )
-        ]
+        source = Source(name=name, format="parquet")
+    else:
+        frame = _read_json_rows(p, data, _text_dtypes(), kwargs)
+        source = Source(name=name, format="json")
+    if frame.shape[1] == 0 and len(frame) == 0:
+        raise ValidationError([Problem(None, None, f"the file is empty: {name}")])
+    if len(frame) == 0:
+        raise ValidationError([Problem(None, None, f"no data rows: {name} has a header line only")])
+    frame.attrs["ncs_source"] = source
+    return frame
+
+
+def _text_dtypes() -> dict[str, str]:
+    return {c: "string" for c in _TEXT_COLUMNS}
+
+
+def _read_csv(
+    p: Path | None,
+    data: bytes | None,
+    name: str,
+    sep: str | None,
+    decimal: str | None,
+    encoding: str | None,
+    header_row: int | None,
+    kwargs: dict[str, Any],
+) -> tuple[pd.DataFrame, Source]:
+    """A CSV file with its dialect detected once from a sample (see :mod:`ncs.dialect`)."""
+    import io as _io
+
+    from ncs.dialect import SAMPLE_BYTES, detect_csv
+
+    sep = kwargs.pop("sep", kwargs.pop("delimiter", sep))
+    decimal = kwargs.pop("decimal", decimal)
+    encoding = kwargs.pop("encoding", encoding)
+    if data is not None:
+        sample = data[:SAMPLE_BYTES]
+        complete = len(data) <= SAMPLE_BYTES
+    else:
+        with p.open("rb") as fh:  # type: ignore[union-attr]
+            sample = fh.read(SAMPLE_BYTES + 1)
+        complete = len(sample) <= SAMPLE_BYTES
+        sample = sample[:SAMPLE_BYTES]
+    dialect = detect_csv(
+        sample,
+        complete=complete,
+        sep=sep,
+        decimal=decimal,
+        encoding=encoding,
+        header_line=header_row,
     )
+    options: dict[str, Any] = {
+        "sep": dialect.sep,
+        "decimal": dialect.decimal,
+        "encoding": dialect.encoding,
+        "skiprows": dialect.header_line - 1,
+        "dtype": _text_dtypes(),
+        "skipinitialspace": True,
+        "keep_default_na": False,
+        "na_values": [""],
+        "index_col": False,
+    }
+    options.update(kwargs)
+    try:
+        with warnings.catch_warnings():
+            # a row longer than the header would lose its last cells: an error, not a warning
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(_io.BytesIO(data) if data is not None else p, **options)
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as err:
+        raise ValidationError(
+            [_long_row_problem(data if data is not None else p, dialect, err)]
+        ) from None
+    except UnicodeDecodeError:
+        raise ValidationError(
+            [
+                Problem(
+                    None,
+                    None,
+                    f"the file is not {dialect.encoding} throughout (the first "
+                    f"{SAMPLE_BYTES // 1024} KiB are): pass the encoding, e.g. "
+                    "encoding='cp1252' (command line: --encoding cp1252)",
+                )
+            ]
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise ValidationError([Problem(None, None, f"the file is empty: {name}")]) from None
+    except (ValueError, OverflowError) as err:
+        raise _unreadable("CSV", err) from None
+    frame = _drop_empty_unnamed(frame)
+    if dialect.decimal == "," and len(frame):
+        frame = _decimal_commas(frame)
+    source = Source(
+        name=name,
+        format="csv",
+        encoding=dialect.encoding,
+        sep=dialect.sep,
+        decimal=dialect.decimal,
+        header_row=dialect.header_line,
+        detected=tuple("header_row" if d == "header_line" else d for d in dialect.detected),
+        notes=dialect.notes,
+        _text=data if data is not None else p,
+    )
+    return frame, source
 
 
-def _read_json_rows(p: Path, text_dtypes: dict, kwargs: dict) -> pd.DataFrame:
+def _long_row_problem(data: Any, dialect: Any, err: BaseException) -> Problem:
+    """The first line with more cells than the header (found again with :mod:`csv`)."""
+    import csv
+
+    raw = data if isinstance(data, bytes) else Path(data).read_bytes()
+    text = raw.decode(dialect.encoding, errors="replace").lstrip("\ufeff")
+    lines = text.splitlines(keepends=True)[dialect.header_line - 1 :]
+    reader = csv.reader(lines, delimiter=dialect.sep)
+    try:
+        width = len(next(reader))
+        while True:
+            before = reader.line_num
+            row = next(reader)
+            if row and row[-1] == "":
+                row = row[:-1]  # a separator ending the line adds no cell
+            if len(row) > width:
+                line = dialect.header_line + before
+                return Problem(
+                    None,
+                    None,
+                    f"line {line} has {len(row)} cells but the header (line "
+                    f"{dialect.header_line}) names {width} columns: a separator inside an "
+                    "unquoted cell, or a column without a header?",
+                )
+    except (StopIteration, csv.Error):
+        pass
+    return _unreadable("CSV", err).problems[0]
+
+
+def _drop_empty_unnamed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns without a header and without values (a trailing separator) are not data."""
+    drop = [
+        c
+        for c in frame.columns
+        if isinstance(c, str) and c.startswith("Unnamed: ") and frame[c].isna().all()
+    ]
+    return frame.drop(columns=drop) if drop else frame
+
+
+_COMMA_DECIMAL = r"^\s*[-+]?\d+,\d+\s*$"
+
+
+def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose number cells have decimal commas (next to words such as NR)."""
+    out = frame
+    for col in frame.columns:
+        values = frame[col]
+        if col in _TEXT_COLUMNS or values.dtype.kind in "fiub":
+            continue
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
+        text = values.astype("string")
+        commas = text.str.match(_COMMA_DECIMAL).fillna(False).to_numpy(dtype=bool)
+        if commas.any():
+            if out is frame:
+                out = frame.copy(deep=False)
+            fixed = text.str.replace(",", ".", regex=False).str.strip()
+            out[col] = values.astype(object).mask(commas, fixed.astype(object))
+    return out
+
+
+def _read_xlsx(
+    p: Path | None,
+    data: bytes | None,
+    name: str,
+    limit: int,
+    sheet: str | int | None,
+    header_row: int | None,
+    kwargs: dict[str, Any],
+) -> tuple[pd.DataFrame, Source]:
+    import io as _io
+
+    from ncs.spreadsheet import read_sheet
+
+    _require("openpyxl", "xlsx")
+    source_file: Any = _io.BytesIO(data) if data is not None else p
+    _check_xlsx(source_file, limit)
+    if "sheet_name" in kwargs:
+        chosen = kwargs.pop("sheet_name")
+        sheet = chosen + 1 if isinstance(chosen, int) else chosen
+    if kwargs:
+        raise TypeError(f"unexpected keyword argument(s) for XLSX: {sorted(kwargs)}")
+    if hasattr(source_file, "seek"):
+        source_file.seek(0)
+    try:
+        table = read_sheet(source_file, sheet=sheet, header_row=header_row)
+    except ValidationError:
+        raise
+    except Exception as err:  # any parser failure, defusedxml's refusals included
+        raise _unreadable("XLSX", err) from None
+    frame = table.frame
+    for col in _TEXT_COLUMNS:
+        if col in frame.columns:
+            frame[col] = _text_cells(frame[col])
+    source = Source(
+        name=name,
+        format="xlsx",
+        sheet=table.sheet,
+        header_row=table.header_row,
+        detected=table.detected,
+        notes=table.notes,
+        rows=table.rows,
+        columns=table.columns,
+    )
+    return frame, source
+
+
+def _text_cells(values: pd.Series) -> pd.Series:
+    """A text column of a sheet: numbers as typed (7 -> "7"), text stripped, blanks missing."""
+
+    def text(v: Any) -> Any:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        if isinstance(v, str | int | float):
+            return str(v)
+        return v
+
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    mapped = np.array([text(u) for u in uniques] + [None], dtype=object)[codes]
+    return _as_text(pd.Series(mapped, index=values.index))
+
+
+def _read_json_rows(p: Path | None, data: bytes | None, text_dtypes: dict, kwargs: dict):
     """A JSON list of row objects (or a pandas JSON layout given with ``orient=``)."""
+    import io as _io
     import json
 
     if kwargs:
         try:
-            return pd.read_json(p, dtype=text_dtypes, **{"orient": "records", **kwargs})
+            return pd.read_json(
+                _io.BytesIO(data) if data is not None else p,
+                dtype=text_dtypes,
+                **{"orient": "records", **kwargs},
+            )
         except ValueError as err:
             raise _unreadable("JSON", err) from None
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        raw = data if data is not None else p.read_bytes()  # type: ignore[union-attr]
+        doc = json.loads(raw.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise _unreadable("JSON", err) from None
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
         raise ValidationError(
             [Problem(None, None, "a JSON sites file must be a list of row objects")]
         )
-    frame = pd.DataFrame.from_records(doc) if doc else pd.DataFrame()
+    if not doc:
+        raise ValidationError([Problem(None, None, "no data rows: the JSON list is empty")])
+    frame = pd.DataFrame.from_records(doc)
     for col in _TEXT_COLUMNS:
         if col in frame.columns:
             frame[col] = _as_text(frame[col])
@@ -347,9 +793,31 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     return out
 
 
-def has_module(name: str) -> bool:
-    """True when an optional dependency can be imported."""
-    return importlib.util.find_spec(name) is not None
+def workbook_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
+    """An XLSX workbook with one sheet per table (named by its key), spreadsheet-safe.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        Sheet name -> table, in sheet order.
+
+    Returns
+    -------
+    bytes
+        The ``.xlsx`` file's content (needs ``ncs-edx[xlsx]``).
+    """
+    import io as _io
+
+    _require("openpyxl", "xlsx")
+    buffer = _io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in tables.items():
+            plain = frame.copy(deep=False)
+            for col in plain.columns:  # categoricals and pandas strings as plain objects
+                if isinstance(plain[col].dtype, pd.CategoricalDtype | pd.StringDtype):
+                    plain[col] = plain[col].astype(object).where(plain[col].notna(), None)
+            safe_for_spreadsheet(plain).to_excel(writer, sheet_name=name[:31], index=False)
+    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------------------
@@ -361,6 +829,7 @@ _FLOAT_SUFFIXES = ("_ms", "_mv", "_mvms", "_mm", "_m_s", "_pct", "_hz", "_c", "_
 #: Column names / prefixes that hold counts or positions (integers).
 _INT_NAMES = ("site_order", "input_row", "distal_row", "proximal_row")
 _INT_PREFIXES = ("n_",)
+_BOOL_NAMES = ("from_most_distal", "phase_cancellation_possible")
 
 
 def json_schema() -> dict:
@@ -413,6 +882,8 @@ def _restore_column(name: str, values: list, categories: dict[str, tuple[str, ..
             return pd.Categorical(values, categories=list(cats))
     if not values and _looks_int(name):  # empty table
         return np.zeros(0, dtype=np.int64)
+    if not values and name in _BOOL_NAMES:
+        return np.zeros(0, dtype=bool)
     if not kinds:  # every value missing: decide by name
         if _looks_float(name) or _looks_int(name):
             return np.full(len(values), np.nan)
@@ -579,7 +1050,15 @@ def from_json(source: str | Path | dict):
     for name in getattr(_summary, "PARAMETERS", ()):
         cats.setdefault(name, getattr(_summary, "PARAMETER_VALUES", DISPERSION_VALUES))
     cats["cold_limb"] = COLD_LIMB_VALUES
-    finding_columns = (*FINDING_KEYS, "criterion", "block", "dispersion", "reason", "cold_limb")
+    finding_columns = (
+        *FINDING_KEYS,
+        "criterion",
+        "block",
+        "dispersion",
+        "phase_cancellation_possible",
+        "reason",
+        "cold_limb",
+    )
     site_columns = (*(c.name for c in COLUMNS if c.required), "site_order", "response")
     frames = {
         "patients": _table_from_records(doc["patients"], PATIENT_COLUMNS, {}),
@@ -601,4 +1080,17 @@ def from_json(source: str | Path | dict):
     }
     if isinstance(doc.get("provenance"), dict):
         meta["provenance"] = doc["provenance"]
-    return Analysis(criteria=criteria, meta=meta, **frames)
+    extra = {}
+    if isinstance(doc.get("warnings"), list):
+        from ncs.analyze import WARNING_COLUMNS
+
+        warned = _table_from_records(doc["warnings"], WARNING_COLUMNS, {})
+        for col in WARNING_COLUMNS[:-1]:  # text columns, as analyze gives them
+            warned[col] = warned[col].astype("string")
+        warned["input_row"] = pd.array(warned["input_row"], dtype="Int64")
+        extra["warnings"] = warned
+    if isinstance(doc.get("rejected"), list) and doc["rejected"]:
+        from ncs.schema import REJECTED_COLUMNS
+
+        extra["rejected"] = _table_from_records(doc["rejected"], REJECTED_COLUMNS, {})
+    return Analysis(criteria=criteria, meta=meta, **frames, **extra)

@@ -10,6 +10,7 @@ table passed as ``reference=``, the shipped default.
 
 from __future__ import annotations
 
+import difflib
 from functools import lru_cache
 from importlib import resources
 
@@ -68,6 +69,13 @@ def reference_table(reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame
         Columns ``nerve``, ``muscle`` (may be missing = any muscle) and the limits.
     name : str
         What was used (recorded in every result).
+
+    Raises
+    ------
+    ValidationError
+        A column (or long-format parameter) that is not a limit, a note column (``source``,
+        ``verified``, ``notes``, ...), ``nerve`` or ``muscle``: a misspelt limit is never
+        dropped quietly; an unknown or missing nerve name.
     """
     if reference is None:
         return _default_wide(), DEFAULT_REFERENCE_NAME
@@ -78,6 +86,10 @@ def reference_table(reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame
 def _default_wide() -> pd.DataFrame:
     table, _ = _wide(None)
     return table
+
+
+#: Columns a laboratory's reference table may carry besides the limits (kept out of the lookup).
+_NOTE_COLUMNS = frozenset({"source", "sources", "verified", "notes", "note", "comment", "unit"})
 
 
 def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
@@ -95,7 +107,19 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
     problems = []
     if "nerve" not in wide.columns:
         problems.append(Problem(None, "nerve", "reference table needs a nerve column"))
-    unknown = [c for c in wide.columns if c not in ("nerve", "muscle", *LIMIT_COLUMNS)]
+    notes = [c for c in wide.columns if str(c).strip().lower() in _NOTE_COLUMNS]
+    unknown = [c for c in wide.columns if c not in ("nerve", "muscle", *LIMIT_COLUMNS, *notes)]
+    for c in unknown:  # a misspelt limit is never dropped quietly
+        close = difflib.get_close_matches(str(c), LIMIT_COLUMNS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        what = "parameter" if "parameter" in long.columns else "column"
+        problems.append(
+            Problem(
+                None,
+                str(c),
+                f"unknown {what} in the reference table{hint}; known: {', '.join(LIMIT_COLUMNS)}",
+            )
+        )
     limits = [c for c in LIMIT_COLUMNS if c in wide.columns]
     if not limits:
         problems.append(Problem(None, None, f"reference table has none of {list(LIMIT_COLUMNS)}"))
@@ -103,8 +127,19 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
         raise ValidationError(problems)
     from ncs.names import normalize_nerve
 
-    wide = wide.drop(columns=unknown)
-    wide["nerve"] = normalize_nerve(wide["nerve"]).astype(object)
+    wide = wide.drop(columns=notes)
+    names = normalize_nerve(wide["nerve"])
+    bad = names.isna().to_numpy() & wide["nerve"].notna().to_numpy()
+    if bad.any() or wide["nerve"].isna().any():
+        raise ValidationError(
+            [
+                Problem(int(i), "nerve", f"unknown nerve name {wide['nerve'].iloc[i]!r}")
+                if not pd.isna(wide["nerve"].iloc[i])
+                else Problem(int(i), "nerve", "nerve name is missing")
+                for i in np.flatnonzero(bad | wide["nerve"].isna().to_numpy())
+            ]
+        )
+    wide["nerve"] = names.astype(object)
     if "muscle" not in wide.columns:
         wide["muscle"] = None
     wide["muscle"] = wide["muscle"].map(lambda m: None if pd.isna(m) else str(m).strip().upper())

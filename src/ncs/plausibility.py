@@ -12,19 +12,20 @@ Messages carry counts, row numbers and column names only, never patient values.
 from __future__ import annotations
 
 import decimal
-import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from ncs.errors import NcsWarning, Problem, ValidationError
+from ncs.errors import Problem, ValidationError, warn
 
 __all__ = [
     "COLD_LIMB_VALUES",
     "CV_MISMATCH_PCT",
     "DISTANCE_LOOKS_LIKE_CM_MM",
+    "IMPLAUSIBLE_LIMITS",
+    "IMPLAUSIBLE_REASONS",
     "LATENCY_LOOKS_LIKE_S_MS",
     "LIMB_OF_NERVE",
     "PER_NERVE_VALUES",
@@ -34,7 +35,10 @@ __all__ = [
     "check_valid",
     "cold_limbs",
     "contradictions",
+    "declared_unit_problems",
+    "implausible_cells",
     "nerve_value_conflicts",
+    "side_typos",
     "temperature_limits",
 ]
 
@@ -321,6 +325,7 @@ def check_valid(
     """
     if len(valid) == 0:
         return
+    warn_implausible(valid)
     lat = _column(valid, "latency_ms")
     with np.errstate(invalid="ignore"):
         known = lat[~np.isnan(lat)]
@@ -351,11 +356,13 @@ def check_valid(
             and (known_dist < DISTANCE_LOOKS_LIKE_CM_MM).all()
             and (known_cv.size == 0 or np.median(known_cv) < _CV_SLOW_M_S)
         ):
-            warnings.warn(
+            warn(
+                "distances_look_like_cm",
                 f"every distance between stimulation sites is below "
                 f"{DISTANCE_LOOKS_LIKE_CM_MM:g} mm: were they entered in cm? Pass "
                 "units={'distance': 'cm'} if so (command line: --units distance=cm).",
-                NcsWarning,
+                (),
+                "distance_mm",
                 stacklevel=4,
             )
     if "cv_m_s" in valid.columns:
@@ -364,11 +371,13 @@ def check_valid(
             off = np.abs(given - cv) / cv * 100.0 > CV_MISMATCH_PCT
         if off.any():
             first = int(rows[proximal[np.flatnonzero(off)[0]]])
-            warnings.warn(
+            warn(
+                "cv_mismatch",
                 f"{int(off.sum())} supplied conduction velocities (cv_m_s) differ by more "
                 f"than {CV_MISMATCH_PCT:g}% from distance / latency difference (first at "
                 f"row {first}): check distances, latencies and site labels",
-                NcsWarning,
+                rows[proximal[np.flatnonzero(off)]],
+                "cv_m_s",
                 stacklevel=4,
             )
 
@@ -391,19 +400,43 @@ def temperature_limits(limits: Mapping[str, float] | float | None = None) -> dic
     -------
     dict of str to float
         Limit per limb [°C].
+
+    Raises
+    ------
+    ValidationError
+        For an unknown limb or a limit that is not a finite number (the same error class as
+        a bad unit or a bad input cell).
     """
     out = dict(TEMPERATURE_LIMITS_C)
     if limits is None:
         return out
+
+    def number(value: object, limb: str) -> float:
+        try:
+            result = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            result = float("nan")
+        if not np.isfinite(result):
+            raise ValidationError(
+                [Problem(None, None, f"temperature limit for {limb} must be a number in °C")]
+            )
+        return result
+
     if isinstance(limits, Mapping):
         unknown = set(limits) - set(out)
         if unknown:
-            raise ValueError(
-                f"temperature limits are per limb {sorted(out)}; got {sorted(unknown)}"
+            raise ValidationError(
+                [
+                    Problem(
+                        None,
+                        None,
+                        f"temperature limits are per limb {sorted(out)}; got {sorted(unknown)}",
+                    )
+                ]
             )
-        out.update({k: float(v) for k, v in limits.items()})
+        out.update({k: number(v, k) for k, v in limits.items()})
     else:
-        out = dict.fromkeys(out, float(limits))
+        out = dict.fromkeys(out, number(limits, "both limbs"))
     return out
 
 
@@ -510,3 +543,188 @@ def cold_limb_codes(
     cold = np.full(n_nerves, -1.0)
     np.maximum.at(cold, site_nerve[known], (temp[known] < row_limit[known]).astype(float))
     return np.where(cold == 1.0, 0, np.where(cold == 0.0, 1, 2)).astype(np.int8)
+
+
+# --------------------------------------------------------------------------------------
+# Values that cannot be a CMAP: never judged as data
+# --------------------------------------------------------------------------------------
+
+IMPLAUSIBLE_LIMITS: Mapping[str, float] = MappingProxyType(
+    {
+        "amplitude_max_mv": 50.0,
+        "amplitude_min_mv": 0.01,
+        "area_max_mvms": 200.0,
+        "rise_max": 3.0,
+        "declared_uv_max_mv": 0.05,
+    }
+)
+"""Where a value stops being a CMAP and becomes a slip (not cited: see
+:data:`IMPLAUSIBLE_REASONS`; every segment such a value enters is ``not_assessable``).
+
+``amplitude_max_mv``
+    A negative-peak CMAP amplitude above 50 mV: the largest normal means reported are about
+    15 mV (tibial, abductor hallucis, 15.3 ± 4.5 mV in Buschbacher 1999), so 50 mV is more
+    than 7 SD above them, while a value typed in µV (× 1000) lands far above it.
+``amplitude_min_mv``
+    A present response below 0.01 mV (10 µV) is within the noise of any motor recording;
+    no response is written ``absent`` (``NR``).
+``area_max_mvms``
+    A negative-peak area above 200 mV·ms, several times the largest normal areas (tens of
+    mV·ms), while a value typed in µV·ms lands far above it.
+``rise_max``
+    A proximal response more than 3 × the distal one. A modest rise is physiology or
+    technique (a Martin-Gruber anastomosis adds median-to-ulnar fibres above the wrist;
+    submaximal distal stimulation gives a smaller distal response); three times is beyond
+    both, while a unit slip (× 1000) or swapped site labels give far more. Such a segment
+    is not judged either way.
+``declared_uv_max_mv``
+    When amplitudes were declared in µV and every one of them is below 0.05 mV after the
+    conversion, they were in mV already (a ``ValidationError``).
+"""
+
+IMPLAUSIBLE_REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        "amplitude_high": "above {amplitude_max_mv:g} mV, no CMAP is this large (µV typed as mV?)",
+        "amplitude_low": "a present response below {amplitude_min_mv:g} mV is noise "
+        "(no response is written NR)",
+        "area_high": "above {area_max_mvms:g} mV·ms, no CMAP area is this large "
+        "(µV·ms typed as mV·ms?)",
+        "rise": "more than {rise_max:g} × the distal response (a unit slip, swapped sites or "
+        "submaximal distal stimulation?)",
+    }
+)
+"""The words for each implausible value (filled in from :data:`IMPLAUSIBLE_LIMITS`)."""
+
+
+def _reason(code: str) -> str:
+    return IMPLAUSIBLE_REASONS[code].format(**IMPLAUSIBLE_LIMITS)
+
+
+def implausible_cells(valid: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Masks of the amplitude and area cells that cannot be a CMAP (present responses only).
+
+    Returns
+    -------
+    dict
+        ``amplitude_mv`` and ``area_mvms``: boolean masks in ``valid``'s row order;
+        ``amplitude_code`` and ``area_code``: the :data:`IMPLAUSIBLE_REASONS` key per row
+        (``None`` where the value is plausible).
+    """
+    n = len(valid)
+    present = ~_column_equals(valid, "response", "absent")
+    amp = _column(valid, "amplitude_mv")
+    area = _column(valid, "area_mvms")
+    lim = IMPLAUSIBLE_LIMITS
+    with np.errstate(invalid="ignore"):
+        amp_high = present & (amp > lim["amplitude_max_mv"])
+        amp_low = present & (amp > 0) & (amp < lim["amplitude_min_mv"])
+        area_high = present & (area > lim["area_max_mvms"])
+    amp_code = np.full(n, None, dtype=object)
+    amp_code[amp_high] = "amplitude_high"
+    amp_code[amp_low] = "amplitude_low"
+    area_code = np.full(n, None, dtype=object)
+    area_code[area_high] = "area_high"
+    return {
+        "amplitude_mv": amp_high | amp_low,
+        "area_mvms": area_high,
+        "amplitude_code": amp_code,
+        "area_code": area_code,
+    }
+
+
+def _column_equals(valid: pd.DataFrame, name: str, value: str) -> np.ndarray:
+    if name not in valid.columns:
+        return np.zeros(len(valid), dtype=bool)
+    return np.asarray(valid[name].eq(value).to_numpy(dtype=bool, na_value=False), dtype=bool)
+
+
+def warn_implausible(valid: pd.DataFrame, cells: Mapping[str, np.ndarray] | None = None) -> None:
+    """One warning per implausible cell kind, naming its rows (:func:`ncs.errors.warn`)."""
+    cells = implausible_cells(valid) if cells is None else cells
+    rows = valid["input_row"].to_numpy(dtype=np.int64) if len(valid) else np.zeros(0, int)
+    for column, code_column in (("amplitude_mv", "amplitude_code"), ("area_mvms", "area_code")):
+        codes = cells[code_column]
+        for code in ("amplitude_high", "amplitude_low", "area_high"):
+            hit = np.flatnonzero(codes == code)
+            if not hit.size:
+                continue
+            shown = ", ".join(f"row {int(r)}" for r in rows[hit][:5])
+            more = f" and {hit.size - 5} more" if hit.size > 5 else ""
+            warn(
+                f"implausible_{column.removesuffix('_mv').removesuffix('_mvms')}",
+                f"{hit.size} {column} value(s) {_reason(code)} ({shown}{more}); the "
+                "segments they enter are not judged (not_assessable)",
+                rows[hit],
+                column,
+                stacklevel=4,
+            )
+
+
+def declared_unit_problems(
+    amplitude_mv: np.ndarray, absent: np.ndarray, units: Mapping[str, str] | None
+) -> list[Problem]:
+    """A whole table declared in µV whose every converted amplitude is below
+    ``declared_uv_max_mv``: the values were in mV already."""
+    declared = str((units or {}).get("amplitude", "")).strip().lower()
+    if declared not in ("uv", "µv", "μv", "microvolt", "microvolts"):
+        return []
+    present = amplitude_mv[~absent & ~np.isnan(amplitude_mv)]
+    limit = IMPLAUSIBLE_LIMITS["declared_uv_max_mv"]
+    if present.size and (present < limit).all():
+        return [
+            Problem(
+                None,
+                "amplitude_mv",
+                f"amplitudes were declared in µV, but every one is below {limit:g} mV after "
+                "the conversion: they look like mV already; drop units={'amplitude': 'uV'} "
+                "(command line: --units amplitude=uV)",
+            )
+        ]
+    return []
+
+
+def rise_reason() -> str:
+    """The words for a proximal response too large against the distal one."""
+    return _reason("rise")
+
+
+def cell_reason(code: str) -> str:
+    """The words for an implausible cell (a key of :data:`IMPLAUSIBLE_REASONS`)."""
+    return _reason(code)
+
+
+def side_typos(valid: pd.DataFrame, nerve_id: np.ndarray) -> None:
+    """Warn where a patient's nerve has one site on each side: a side typed wrong on one row
+    splits one nerve into two one-site nerves, and its segments disappear."""
+    if len(valid) == 0:
+        return
+    n_nerves = int(nerve_id.max()) + 1
+    n_sites = np.bincount(nerve_id, minlength=n_nerves)
+    single = n_sites[nerve_id] == 1
+    if single.sum() < 2:
+        return
+    rows = np.flatnonzero(single)
+    frame = pd.DataFrame(
+        {
+            "patient": valid["patient_id"].astype(object).to_numpy()[rows],
+            "nerve": valid["nerve"].astype(object).to_numpy()[rows],
+            "side": valid["side"].astype(object).to_numpy()[rows],
+            "row": valid["input_row"].to_numpy(dtype=np.int64)[rows],
+        }
+    )
+    sides = frame.groupby(["patient", "nerve"], sort=False, observed=True)["side"].transform(
+        "nunique"
+    )
+    both = frame[sides.to_numpy() == 2]
+    if both.empty:
+        return
+    pairs = both.groupby(["patient", "nerve"], sort=False, observed=True).ngroups
+    shown = ", ".join(f"row {int(r)}" for r in both["row"].to_numpy()[:6])
+    warn(
+        "side_typo",
+        f"{pairs} nerve(s) stimulated at one site on each side ({shown}): is a side typed "
+        "wrong? Each is judged as a one-site nerve with no segment",
+        both["row"].to_numpy(),
+        "side",
+        stacklevel=4,
+    )

@@ -15,9 +15,9 @@ __all__ = ["plot_agreement", "plot_decision_regions", "plot_traces"]
 
 
 def _require_pyplot() -> Any:
-    from ncs.io import _require
+    from ncs._optional import require
 
-    return _require("matplotlib.pyplot", "plot")
+    return require("matplotlib.pyplot", "plot")
 
 
 def plot_traces(
@@ -322,7 +322,7 @@ def plot_decision_regions(
             "side": "R",
             "distal_site": "wrist",
             "proximal_site": "elbow",
-            "reference": "adjacent",
+            "comparison": "adjacent",
             "distal_response": "present",
             "entrapment": pd.Series([None] * resolution, dtype=object),
             "distal_amplitude_mv": 10.0,

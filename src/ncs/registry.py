@@ -34,6 +34,7 @@ __all__ = [
     "list_criteria",
     "resolve",
     "with_entrapment_sites",
+    "with_options",
 ]
 
 CRITERIA: Mapping[str, Criterion] = MappingProxyType(
@@ -158,6 +159,94 @@ def with_entrapment_sites(criterion: str | Criterion, exclude: bool) -> Criterio
     )
 
 
+#: Comparisons a block rule may judge (``with_options(..., block_comparisons=...)``).
+BLOCK_COMPARISONS: tuple[str, ...] = ("both", "adjacent", "most_distal")
+
+
+def with_options(
+    criterion: str | Criterion,
+    *,
+    count_median_dml: bool | None = None,
+    block_comparisons: str | None = None,
+) -> Criterion:
+    """A variant of a criterion for a choice its source's wording leaves open.
+
+    Parameters
+    ----------
+    criterion : str or Criterion
+    count_median_dml : bool, optional
+        Count the median nerve's distal motor latency for the DML item of EFNS/PNS 2010 and
+        EAN/PNS 2021 (item a). Default (``False``): not counted, because the guidelines
+        exclude median neuropathy at the wrist (carpal tunnel syndrome), which a conduction
+        study alone cannot tell apart; pass ``True`` when carpal tunnel syndrome has been
+        excluded clinically.
+    block_comparisons : {"both", "adjacent", "most_distal"}, optional
+        Which comparisons the block rules judge. Default ``"both"``: each segment between
+        neighbouring sites and each proximal site against the most distal one, as the
+        guidelines' "proximal versus distal" can be read either way and a block between two
+        proximal sites is still a block; ``"adjacent"``: neighbouring sites only;
+        ``"most_distal"``: each proximal site against the most distal site only.
+
+    Returns
+    -------
+    Criterion
+        With an id suffix per option (``_median_dml``, ``_adjacent``, ``_most_distal``), the
+        option recorded in ``options`` (and so in the provenance version hash) and ``notes``;
+        ``verified`` unchanged, since both readings are the source's.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``block_comparisons``, or ``count_median_dml`` on a criterion without
+        a distal-latency item.
+
+    Examples
+    --------
+    >>> ncs_variant = with_options("ean2021_cidp", block_comparisons="most_distal")
+    >>> ncs_variant.id, ncs_variant.option("block_comparisons")
+    ('ean2021_cidp_most_distal', 'most_distal')
+    """
+    crit = get_criteria(criterion)
+    suffix, notes, options = "", "", dict(crit.options)
+    if count_median_dml is not None:
+        items = list(crit.nerve_items)
+        dml = [k for k, i in enumerate(items) if i.parameter == "dml_prolonged"]
+        if not dml:
+            raise ValueError(f"{crit.id} has no distal motor latency item")
+        for k in dml:
+            kept = tuple(n for n in items[k].exclude_nerves if n != "median")
+            items[k] = replace(
+                items[k], exclude_nerves=kept if count_median_dml else (*kept, "median")
+            )
+        crit = replace(crit, nerve_items=tuple(items))
+        options["count_median_dml"] = bool(count_median_dml)
+        if count_median_dml:
+            suffix += "_median_dml"
+            notes += " Option: the median nerve's distal latency is counted (item a)."
+    if block_comparisons is not None:
+        if block_comparisons not in BLOCK_COMPARISONS:
+            raise ValueError(
+                f"block_comparisons must be one of {BLOCK_COMPARISONS} (which comparisons "
+                f"the block rules judge), got {block_comparisons!r}"
+            )
+
+        def scope(s: Scope) -> Scope:
+            if block_comparisons == "adjacent":
+                return replace(s, comparisons=("adjacent",), from_most_distal_only=False)
+            if block_comparisons == "most_distal":
+                return replace(s, comparisons=("adjacent", "distal"), from_most_distal_only=True)
+            return replace(s, comparisons=("adjacent", "distal"), from_most_distal_only=False)
+
+        crit = replace(crit, block=tuple(replace(r, scope=scope(r.scope)) for r in crit.block))
+        options["block_comparisons"] = block_comparisons
+        if block_comparisons != "both":
+            suffix += f"_{block_comparisons}"
+            notes += f" Option: block judged on {block_comparisons.replace('_', ' ')} comparisons."
+    return replace(
+        crit, id=crit.id + suffix, options=tuple(options.items()), notes=crit.notes + notes
+    )
+
+
 def criterion_from_dict(d: Mapping[str, Any]) -> Criterion:
     """Rebuild a :class:`Criterion` from its :meth:`Criterion.to_dict` output.
 
@@ -204,7 +293,8 @@ def criterion_from_dict(d: Mapping[str, Any]) -> Criterion:
             ),
             exclude_proximal_sites=tuple(s.get("exclude_proximal_sites", ())),
             only_proximal_sites=opt("only_proximal_sites"),
-            references=tuple(s.get("references", ("adjacent", "distal"))),
+            comparisons=tuple(s.get("comparisons", s.get("references", ("adjacent", "distal")))),
+            from_most_distal_only=bool(s.get("from_most_distal_only", False)),
             note=s.get("note", ""),
         )
 

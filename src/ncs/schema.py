@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -20,9 +19,16 @@ import pandas as pd
 
 from ncs._codes import combined_key, dense_ids, from_codes
 from ncs._codes import table as new_table
-from ncs.errors import NcsWarning, Problem, ValidationError
+from ncs.cells import ABSENT_WORDS, RESPONSE_MEASURES, missing_text, normalise_word, parse_numbers
+from ncs.errors import Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
-from ncs.plausibility import check_cells, check_valid, contradictions, nerve_value_conflicts
+from ncs.plausibility import (
+    check_cells,
+    check_valid,
+    contradictions,
+    declared_unit_problems,
+    nerve_value_conflicts,
+)
 
 __all__ = [
     "COLUMNS",
@@ -129,24 +135,11 @@ _ALT_COLUMNS: Mapping[str, tuple[str, float]] = MappingProxyType(
 
 _RESPONSE: Mapping[str, str] = MappingProxyType(
     {
-        "present": "present",
-        "p": "present",
-        "yes": "present",
-        "y": "present",
-        "ok": "present",
-        "absent": "absent",
-        "nr": "absent",
-        "no response": "absent",
-        "none": "absent",
-        "no": "absent",
-        "n": "absent",
-        "a": "absent",
+        **dict.fromkeys(("present", "p", "yes", "y", "ok"), "present"),
+        **dict.fromkeys((*ABSENT_WORDS, "none", "no", "n", "a"), "absent"),
     }
 )
-_ABSENT_WORDS = frozenset({"nr", "absent", "no response", "none"})
-
-#: Plausibility limits that only raise warnings (never change a result).
-_AMPLITUDE_LOOKS_LIKE_UV_MV = 100.0  # a motor CMAP above 100 mV is almost surely µV
+"""Words of the ``response`` column; a :data:`ncs.cells.MISSING_WORDS` word is blank."""
 
 
 def normalize_units(
@@ -279,9 +272,9 @@ _RESPONSE_ABSENT, _RESPONSE_PRESENT, _RESPONSE_UNKNOWN, _RESPONSE_BLANK = 0, 1, 
 def _response_code(value) -> int:
     """A ``response`` cell as a code: absent, present, an unknown word, or blank."""
     text = _text_of(value)
-    if text is None:
+    if text is None or missing_text(text):
         return _RESPONSE_BLANK
-    word = _RESPONSE.get(text.lower())
+    word = _RESPONSE.get(normalise_word(text))
     if word is None:
         return _RESPONSE_UNKNOWN
     return _RESPONSE_ABSENT if word == "absent" else _RESPONSE_PRESENT
@@ -298,37 +291,6 @@ def _text_of(value) -> str | None:
             return str(int(value))
     text = str(value).strip()
     return text or None
-
-
-def _float_of(value) -> float:
-    """Cell -> float; NaN for blank; raises ValueError for text that is not a number."""
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return float(value)
-    text = _text_of(value)
-    if text is None:
-        return np.nan
-    return float(text)
-
-
-_NOT_A_NUMBER = -1.0  # marker in the parse table, replaced by NaN after flagging
-
-
-def _numeric(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(float values, was_text mask) for a column of any dtype."""
-    if values.dtype.kind in "fiu":
-        return values.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(values), dtype=bool)
-    text = _Text(values)
-    parsed, bad = [], []
-    for u in text.uniques:
-        try:
-            parsed.append(_float_of(u))
-            bad.append(False)
-        except (TypeError, ValueError):
-            parsed.append(np.nan)
-            bad.append(True)
-    table = np.array([*parsed, np.nan], dtype=float)
-    bad_table = np.array([*bad, False], dtype=bool)
-    return table[text.codes], bad_table[text.codes]
 
 
 def validate(
@@ -435,7 +397,7 @@ def split_invalid(
     >>> valid, rejected = split_invalid(sites)
     >>> valid["input_row"].tolist(), rejected["input_row"].tolist()
     ([0, 1], [2, 3])
-    >>> rejected["problems"].tolist()[1]
+    >>> rejected["problems"].tolist()[1].split(" (")[0]
     "column 'latency_ms': not a number"
     """
     valid, rejected, _ = _split_invalid(sites, units)
@@ -582,7 +544,8 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     n = len(df)
     if not isinstance(df.index, pd.RangeIndex) or not df.index.equals(pd.RangeIndex(n)):
         df = df.reset_index(drop=True)
-    df, cell_problems = check_cells(df, tuple(_BY_NAME))
+    # number columns are read by ncs.cells (dates, spreadsheet errors and words included)
+    df, cell_problems = check_cells(df, tuple(c for c in _BY_NAME if c not in NUMERIC))
     problems.extend(cell_problems)
     out: dict[str, np.ndarray] = {}
 
@@ -608,37 +571,16 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     text["site"] = _coded(_Text(df["site"]), lambda u: canonical_site(_text_of(u)))
     flag(text["site"].codes < 0, "site", "value is missing")
 
-    # --- response, including "NR" typed into the amplitude column --------------------------
-    amp_col = df["amplitude_mv"]
-    if amp_col.dtype.kind in "fiu":
-        amp_says_absent = np.zeros(n, dtype=bool)
-    else:
-        amp_says_absent = _Text(amp_col).map(
-            lambda u: (_text_of(u) or "").lower() in _ABSENT_WORDS, False, dtype=bool
-        )
-    if "response" in df.columns:
-        response = _Text(df["response"]).map(_response_code, _RESPONSE_BLANK, dtype=np.int8)
-        flag(
-            response == _RESPONSE_UNKNOWN,
-            "response",
-            "unknown response; use present or absent (NR)",
-        )
-        absent = (response == _RESPONSE_ABSENT) | amp_says_absent
-    else:
-        absent = amp_says_absent.copy()
-
-    # --- numeric columns -------------------------------------------------------------------
+    # --- numbers, and "NR" typed into a measure of the response (ncs.cells: one rule) ---
+    says_absent = np.zeros(n, dtype=bool)
     for col in NUMERIC:
         if col not in df.columns:
             continue
-        source = df[col]
-        if col == "amplitude_mv" and amp_says_absent.any():
-            source = source.mask(amp_says_absent)
-        values, was_text = _numeric(source)
-        flag(was_text, col, "not a number")
-        infinite = np.isinf(values)
-        flag(infinite, col, "not a finite number")
-        values = np.where(infinite, np.nan, values)
+        cells = parse_numbers(df[col], response=col in RESPONSE_MEASURES)
+        for i in np.flatnonzero(cells.errors != None):  # noqa: E711 - elementwise
+            problems.append(Problem(int(i), col, str(cells.errors[i])))
+        says_absent |= cells.absent
+        values = cells.values
         if col != "temperature_c":
             with np.errstate(invalid="ignore"):
                 flag(values < 0, col, "negative value")
@@ -647,8 +589,24 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
             flag(too_large, col, f"too large (at most {MAX_INTEGER})")
             values = np.where(too_large, np.nan, values)
         out[col] = values
+    if "response" in df.columns:
+        response = _Text(df["response"]).map(_response_code, _RESPONSE_BLANK, dtype=np.int8)
+        flag(
+            response == _RESPONSE_UNKNOWN,
+            "response",
+            "unknown response; use present or absent (NR)",
+        )
+        flag(
+            (response == _RESPONSE_PRESENT) & says_absent,
+            "response",
+            "response is 'present' but a measure of this site says NR",
+        )
+        absent = (response == _RESPONSE_ABSENT) | says_absent
+    else:
+        absent = says_absent
 
     amp = out["amplitude_mv"]
+    problems.extend(declared_unit_problems(amp, absent, units))
     flag(
         (amp == 0) & ~absent,
         "amplitude_mv",
@@ -691,7 +649,6 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
         return _Checked(None, problems, nerve_id, keyed)
 
-    _warn_suspicious(amp)
     valid = _assemble(df, out, text, n)
     check_valid(valid, nerve_id, site_sort)  # units that look wrong, supplied velocities
     return _Checked(valid, [], nerve_id, keyed, site_sort)
@@ -852,19 +809,6 @@ def _check_within_nerve(
             )
         )
     return problems
-
-
-def _warn_suspicious(amp: np.ndarray) -> None:
-    with np.errstate(invalid="ignore"):
-        big = amp > _AMPLITUDE_LOOKS_LIKE_UV_MV
-    if big.any():
-        rows = np.flatnonzero(big)
-        warnings.warn(
-            f"{big.sum()} amplitude(s) above {_AMPLITUDE_LOOKS_LIKE_UV_MV:g} mV (first at row "
-            f"{int(rows[0])}): were they entered in µV? Pass units={{'amplitude': 'uV'}} if so.",
-            NcsWarning,
-            stacklevel=3,
-        )
 
 
 def _assemble(

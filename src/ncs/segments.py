@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -13,13 +12,16 @@ from ncs._codes import (
     categorical,
     combined_key,
     from_codes,
+    labels,
+    optional_text,
     sorted_codes,
     table,
     take,
 )
-from ncs.errors import NcsWarning
+from ncs.errors import warn
 from ncs.measures import percent_change, percent_drop
 from ncs.names import ENTRAPMENT_ZONES, entrapment_codes, site_rank_codes
+from ncs.plausibility import IMPLAUSIBLE_LIMITS, cell_reason, implausible_cells, rise_reason
 from ncs.schema import NERVE_KEYS, validate
 
 __all__ = ["SEGMENT_COLUMNS", "segments", "sort_sites"]
@@ -30,7 +32,7 @@ SEGMENT_KEYS: tuple[str, ...] = (
     "side",
     "distal_site",
     "proximal_site",
-    "reference",
+    "comparison",
 )
 """Columns that identify a segment (and, with ``criterion``, a finding)."""
 
@@ -53,11 +55,13 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "proximal_response",
     "distal_site_order",
     "proximal_site_order",
+    "from_most_distal",
     "distal_row",
     "proximal_row",
     "pp_amp_drop_pct",
     "area_or_pp_drop_pct",
     "entrapment",
+    "implausible",
     "amp_lln_mv",
 )
 """Columns of :func:`segments` output, in order."""
@@ -106,7 +110,7 @@ def segments(
 ) -> pd.DataFrame:
     """One row per comparison of two stimulation sites of a nerve.
 
-    Two kinds of comparison are made, told apart by ``reference``:
+    Two kinds of comparison are made, told apart by ``comparison``:
 
     * ``"adjacent"``: each site against its next more distal neighbour;
     * ``"distal"``: each site from the third one on against the most distal site (the
@@ -131,7 +135,7 @@ def segments(
         the distal one, ``dur_change_pct`` the signed change of negative-peak duration.
         Measures that cannot be computed are NaN (never zero). ``distal_row`` and
         ``proximal_row`` point back to the input rows. Text columns (keys, site names,
-        ``reference``, responses, ``entrapment``) are pandas ``category`` over their sorted
+        ``comparison``, responses, ``entrapment``) are pandas ``category`` over their sorted
         values.
 
     Notes
@@ -148,7 +152,7 @@ def segments(
     """
     if not validated:
         sites = validate(sites, units=units)
-    seg, _, _, _ = build_segments(sites)
+    seg, _, _, _ = build_segments(sites, implausible=implausible_cells(sites))
     return seg
 
 
@@ -157,6 +161,7 @@ def build_segments(
     *,
     nerve_id: np.ndarray | None = None,
     site_sort: np.ndarray | None = None,
+    implausible: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, ColumnCache, np.ndarray]:
     """Segments of validated sites, plus the ids that tie them to nerves.
 
@@ -168,6 +173,10 @@ def build_segments(
         From validation: each row's nerve id (dense, in key order) and the permutation
         putting the rows in nerve and site order (None: already in it). Without
         ``nerve_id`` the rows are sorted here (:func:`sort_sites`).
+    implausible : mapping, optional
+        :func:`ncs.plausibility.implausible_cells` of ``sites`` (in its row order): those
+        amplitudes and areas enter no percentage and no distal amplitude (they are unknown
+        to every rule), and each segment they enter says why in ``implausible``.
 
     Returns
     -------
@@ -233,6 +242,11 @@ def build_segments(
     resp = text["response"]
     absent = np.asarray(resp == "absent", dtype=bool)
     distal_present = ~absent[distal]
+    notes, amp_rise, area_rise = None, np.zeros(distal.size, bool), np.zeros(distal.size, bool)
+    if implausible is not None:
+        amp, area, notes, amp_rise, area_rise = _set_aside(
+            amp, area, implausible, site_sort, distal, proximal, absent, text["site"]
+        )
 
     with np.errstate(divide="ignore", invalid="ignore"):
         dlat = lat[proximal] - lat[distal]
@@ -246,13 +260,13 @@ def build_segments(
         "side": take(text["side"], distal),
         "distal_site": take(text["site"], distal),
         "proximal_site": take(text["site"], proximal),
-        "reference": from_codes(is_far.astype(np.int8), REFERENCE_VALUES),
+        "comparison": from_codes(is_far.astype(np.int8), COMPARISON_VALUES),
         "distance_mm": length,
         "cv_m_s": cv,
-        "amp_drop_pct": percent_drop(amp_d, amp[proximal]),
-        "area_drop_pct": percent_drop(area_d, area[proximal]),
+        "amp_drop_pct": np.where(amp_rise, np.nan, percent_drop(amp_d, amp[proximal])),
+        "area_drop_pct": np.where(area_rise, np.nan, percent_drop(area_d, area[proximal])),
         "dur_change_pct": percent_change(dur[distal], dur[proximal]),
-        "distal_amplitude_mv": amp[distal],
+        "distal_amplitude_mv": np.where(amp_rise, np.nan, amp[distal]),
         "proximal_amplitude_mv": amp[proximal],
         "distal_area_mvms": area[distal],
         "proximal_area_mvms": area[proximal],
@@ -264,6 +278,7 @@ def build_segments(
         "proximal_response": take(resp, proximal),
         "distal_site_order": s["site_order"].to_numpy(dtype=np.int64)[distal],
         "proximal_site_order": s["site_order"].to_numpy(dtype=np.int64)[proximal],
+        "from_most_distal": position[distal] == 0,
         "distal_row": s["input_row"].to_numpy(dtype=np.int64)[distal],
         "proximal_row": s["input_row"].to_numpy(dtype=np.int64)[proximal],
     }
@@ -281,10 +296,69 @@ def build_segments(
     rank = site_rank_codes(nerve_codes, nerve_names, np.asarray(site.codes), list(site.categories))
     zone = entrapment_codes(nerve_codes[distal], nerve_names, rank[distal], rank[proximal])
     out["entrapment"] = from_codes(zone, [z[3] for z in ENTRAPMENT_ZONES])
+    out["implausible"] = optional_text(notes, distal.size)
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
     seg = table(out, distal.size)
-    _warn_cv(cv)
+    _warn_cv(cv, out["proximal_row"])
     return seg, nerve_id[distal], s, nerve_id
+
+
+def _set_aside(
+    amp: np.ndarray,
+    area: np.ndarray,
+    implausible: Mapping[str, np.ndarray],
+    site_sort: np.ndarray | None,
+    distal: np.ndarray,
+    proximal: np.ndarray,
+    absent: np.ndarray,
+    sites: pd.Categorical,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Amplitudes and areas that cannot be a CMAP set to unknown, with a note per segment
+    they enter (``None`` if none), and the segments whose proximal response rises more than
+    any conduction gives (amplitude, area)."""
+
+    def sort(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values)
+        return values if site_sort is None else values[site_sort]
+
+    amp_bad, area_bad = sort(implausible["amplitude_mv"]), sort(implausible["area_mvms"])
+    amp_code, area_code = sort(implausible["amplitude_code"]), sort(implausible["area_code"])
+    limit = IMPLAUSIBLE_LIMITS["rise_max"]
+    both = ~absent[distal] & ~absent[proximal]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        amp_rise = (
+            both & ~amp_bad[distal] & ~amp_bad[proximal] & (amp[proximal] > limit * amp[distal])
+        )
+        area_rise = (
+            both & ~area_bad[distal] & ~area_bad[proximal] & (area[proximal] > limit * area[distal])
+        )
+    cell = amp_bad[distal] | amp_bad[proximal] | area_bad[distal] | area_bad[proximal]
+    flagged = np.flatnonzero(cell | amp_rise | area_rise)
+    if not flagged.size:
+        return amp, area, None, amp_rise, area_rise
+    names = labels(sites)
+    notes = np.full(distal.size, None, dtype=object)
+    for k in flagged.tolist():  # only the segments a slip enters: rare, worded one by one
+        d, p = distal[k], proximal[k]
+        parts = []
+        for row in (d, p):
+            if amp_bad[row]:
+                parts.append(
+                    f"{names[row]} amplitude {amp[row]:.6g} mV {cell_reason(amp_code[row])}"
+                )
+            if area_bad[row]:
+                parts.append(
+                    f"{names[row]} area {area[row]:.6g} mV·ms {cell_reason(area_code[row])}"
+                )
+        rise = rise_reason()
+        if amp_rise[k]:
+            parts.append(f"{names[p]} amplitude {amp[p] / amp[d]:.1f} × {names[d]}: {rise}")
+        if area_rise[k]:
+            parts.append(f"{names[p]} area {area[p] / area[d]:.1f} × {names[d]}: {rise}")
+        notes[k] = "; ".join(parts)
+    amp = np.where(amp_bad, np.nan, amp)
+    area = np.where(area_bad, np.nan, area)
+    return amp, area, notes, amp_rise, area_rise
 
 
 def _odd_index(frame: pd.DataFrame) -> bool:
@@ -293,18 +367,20 @@ def _odd_index(frame: pd.DataFrame) -> bool:
     )
 
 
-REFERENCE_VALUES: tuple[str, ...] = ("adjacent", "distal")
-"""Values of ``segments.reference``."""
+COMPARISON_VALUES: tuple[str, ...] = ("adjacent", "distal")
+"""Values of ``segments.comparison``."""
 
 
-def _warn_cv(cv: np.ndarray) -> None:
+def _warn_cv(cv: np.ndarray, rows: np.ndarray) -> None:
     low, high = _CV_PLAUSIBLE_M_S
     with np.errstate(invalid="ignore"):
         odd = (cv < low) | (cv > high)
     if odd.any():
-        warnings.warn(
+        warn(
+            "velocity_out_of_range",
             f"{int(odd.sum())} segment conduction velocities outside {low:g}-{high:g} m/s: "
             "check distances (mm, not cm) and site labels",
-            NcsWarning,
+            rows[odd],
+            "cv_m_s",
             stacklevel=3,
         )

@@ -99,7 +99,7 @@ NERVE_COLUMNS: tuple[str, ...] = (
     *PARAMETERS,
     *NERVE_MEASURES,
     "distal_duration_cutoff_ms",
-    "reference",
+    "reference_table",
 )
 """Columns of the nerves table, in order."""
 
@@ -232,7 +232,7 @@ def summarize(
             "n_dispersion_segments": _count(n_nerves, segment_nerve, is_disp),
             "n_not_assessable_segments": _count(n_nerves, segment_nerve, is_na),
             "n_not_applicable_segments": _count(n_nerves, segment_nerve, is_excluded),
-            "reference": constant(reference_name if crit.nerve_items else None, n_nerves),
+            "reference_table": constant(reference_name if crit.nerve_items else None, n_nerves),
         }
         for col in NERVE_MEASURES:
             nerve_part[col] = measures[col]
@@ -489,6 +489,9 @@ def _patient_part(
         "n_not_applicable": n_excluded,
         "n_one_site": n_one_site,
     }
+    if "implausible" in segments.columns:
+        odd = np.asarray(pd.notna(segments["implausible"].array), dtype=bool)
+        counts["n_implausible"] = _count(n_patients, segment_patient, odd)
     if crit.verdict_kind in ("any_segment", "cb_grade"):
         blank = np.array([""], dtype=tx.S)
         at = np.full(n_patients, -1, dtype=np.int64)

@@ -827,9 +827,9 @@ def read_text(
 
 
 def _require_pyedflib() -> Any:
-    from ncs.io import _require
+    from ncs._optional import require
 
-    return _require("pyedflib", "edf")
+    return require("pyedflib", "edf")
 
 
 def _parse_key_values(text: str) -> dict[str, str]:

@@ -143,8 +143,10 @@ def nerve_rows(draw, patient: str, nerve: str, side: str) -> list[dict[str, obje
         rows.append(row)
         latency = round(latency + draw(_decimal(1.5, 12.0, 1)), 1)
     if draw(st.booleans()):
-        rows[0]["f_latency_ms"] = draw(_decimal(20.0, 70.0, 1))
-        rows[0]["f_persistence_pct"] = draw(st.sampled_from([0.0, 20.0, 80.0, 100.0]))
+        persistence = draw(st.sampled_from([0.0, 20.0, 80.0, 100.0]))
+        rows[0]["f_persistence_pct"] = persistence
+        # absent F waves (0 %) have no latency
+        rows[0]["f_latency_ms"] = np.nan if persistence == 0 else draw(_decimal(20.0, 70.0, 1))
     return rows
 
 

@@ -1,0 +1,375 @@
+"""Reading an XLSX workbook as labs save it: the right sheet, the header row, honest cells.
+
+* **Sheet**: the one named or numbered (``sheet="Motor"``, ``sheet=2``: counted from 1 as
+  a spreadsheet program shows them); by default the only sheet whose header row names
+  columns ncs knows (tidy columns or wide headers); the error lists the sheets when that
+  is not one sheet.
+* **Header row**: given (``header_row=3``: row 3 of the sheet), or the first row, among the
+  first 30, that is at least half as wide as the table and holds only text: title rows and
+  blank rows above it are skipped.
+* **Cells**: a formula is read by the value the spreadsheet program stored with it; a
+  formula without a stored value (a file written by a program that does not calculate) is
+  an error naming the cell. Dates stay dates, so that a number the spreadsheet turned into
+  a date is reported as such (:mod:`ncs.cells`). Blank rows are skipped; every data row
+  keeps its sheet row number for messages.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from ncs.errors import Problem, ValidationError
+
+__all__ = ["SheetTable", "column_letter", "read_sheet"]
+
+#: Rows searched for the header.
+HEADER_SEARCH_ROWS = 30
+
+
+@dataclass(frozen=True)
+class SheetTable:
+    """A table read from one sheet.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Column names from the header row; one row per non-blank row below it.
+    sheet : str
+        The sheet's name.
+    header_row : int
+        Sheet row of the header (1 = first row).
+    rows : numpy.ndarray of int
+        Sheet row of each row of ``frame``.
+    columns : dict
+        Header -> column letter (``"C"``).
+    detected : tuple of str
+        ``"sheet"`` and/or ``"header_row"`` when they were detected.
+    notes : tuple of str
+        What detection saw, in words.
+    """
+
+    frame: pd.DataFrame
+    sheet: str
+    header_row: int
+    rows: np.ndarray
+    columns: dict[str, str]
+    detected: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet column letters of a 0-based column index (0 -> A, 27 -> AB)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _fail(message: str, column: str | None = None) -> ValidationError:
+    return ValidationError([Problem(None, column, message)])
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _find_header(rows: list[tuple[Any, ...]]) -> int | None:
+    """Index of the header among the first rows, or None."""
+    widths = [sum(not _blank(v) for v in row) for row in rows]
+    if not widths or max(widths) < 2:
+        return None
+    width = max(widths)
+    for i, row in enumerate(rows):
+        filled = [v for v in row if not _blank(v)]
+        if len(filled) >= max(2, width / 2) and all(isinstance(v, str) for v in filled):
+            return i
+    return None
+
+
+def _known_headers(names: list[str]) -> int:
+    """How many headers ncs reads: tidy columns, identity columns or wide measurements."""
+    from ncs.schema import COLUMNS
+    from ncs.wide import detect_wide_columns
+
+    tidy = {c.name for c in COLUMNS}
+    plan = detect_wide_columns([n for n in names if n])
+    identity = {h for h, target in plan.identity.items() if target != h}
+    tidy_hits = {n for n in names if n.strip().lower().replace(" ", "_") in tidy}
+    return len(tidy_hits | identity | set(plan.measures))
+
+
+def _iter_values(sheet: Any) -> Iterator[tuple[Any, ...]]:
+    return sheet.iter_rows(values_only=True)
+
+
+def read_sheet(
+    source: Path | IO[bytes],
+    *,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+) -> SheetTable:
+    """Read one sheet of an XLSX workbook as a table (see the module documentation).
+
+    Parameters
+    ----------
+    source : pathlib.Path or binary file
+        The workbook.
+    sheet : str or int, optional
+        Sheet name, or its number counted from 1; default: detected.
+    header_row : int, optional
+        Sheet row of the column names (1 = first row); default: detected.
+
+    Returns
+    -------
+    SheetTable
+
+    Raises
+    ------
+    ValidationError
+        Unknown sheet, no header found, an empty sheet or one without data rows, two
+        columns with the same header, a formula without a stored value.
+    """
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as err:
+        raise _fail(f"cannot read XLSX: {type(err).__name__}") from None
+    try:
+        return _read_book(book, source, sheet, header_row)
+    finally:
+        book.close()
+
+
+def _read_book(book: Any, source: Any, sheet: Any, header_row: int | None) -> SheetTable:
+    names = list(book.sheetnames)
+    detected: list[str] = []
+    notes: list[str] = []
+    if sheet is None:
+        name = _choose_sheet(book, names, header_row)
+        detected.append("sheet")
+        if len(names) > 1:
+            notes.append(f"sheet {name!r} of {len(names)} ({', '.join(map(repr, names))})")
+    elif isinstance(sheet, int) or (isinstance(sheet, str) and sheet.strip().isdigit()):
+        number = int(sheet)
+        if isinstance(sheet, str) and sheet.strip() in names:
+            name = sheet.strip()
+        elif not 1 <= number <= len(names):
+            raise _fail(
+                f"the workbook has {len(names)} sheet(s) ({', '.join(map(repr, names))}); "
+                f"there is no sheet {number} (sheets count from 1)"
+            )
+        else:
+            name = names[number - 1]
+    else:
+        if sheet not in names:
+            raise _fail(f"no sheet named {sheet!r}; the workbook has {', '.join(map(repr, names))}")
+        name = sheet
+    ws = book[name]
+    rows = list(_iter_values(ws))
+    # trailing blank rows and columns are common: ignore them
+    while rows and all(_blank(v) for v in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise _fail(f"the sheet {name!r} is empty")
+    if header_row is None:
+        index = _find_header(rows[:HEADER_SEARCH_ROWS])
+        if index is None:
+            raise _fail(
+                f"cannot find the header row of sheet {name!r} (a row of column names in the "
+                f"first {HEADER_SEARCH_ROWS} rows); pass header_row= (command line: "
+                "--header-row N, the sheet row holding the column names)"
+            )
+        detected.append("header_row")
+        if index:
+            notes.append(f"{index} row(s) above the header skipped (title or blank)")
+    else:
+        if header_row < 1:
+            raise _fail("the header row is counted from 1 (the first row of the sheet)")
+        index = header_row - 1
+        if index >= len(rows):
+            raise _fail(f"the sheet {name!r} has no row {header_row}")
+    header = rows[index]
+    body = rows[index + 1 :]
+    width = max((len(r) for r in rows[index:]), default=0)
+    headers: list[str] = []
+    keep: list[int] = []
+    letters: dict[str, str] = {}
+    problems: list[Problem] = []
+    for j in range(width):
+        value = header[j] if j < len(header) else None
+        has_data = any(j < len(r) and not _blank(r[j]) for r in body)
+        if _blank(value):
+            if has_data:
+                problems.append(
+                    Problem(
+                        None,
+                        None,
+                        f"column {column_letter(j)} of sheet {name!r} has values but no "
+                        f"header in row {index + 1}",
+                    )
+                )
+            continue
+        text = _header_text(value)
+        if text in letters:
+            problems.append(
+                Problem(
+                    None,
+                    text,
+                    f"two columns have this header (columns {letters[text]} and "
+                    f"{column_letter(j)} of sheet {name!r})",
+                )
+            )
+            continue
+        letters[text] = column_letter(j)
+        headers.append(text)
+        keep.append(j)
+    if problems:
+        raise ValidationError(problems)
+    data: list[tuple[Any, ...]] = []
+    sheet_rows: list[int] = []
+    for k, row in enumerate(body):
+        cells = tuple(row[j] if j < len(row) else None for j in keep)
+        if all(_blank(v) for v in cells):
+            continue
+        data.append(cells)
+        sheet_rows.append(index + 2 + k)
+    if not data:
+        raise _fail(f"no data rows: sheet {name!r} has a header row only")
+    _check_formulas(source, name, index, keep, headers, sheet_rows, data)
+    frame = pd.DataFrame.from_records(data, columns=headers)
+    return SheetTable(
+        frame=frame,
+        sheet=name,
+        header_row=index + 1,
+        rows=np.asarray(sheet_rows, dtype=np.int64),
+        columns=letters,
+        detected=tuple(detected),
+        notes=tuple(notes),
+    )
+
+
+def _header_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, _dt.datetime | _dt.date):
+        return value.isoformat()
+    return " ".join(str(value).split())
+
+
+def _choose_sheet(book: Any, names: list[str], header_row: int | None) -> str:
+    if len(names) == 1:
+        return names[0]
+    scores = []
+    for name in names:
+        ws = book[name]
+        head = []
+        for k, row in enumerate(_iter_values(ws)):
+            head.append(row)
+            if k + 1 >= HEADER_SEARCH_ROWS:
+                break
+        if header_row is not None:
+            index = header_row - 1 if header_row - 1 < len(head) else None
+        else:
+            index = _find_header(head)
+        if index is None or index + 1 >= len(head):
+            scores.append(0)
+            continue
+        headers = [_header_text(v) for v in head[index] if not _blank(v)]
+        scores.append(_known_headers(headers))
+    best = [n for n, s in zip(names, scores, strict=True) if s and s == max(scores)]
+    with_tables = [n for n, s in zip(names, scores, strict=True) if s]
+    if len(with_tables) == 1:
+        return with_tables[0]
+    listing = ", ".join(map(repr, names))
+    if not with_tables:
+        raise _fail(
+            f"no sheet of the workbook ({listing}) has a header row with column names ncs "
+            "knows; pass sheet= (command line: --sheet NAME or --sheet NUMBER)"
+        )
+    raise _fail(
+        f"{len(with_tables)} sheets hold tables ncs can read ({', '.join(map(repr, with_tables))}"
+        f", the best match {best[0]!r}); pass sheet= (command line: --sheet NAME or "
+        "--sheet NUMBER, counted from 1)"
+    )
+
+
+def _check_formulas(
+    source: Any,
+    sheet: str,
+    header_index: int,
+    keep: list[int],
+    headers: list[str],
+    sheet_rows: list[int],
+    data: list[tuple[Any, ...]],
+) -> None:
+    """A formula cell whose stored value is missing is an error naming the cell."""
+    if not any(v is None for row in data for v in row):
+        return
+    if not _has_formulas(source, sheet):
+        return
+    import openpyxl
+
+    if hasattr(source, "seek"):
+        source.seek(0)
+    book = openpyxl.load_workbook(source, read_only=True, data_only=False)
+    try:
+        ws = book[sheet]
+        wanted = {row: k for k, row in enumerate(sheet_rows)}
+        problems = []
+        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            k = wanted.get(number)
+            if k is None:
+                continue
+            for out, j in enumerate(keep):
+                value = row[j] if j < len(row) else None
+                if isinstance(value, str) and value.startswith("=") and data[k][out] is None:
+                    problems.append(
+                        Problem(
+                            None,
+                            headers[out],
+                            f"cell {column_letter(j)}{number} of sheet {sheet!r} holds a "
+                            "formula without a stored value (the file was saved by a program "
+                            "that does not calculate formulas): open and save it in a "
+                            "spreadsheet program, or paste the values",
+                        )
+                    )
+    finally:
+        book.close()
+    if problems:
+        raise ValidationError(problems)
+
+
+def _has_formulas(source: Any, sheet: str) -> bool:
+    """Whether the sheet's XML holds any formula element (a byte search, no parsing)."""
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        with zipfile.ZipFile(source) as archive:
+            members = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+            for member in members:
+                with archive.open(member) as fh:
+                    chunk_tail = b""
+                    while True:
+                        chunk = fh.read(1 << 20)
+                        if not chunk:
+                            break
+                        if b"<f>" in chunk_tail + chunk or b"<f " in chunk_tail + chunk:
+                            return True
+                        chunk_tail = chunk[-3:]
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return True  # look properly
+    finally:
+        if hasattr(source, "seek"):
+            source.seek(0)
+    return False

@@ -1,0 +1,147 @@
+"""One rule for number cells, in tidy tables and wide sheets alike (ncs.cells)."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ncs
+from conftest import two_sites
+from ncs.cells import ABSENT_WORDS, MISSING_WORDS, RESPONSE_MEASURES, parse_numbers
+from ncs.wide import from_wide
+
+
+@pytest.mark.parametrize("word", sorted(MISSING_WORDS))
+def test_every_no_value_word_is_missing_in_tidy_and_wide_input(word):
+    # tidy: the area of the proximal site
+    sites = two_sites().astype({"area_mvms": object})
+    sites.loc[1, "area_mvms"] = word.upper() if word else word
+    valid = ncs.validate(sites)
+    assert np.isnan(valid["area_mvms"].iloc[1]) and valid["response"].iloc[1] == "present"
+    # wide: the same cell
+    wide = pd.DataFrame(
+        {
+            "patient": ["P1"],
+            "R ulnar wrist lat": [3.0],
+            "R ulnar wrist amp": [10.0],
+            "R ulnar below elbow lat": [7.0],
+            "R ulnar below elbow amp": [5.0],
+            "R ulnar below elbow area": [word],
+        }
+    )
+    tidy = from_wide(wide)  # a column of no values gives no measure at all
+    assert "area_mvms" not in tidy.columns or tidy["area_mvms"].isna().all()
+    assert "response" not in tidy.columns
+
+
+@pytest.mark.parametrize("word", sorted(ABSENT_WORDS))
+@pytest.mark.parametrize("column", ["latency_ms", "amplitude_mv", "area_mvms", "duration_ms"])
+def test_every_no_response_word_marks_the_site_absent_in_any_response_measure(word, column):
+    sites = two_sites().astype({column: object})
+    # the proximal response is absent: blank its other response measures, word in one column
+    for c in ("latency_ms", "amplitude_mv", "area_mvms", "duration_ms"):
+        sites.loc[1, c] = None
+    sites.loc[1, column] = word.upper()
+    sites.loc[1, "response"] = None
+    valid = ncs.validate(sites)
+    row = valid.iloc[1]
+    assert row["response"] == "absent" and row["amplitude_mv"] == 0.0
+    assert np.isnan(row["latency_ms"])
+    # the same word in the same measure of a wide sheet
+    header = {"latency_ms": "lat", "amplitude_mv": "amp", "area_mvms": "area"}
+    header["duration_ms"] = "dur"
+    wide = pd.DataFrame(
+        {
+            "patient": ["P1"],
+            "R ulnar wrist lat": [3.0],
+            "R ulnar wrist amp": [10.0],
+            f"R ulnar below elbow {header[column]}": [word],
+        }
+    )
+    tidy = from_wide(wide)
+    assert tidy.loc[tidy["site"] == "below elbow", "response"].tolist() == ["absent"]
+
+
+def test_no_response_word_where_a_response_cannot_be_absent_is_an_error():
+    sites = two_sites().astype({"distance_mm": object})
+    sites.loc[1, "distance_mm"] = "NR"
+    with pytest.raises(ncs.ValidationError) as err:
+        ncs.validate(sites)
+    assert err.value.problems[0][:2] == (1, "distance_mm")
+    assert "no-response word" in err.value.problems[0].message
+    wide = pd.DataFrame(
+        {"patient": ["P1"], "R ulnar wrist lat": [3.0], "R ulnar wrist dist": ["NR"]}
+    )
+    with pytest.raises(ncs.ValidationError) as err:
+        from_wide(wide)
+    assert err.value.problems[0][:2] == (0, "R ulnar wrist dist")
+
+
+@pytest.mark.parametrize(
+    ("cell", "hint"),
+    [
+        ("x", "not a number"),
+        ("none", "may mean no response or not measured"),
+        ("#VALUE!", "spreadsheet error value"),
+        ("#N/A", "spreadsheet error value"),
+        ("8,2", "decimal comma"),
+        ("03.06.2024", "Excel turned this into a date"),
+        ("3-Jun", "Excel turned this into a date"),
+        (datetime.datetime(2024, 6, 3), "Excel turned this into a date"),
+        (datetime.date(2024, 6, 3), "Excel turned this into a date"),
+        (True, "true/false"),
+        ("inf", "not a finite number"),
+        (10**400, "not a finite number"),
+    ],
+)
+def test_anything_else_is_an_error_naming_the_cell(cell, hint):
+    sites = two_sites().astype({"amplitude_mv": object})
+    sites.loc[1, "amplitude_mv"] = cell
+    with pytest.raises(ncs.ValidationError) as err:
+        ncs.validate(sites)
+    (problem,) = err.value.problems
+    assert (problem.row, problem.column) == (1, "amplitude_mv")
+    assert hint in problem.message
+
+
+def test_a_column_of_dates_is_reported_cell_by_cell():
+    sites = two_sites()
+    sites["duration_ms"] = pd.to_datetime(["2024-06-03", None])
+    with pytest.raises(ncs.ValidationError) as err:
+        ncs.validate(sites)
+    assert [(p.row, p.column) for p in err.value.problems] == [(0, "duration_ms")]
+    assert "Excel turned this into a date" in err.value.problems[0].message
+
+
+def test_present_response_with_nr_in_a_measure_is_a_contradiction():
+    sites = two_sites().astype({"amplitude_mv": object})
+    sites.loc[1, ["amplitude_mv", "latency_ms", "area_mvms", "duration_ms"]] = [
+        "NR",
+        None,
+        None,
+        None,
+    ]
+    with pytest.raises(ncs.ValidationError) as err:
+        ncs.validate(sites)
+    assert err.value.problems[0][:2] == (1, "response")
+
+
+def test_parse_numbers_reads_each_distinct_value_once(monkeypatch):
+    import ncs.cells as cells
+
+    calls = []
+    original = cells._read_one
+    monkeypatch.setattr(cells, "_read_one", lambda v, r: calls.append(v) or original(v, r))
+    values = pd.Series(["8.2", "n/a", "NR"] * 1000, dtype=object)
+    parsed = parse_numbers(values, response=True)
+    assert len(calls) == 3
+    assert parsed.absent.sum() == 1000 and np.isnan(parsed.values[1])
+
+
+def test_response_measures_are_the_measures_of_a_cmap():
+    assert {"latency_ms", "amplitude_mv", "area_mvms", "duration_ms"} <= RESPONSE_MEASURES
+    assert "distance_mm" not in RESPONSE_MEASURES and "f_latency_ms" not in RESPONSE_MEASURES
+    assert not (MISSING_WORDS & ABSENT_WORDS)

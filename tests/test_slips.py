@@ -1,0 +1,295 @@
+"""A slip is never judged as data, and every warning travels with the result.
+
+Each case is one a new user met with a realistic study (issue: real lab data); expected values
+are worked by hand from the rules and the plausibility limits in ncs.plausibility.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import ncs
+from conftest import FIXTURES
+from ncs.io import json_schema
+
+
+def median(amp=(8.0, 3.0), area=(28.0, 10.6), side=("R", "R")):
+    # 8.0 -> 3.0 mV is a 62.5 % drop, 28.0 -> 10.6 mV·ms 62.1 %: a block under both seeds
+    return pd.DataFrame(
+        {
+            "patient_id": "P",
+            "nerve": "median",
+            "side": list(side),
+            "site": ["wrist", "elbow"],
+            "latency_ms": [3.5, 7.8],
+            "amplitude_mv": list(amp),
+            "area_mvms": list(area),
+            "duration_ms": [5.4, 5.9],
+            "distance_mm": [70.0, 230.0],
+        }
+    )
+
+
+def quiet(sites, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ncs.NcsWarning)
+        return ncs.analyze(sites, **kw)
+
+
+def test_the_study_without_a_slip_is_a_block():
+    res = quiet(median())
+    assert set(res.findings["block"].astype(str)) == {"yes"}
+    assert res.warnings.empty
+
+
+def test_one_cell_in_microvolts_is_not_judged():
+    # elbow 3000 / 10600 typed in µV: 3000 mV is above any CMAP (50 mV), 10600 mV·ms above any
+    # area (200 mV·ms): the segment is not judged, never "no block"
+    with pytest.warns(ncs.NcsWarning, match="above 50 mV"):
+        res = ncs.analyze(median(amp=(8.0, 3000.0), area=(28.0, 10600.0)))
+    assert set(res.findings["block"].astype(str)) == {"not_assessable"}
+    assert set(res.patients["verdict"].astype(str)) == {"indeterminate"}
+    reason = res.findings["reason"].iloc[0]
+    assert reason.startswith("not judged as data: elbow amplitude 3000 mV above 50 mV")
+    assert "rose" not in reason
+    w = res.warnings.set_index("code")
+    assert w.loc["implausible_amplitude", "input_row"] == 1
+    assert w.loc["implausible_amplitude", "site"] == "elbow"
+    assert w.loc["implausible_area", "column"] == "area_mvms"
+
+
+def test_amplitude_in_microvolts_with_area_in_mv_is_judged_on_the_area_alone():
+    # the area (28.0 -> 10.6, 62.1 %) is real and meets Katz (> 30 %) by itself; the amplitude
+    # is unknown, so Bouche (both > 50 %) cannot be met: not assessable
+    res = quiet(median(amp=(8.0, 3000.0)))
+    block = dict(
+        zip(res.findings["criterion"].astype(str), res.findings["block"].astype(str), strict=True)
+    )
+    assert block == {"katz2002": "yes", "bouche1995": "not_assessable"}
+    assert "amplitude unknown, area fell 62.1% (>30%)" in res.findings["reason"].iloc[0]
+
+
+def test_a_slip_at_the_distal_site_does_not_fake_a_block():
+    # 10.0 mV typed as 10000 (µV) at the wrist, elbow 9.5: not a 99.9 % drop
+    sites = median(amp=(10000.0, 9.5), area=(30.0, 29.0))
+    res = quiet(sites)
+    assert "yes" not in set(res.findings["block"].astype(str))
+
+
+def test_a_rise_beyond_any_conduction_is_not_judged():
+    # elbow 30 mV against a wrist 8 mV (3.75 x): a slip or swapped sites; the amplitude drop is
+    # not judged, so Katz (amplitude or area) cannot say "no block" from the area's 3.6 %;
+    # Bouche needs both drops > 50 %, and the area alone already rules that out
+    res = quiet(median(amp=(8.0, 30.0), area=(28.0, 27.0)))
+    f = res.findings.set_index("criterion")
+    assert f.loc["katz2002", "block"] == "not_assessable"
+    assert f.loc["bouche1995", "block"] == "no"
+    assert "elbow amplitude 3.8 × wrist" in f.loc["katz2002", "reason"]
+    # a modest rise (Martin-Gruber anastomosis, 1.3 x) is judged as it is
+    res = quiet(median(amp=(8.0, 10.4), area=(28.0, 27.0)))
+    assert set(res.findings["block"].astype(str)) == {"no"}
+
+
+def test_a_side_typo_warns_and_the_one_site_nerves_are_said():
+    sites = median(side=("L", "R"))  # "Left" on the wrist row of a right median
+    with pytest.warns(ncs.NcsWarning, match="one site on each side"):
+        res = ncs.analyze(sites)
+    assert set(res.warnings["code"]) == {"side_typo"}
+    assert sorted(res.warnings["input_row"].tolist()) == [0, 1]
+    p = res.patients.iloc[0]
+    assert p["n_one_site_nerves"] == 2
+    assert "2 nerve(s) with one site only" in p["evidence"]
+    assert p["verdict"] == "indeterminate"  # nothing judged: never "not demyelinating"
+
+
+def test_amplitudes_declared_in_microvolts_that_are_millivolts_are_an_error():
+    with pytest.raises(ncs.ValidationError, match="look like mV already"):
+        ncs.analyze(median(), units={"amplitude": "uV"})
+    # real microvolts are read as they should be
+    uv = median(amp=(8000.0, 3000.0), area=(28000.0, 10600.0))
+    res = ncs.analyze(uv, units={"amplitude": "uV"})
+    assert set(res.findings["block"].astype(str)) == {"yes"}
+
+
+# --- reference tables -------------------------------------------------------------------
+
+
+def _study():
+    return ncs.read_sites(FIXTURES / "mmn_forearm_block.csv")
+
+
+LAB = pd.DataFrame(
+    {
+        "nerve": ["median", "ulnar", "peroneal", "tibial"],
+        "dml_uln_ms": [4.4, 3.3, 6.5, 6.1],
+        "amp_lln_mv": [4.1, 7.9, 1.3, 4.4],
+        "cv_lln_m_s": [49.0, 52.0, 38.0, 39.0],
+        "f_latency_uln_ms": [31.0, 32.0, 56.0, 56.0],
+    }
+)
+
+
+def test_a_misspelt_reference_column_is_an_error():
+    lab = LAB.rename(columns={"cv_lln_m_s": "cv_lln_ms"})
+    with pytest.raises(ncs.ValidationError, match="did you mean 'cv_lln_m_s'"):
+        ncs.analyze(_study(), criteria="efns2010_cidp", reference=lab)
+
+
+def test_an_unknown_nerve_in_the_reference_table_is_an_error():
+    lab = LAB.replace({"nerve": {"median": "medianus"}})
+    with pytest.raises(ncs.ValidationError, match="unknown nerve name 'medianus'"):
+        ncs.analyze(_study(), criteria="efns2010_cidp", reference=lab)
+
+
+def test_a_nerve_missing_from_the_reference_table_is_said_or_filled_when_asked():
+    lab = LAB[LAB["nerve"] != "ulnar"]
+    with pytest.warns(ncs.NcsWarning, match="no reference limits for the ulnar"):
+        res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=lab)
+    assert "reference_missing_nerve" in set(res.warnings["code"])
+    ulnar = res.nerves.set_index("nerve").loc["ulnar"]
+    assert np.isnan(ulnar["cv_lln_m_s"])
+    filled = ncs.analyze(_study(), criteria="efns2010_cidp", reference=lab, reference_fallback=True)
+    assert filled.warnings.empty
+    assert filled.nerves.set_index("nerve").loc["ulnar", "cv_lln_m_s"] == pytest.approx(52.0)
+    assert "ncs defaults for: ulnar" in filled.meta["reference"]
+
+
+def test_note_columns_of_a_reference_table_are_allowed():
+    res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=LAB.assign(source="lab 2024"))
+    assert res.warnings.empty
+
+
+# --- the dispersion confound ------------------------------------------------------------------
+
+
+def test_amplitude_only_block_beside_dispersion_is_flagged_not_changed():
+    # amplitude -40 %, area -21 %, duration +45 %: Katz block by amplitude alone (as the rule
+    # says), flagged, and worded
+    sites = pd.DataFrame(
+        {
+            "patient_id": "P",
+            "nerve": "ulnar",
+            "side": "R",
+            "site": ["wrist", "below elbow"],
+            "latency_ms": [3.0, 7.0],
+            "amplitude_mv": [10.0, 6.0],
+            "area_mvms": [30.0, 23.7],
+            "duration_ms": [5.0, 7.25],
+            "distance_mm": [70.0, 220.0],
+        }
+    )
+    f = quiet(sites, criteria=["katz2002", "efns2010_mmn"]).findings.set_index("criterion")
+    assert f.loc["katz2002", "block"] == "yes"
+    assert bool(f.loc["katz2002", "phase_cancellation_possible"])
+    assert (
+        "amplitude-only drop with duration +45.0%: phase cancellation possible"
+        in (f.loc["katz2002", "reason"])
+    )
+    assert not bool(f.loc["efns2010_mmn", "phase_cancellation_possible"])
+    # an area drop past the threshold too: the block does not rest on the amplitude alone
+    sites.loc[1, "area_mvms"] = 18.0
+    f = quiet(sites, criteria="katz2002").findings
+    assert not bool(f["phase_cancellation_possible"].item())
+
+
+# --- options are checked like the input ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"reasons": "no"}, {"reasons": 0}, {"errors": "ignore"}, {"temperature_limits_c": "warm"}],
+)
+def test_bad_options_are_validation_errors(kwargs):
+    with pytest.raises(ncs.ValidationError):
+        ncs.analyze(median(), **kwargs)
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json_schema())
+
+
+@pytest.mark.parametrize("reasons", [True, False])
+@pytest.mark.parametrize("errors", ["raise", "collect"])
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.csv")), ids=lambda p: p.stem)
+def test_every_fixture_json_validates_and_carries_its_warnings(path, reasons, errors):
+    sites = ncs.read_sites(path)
+    if errors == "collect":  # one invalid row: its nerve is set aside and said
+        sites = pd.concat([sites, sites.iloc[[0]].assign(latency_ms=-1.0)], ignore_index=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ncs.NcsWarning)
+        res = ncs.analyze(sites, criteria="all", reasons=reasons, errors=errors)
+    doc = json.loads(res.to_json())
+    errs = sorted(_validator().iter_errors(doc), key=str)
+    assert not errs, errs[0].message
+    emitted = {str(w.message) for w in caught if issubclass(w.category, ncs.NcsWarning)}
+    assert emitted == {w["message"] for w in doc["warnings"]}
+    if errors == "collect":
+        assert doc["rejected"], "the set-aside rows are in the JSON"
+
+
+def test_side_typo_warning_is_in_the_json():
+    doc = json.loads(quiet(median(side=("L", "R"))).to_json())
+    assert [w["code"] for w in doc["warnings"]] == ["side_typo", "side_typo"]
+
+
+# --- the property -----------------------------------------------------------------------------
+
+
+def _valid_study(rnd_amp, rnd_area, n_sites):
+    """A plausible study: amplitudes 1-15 mV falling by at most 70 % per site."""
+    sites = ["wrist", "elbow", "axilla"][:n_sites]
+    amp = [rnd_amp[0]]
+    area = [rnd_area[0]]
+    for k in range(1, n_sites):
+        amp.append(round(amp[-1] * rnd_amp[k], 2))
+        area.append(round(area[-1] * rnd_area[k], 2))
+    return pd.DataFrame(
+        {
+            "patient_id": "P",
+            "nerve": "median",
+            "side": "R",
+            "site": sites,
+            "latency_ms": [3.5, 7.8, 10.0][:n_sites],
+            "amplitude_mv": amp,
+            "area_mvms": area,
+            "duration_ms": [5.4, 5.9, 6.1][:n_sites],
+            "distance_mm": [70.0, 230.0, 120.0][:n_sites],
+        }
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.tuples(st.floats(1.0, 15.0), st.floats(0.3, 1.2), st.floats(0.3, 1.2)),
+    st.tuples(st.floats(3.0, 50.0), st.floats(0.3, 1.2), st.floats(0.3, 1.2)),
+    st.integers(2, 3),
+    st.integers(0, 2),
+    st.sampled_from(["amplitude_mv", "area_mvms"]),
+)
+def test_a_unit_slip_only_ever_makes_a_finding_not_assessable(amp, area, n, row, column):
+    assume(row < n)
+    sites = _valid_study(amp, area, n)
+    slipped = sites.copy()
+    slipped.loc[row, column] = slipped.loc[row, column] * 1000
+    before = quiet(sites, criteria=["katz2002", "bouche1995"])
+    try:
+        after = quiet(slipped, criteria=["katz2002", "bouche1995"])
+    except ncs.ValidationError:
+        return
+    a = before.findings["block"].astype(str).to_numpy()
+    b = after.findings["block"].astype(str).to_numpy()
+    changed = a != b
+    assert set(b[changed]) <= {"not_assessable"}, (a, b)
+    assert row in set(after.warnings["input_row"].dropna().astype(int))
