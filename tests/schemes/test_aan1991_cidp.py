@@ -200,3 +200,21 @@ def test_patient_columns():
     ulnar = res.nerves[res.nerves["nerve"] == "ulnar"].iloc[0]
     assert str(ulnar["parameters_met"]) == "1,2,3"
     assert ulnar["n_block_segments"] == 1
+
+
+def test_2_dispersion_alone_meets_item_2():
+    dispersed = nerve("ulnar", (10.0, 7.0), dur=(5.0, 7.0), **SLOW, **LONG_DML)  # TD, 30 % drop
+    sites = study(dispersed, nerve("median", **SLOW, **LONG_DML))
+    assert run(sites, S).findings.set_index("nerve").loc["ulnar", "dispersion"] == "yes"
+    assert param(sites, S, "conduction_block", "ulnar") == "yes"
+    assert verdict(sites, S) == "met"
+
+
+def test_evidence_counts_the_nerves_of_each_item():
+    sites = study(
+        nerve("ulnar", **SLOW, **LONG_DML, **LONG_F), nerve("median", **SLOW, **LONG_DML, **LONG_F)
+    )
+    evidence = run(sites, S).patients["evidence"].item()
+    assert evidence.startswith("decided by: at least 3 of the items")
+    assert "(1) motor conduction velocity slowed in 2 nerve(s)" in evidence
+    assert "(3) distal motor latency prolonged in 2 nerve(s)" in evidence

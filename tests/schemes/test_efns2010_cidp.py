@@ -379,3 +379,44 @@ def test_g_a_cutoff_table_without_operators_uses_the_schemes_own(duration, expec
         distal_duration_cutoffs=table,
     )
     assert str(res.nerves["distal_duration_prolonged"].item()) == expected
+
+
+# --- (b) with unknown or unmeasurable velocities -------------------------------------------------
+
+
+def test_b_an_unknown_segment_velocity_keeps_the_item_open():
+    # wrist -> below elbow 57 m/s, below -> above elbow without a distance: that velocity is
+    # unknown and could be <= 35 m/s
+    sites = nerve("ulnar", (10.0, 10.0, 10.0), distance=[200.0, float("nan")])
+    assert param(sites, S, "cv_slowed", "ulnar") == "not_assessable"
+    # a known slow segment decides whatever the unknown one is
+    slow = nerve("ulnar", (10.0, 10.0, 10.0), distance=[300.0, float("nan")], dlat=[10.0, 3.5])
+    assert param(slow, S, "cv_slowed", "ulnar") == "yes"
+
+
+def test_b_no_velocity_where_the_proximal_response_is_absent():
+    sites = nerve("ulnar", (10.0, 10.0))
+    sites["response"] = ["present", "absent"]
+    sites.loc[1, ["latency_ms", "amplitude_mv", "area_mvms", "duration_ms"]] = [
+        float("nan"),
+        0.0,
+        0.0,
+        float("nan"),
+    ]
+    both = study(sites, nerve("median"))
+    assert param(both, S, "cv_slowed", "ulnar") == "not_applicable"
+    assert param(both, S, "conduction_block", "ulnar") == "yes"  # a 100 % drop
+    assert verdict(both, S) == "possible"
+    # a nerve stimulated at one site has no velocity to judge yet
+    assert param(study(nerve("ulnar", (10.0,)), nerve("median")), S, "cv_slowed", "ulnar") == (
+        "not_assessable"
+    )
+
+
+def test_evidence_names_the_deciding_rule():
+    p = run(study(nerve("ulnar", **SLOW), nerve("median", **SLOW)), S).patients.iloc[0]
+    assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed, in >= 2")
+    p = run(study(nerve("ulnar", **SLOW), nerve("median")), S).patients.iloc[0]
+    assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed in one nerve")
+    p = run(study(nerve("ulnar", (10.0, 6.0)), nerve("median", **SLOW)), S).patients.iloc[0]
+    assert p["evidence"].startswith("decided by: (probable) probable conduction block")
