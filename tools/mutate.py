@@ -103,14 +103,17 @@ SCHEME_OF: dict[str, str] = {
     "SIMON2013": "simon2013",
 }
 
-#: The fast tests every mutant runs against (stops at the first failure); a scheme's own
-#: test module (``tests/schemes/test_<scheme>.py``) runs first for its mutants.
+#: The fast tests a mutant runs against (stopping at the first failure). A mutant of one
+#: scheme's data runs against that scheme's own module (``tests/schemes/test_<scheme>.py``)
+#: and :data:`SCHEME_TESTS` only: each scheme's tests must catch its own mutants.
 TESTS: tuple[str, ...] = (
     "tests/test_criteria.py",
     "tests/test_schemes.py",
     "tests/schemes",
     "tests/test_compare.py",
 )
+
+SCHEME_TESTS: tuple[str, ...] = ("tests/test_schemes.py",)
 
 EQUIVALENTS = ROOT / "tools" / "equivalent_mutants.txt"
 
@@ -419,6 +422,7 @@ def run_mutants(mutants: list[Mutant], jobs: int, timeout: float):
         raise RuntimeError("ncs must not be imported before the mutants are forked")
     context = multiprocessing.get_context("fork")
     tests = [str(ROOT / t) for t in TESTS if (ROOT / t).exists()]
+    scheme_tests = [str(ROOT / t) for t in SCHEME_TESTS if (ROOT / t).exists()]
     pending = list(mutants)
     running: dict = {}
     while pending or running:
@@ -429,8 +433,8 @@ def run_mutants(mutants: list[Mutant], jobs: int, timeout: float):
             shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
             (src / m.path).write_text(mutated_source(m))
             own = ROOT / "tests" / "schemes" / f"test_{m.scheme}.py"
-            first = [str(own)] if m.scheme and own.exists() else []
-            process = context.Process(target=_child, args=(str(src), first + tests))
+            chosen = [str(own), *scheme_tests] if m.scheme and own.exists() else tests
+            process = context.Process(target=_child, args=(str(src), chosen))
             process.start()
             running[process] = (m, time.perf_counter(), tmp)
         time.sleep(0.02)
