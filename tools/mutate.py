@@ -462,7 +462,7 @@ def _score(rows: list[tuple[Mutant, str]], equivalents: dict[str, str], key) -> 
         g = groups.setdefault(k, [0, 0, 0])  # killed, run, equivalent
         g[1] += 1
         g[0] += status in ("killed", "timeout")
-        g[2] += m.id in equivalents
+        g[2] += m.id in equivalents and status == "survived"
     out = {}
     for k, (killed, run, equivalent) in sorted(groups.items()):
         denominator = run - equivalent
@@ -532,6 +532,11 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in _score(rows, equivalents, lambda m: m.scheme).items():
         print(f"  {k:14s} {v}")
     print("\nAll rule modules: " + _score(rows, equivalents, lambda m: "all")["all"])
+    wrongly_listed = [m for m, s in rows if m.id in equivalents and s != "survived"]
+    if wrongly_listed:
+        print(f"\nnote: {len(wrongly_listed)} listed equivalent(s) were killed (not equivalent):")
+        for m in wrongly_listed:
+            print(f"  {m.id}")
     if stale:
         print(f"\nnote: {len(stale)} listed equivalent(s) match no mutant any more:")
         for mid in sorted(stale):
