@@ -471,15 +471,43 @@ def _score(rows: list[tuple[Mutant, str]], equivalents: dict[str, str], key) -> 
     return out
 
 
-def _killed_in(log: Path) -> set[str]:
-    """Ids of the mutants an earlier run's output reports as killed."""
-    out = set()
+def _statuses_in(log: Path) -> dict[str, str]:
+    """Mutant id -> status, as an earlier run's output reports them."""
+    out = {}
     for line in log.read_text().splitlines():
         head, _, rest = line.partition("] ")
-        if head.startswith("[") and rest.startswith("killed"):
+        if head.startswith("[") and "s  " in rest:
+            status = rest.split()[0]
             mid = rest.split("s  ", 1)[1].removesuffix(" (listed equivalent)")
-            out.add(mid)
+            out[mid] = status
     return out
+
+
+def _killed_in(log: Path) -> set[str]:
+    """Ids of the mutants an earlier run's output reports as killed."""
+    return {mid for mid, status in _statuses_in(log).items() if status == "killed"}
+
+
+def _report(rows: list[tuple[Mutant, str]], equivalents: dict[str, str], stale: set[str]):
+    """Print the scores per module and scheme; return the survivors not listed equivalent."""
+    survivors = [m for m, s in rows if s == "survived" and m.id not in equivalents]
+    print("\nScore per module:")
+    for k, v in _score(rows, equivalents, lambda m: m.module).items():
+        print(f"  {k:14s} {v}")
+    print("\nScore per scheme (its threshold data):")
+    for k, v in _score(rows, equivalents, lambda m: m.scheme).items():
+        print(f"  {k:14s} {v}")
+    print("\nAll rule modules: " + _score(rows, equivalents, lambda m: "all")["all"])
+    wrongly_listed = [m for m, s in rows if m.id in equivalents and s != "survived"]
+    if wrongly_listed:
+        print(f"\nnote: {len(wrongly_listed)} listed equivalent(s) were killed (not equivalent):")
+        for m in wrongly_listed:
+            print(f"  {m.id}")
+    if stale:
+        print(f"\nnote: {len(stale)} listed equivalent(s) match no mutant any more:")
+        for mid in sorted(stale):
+            print(f"  {mid}")
+    return survivors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -493,6 +521,13 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="log of an earlier run: mutants it killed count as killed without a re-run "
         "(tests only ever grow, so a killed mutant stays killed)",
+    )
+    parser.add_argument(
+        "--score-logs",
+        type=Path,
+        nargs="+",
+        help="print the scores of earlier runs' outputs (a mutant killed in any counts as "
+        "killed) instead of running",
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
@@ -510,6 +545,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample is not None:
         candidates = [m for m in mutants if m.id not in equivalents]
         mutants = random.Random(args.seed).sample(candidates, min(args.sample, len(candidates)))
+    if args.score_logs:
+        seen: dict[str, str] = {}
+        for log in args.score_logs:
+            for mid, status in _statuses_in(log).items():
+                if seen.get(mid) != "killed":
+                    seen[mid] = status
+        rows = [(m, seen[m.id]) for m in mutants if m.id in seen]
+        print(f"{len(rows)} of {len(mutants)} mutants in the logs")
+        _report(rows, equivalents, stale)
+        return 0
     started = time.perf_counter()
     rows = []
     if args.previous:
@@ -521,26 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((m, status))
         mark = " (listed equivalent)" if m.id in equivalents else ""
         print(f"[{k}/{len(mutants)}] {status:8s} {seconds:5.1f}s  {m.id}{mark}", flush=True)
-    elapsed = time.perf_counter() - started
-
-    survivors = [m for m, s in rows if s == "survived" and m.id not in equivalents]
-    print(f"\n{len(rows)} mutants in {elapsed / 60:.1f} min")
-    print("\nScore per module:")
-    for k, v in _score(rows, equivalents, lambda m: m.module).items():
-        print(f"  {k:14s} {v}")
-    print("\nScore per scheme (its threshold data):")
-    for k, v in _score(rows, equivalents, lambda m: m.scheme).items():
-        print(f"  {k:14s} {v}")
-    print("\nAll rule modules: " + _score(rows, equivalents, lambda m: "all")["all"])
-    wrongly_listed = [m for m, s in rows if m.id in equivalents and s != "survived"]
-    if wrongly_listed:
-        print(f"\nnote: {len(wrongly_listed)} listed equivalent(s) were killed (not equivalent):")
-        for m in wrongly_listed:
-            print(f"  {m.id}")
-    if stale:
-        print(f"\nnote: {len(stale)} listed equivalent(s) match no mutant any more:")
-        for mid in sorted(stale):
-            print(f"  {mid}")
+    print(f"\n{len(rows)} mutants in {(time.perf_counter() - started) / 60:.1f} min")
+    survivors = _report(rows, equivalents, stale)
     errors = [m for m, s in rows if s.startswith("error") or s == "timeout"]
     if errors:
         print(f"\n{len(errors)} mutant(s) could not be tested (harness error or timeout):")

@@ -420,3 +420,14 @@ def test_evidence_names_the_deciding_rule():
     assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed in one nerve")
     p = run(study(nerve("ulnar", (10.0, 6.0)), nerve("median", **SLOW)), S).patients.iloc[0]
     assert p["evidence"].startswith("decided by: (probable) probable conduction block")
+
+
+def test_unknown_f_waves_and_an_inexcitable_nerve_in_the_nerve_columns():
+    unknown = nerve("ulnar", f=None, persistence=None)
+    assert param(unknown, S, "f_waves_absent", "ulnar") == "not_assessable"
+    assert param(unknown, S, "f_latency_prolonged", "ulnar") == "not_assessable"
+    from .helpers import absent
+
+    inexcitable = study(absent("tibial"), nerve("ulnar"))
+    for column in ("conduction_block", "temporal_dispersion", "cv_slowed", "dml_prolonged"):
+        assert param(inexcitable, S, column, "tibial") == "not_applicable", column
