@@ -191,3 +191,40 @@ def test_unknown_lln_leaves_the_class_open():
         "equivocal"
     )
     assert param(nerve("ulnar", **slow), S, "cv_slowed", "ulnar", ref=ref) == "yes"
+
+
+def _open_classes(sites, ref=None) -> str:
+    """The part of the evidence naming what the missing data could still meet."""
+    evidence = run(sites, S, ref).patients["evidence"].item()
+    assert evidence.startswith("no class is met on the known data")
+    text = evidence.partition("could be met with the missing data: ")[2]
+    return text.partition("; not applicable")[0]
+
+
+def test_what_missing_data_could_still_make_of_a_study():
+    slow = ITEMS["mcv"]
+    unknown_f = {"f": None, "persistence": None}
+    # the one excitable nerve: slowing known, F waves unknown -> two features possible
+    one = study(nerve("ulnar", **slow, **unknown_f), absent("median"), absent("peroneal"))
+    assert _open_classes(one) == (
+        "demyelinating: >= 2 demyelinating features in the one excitable nerve; "
+        "(f) F-wave latency prolonged"
+    )
+    # slowing in one nerve, F waves unknown in the other -> a feature in each of 2 nerves
+    two = study(nerve("ulnar", **slow), nerve("median", **unknown_f))
+    assert _open_classes(two) == (
+        "demyelinating: a demyelinating feature in each of >= 2 nerves; "
+        "(f) F-wave latency prolonged"
+    )
+    # two low nerves, F waves unknown in one -> axonal if that nerve has no feature
+    low = study(nerve("ulnar", (3.0, 3.0), **unknown_f), nerve("median", (3.0, 3.0)))
+    assert _open_classes(low) == (
+        "axonal: no demyelinating feature and distal CMAP < 80% of LLN in >= 2 nerves; "
+        "(f) F-wave latency prolonged"
+    )
+    # no amplitude LLN: low or normal amplitudes are both possible
+    ref = reference(amp_lln_mv=float("nan"))
+    assert _open_classes(study(nerve("ulnar"), nerve("median")), ref) == (
+        "axonal: no demyelinating feature and distal CMAP < 80% of LLN in >= 2 nerves; "
+        "normal: every nerve within normal limits"
+    )
