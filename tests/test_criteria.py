@@ -417,3 +417,21 @@ def test_scope_references_limit_the_comparisons():
     p = ncs.analyze(sites, criteria=[katz, adjacent_only]).patients.set_index("scheme")
     assert p.loc["katz2002", "verdict"] == "demyelinating"
     assert p.loc["katz_adjacent", "verdict"] == "not_demyelinating"
+
+
+def test_a_probable_block_makes_an_any_segment_verdict_positive():
+    # a custom criterion whose only block rule gives "probable": a segment meeting it is a
+    # block for the patient rule "positive if any segment meets the rule"
+    katz = ncs.CRITERIA["katz2002"]
+    probable = dataclasses.replace(
+        katz,
+        id="katz_probable",
+        block=tuple(dataclasses.replace(r, outcome="probable") for r in katz.block),
+        dispersion=None,
+    )
+    sites = two_sites(amp=(10.0, 6.0), area=(30.0, 18.0), dur=(5.0, 5.0))  # 40 % drops
+    res = ncs.analyze(sites, criteria=probable)
+    assert res.findings["block"].item() == "probable"
+    assert res.patients["verdict"].item() == "demyelinating"
+    normal = two_sites(amp=(10.0, 9.0), area=(30.0, 27.0), dur=(5.0, 5.0))
+    assert ncs.analyze(normal, criteria=probable).patients["verdict"].item() == "not_demyelinating"
