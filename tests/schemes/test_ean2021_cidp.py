@@ -297,3 +297,11 @@ def test_g_a_cutoff_table_without_operators_uses_the_schemes_own(duration, expec
         distal_duration_cutoffs=table,
     )
     assert str(res.nerves["distal_duration_prolonged"].item()) == expected
+
+
+def test_evidence_names_the_deciding_rule():
+    p = run(study(nerve("ulnar", **SLOW), nerve("median", **SLOW)), S).patients.iloc[0]
+    assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed, in >= 2")
+    p = run(study(nerve("ulnar", **SLOW), nerve("median")), S).patients.iloc[0]
+    assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed in one nerve")
+    assert p["verdict_rule"].startswith("(b) motor conduction velocity slowed in one nerve")

@@ -101,3 +101,12 @@ def test_the_rule_in_words_says_any_nerve():
     assert p["verdict"] == "demyelinating"  # one nerve is enough
     assert "in >= 2 nerves" not in p["evidence"]
     assert "in >= 2 nerves" not in p["verdict_rule"]
+
+
+def test_a_study_without_segments_is_judged_on_its_f_waves():
+    # nerves stimulated at one site only: no segment, so no block, dispersion or velocity to
+    # report; the F waves decide
+    one_site = study(nerve("ulnar", (10.0,)), nerve("median", (10.0,)))
+    assert verdict(one_site, S) == "not_demyelinating"
+    late = study(nerve("ulnar", (10.0,), f=31.0), nerve("median", (10.0,)))
+    assert verdict(late, S) == "demyelinating"
