@@ -224,6 +224,13 @@ def test_what_missing_data_could_still_make_of_a_study():
     )
     # no amplitude LLN: low or normal amplitudes are both possible
     ref = reference(amp_lln_mv=float("nan"))
+    # ... and slowing in two nerves may or may not be judged (dCMAP > 10 % of LLN unknown)
+    slow_two = study(nerve("ulnar", **slow), nerve("median", **slow))
+    assert _open_classes(slow_two, ref) == (
+        "demyelinating: a demyelinating feature in each of >= 2 nerves; "
+        "axonal: no demyelinating feature and distal CMAP < 80% of LLN in >= 2 nerves; "
+        "(mcv) motor conduction velocity slowed"
+    )
     assert _open_classes(study(nerve("ulnar"), nerve("median")), ref) == (
         "axonal: no demyelinating feature and distal CMAP < 80% of LLN in >= 2 nerves; "
         "normal: every nerve within normal limits"
