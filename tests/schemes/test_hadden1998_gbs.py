@@ -235,3 +235,33 @@ def test_what_missing_data_could_still_make_of_a_study():
         "axonal: no demyelinating feature and distal CMAP < 80% of LLN in >= 2 nerves; "
         "normal: every nerve within normal limits"
     )
+
+
+def _evidence(sites, ref=None) -> str:
+    return run(sites, S, ref).patients["evidence"].item()
+
+
+def test_nothing_left_open_when_the_data_are_complete():
+    # the one excitable nerve with one feature, every other item known: no class could be met
+    one = study(nerve("ulnar", **ITEMS["mcv"]), absent("median"), absent("peroneal"))
+    assert verdict(one, S) == "equivocal"
+    assert "could be met" not in _evidence(one)
+    # absent F waves in an otherwise normal nerve: not normal, and no item (F latency is not
+    # measured): nothing is open either
+    no_f = study(nerve("ulnar", f=None, persistence=0.0), nerve("median"))
+    assert verdict(no_f, S) == "equivocal"
+    assert "could be met" not in _evidence(no_f)
+
+
+def test_unknown_f_waves_leave_normal_open():
+    sites = study(nerve("ulnar", f=None, persistence=None), nerve("median"))
+    assert verdict(sites, S) == "equivocal"
+    assert _open_classes(sites) == (
+        "normal: every nerve within normal limits; (f) F-wave latency prolonged"
+    )
+
+
+def test_axonal_at_exactly_80_percent_of_lln_in_both_nerves():
+    assert verdict(study(nerve("ulnar", (4.0, 4.0)), nerve("median", (4.0, 4.0))), S) == (
+        "equivocal"
+    )
