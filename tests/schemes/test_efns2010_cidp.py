@@ -431,3 +431,12 @@ def test_unknown_f_waves_and_an_inexcitable_nerve_in_the_nerve_columns():
     inexcitable = study(absent("tibial"), nerve("ulnar"))
     for column in ("conduction_block", "temporal_dispersion", "cv_slowed", "dml_prolonged"):
         assert param(inexcitable, S, column, "tibial") == "not_applicable", column
+
+
+def test_d_in_three_nerves_still_needs_another_parameter():
+    three = [nerve(n, **ABSENT_F) for n in ("ulnar", "median", "peroneal")]
+    assert verdict(study(*three), S) == "possible"
+    assert verdict(study(*three, nerve("tibial", **SLOW)), S) == "definite"
+    # the other parameter in one of three F-absent nerves: the other two are still two
+    other = [nerve("ulnar", **ABSENT_F, **SLOW), *three[1:]]
+    assert verdict(study(*other), S) == "definite"

@@ -265,3 +265,13 @@ def test_axonal_at_exactly_80_percent_of_lln_in_both_nerves():
     assert verdict(study(nerve("ulnar", (4.0, 4.0)), nerve("median", (4.0, 4.0))), S) == (
         "equivocal"
     )
+
+
+def test_evidence_counts_the_nerves_of_each_item():
+    slow = ITEMS["mcv"]
+    demyelinating = study(nerve("ulnar", **slow), nerve("median", **slow, f=40.0))
+    assert _evidence(demyelinating) == (
+        "decided by: demyelinating: a demyelinating feature in each of >= 2 nerves; "
+        "also met: (mcv) motor conduction velocity slowed in 2 nerve(s); "
+        "(f) F-wave latency prolonged in 1 nerve(s)"
+    )
