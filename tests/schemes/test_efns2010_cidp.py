@@ -440,3 +440,16 @@ def test_d_in_three_nerves_still_needs_another_parameter():
     # the other parameter in one of three F-absent nerves: the other two are still two
     other = [nerve("ulnar", **ABSENT_F, **SLOW), *three[1:]]
     assert verdict(study(*other), S) == "definite"
+
+
+def test_d_left_open_by_a_third_nerve_with_unknown_f_waves():
+    # two F-absent nerves; the third nerve's F waves unknown: its F latency could be the
+    # other parameter, so (d) is open (and the verdict is possible on what is known)
+    sites = study(
+        nerve("ulnar", **ABSENT_F),
+        nerve("median", **ABSENT_F),
+        nerve("peroneal", f=None, persistence=None),
+    )
+    p = run(sites, S).patients.iloc[0]
+    assert p["verdict"] == "possible"
+    assert "could be met with the missing data: (d) F waves absent;" in p["evidence"]
