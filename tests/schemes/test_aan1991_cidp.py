@@ -218,3 +218,12 @@ def test_evidence_counts_the_nerves_of_each_item():
     assert evidence.startswith("decided by: at least 3 of the items")
     assert "(1) motor conduction velocity slowed in 2 nerve(s)" in evidence
     assert "(3) distal motor latency prolonged in 2 nerve(s)" in evidence
+
+
+def test_the_reason_names_the_segment_list():
+    f = run(nerve("tibial", (10.0, 5.0)), S).findings
+    assert f["block"].item() == "not_applicable"
+    assert (
+        "only peroneal ankle-below fibular head, median wrist-elbow and ulnar wrist-below elbow"
+        in (f["reason"].item())
+    )

@@ -275,3 +275,9 @@ def test_evidence_counts_the_nerves_of_each_item():
         "also met: (mcv) motor conduction velocity slowed in 2 nerve(s); "
         "(f) F-wave latency prolonged in 1 nerve(s)"
     )
+
+
+def test_the_reason_names_the_failed_precondition():
+    reason = run(nerve("ulnar", (0.9, 0.3)), S).findings["reason"].item()
+    assert "0.90 mV = 18% of the limit (not >20% of LLN)" in reason
+    assert run(nerve("ulnar", (0.9, 0.3)), S).findings["block"].item() == "not_applicable"
