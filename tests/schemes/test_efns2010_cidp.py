@@ -453,3 +453,16 @@ def test_d_left_open_by_a_third_nerve_with_unknown_f_waves():
     p = run(sites, S).patients.iloc[0]
     assert p["verdict"] == "possible"
     assert "could be met with the missing data: (d) F waves absent;" in p["evidence"]
+
+
+def test_d_left_open_by_a_nerve_whose_f_waves_are_unknown():
+    # F absent in one nerve, unknown in a second (they may be absent too), slowing in a third:
+    # (d) could be met with the missing data
+    sites = study(
+        nerve("ulnar", **ABSENT_F),
+        nerve("median", f=None, persistence=None),
+        nerve("peroneal", **SLOW),
+    )
+    p = run(sites, S).patients.iloc[0]
+    assert p["verdict"] == "possible"
+    assert "could be met with the missing data: (d) F waves absent;" in p["evidence"]
