@@ -3,6 +3,7 @@
 * ``<!-- ncs:columns -->``      the tidy-format column table, from ``ncs.schema.COLUMNS``;
 * ``<!-- ncs:criteria -->``     every criterion of ``ncs.CRITERIA`` with rules and citations;
 * ``<!-- ncs:json-schema -->``  the JSON Schema shipped as package data;
+* ``<!-- ncs:followup-json-schema -->``  the follow-up JSON Schema (package data);
 * ``<!-- ncs:cell-words -->``   the words of a number cell, from ``ncs.cells``;
 * ``<!-- ncs:muscles -->``      recording muscles of wide headers, from ``ncs.names``;
 * ``<!-- ncs:site-words -->``   site spellings of wide headers, from ``ncs.names``.
@@ -62,6 +63,12 @@ def json_schema_markdown() -> str:
     return "```json\n" + json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n```"
 
 
+def followup_json_schema_markdown() -> str:
+    from ncs.followup import json_schema
+
+    return "```json\n" + json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n```"
+
+
 def _words(words) -> str:
     return ", ".join(f"`{w}`" if w else "(blank)" for w in sorted(words))
 
@@ -115,6 +122,7 @@ _GENERATED = {
     "<!-- ncs:criteria -->": criteria_markdown,
     "<!-- ncs:reference-values -->": reference_values_markdown,
     "<!-- ncs:json-schema -->": json_schema_markdown,
+    "<!-- ncs:followup-json-schema -->": followup_json_schema_markdown,
     "<!-- ncs:cell-words -->": cell_words_markdown,
     "<!-- ncs:muscles -->": muscles_markdown,
     "<!-- ncs:site-words -->": site_words_markdown,

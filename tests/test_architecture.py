@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "analyze": 5,
     # 6 uses of results
     "compare": 6,
+    "followup": 6,
     "batch": 6,
     "dask": 6,
     "report": 6,

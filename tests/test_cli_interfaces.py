@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -76,7 +77,8 @@ def test_report_writes_one_html_file(tmp_path):
     assert code == 0
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    assert "demyelinating" in page and "no_conduction_block" in page
+    text = re.sub(r"<[^>]+>", "", page)  # what a reader sees: clinical words, not raw values
+    assert "● demyelinating" in text and "○ no conduction block" in text
 
 
 def test_report_from_saved_json(tmp_path):
@@ -85,7 +87,8 @@ def test_report_from_saved_json(tmp_path):
     out = tmp_path / "report.html"
     assert main(["report", str(saved), "-o", str(out), "--no-plots", "--title", "<MMN>"]) == 0
     page = out.read_text(encoding="utf-8")
-    assert "<title>&lt;MMN&gt;</title>" in page and "conduction_block" in page
+    assert "<title>&lt;MMN&gt;</title>" in page
+    assert "● conduction block" in re.sub(r"<[^>]+>", "", page)
 
 
 def test_report_invalid_input_writes_nothing(tmp_path, capsys):

@@ -513,6 +513,9 @@ def test_hadden_axonal_inexcitable_normal_equivocal():
     # one nerve with a single item and normal amplitudes: none of the classes
     one = study(nerve("ulnar", distance=400.0, dlat=10.0), nerve("median"))
     assert verdict(one, "hadden1998_gbs") == "equivocal"
+    evidence = ncs.analyze(one, criteria="hadden1998_gbs").patients["evidence"].iloc[0]
+    assert evidence.startswith("no class is met on the known data; abnormal, but not enough")
+    assert evidence.endswith(": (mcv) motor conduction velocity slowed in 1 nerve(s)")
 
 
 # --- Simon 2013 ----------------------------------------------------------------------------------

@@ -291,6 +291,22 @@ def test_cohort_area_amplitude_and_duration_are_mutually_plausible(sites):
     assert shape.between(0.3, 0.9).all()
 
 
+def test_cohort_values_stay_inside_the_plausibility_limits():
+    # a synthetic cohort must never be set aside as slips: every value inside the limits of
+    # ncs.plausibility, on a cohort big enough to reach the log-normal's tails
+    import ncs
+    from ncs.plausibility import IMPLAUSIBLE_LIMITS
+
+    big = cohort(50_000, seed=7, both_sides=True)
+    present = big[big["response"] == "present"]
+    assert present["amplitude_mv"].max() < IMPLAUSIBLE_LIMITS["amplitude_max_mv"]
+    assert present["amplitude_mv"].min() >= IMPLAUSIBLE_LIMITS["amplitude_min_mv"]
+    assert present["area_mvms"].max() < IMPLAUSIBLE_LIMITS["area_max_mvms"]
+    result = ncs.analyze(cohort(2_000, seed=3, both_sides=True))
+    assert result.segments["implausible"].isna().all()  # no rise, no slip
+    assert result.warnings.empty
+
+
 def _segment_changes(sites: pd.DataFrame) -> pd.DataFrame:
     keys = ["patient_id", "nerve", "side"]
     ordered = sites.sort_values([*keys, "site_order"])

@@ -10,6 +10,7 @@ import ncs
 from conftest import FIXTURES
 from ncs.errors import ValidationError
 from ncs.io import detect_wide_columns, from_wide, to_wide
+from ncs.schema import nerve_keys
 from ncs.wide import WideColumn
 
 FIXTURE_FILES = sorted(FIXTURES.glob("*.csv"))
@@ -204,7 +205,7 @@ def test_round_trip_wide_tidy_analyze(path, layout):
             b.drop(columns=_ROW_COLUMNS, errors="ignore"),
         )
     # the site measures themselves survive, row for row
-    keys = ["patient_id", "nerve", "side", "site"]
+    keys = [*nerve_keys(expected.sites.columns), "site"]  # with visit for serial studies
     cols = [
         *keys,
         "latency_ms",

@@ -9,6 +9,7 @@ from ncs.analyze import Analysis, analyze, classify
 from ncs.compare import Comparison, compare
 from ncs.criteria import Citation, Criterion, Scope, SegmentRule, Threshold
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
+from ncs.followup import FollowUp, followup
 from ncs.io import read_sites
 from ncs.measures import percent_change, percent_drop
 from ncs.registry import (
@@ -30,6 +31,7 @@ __all__ = [
     "Citation",
     "Comparison",
     "Criterion",
+    "FollowUp",
     "NcsWarning",
     "NerveItem",
     "Scope",
@@ -41,6 +43,7 @@ __all__ = [
     "analyze",
     "classify",
     "compare",
+    "followup",
     "get_criteria",
     "list_criteria",
     "normalize_units",

@@ -20,6 +20,8 @@ CATEGORY_COLUMNS: frozenset[str] = frozenset(
     {
         # sites
         "patient_id",
+        "visit",
+        "study_date",
         "nerve",
         "side",
         "site",
@@ -34,6 +36,7 @@ CATEGORY_COLUMNS: frozenset[str] = frozenset(
         "distal_response",
         "proximal_response",
         "entrapment",
+        "implausible",
         "criterion",
         # nerves and patients
         "scheme",
@@ -101,6 +104,28 @@ def _is_sorted(categories: Sequence[str] | pd.Index) -> bool:
     return all(a < b for a, b in itertools.pairwise(categories))
 
 
+# the sort of short category lists, worked out once: (sorted names, rank or None)
+_SORTS: dict[tuple[str, ...], tuple[tuple[str, ...], np.ndarray | None]] = {}
+
+
+def _sorted_names(names: tuple[str, ...]) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """The categories sorted, and each old code's new code (None: already sorted)."""
+    found = _SORTS.get(names)
+    if found is None:
+        if len(_SORTS) >= 4096:  # bounded: forget all and start again
+            _SORTS.clear()
+        if len(names) < 2 or _is_sorted(names):
+            found = (names, None)
+        else:
+            order = np.argsort(np.asarray(names, dtype=object), kind="stable")
+            rank = np.empty(len(names) + 1, dtype=np.int64)
+            rank[order] = np.arange(len(names))
+            rank[-1] = -1
+            found = (tuple(names[i] for i in order), rank)
+        _SORTS[names] = found
+    return found
+
+
 def from_codes(
     codes: np.ndarray,
     categories: Sequence[str] | pd.Index | pd.CategoricalDtype,
@@ -121,13 +146,18 @@ def from_codes(
     if dtype is not None:
         cats = _NAMES.get(id(dtype)) or dtype.categories
     n = len(cats)
-    if dtype is None and n > 1 and not _is_sorted(cats):
-        order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
-        rank = np.empty(n + 1, dtype=np.int64)
-        rank[order] = np.arange(n)
-        rank[-1] = -1
-        codes = rank[codes]
-        cats = [cats[i] for i in order] if n <= _SMALL else pd.Index(cats)[order]
+    if dtype is None and n > 1:
+        if n <= _SMALL and not isinstance(cats, pd.Index):
+            cats, rank = _sorted_names(tuple(cats))
+            if rank is not None:
+                codes = rank[codes]
+        elif not _is_sorted(cats):
+            order = np.argsort(np.asarray(cats, dtype=object), kind="stable")
+            rank = np.empty(n + 1, dtype=np.int64)
+            rank[order] = np.arange(n)
+            rank[-1] = -1
+            codes = rank[codes]
+            cats = pd.Index(cats)[order]
     if n and not all_used:
         used = _used(codes, n)
         if not used.all():
@@ -230,9 +260,9 @@ def concat(parts: Sequence[pd.Categorical]) -> pd.Categorical:
     if not parts:
         return from_codes(np.zeros(0, dtype=np.int8), [])
     first = parts[0].dtype
-    if all(p.dtype is first or p.categories.equals(first.categories) for p in parts[1:]):
+    names = [_NAMES.get(id(p.dtype)) or tuple(p.categories.tolist()) for p in parts]
+    if all(n == names[0] for n in names[1:]):
         return from_codes(np.concatenate([np.asarray(p.codes) for p in parts]), first)
-    names = [_NAMES.get(id(p.dtype)) or p.categories.tolist() for p in parts]
     union = sorted({c for part in names for c in part})
     position = {c: i for i, c in enumerate(union)}
     codes = []

@@ -1,102 +1,353 @@
-"""Column-wise text building: the few string operations the sentences are made of.
+"""Column-wise text building: the few string operations sentences are made of.
 
-Sentences are built a column at a time from word tables and formatted numbers, never by
-formatting one row at a time in Python. Everything here works on NumPy ``StringDType``
-arrays (one string per row); a plain ``str`` stands for the same text on every row.
+A text column is built from word tables and formatted numbers, a column at a time, never by
+formatting one row at a time in the caller. Two engines do the work, chosen by the number of
+rows and giving the same strings:
+
+* up to :data:`SMALL` rows, Python lists (a single study: each operation is one list
+  comprehension over a few dozen strings, with no per-call set-up);
+* above, Arrow compute kernels over contiguous string buffers (a cohort: no Python object
+  per row and per operation) when ``pyarrow`` is installed (it is an optional dependency:
+  without it the list engine builds every column, with the same strings, more slowly).
+
+A text column (:data:`Text`) is a ``list`` of ``str`` or a ``pyarrow`` large-string array; a
+plain ``str`` stands for the same text on every row wherever a column is accepted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Union
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["S", "join", "join_objects", "number", "strings", "where", "words"]
+try:  # optional: the fast engine for long columns
+    import pyarrow as pa
+    import pyarrow.compute as pc
+except ImportError:  # pragma: no cover - exercised by the core-only CI install
+    pa = None
+    pc = None
 
-S = np.dtypes.StringDType()
-"""The string dtype of every text column built here."""
+__all__ = [
+    "HAS_ARROW",
+    "SMALL",
+    "Text",
+    "assemble",
+    "by_key",
+    "concat",
+    "decimals_apart",
+    "empty",
+    "from_objects",
+    "is_empty",
+    "join",
+    "length",
+    "number",
+    "number_table",
+    "scatter",
+    "take",
+    "to_numpy",
+    "to_pandas",
+    "where",
+    "words",
+]
+
+SMALL = 2048
+"""Columns up to this many rows are built with Python lists, longer ones with Arrow."""
+
+HAS_ARROW = pa is not None
+"""Whether the Arrow engine is available (``pyarrow`` installed)."""
+
+_Array: type | tuple = pa.Array if HAS_ARROW else ()
+Text = Union[list, _Array] if HAS_ARROW else list  # noqa: UP007 - a runtime alias
+_T = pa.large_string() if HAS_ARROW else None
 
 
-def strings(values, n: int | None = None) -> np.ndarray:
-    """An array of strings; a single ``str`` repeated ``n`` times (a read-only view)."""
-    if isinstance(values, str):
-        return np.broadcast_to(np.array(values, dtype=S), (n if n is not None else 1,))
-    return np.asarray(values, dtype=S)
+def _arrow(n: int) -> bool:
+    return HAS_ARROW and n > SMALL
 
 
-def join(*parts) -> np.ndarray:
-    """Element-wise concatenation of string arrays and plain strings."""
-    out = parts[0]
-    for p in parts[1:]:
-        out = np.strings.add(out, p)
-    return np.asarray(out, dtype=S) if not isinstance(out, np.ndarray) else out
+def _scalar(text: str) -> pa.Scalar:
+    return pa.scalar(text, _T)
 
 
-def join_objects(*parts) -> np.ndarray:
-    """Like :func:`join`, for object arrays that may hold missing values (-> ``""``); an
-    object array out."""
-    out = None
-    for p in parts:
-        if isinstance(p, str):
-            piece = p
-        else:
-            a = np.asarray(p)
-            if a.dtype.kind == "O":
-                a = np.where(pd.isna(a), "", a)
-            piece = a.astype(S)
-        out = piece if out is None else np.strings.add(out, piece)
-    return np.asarray(out, dtype=S).astype(object)
+def length(text: Text) -> int:
+    return len(text)
 
 
-def words(table: Sequence[str], index: np.ndarray) -> np.ndarray:
+def empty(n: int) -> Text:
+    """``n`` empty strings."""
+    return words([""], np.zeros(n, dtype=np.int64))
+
+
+def words(table: Sequence[str], index: np.ndarray) -> Text:
     """``table[index]`` per row: the words of each row's case, from a short table."""
-    return np.asarray(list(table), dtype=S)[np.asarray(index)]
+    index = np.asarray(index, dtype=np.int64)
+    if _arrow(index.size):
+        return pa.array(list(table), _T).take(pa.array(index))
+    table = list(table)
+    return [table[i] for i in index.tolist()]
 
 
-def where(mask: np.ndarray, a, b) -> np.ndarray:
-    """``a`` where ``mask``, else ``b`` (strings or string arrays)."""
-    return np.where(mask, a, b).astype(S, copy=False)
+def from_objects(values: np.ndarray | Sequence[object]) -> Text:
+    """Text from an object array or sequence (missing -> ``""``)."""
+    values = np.asarray(values, dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values = np.where(missing, "", values)
+    if _arrow(values.size):
+        return pa.array(values.tolist(), _T)
+    return [str(v) for v in values.tolist()]
 
 
-def number(
-    values: np.ndarray, decimals: np.ndarray | int = 1, *, signed: bool = False
-) -> np.ndarray:
-    """Floats with a fixed number of decimals, vectorised (NaN -> ``"unknown"``).
+def _length_of(parts: Sequence[object]) -> int | None:
+    for p in parts:
+        if not isinstance(p, str):
+            return len(p)
+    return None
+
+
+def join(*parts: Text | str) -> Text:
+    """Element-wise concatenation of text columns and plain strings."""
+    n = _length_of(parts)
+    if n is None:
+        return "".join(parts)  # type: ignore[arg-type]
+    if any(isinstance(p, _Array) for p in parts):
+        args = [
+            _scalar(p) if isinstance(p, str) else (p if isinstance(p, _Array) else pa.array(p, _T))
+            for p in parts
+        ]
+        return pc.binary_join_element_wise(*args, _scalar(""))
+    columns = [p if isinstance(p, list) else None for p in parts]
+    if all(c is not None for c in columns) and len(parts) == 2:
+        return [a + b for a, b in zip(parts[0], parts[1], strict=True)]  # type: ignore[arg-type]
+    pieces = [p if isinstance(p, list) else [p] * n for p in parts]
+    return ["".join(t) for t in zip(*pieces, strict=True)]
+
+
+def where(mask: np.ndarray, a: Text | str, b: Text | str) -> Text:
+    """``a`` where ``mask``, else ``b``."""
+    mask = np.asarray(mask, dtype=bool)
+    n = mask.size
+    if (
+        isinstance(a, _Array)
+        or isinstance(b, _Array)
+        or (_arrow(n) and not isinstance(a, list) and not isinstance(b, list))
+    ):
+        left = (
+            _scalar(a) if isinstance(a, str) else (a if isinstance(a, _Array) else pa.array(a, _T))
+        )
+        right = (
+            _scalar(b) if isinstance(b, str) else (b if isinstance(b, _Array) else pa.array(b, _T))
+        )
+        return pc.if_else(pa.array(mask), left, right)
+    if not mask.any():
+        return list(b) if isinstance(b, list) else [b] * n
+    if mask.all():
+        return list(a) if isinstance(a, list) else [a] * n
+    la = a if isinstance(a, list) else [a] * n
+    lb = b if isinstance(b, list) else [b] * n
+    return [x if m else y for m, x, y in zip(mask.tolist(), la, lb, strict=True)]
+
+
+def take(text: Text, index: np.ndarray) -> Text:
+    """Rows of a text column (an integer index)."""
+    index = np.asarray(index, dtype=np.int64)
+    if isinstance(text, _Array):
+        out = text.take(pa.array(index))
+        return out if _arrow(index.size) else out.to_pylist()
+    if _arrow(index.size):
+        return pa.array(text, _T).take(pa.array(index))
+    return [text[i] for i in index.tolist()]
+
+
+def scatter(text: Text, rows: np.ndarray, values: Text) -> Text:
+    """``text`` with ``values`` in place of the given rows (an integer index)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n = len(text)
+    if not rows.size:
+        return text
+    if isinstance(text, _Array) or isinstance(values, _Array) or _arrow(n):
+        base = text if isinstance(text, _Array) else pa.array(text, _T)
+        new = values if isinstance(values, _Array) else pa.array(values, _T)
+        if rows.size > 1 and (rows[1:] < rows[:-1]).any():  # the mask fills rows in order
+            order = np.argsort(rows, kind="stable")
+            rows, new = rows[order], new.take(pa.array(order))
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        return pc.replace_with_mask(base, pa.array(mask), new)
+    out = list(text)
+    for r, v in zip(rows.tolist(), values, strict=True):
+        out[r] = v
+    return out
+
+
+def assemble(pieces: Sequence[tuple[np.ndarray, Text]], n: int) -> Text:
+    """One column of ``n`` rows from pieces that each fill some rows (together: every row
+    once), with a single gather."""
+    rows = np.concatenate([np.asarray(r, dtype=np.int64) for r, _ in pieces])
+    texts = [t for _, t in pieces]
+    if _arrow(n) or any(isinstance(t, _Array) for t in texts):
+        where_ = np.empty(n, dtype=np.int64)
+        where_[rows] = np.arange(rows.size)
+        return concat(texts).take(pa.array(where_))
+    out: list = [""] * n
+    flat = concat(texts)
+    for r, v in zip(rows.tolist(), flat, strict=True):
+        out[r] = v
+    return out
+
+
+def by_key(keys: Sequence[np.ndarray], format_key) -> Text:
+    """Per row, ``format_key(key)`` of the row's key (one integer per array in ``keys``).
+
+    Each distinct key is formatted once, in Python; the rows then take their text from that
+    short table. For sentences made of a few counts and flags per row (patient evidence), the
+    cost grows with the number of distinct combinations, not with the rows.
+    """
+    columns = [np.asarray(k, dtype=np.int64) for k in keys]
+    n = columns[0].size if columns else 0
+    if n == 0:
+        return []
+    # one int64 per row (mixed radix over each column's range), else rows of a matrix
+    low = [int(c.min()) for c in columns]
+    spans = [int(c.max()) - lo + 1 for c, lo in zip(columns, low, strict=True)]
+    if float(np.prod(np.asarray(spans, dtype=float))) < 2**62:
+        key = np.zeros(n, dtype=np.int64)
+        for c, lo, span in zip(columns, low, spans, strict=True):
+            key = key * span + (c - lo)
+        inverse, distinct = _distinct(key)
+        rows = []
+        for k in distinct:
+            parts = []
+            for lo, span in zip(reversed(low), reversed(spans), strict=True):
+                k, r = divmod(k, span)
+                parts.append(r + lo)
+            rows.append(tuple(reversed(parts)))
+    else:
+        matrix, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+        rows = [tuple(r) for r in matrix.tolist()]
+    table = [format_key(r) for r in rows]
+    return words(table, np.asarray(inverse).reshape(-1))
+
+
+def concat(texts: Sequence[Text]) -> Text:
+    """Text columns one after another."""
+    n = sum(len(t) for t in texts)
+    if _arrow(n) or any(isinstance(t, _Array) for t in texts):
+        arrays = [t if isinstance(t, _Array) else pa.array(t, _T) for t in texts]
+        return pa.concat_arrays(arrays) if arrays else pa.array([], _T)
+    out: list = []
+    for t in texts:
+        out.extend(t)
+    return out
+
+
+def is_empty(text: Text) -> np.ndarray:
+    """Per row: the string is empty."""
+    if isinstance(text, _Array):
+        return np.asarray(pc.equal(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False))
+    return np.fromiter((s == "" for s in text), dtype=bool, count=len(text))
+
+
+def to_pandas(text: Text | Sequence[Text]) -> pd.api.extensions.ExtensionArray:
+    """A pandas ``string`` array (Arrow-backed where pandas' strings are) of one text column,
+    or of several one after another (kept as chunks: no copy)."""
+    texts = list(text) if isinstance(text, tuple) else [text]
+    if _ARROW_STRINGS:
+        arrays = [t if isinstance(t, _Array) else pa.array(t, _T) for t in texts]
+        if len(arrays) == 1:
+            return pd.arrays.ArrowStringArray(arrays[0])
+        return pd.arrays.ArrowStringArray(pa.chunked_array(arrays, type=_T))
+    values: list = []
+    for t in texts:
+        values.extend(t.to_pylist() if isinstance(t, _Array) else t)
+    return pd.array(np.asarray(values, dtype=object), dtype="string")
+
+
+def to_numpy(text: Text) -> np.ndarray:
+    """An object array of ``str``."""
+    values = text.to_pylist() if isinstance(text, _Array) else text
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+_ARROW_STRINGS = HAS_ARROW and getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
+
+
+# --------------------------------------------------------------------------------------
+# Numbers
+# --------------------------------------------------------------------------------------
+
+
+def _digits(values: np.ndarray, dec: np.ndarray):
+    """Rounded magnitude as (whole, fraction) integers, sign and known masks."""
+    known = ~np.isnan(values)
+    scale = 10**dec
+    magnitude = np.abs(np.where(known, values, 0.0))
+    scaled = np.rint(magnitude * scale).astype(np.int64)
+    negative = (values < 0) & (scaled > 0)
+    return scaled // scale, scaled % scale, negative, known
+
+
+def _distinct(key: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Each row's index into the distinct keys, and the distinct keys (hashing for long
+    columns, a dict for short ones: no per-call set-up)."""
+    if key.size > SMALL:
+        inverse, distinct = pd.factorize(key)
+        return inverse, np.asarray(distinct).tolist()
+    seen: dict[int, int] = {}
+    inverse = np.fromiter(
+        (seen.setdefault(k, len(seen)) for k in key.tolist()), dtype=np.int64, count=key.size
+    )
+    return inverse, list(seen)
+
+
+def number(values: np.ndarray, decimals: np.ndarray | int = 1, *, signed: bool = False) -> Text:
+    """Floats with a fixed number of decimals (NaN -> ``"unknown"``).
 
     ``decimals`` may differ per value. Each value is rounded half to even at its number of
-    decimals (``np.rint``), then written as whole part, point and zero-padded fraction.
+    decimals (``np.rint`` of the scaled magnitude), then written as whole part, point and
+    zero-padded fraction. Each distinct rounded value is written once, in Python, and the
+    rows take their text from that table (clinical numbers repeat a lot), so both engines
+    print the same digits.
     """
+    return words(*number_table(values, decimals, signed=signed))
+
+
+def number_table(
+    values: np.ndarray, decimals: np.ndarray | int = 1, *, signed: bool = False
+) -> tuple[list[str], np.ndarray]:
+    """The distinct formatted numbers and each row's index into them (see :func:`number`)."""
     v = np.asarray(values, dtype=float)
+    n = v.size
     if np.ndim(decimals) == 0:
-        dec = np.full(v.shape, int(decimals), dtype=np.int64)
+        dec = np.full(n, int(decimals), dtype=np.int64)
     else:
         dec = np.asarray(decimals, dtype=np.int64)
-    known = ~np.isnan(v)
-    all_known = bool(known.all())
-    scale = 10**dec
-    if all_known:
-        scaled = np.rint(np.abs(v) * scale).astype(np.int64)
-    else:
-        scaled = np.where(known, np.rint(np.abs(np.where(known, v, 0.0)) * scale), 0)
-        scaled = scaled.astype(np.int64)
-    whole = (scaled // scale).astype(S)
-    point = dec > 0
-    if point.any():  # whole part, point, zero-padded fraction
-        frac = np.strings.zfill((scaled % scale).astype(S), dec)
-        text = (
-            join(whole, ".", frac)
-            if point.all()
-            else np.where(point, join(whole, ".", frac), whole)
-        )
-    else:
-        text = whole
-    negative = (v < 0) & (scaled > 0)
-    if signed:
-        text = join(np.where(negative, "-", "+").astype(S), text)
-    elif negative.any():
-        text = join(np.where(negative, "-", "").astype(S), text)
-    return text.astype(S) if all_known else np.where(known, text, "unknown").astype(S)
+    whole, frac, negative, known = _digits(v, dec)
+    scaled = whole * 10**dec + frac
+    # one int64 per row: rounded magnitude, decimals, sign, known (clinical magnitudes stay
+    # far below the 2**50 cap; a larger one is printed as its cap, never wrapped)
+    key = ((np.minimum(scaled, 2**50) * 16 + dec) * 2 + negative) * 2 + known
+    inverse, distinct = _distinct(key)
+    table = []
+    for k in distinct:
+        k, is_known = divmod(k, 2)
+        k, neg = divmod(k, 2)
+        magnitude, d = divmod(k, 16)
+        if not is_known:
+            table.append("unknown")
+            continue
+        w, f = divmod(magnitude, 10**d)
+        text = f"{w}.{f:0{d}d}" if d > 0 else f"{w}"
+        if signed:
+            text = ("-" if neg else "+") + text
+        elif neg:
+            text = "-" + text
+        table.append(text)
+    return table, np.asarray(inverse).reshape(-1)
 
 
 def decimals_apart(

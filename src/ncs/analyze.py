@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ncs._codes import ColumnCache, categorical, fixed, from_codes, table, text_array
+from ncs import _text as tx
+from ncs._codes import ColumnCache, categorical, fixed, from_codes, table
 from ncs._version import __version__
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
 from ncs.engine import SegmentJudgement, category_codes, dispersion_confound, judge
@@ -25,11 +26,12 @@ from ncs.plausibility import (
     implausible_cells,
     side_typos,
     temperature_limits,
+    warn_implausible,
 )
 from ncs.provenance import provenance
 from ncs.registry import get_criteria, resolve
-from ncs.schema import checked_sites, empty_rejected
-from ncs.segments import SEGMENT_KEYS, build_segments
+from ncs.schema import checked_sites, empty_rejected, patient_keys
+from ncs.segments import SEGMENT_KEYS, build_segments, segment_keys
 from ncs.summary import summarize
 
 __all__ = [
@@ -136,17 +138,20 @@ class Analysis:
     def summary(self) -> str:
         """A few lines per patient: each scheme's verdict and its evidence."""
         lines = []
-        for pid, rows in self._patients_with_evidence().groupby("patient_id", sort=True):
-            lines.append(f"patient {pid}")
+        patients = self._patients_with_evidence()
+        keys = list(patient_keys(patients.columns))
+        for key, rows in patients.groupby(keys, sort=False, observed=True):
+            key = key if isinstance(key, tuple) else (key,)
+            visit = f", visit {key[1]}" if len(key) > 1 else ""
+            date = rows["study_date"].iloc[0] if "study_date" in rows.columns else None
+            lines.append(f"patient {key[0]}{visit}" + (f" ({date})" if pd.notna(date) else ""))
             for r in rows.itertuples(index=False):
                 lines.append(f"  {r.scheme}: {r.verdict} - {r.evidence}")
         return "\n".join(lines)
 
 
 def _empty_warnings() -> pd.DataFrame:
-    return warnings_table(
-        [], pd.DataFrame({"input_row": [], "patient_id": [], "nerve": [], "side": [], "site": []})
-    )
+    return _EMPTY_WARNINGS.copy()
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -154,7 +159,9 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     cols = {}
     for col in df.columns:
         s = df[col]
-        if s.dtype.kind in "iu":
+        if s.dtype.kind in "iu" and s.hasnans:  # nullable integers (Int64) with NA
+            cols[col] = [None if _is_missing(v) else int(v) for v in s.astype(object)]
+        elif s.dtype.kind in "iu":
             cols[col] = [int(v) for v in s.to_numpy()]
         elif s.dtype.kind == "f":
             cols[col] = [float(v) if math.isfinite(v) else None for v in s.to_numpy()]
@@ -201,6 +208,7 @@ def analyze(
     reasons: bool = True,
     temperature_limits_c: Mapping[str, float] | float | None = None,
     reference_fallback: bool = False,
+    visits: Iterable[str] | None = None,
 ) -> Analysis:
     """Judge a nerve conduction study (or a cohort) under one or more criteria.
 
@@ -243,11 +251,20 @@ def analyze(
         For a nerve the laboratory's ``reference`` table does not list, use the shipped
         defaults (recorded in the result's reference name). Without it such a nerve has no
         limits, its items that need them are not assessable, and a warning names it.
+    visits : sequence of str, optional
+        Serial studies (a ``visit`` column): the visit labels in their order, earliest
+        first, for tables without ``study_date``. It orders each patient's visits in the
+        tables; a table with visits is analysed the same without it (each visit on its own).
 
     Returns
     -------
     Analysis
         ``segments``, ``findings``, ``nerves``, ``patients`` (and ``to_dict``/``to_json``).
+        With a ``visit`` column in ``sites`` (serial studies) every table is keyed by
+        (``patient_id``, ``visit``): a nerve is (patient, visit, nerve, side), the patients
+        table has one row per (patient, visit, scheme) with ``visit`` (and ``study_date``
+        where given) after ``patient_id``, and each patient's visits come in their order
+        (:func:`ncs.schema.visit_table`). Each visit is judged on its own rows only.
         Keys and labels (``patient_id``, ``nerve``, ``side``, site names, ``reference``,
         ``criterion``/``scheme``, ``verdict``, ``response``, ``entrapment``, the evidence
         labels, ``citation``, ...) are pandas ``category`` columns whose
@@ -291,8 +308,10 @@ def analyze(
     _check_options(errors=errors, reasons=reasons)
     limits = temperature_limits(temperature_limits_c)
     with collect_warnings() as records:
-        valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors)
+        visits = None if visits is None else list(visits)
+        valid, rejected, nerve_id, site_sort = checked_sites(sites, units, errors, visits)
         cells = implausible_cells(valid)
+        warn_implausible(valid, cells)
         side_typos(valid, nerve_id)
         seg, segment_nerve, sorted_sites, site_nerve = build_segments(
             valid, nerve_id=nerve_id, site_sort=site_sort, implausible=cells
@@ -317,7 +336,13 @@ def analyze(
         seg["amp_lln_mv"] = measures["amp_lln_mv"][segment_nerve] if len(seg) else np.zeros(0)
         seg_read = ColumnCache(seg)
         judgements = [judge(c, seg_read) for c in crits]
-        findings = _findings(seg_read, judgements, reasons=reasons)
+        confound = [dispersion_confound(j, seg_read) for j in judgements]
+        sentences = (
+            [explain_findings(j, seg_read, c) for j, c in zip(judgements, confound, strict=True)]
+            if reasons
+            else None
+        )
+        findings = _findings(seg_read, judgements, confound, sentences)
         nerves, patients = summarize(
             seg_read,
             segment_nerve,
@@ -328,6 +353,7 @@ def analyze(
             reference_name,
             distal_duration_cutoffs,
             evidence=reasons,
+            sentences=sentences,
         )
     meta = {
         "ncs_version": __version__,
@@ -359,6 +385,7 @@ def analyze(
             "reference_fallback": reference_fallback,
             "distal_duration_cutoffs": distal_duration_cutoffs,
             "temperature_limits_c": temperature_limits_c,
+            "visits": visits,
         },
         engine_inputs={
             "measures": measures,
@@ -386,6 +413,19 @@ def _first_positions(site_nerve: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]])
 
 
+_EMPTY_WARNINGS = pd.DataFrame(
+    {
+        "code": pd.array([], dtype="string"),
+        "message": pd.array([], dtype="string"),
+        "patient_id": pd.array([], dtype="string"),
+        "nerve": pd.array([], dtype="string"),
+        "side": pd.array([], dtype="string"),
+        "site": pd.array([], dtype="string"),
+        "column": pd.array([], dtype="string"),
+        "input_row": pd.array([], dtype="Int64"),
+    }
+)
+
 WARNING_COLUMNS: tuple[str, ...] = (
     "code",
     "message",
@@ -401,7 +441,13 @@ WARNING_COLUMNS: tuple[str, ...] = (
 
 def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
     """One row per warning and input row it names (one row without a row for a warning about
-    the whole table), with the patient, nerve, side and site of that row."""
+    the whole table), with the patient, nerve, side and site of that row (and its ``visit``
+    after ``patient_id`` when the sites have visits)."""
+    if not records:
+        out = _EMPTY_WARNINGS.copy()
+        if "visit" in valid.columns:
+            out.insert(3, "visit", pd.array([], dtype="string"))
+        return out
     codes, messages, columns, rows = [], [], [], []
     for r in records:
         named = r.rows or (-1,)
@@ -416,13 +462,19 @@ def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:
         "code": pd.array(codes, dtype="string"),
         "message": pd.array(messages, dtype="string"),
     }
-    for key in ("patient_id", "nerve", "side", "site"):
-        values = valid[key].astype(object).to_numpy() if len(valid) else np.zeros(0, object)
-        picked = np.append(values, None)[np.where(position < 0, len(values), position)]
+    found = position >= 0
+    keys = (*patient_keys(valid.columns), "nerve", "side", "site")
+    for key in keys:
+        picked = np.full(len(row), None, dtype=object)
+        if found.any():  # only the rows the warnings name
+            picked[found] = valid[key].iloc[position[found]].astype(object).to_numpy()
         data[key] = pd.array(picked, dtype="string")
     data["column"] = pd.array(columns, dtype="string")
     data["input_row"] = pd.array(np.where(row < 0, None, row), dtype="Int64")
-    return pd.DataFrame(data, columns=list(WARNING_COLUMNS))
+    names = list(WARNING_COLUMNS)
+    if "visit" in keys:
+        names.insert(names.index("patient_id") + 1, "visit")
+    return pd.DataFrame(data, columns=names)
 
 
 def _first_rows(sorted_sites, site_nerve: np.ndarray) -> np.ndarray:
@@ -438,13 +490,16 @@ FINDING_KEYS: tuple[str, ...] = SEGMENT_KEYS
 
 
 def _findings(
-    seg: pd.DataFrame, judgements: list[SegmentJudgement], *, reasons: bool = True
+    seg: pd.DataFrame,
+    judgements: list[SegmentJudgement],
+    confound: list[np.ndarray],
+    sentences: list | None,
 ) -> pd.DataFrame:
     """All criteria's findings in one table: criterion by criterion, segment order within."""
     k = len(judgements)
     n = len(seg)
     data: dict[str, Any] = {}
-    for key in FINDING_KEYS:  # integer codes repeated, not strings copied
+    for key in segment_keys(seg.columns):  # integer codes repeated, not strings copied
         values = categorical(seg[key])  # made by build_segments: every category is used
         codes = np.tile(np.asarray(values.codes), k)
         data[key] = from_codes(codes, values.dtype, all_used=n > 0)
@@ -454,16 +509,11 @@ def _findings(
     disp = np.concatenate([j.disp_code for j in judgements])
     data["block"] = fixed(category_codes(block, BLOCK_VALUES), BLOCK_VALUES)
     data["dispersion"] = fixed(category_codes(disp, DISPERSION_VALUES), DISPERSION_VALUES)
-    confound = [dispersion_confound(j, seg) for j in judgements]
     data["phase_cancellation_possible"] = (
         np.concatenate(confound) if confound else np.zeros(0, dtype=bool)
     )
-    if reasons:
-        data["reason"] = text_array(
-            np.concatenate(
-                [explain_findings(j, seg, c) for j, c in zip(judgements, confound, strict=True)]
-            )
-        )
+    if sentences is not None:
+        data["reason"] = tx.to_pandas(tuple(sentences))
     return table(data, k * n)
 
 
@@ -507,8 +557,7 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     """
     crit = get_criteria(criterion)
     j = judge(crit, segments)
-    keys = ["patient_id", "nerve", "side", "distal_site", "proximal_site", "comparison"]
-    out = segments[keys].copy()
+    out = segments[list(segment_keys(segments.columns))].copy()
     out["criterion"] = pd.array([crit.id] * len(out), dtype="string")
     out["block"] = pd.Categorical.from_codes(
         category_codes(j.block_code, BLOCK_VALUES), categories=list(BLOCK_VALUES)
@@ -516,7 +565,7 @@ def classify(criterion: str | Criterion, segments: pd.DataFrame) -> pd.DataFrame
     out["dispersion"] = pd.Categorical.from_codes(
         category_codes(j.disp_code, DISPERSION_VALUES), categories=list(DISPERSION_VALUES)
     )
-    out["reason"] = pd.array(explain_findings(j, segments).astype(object), dtype="string")
+    out["reason"] = tx.to_pandas(explain_findings(j, segments))
     return out
 
 
@@ -559,14 +608,14 @@ def render_reasons(result: Analysis, findings: pd.DataFrame | None = None) -> pd
     labels_ = table_.index.to_numpy(dtype=np.int64)
     seg_row = labels_ % n_seg if n_seg else labels_
     crit_of = {c.id: c for c in result.criteria}
-    out = np.empty(len(table_), dtype=np.dtypes.StringDType())
+    out = tx.empty(len(table_))
     criterion = table_["criterion"].to_numpy(dtype=object)
     for cid in pd.unique(criterion):
         sel = np.flatnonzero(criterion == cid)
         rows = seg_row[sel]
         chosen = result.segments.iloc[rows].reset_index(drop=True)
-        out[sel] = explain_findings(judge(crit_of[cid], chosen), chosen)
-    return pd.Series(out.astype(object), index=table_.index, dtype="string", name="reason")
+        out = tx.scatter(out, sel, explain_findings(judge(crit_of[cid], chosen), chosen))
+    return pd.Series(tx.to_pandas(out), index=table_.index, name="reason")
 
 
 def render_evidence(result: Analysis, patients: pd.DataFrame | None = None) -> pd.Series:
@@ -615,13 +664,8 @@ def render_evidence(result: Analysis, patients: pd.DataFrame | None = None) -> p
         warnings.simplefilter("ignore", NcsWarning)
         again = analyze(chosen, criteria=result.criteria, errors="collect", **result.settings)
     done = again.patients
-    key = pd.MultiIndex.from_arrays(
-        [done["patient_id"].astype(object), done["scheme"].astype(object)]
-    )
-    where = key.get_indexer(
-        pd.MultiIndex.from_arrays(
-            [table_["patient_id"].astype(object), table_["scheme"].astype(object)]
-        )
-    )
+    keys = [*patient_keys(done.columns), "scheme"]
+    key = pd.MultiIndex.from_arrays([done[k].astype(object) for k in keys])
+    where = key.get_indexer(pd.MultiIndex.from_arrays([table_[k].astype(object) for k in keys]))
     text = np.append(done["evidence"].to_numpy(dtype=object), pd.NA)[where]  # -1: not found
     return pd.Series(text, index=table_.index, dtype="string", name="evidence")

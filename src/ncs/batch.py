@@ -32,6 +32,7 @@ from ncs.criteria import Criterion
 from ncs.errors import Problem, ValidationError
 from ncs.io import _TEXT_COLUMNS, _decimal_commas, _require, safe_for_spreadsheet
 from ncs.privacy import pseudonymize
+from ncs.schema import nerve_keys
 
 __all__ = ["TABLES", "account", "analyze_file", "empty_tables", "renumber"]
 
@@ -103,7 +104,7 @@ def account(result: Analysis) -> dict[str, int]:
     seg = result.segments
     used = np.union1d(seg["distal_row"].to_numpy(), seg["proximal_row"].to_numpy())
     sites = result.sites
-    nerve_rows = sites.groupby(list(("patient_id", "nerve", "side")), sort=False)[
+    nerve_rows = sites.groupby(list(nerve_keys(sites.columns)), sort=False, observed=True)[
         "input_row"
     ].transform("size")
     n_single = int((nerve_rows.to_numpy() == 1).sum())

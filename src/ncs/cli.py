@@ -1,5 +1,5 @@
-"""Command line: ``ncs analyze``, ``validate``, ``report``, ``compare``, ``batch``,
-``convert``, ``demo``, ``criteria``.
+"""Command line: ``ncs analyze``, ``validate``, ``report``, ``compare``, ``followup``,
+``batch``, ``convert``, ``demo``, ``criteria``.
 
 Exit codes: 0 success; 2 invalid input (every problem printed with the line of the file,
 or the sheet row and header, where it is), a usage error, or an output that cannot be
@@ -39,8 +39,15 @@ from ncs.cli_input import (
 from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
 from ncs.io import from_json, read_sites
 from ncs.registry import CRITERIA, DEFAULT_CRITERIA
+from ncs.schema import nerve_keys
 
-__all__ = ["add_input_options", "main", "read_input", "render_table"]
+__all__ = [
+    "add_input_options",
+    "main",
+    "read_input",
+    "render_followup",
+    "render_table",
+]
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INVALID = 0, 1, 2
 
@@ -64,10 +71,12 @@ _EXAMPLES = """examples:
   ncs convert lab.xlsx --wide -o sites.csv  the tidy sites table a wide sheet becomes
   ncs report study.csv -o report.html       one self-contained HTML page
   ncs report cohort.csv --patients P1,P7 -o report.html
+  ncs report study.csv -o report.pdf        the same, printed to PDF (needs Chromium)
   ncs report result.json -o report.html     from a saved JSON result
   ncs criteria                              list the criteria with citations
   ncs batch cohort.parquet -d out/          big files: chunked, one file per table
   ncs compare study.csv -c katz2002,bouche1995   agreement tables between criteria
+  ncs followup serial.csv                   baseline and follow-up compared (visit column)
 """
 
 #: Output format by output-file extension.
@@ -84,6 +93,16 @@ _EXTENSION_FORMATS = {
 _TEXT_FORMATS = ("table", "csv", "tsv", "json", "html")
 
 _TABLES = ("findings", "segments", "nerves", "patients", "sites", "rejected", "warnings")
+_FOLLOWUP_TABLES = ("segments", "nerves", "patients", "visits", "warnings", "rejected")
+
+_FOLLOWUP_EXAMPLES = """examples:
+  ncs followup serial.csv                   each patient's visits compared (text)
+  ncs followup serial.csv --visits baseline,6m,12m   visit order without study_date
+  ncs followup serial.csv -c bouche1995 -o followup.xlsx   every table, one sheet each
+  ncs followup serial.csv --table patients -o courses.csv
+  ncs followup serial.csv -o followup.json   everything, with the variability definition
+  ncs followup serial.csv --cv amplitude_mv=0.1 --patterns all -o followup.html
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+        """--criteria, --format, --table, --output, --reference and --visits."""
         criteria_option(p)
         p.add_argument(
             "--format",
@@ -133,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
             help="a lab's reference-value table (CSV, XLSX, Parquet, JSON) for the guideline "
             "schemes; default: the values shipped with ncs",
         )
+        visits_option(p)
 
     formats = ("table", "json", "csv", "tsv", "parquet", "xlsx", "html")
     p_an = sub.add_parser(
@@ -172,6 +193,64 @@ def _parser() -> argparse.ArgumentParser:
     _add_compare_options(p_cmp, criteria_option)
     add_input_options(p_cmp)
 
+    p_fu = sub.add_parser(
+        "followup",
+        help="serial studies: each patient's consecutive visits compared segment by segment",
+        epilog=_FOLLOWUP_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_fu.add_argument(
+        "file", help="sites table with a visit column (and study_date), one row per site"
+    )
+    criteria_option(p_fu)
+    p_fu.add_argument(
+        "--format",
+        "-f",
+        choices=formats,
+        default=None,
+        help="output format (default: from the --output extension "
+        f"{', '.join(sorted(_EXTENSION_FORMATS))}, else a text table)",
+    )
+    p_fu.add_argument(
+        "--table",
+        choices=_FOLLOWUP_TABLES,
+        default="segments",
+        help="which table csv, tsv and parquet output hold (default: segments; xlsx holds "
+        "every table, one sheet each)",
+    )
+    p_fu.add_argument(
+        "--output", "-o", metavar="FILE", help="write here instead of standard output"
+    )
+    p_fu.add_argument(
+        "--reference",
+        metavar="FILE",
+        help="a lab's reference-value table for the guideline schemes (as for analyze)",
+    )
+    visits_option(p_fu)
+    p_fu.add_argument(
+        "--cv",
+        action="append",
+        metavar="COLUMN=FRACTION",
+        default=[],
+        help="test-retest coefficient of variation of a site measure, e.g. amplitude_mv=0.1 "
+        "or area_mvms=0.12 (default: Kong et al. 2009, amplitude 0.156)",
+    )
+    p_fu.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        help="level of the measurement-variability interval (default: 0.95)",
+    )
+    p_fu.add_argument(
+        "--patterns",
+        action=CommaList,
+        metavar="ID[,ID...]",
+        help="serial-study patterns to add: all, ercf, resolution_pattern (unverified; see "
+        "the docs)",
+    )
+    p_fu.add_argument("--no-plots", action="store_true", help="html: leave the plots out")
+    add_input_options(p_fu)
+
     p_conv = sub.add_parser(
         "convert",
         help="write the tidy sites table a file becomes (a wide sheet, a European CSV, ...)",
@@ -201,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_val.add_argument("file", help="sites table, one row per stimulation site ('-': stdin)")
+    visits_option(p_val)
     add_input_options(p_val)
 
     p_rep = sub.add_parser(
@@ -209,12 +289,28 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  ncs report study.csv -o report.html\n"
         "  ncs report study.csv -c katz2002 --title 'EMG lab, 2024-05-01' -o report.html\n"
         "  ncs report cohort.csv --patients P1,P7 -o report.html   (a cohort: pick patients)\n"
-        "  ncs report result.json -o report.html   (a saved `ncs analyze -f json` result)\n",
+        "  ncs report result.json -o report.html   (a saved `ncs analyze -f json` result)\n"
+        "  ncs report study.csv -o report.pdf       (printed through a headless Chromium)\n"
+        "  ncs report study.csv --paper letter -o report.pdf\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_rep.add_argument("file", help="sites table, or a JSON result of ncs analyze")
     add_output_options(p_rep, formats)
     p_rep.add_argument("--title", help="page title")
+    p_rep.add_argument(
+        "--paper",
+        type=str.lower,
+        choices=("a4", "letter"),
+        default=None,
+        help="page size: A4 (the default of a PDF) or letter; an HTML report without it "
+        "prints on the printer's paper",
+    )
+    p_rep.add_argument(
+        "--browser",
+        metavar="PATH",
+        help="Chromium or Chrome executable for a PDF (default: NCS_BROWSER, else chromium, "
+        "google-chrome, ... on the PATH)",
+    )
     p_rep.add_argument("--no-plots", action="store_true", help="leave the plots out")
     p_rep.add_argument(
         "--max-patients",
@@ -225,6 +321,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_input_options(p_rep)
     return parser
+
+
+def visits_option(p: argparse.ArgumentParser) -> None:
+    """``--visits``: the order of the visit labels of serial studies without dates."""
+    p.add_argument(
+        "--visits",
+        action=CommaList,
+        metavar="LABEL[,LABEL...]",
+        help="serial studies (a visit column) without study_date: the visit labels in their "
+        "order, earliest first, e.g. --visits baseline,6m,12m",
+    )
 
 
 def _add_compare_options(p: argparse.ArgumentParser, criteria_option) -> None:
@@ -375,10 +482,20 @@ def render_table(result: Analysis) -> str:
         nerve, then ``verdicts:``; then a note for each nerve stimulated at one site only.
     """
     f, p = result.findings, result.patients
-    ids = pd.Index(
-        pd.unique(np.concatenate([f["patient_id"].astype(object), p["patient_id"].astype(object)]))
-    )
-    ids = ids[ids.notna()].astype(str).sort_values()
+    if "visit" in p.columns:  # serial studies: one block per visit of a patient, in order
+        f_ids, p_ids = _study_labels(f), _study_labels(p)
+        ids = pd.Index(pd.unique(np.concatenate([p_ids, f_ids])))
+        heads = _study_heads(p, ids)
+    else:
+        f_ids = f["patient_id"].astype(str) if len(f) else f["patient_id"]
+        p_ids = p["patient_id"].astype(str) if len(p) else p["patient_id"]
+        ids = pd.Index(
+            pd.unique(
+                np.concatenate([f["patient_id"].astype(object), p["patient_id"].astype(object)])
+            )
+        )
+        ids = ids[ids.notna()].astype(str).sort_values()
+        heads = np.array([f"== patient {pid}" for pid in ids], dtype=object)
     texts, k1, k2, k3 = [], [], [], []
 
     def add(text: np.ndarray, patient: np.ndarray, section: int, position: np.ndarray) -> None:
@@ -388,14 +505,9 @@ def render_table(result: Analysis) -> str:
         k3.append(np.asarray(position, dtype=np.int64))
 
     n_ids = len(ids)
-    add(
-        np.array([f"== patient {pid}" for pid in ids], dtype=object),
-        np.arange(n_ids),
-        0,
-        np.zeros(n_ids),
-    )
+    add(heads, np.arange(n_ids), 0, np.zeros(n_ids))
     if len(f):
-        fp = _codes_over(f["patient_id"].astype(str), ids)
+        fp = _codes_over(f_ids, ids)
         nerve, side = _text(f["nerve"]), _text(f["side"])
         nerve_codes = pd.factorize(nerve, sort=True)[0]
         side_codes = pd.factorize(side, sort=True)[0]
@@ -426,7 +538,7 @@ def render_table(result: Analysis) -> str:
         heads = _formatted([nerve[first], side[first]], lambda n, s: f"  {n} {s}")
         add(heads, fp[first], 1, 2 * rank[first])
     if len(p):
-        pp = _codes_over(p["patient_id"].astype(str), ids)
+        pp = _codes_over(p_ids, ids)
         has = np.unique(pp)
         add(np.full(len(has), "  verdicts:", dtype=object), has, 2, np.zeros(len(has)))
         evidence = _text(p["evidence"]) if "evidence" in p.columns else np.full(len(p), "")
@@ -438,15 +550,36 @@ def render_table(result: Analysis) -> str:
     order = np.lexsort((np.concatenate(k3), np.concatenate(k2), np.concatenate(k1)))
     lines = text[order].tolist()
     nerves = result.nerves
-    single = nerves[nerves["n_segments"] == 0].drop_duplicates(["patient_id", "nerve", "side"])
+    keys = list(nerve_keys(nerves.columns))
+    single = nerves[nerves["n_segments"] == 0].drop_duplicates(keys)
     if len(single):
         lines.extend(
             _formatted(
-                [_text(single["patient_id"]), _text(single["nerve"]), _text(single["side"])],
-                lambda pid, n, s: f"note: {pid} {n} {s} has one site only: no segment to judge",
+                [_text(single[k]) for k in keys],
+                lambda *key: f"note: {' '.join(key)} has one site only: no segment to judge",
             ).tolist()
         )
     return "\n".join(lines) + "\n"
+
+
+def _study_labels(frame: pd.DataFrame) -> pd.Series:
+    """One label per row for its (patient, visit), as text."""
+    if not len(frame):
+        return pd.Series([], dtype=object)
+    return pd.Series(_text(frame["patient_id"]) + "\x1f" + _text(frame["visit"]), dtype=object)
+
+
+def _study_heads(patients: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """``== patient P1, visit baseline (2024-01-15)`` for each (patient, visit) label."""
+    dates = {}
+    if "study_date" in patients.columns and len(patients):
+        dates = dict(zip(_study_labels(patients), _text(patients["study_date"]), strict=True))
+    heads = []
+    for label in ids:
+        pid, _, visit = str(label).partition("\x1f")
+        date = dates.get(label, "")
+        heads.append(f"== patient {pid}, visit {visit}" + (f" ({date})" if date else ""))
+    return np.array(heads, dtype=object)
 
 
 def render_verdicts(result: Analysis) -> str:
@@ -454,22 +587,26 @@ def render_verdicts(result: Analysis) -> str:
     p = result.patients
     if not len(p):
         return "no patients\n"
-    wide = (
-        pd.DataFrame(
-            {
-                "patient_id": p["patient_id"].astype(str).to_numpy(),
-                "scheme": p["scheme"].astype(str).to_numpy(),
-                "verdict": _text(p["verdict"]),
-            }
-        )
-        .pivot(index="patient_id", columns="scheme", values="verdict")
-        .sort_index()
+    visits = "visit" in p.columns
+    ids = (
+        pd.Series(_text(p["patient_id"]) + " / " + _text(p["visit"]))
+        if visits
+        else p["patient_id"].astype(str)
     )
+    wide = pd.DataFrame(
+        {
+            "patient_id": ids.to_numpy(),
+            "scheme": p["scheme"].astype(str).to_numpy(),
+            "verdict": _text(p["verdict"]),
+        }
+    ).pivot(index="patient_id", columns="scheme", values="verdict")
+    # serial studies keep each patient's visits in their order (the patients table's)
+    wide = wide.reindex(pd.unique(ids.to_numpy())) if visits else wide.sort_index()
     schemes = [s for s in dict.fromkeys(p["scheme"].astype(str)) if s in wide.columns]
     wide = wide[schemes].fillna("")
     width = max(10, int(wide.index.str.len().max()))
     columns = [wide.index.to_numpy(dtype=object)]
-    header = [f"{'patient':<{width}}"]
+    header = [f"{'patient / visit' if visits else 'patient':<{width}}"]
     for s in schemes:
         w = max(len(s), int(wide[s].str.len().max()))
         header.append(f"{s:<{w}}")
@@ -671,6 +808,7 @@ def analysis_from_args(args: argparse.Namespace, data: Input | None = None) -> A
             data.sites,
             criteria=getattr(args, "criteria", None),
             units=data.units,
+            visits=getattr(args, "visits", None),
             **_reference(args),
         )
     _print_warnings(caught, data)
@@ -681,16 +819,20 @@ def analysis_from_args(args: argparse.Namespace, data: Input | None = None) -> A
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ncs.schema import NERVE_KEYS, validate
+    from ncs.schema import nerve_keys, validate
 
     data = read_input(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NcsWarning)
-        valid = validate(data.sites, units=data.units)
+        valid = validate(data.sites, units=data.units, visits=args.visits)
     _print_warnings(caught, data)
-    n_nerves = len(valid[list(NERVE_KEYS)].drop_duplicates())
+    n_nerves = len(valid[list(nerve_keys(valid.columns))].drop_duplicates())
     n_patients = valid["patient_id"].nunique()
-    print(f"valid: {len(valid)} rows, {n_nerves} nerves, {n_patients} patients")
+    visits = ""
+    if "visit" in valid.columns:
+        n_visits = len(valid[["patient_id", "visit"]].drop_duplicates())
+        visits = f" ({n_visits} visits)"
+    print(f"valid: {len(valid)} rows, {n_nerves} nerves, {n_patients} patients{visits}")
     return EXIT_OK
 
 
@@ -759,6 +901,8 @@ def _report(args: argparse.Namespace) -> int:
     from ncs.report import MAX_REPORT_PATIENTS, to_html
 
     path = Path(args.file)
+    if args.output and Path(args.output).suffix.lower() == ".pdf":
+        return _report_pdf(args)
     fmt = _output_format(args, default="html")
     _check_output_dir(args.output)
     limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
@@ -778,10 +922,62 @@ def _report(args: argparse.Namespace) -> int:
                 plots=not args.no_plots,
                 max_patients=limit,
                 progress=lambda done, total: status.update(done, total, "writing the report"),
+                paper=_paper(args),
             )
     else:
         content = _render(result, fmt, args.table)
     _emit(content, args.output)
+    return EXIT_OK
+
+
+def _paper(args: argparse.Namespace, default: str | None = None) -> str | None:
+    return {"a4": "A4", "letter": "Letter"}.get(args.paper or "", default)
+
+
+def _report_pdf(args: argparse.Namespace) -> int:
+    """``ncs report ... -o report.pdf``: the report printed through a headless Chromium."""
+    from ncs.report import (
+        MAX_REPORT_PATIENTS,
+        BrowserNotFoundError,
+        PdfError,
+        find_browser,
+        write_pdf,
+    )
+
+    _check_output_dir(args.output)
+    browser = find_browser(args.browser)
+    if browser is None:  # said before any work is done
+        where = f"{args.browser!r} was not found" if args.browser else "none was found"
+        print(
+            "ncs: cannot write a PDF: it is printed through a Chromium or Chrome browser and "
+            f"{where}. Install one (e.g. apt-get install chromium), name it with --browser "
+            "PATH or NCS_BROWSER, or write report.html and print it from a browser.",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
+    path = Path(args.file)
+    if _is_result_json(path):
+        result = from_json(path)
+    else:
+        data = read_input(args)
+        n = data.sites["patient_id"].nunique() if "patient_id" in data.sites else 0
+        _check_report_size(n, limit)
+        result = analysis_from_args(args, data)
+    try:
+        with Status("printing the report"):
+            write_pdf(
+                result,
+                args.output,
+                paper=_paper(args, "A4"),
+                browser=browser,
+                title=args.title,
+                plots=not args.no_plots,
+                max_patients=limit,
+            )
+    except (BrowserNotFoundError, PdfError) as err:
+        print(f"ncs: cannot write a PDF: {err}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 
@@ -912,7 +1108,164 @@ def _criteria_listing(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_followup(args: argparse.Namespace) -> int:
+    from ncs.followup import followup
+
+    fmt = _output_format(args)
+    _check_output_dir(args.output)
+    data = read_input(args)
+    patterns = args.patterns
+    if patterns and "all" in patterns:
+        patterns = "all"
+    with warnings.catch_warnings(record=True) as caught, Status("comparing visits"):
+        warnings.simplefilter("always", NcsWarning)
+        result = followup(
+            data.sites,
+            criteria=args.criteria,
+            visits=args.visits,
+            variability=_cv(args.cv),
+            patterns=patterns,
+            confidence=args.confidence,
+            units=data.units,
+            **_reference(args),
+        )
+    _print_warnings(caught, data)
+    provenance = result.analysis.meta.get("provenance")
+    if isinstance(provenance, dict):
+        provenance["input"] = data.provenance()
+    tables = {
+        "patients": result.patients,
+        "nerves": result.nerves,
+        "segments": result.segments,
+        "visits": result.visits,
+        "warnings": result.warnings,
+        "rejected": result.analysis.rejected,
+    }
+    with Status("writing"):
+        if fmt == "json":
+            content: str | bytes = result.to_json(indent=2) + "\n"
+        elif fmt in ("csv", "tsv"):
+            content = _csv(tables[args.table], sep="\t" if fmt == "tsv" else ",")
+        elif fmt == "parquet":
+            from ncs.io import _require
+
+            _require("pyarrow", "parquet")
+            buffer = io.BytesIO()
+            tables[args.table].to_parquet(buffer, index=False)
+            content = buffer.getvalue()
+        elif fmt == "xlsx":
+            from ncs.io import workbook_bytes
+
+            content = workbook_bytes({k: v for k, v in tables.items() if len(v) or k != "rejected"})
+        elif fmt == "html":
+            from ncs.report import to_html
+
+            content = to_html(result, plots=not args.no_plots)
+        else:
+            content = render_followup(result, to_terminal=not args.output)
+    _emit(content, args.output)
+    return EXIT_OK
+
+
+def render_followup(result, *, to_terminal: bool = False) -> str:
+    """A follow-up as text: per patient and visit pair, each criterion's course with its
+    evidence, then per nerve its course and its segments' sentences.
+
+    Linear in the number of rows (one sort; text built column-wise).
+    """
+    p, nv, sg = result.patients, result.nerves, result.segments
+    if to_terminal and len(sg) > TEXT_MAX_FINDINGS:
+        lines = [
+            f"{r.patient_id}: {r.visit_before} -> {r.visit_after}  {r.criterion}: {r.course}"
+            for r in p.head(200).itertuples(index=False)
+        ]
+        return (
+            "\n".join(lines)
+            + f"\n\n{len(sg):,} segment comparisons of {p['patient_id'].nunique():,} patients are "
+            "not shown: write them to a file with -o followup.csv (or -o followup.xlsx)\n"
+            + _warnings_text(result)
+        )
+
+    def pair_key(frame: pd.DataFrame) -> np.ndarray:
+        return (
+            _text(frame["patient_id"])
+            + "\x1f"
+            + _text(frame["visit_before"])
+            + "\x1f"
+            + (_text(frame["visit_after"]))
+        )
+
+    pairs = pd.Index(pd.unique(pair_key(p))) if len(p) else pd.Index([])
+    crits = pd.Index([c.id for c in result.criteria])
+    texts, keys = [], []
+
+    def add(text, pair, section, nerve, crit, row) -> None:
+        texts.append(np.asarray(text, dtype=object))
+        keys.append([np.asarray(x, dtype=np.int64) for x in (pair, section, nerve, crit, row)])
+
+    if len(p):
+        pp = pairs.get_indexer(pair_key(p))
+        first = np.flatnonzero(~pd.Series(pp).duplicated().to_numpy())
+        dates = {}
+        for side in ("before", "after"):
+            col = f"study_date_{side}"
+            dates[side] = (
+                _formatted([_text(p[col])], lambda d: f" ({d})" if d else "")
+                if col in p.columns
+                else np.full(len(p), "", dtype=object)
+            )
+        head = _formatted(
+            [
+                _text(p["patient_id"]),
+                _text(p["visit_before"]),
+                dates["before"],
+                _text(p["visit_after"]),
+                dates["after"],
+            ],
+            lambda pid, b, db, a, da: (
+                f"== patient {pid}: {b}{db}" + (f" -> {a}{da}" if a else " (one visit only)")
+            ),
+        )
+        zeros = np.zeros(first.size)
+        add(head[first], pp[first], zeros, zeros, zeros, zeros)
+        crit = crits.get_indexer(_text(p["criterion"]))
+        evidence = _text(p["evidence"]) if "evidence" in p.columns else _text(p["course"])
+        lead = _formatted(
+            [_text(p["criterion"]), _text(p["verdict_before"]), _text(p["verdict_after"])],
+            lambda c, b, a: f"  {c:<11} verdict {b}" + (f" -> {a}" if a else "") + ": ",
+        )
+        n = len(p)
+        add(lead + evidence, pp, np.ones(n), np.zeros(n), crit, np.zeros(n))
+    if len(nv):
+        pn = pairs.get_indexer(pair_key(nv))
+        nerve_key = pd.factorize(_text(nv["nerve"]) + " " + _text(nv["side"]), sort=True)[0]
+        crit = crits.get_indexer(_text(nv["criterion"]))
+        evidence = _text(nv["evidence"]) if "evidence" in nv.columns else _text(nv["course"])
+        lead = _formatted(
+            [_text(nv["nerve"]), _text(nv["side"]), _text(nv["criterion"])],
+            lambda n_, s_, c: f"  {n_} {s_}, {c}: ",
+        )
+        n = len(nv)
+        add(lead + evidence, pn, np.full(n, 2), nerve_key, crit, np.zeros(n))
+    if len(sg):
+        ps = pairs.get_indexer(pair_key(sg))
+        nerve_names = pd.Index(sorted(set(_text(nv["nerve"]) + " " + _text(nv["side"]))))
+        nerve_key = nerve_names.get_indexer(_text(sg["nerve"]) + " " + _text(sg["side"]))
+        crit = crits.get_indexer(_text(sg["criterion"]))
+        text = _text(sg["sentence"]) if "sentence" in sg.columns else _text(sg["transition"])
+        n = len(sg)
+        add("      " + text, ps, np.full(n, 2), nerve_key, crit, np.arange(1, n + 1))
+    if not texts:
+        return "no visits to compare\n" + _warnings_text(result)
+    text = np.concatenate(texts)
+    cols = [np.concatenate([k[i] for k in keys]) for i in range(5)]
+    order = np.lexsort(cols[::-1])
+    return "\n".join(text[order].tolist()) + "\n" + _warnings_text(result)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "followup":
+        return _run_followup(args)
     if args.command == "criteria":
         return _criteria_listing(args)
     if args.command == "batch":

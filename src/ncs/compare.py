@@ -61,7 +61,8 @@ from ncs.errors import ValidationError
 from ncs.explain import format_number, threshold_words
 from ncs.labels import MEASURE_LABELS
 from ncs.measures import FALSE, TRUE, UNKNOWN, percent_change, percent_drop
-from ncs.schema import NERVE_KEYS
+from ncs.schema import nerve_keys, patient_keys
+from ncs.segments import segment_keys
 from ncs.summary import nerve_context
 
 __all__ = [
@@ -595,8 +596,9 @@ def compare(
     wide_nerves = _wide_nerves(result, crits)
     diagnosis = _diagnosis(result, diagnosis, positive)
     wide_patients = _wide_patients(result, crits, diagnosis)
-    wide_nerves["why"] = _why_of_groups(wide_segments, wide_nerves, list(NERVE_KEYS))
-    wide_patients["why"] = _why_of_groups(wide_segments, wide_patients, ["patient_id"])
+    keys = seg.columns  # with visits, every key has visit after patient_id
+    wide_nerves["why"] = _why_of_groups(wide_segments, wide_nerves, list(nerve_keys(keys)))
+    wide_patients["why"] = _why_of_groups(wide_segments, wide_patients, list(patient_keys(keys)))
 
     agreement, contingency = _agreement(
         crits, wide_segments, wide_nerves, wide_patients, confidence
@@ -657,16 +659,36 @@ def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categoric
 _OP_WORDS = {">": "over", ">=": "at least", "<": "under", "<=": "at most"}
 
 
+def _obj(value, n: int) -> np.ndarray:
+    """Text as an object array of ``n`` strings (a str repeated; missing -> "")."""
+    if isinstance(value, str):
+        return np.full(n, value, dtype=object)
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return np.where(pd.isna(value), "", value)
+    if isinstance(value, np.ndarray):
+        return value.astype(object)
+    return tx.to_numpy(value)
+
+
+def _cat(*parts) -> np.ndarray:
+    """Element-wise concatenation of text (object arrays, text columns, plain strings)."""
+    n = next(len(p) for p in parts if not isinstance(p, str))
+    out = _obj(parts[0], n)
+    for p in parts[1:]:
+        out = out + _obj(p, n)
+    return out
+
+
 def _value_phrase(measure: str, values: np.ndarray) -> np.ndarray:
-    """E.g. "amplitude fell 42.0%", "duration +9.0%", "area unknown" (StringDType array)."""
+    """E.g. "amplitude fell 42.0%", "duration +9.0%", "area unknown" (object array)."""
     label = MEASURE_LABELS.get(measure, measure)
     unit = "%" if measure.endswith("_pct") else ""
     if measure.endswith("_drop_pct"):
-        verb = tx.where(values < 0, " rose ", " fell ")
-        text = tx.join(tx.strings(label, len(values)), verb, format_number(np.abs(values)), unit)
+        verb = np.where(values < 0, " rose ", " fell ").astype(object)
+        text = _cat(label, verb, format_number(np.abs(values)), unit)
     else:
-        text = tx.join(f"{label} ", format_number(values, signed=True), unit)
-    return tx.where(np.isnan(values), f"{label} unknown", text)
+        text = _cat(f"{label} ", format_number(values, signed=True), unit)
+    return np.where(np.isnan(values), f"{label} unknown", text).astype(object)
 
 
 def _threshold_words(t: Threshold) -> str:
@@ -739,25 +761,25 @@ def _why(
         joined = parts[0]
         for p in parts[1:]:
             sep = np.where((joined != "") & (p != ""), ", ", "")
-            joined = tx.join_objects(joined, sep, p)
+            joined = _cat(joined, sep, p)
         values = measures[measure]
         label = MEASURE_LABELS.get(measure, measure)
         users = ", ".join(dict.fromkeys(c.short for c, *_ in items))
         clause = np.where(
             np.isnan(values),
             f"{label} unknown (used by {users})",
-            tx.join_objects(_value_phrase(measure, values).astype(object), ": ", joined),
+            _cat(_value_phrase(measure, values), ": ", joined),
         )
         clause = np.where(include, clause, "")
         sep = np.where((why != "") & (clause != ""), "; ", "")
-        why = tx.join_objects(why, sep, clause)
+        why = _cat(why, sep, clause)
     for c in crits:  # schemes whose rules exclude the segment say why
         excluded = _segment_class(base[c.id][0]) == 2
         if not excluded.any():
             continue
         clause = np.where(excluded & ~absent, _exclusion_words(c, seg), "")
         sep = np.where((why != "") & (clause != ""), "; ", "")
-        why = tx.join_objects(why, sep, clause)
+        why = _cat(why, sep, clause)
     full[idx] = np.where(absent, "no response at the distal site", why)
     return full
 
@@ -778,7 +800,7 @@ def _exclusion_words(crit: Criterion, seg: pd.DataFrame) -> np.ndarray:
 
 
 def _wide_segments(seg, crits, base, measures, absent) -> pd.DataFrame:
-    data: dict[str, Any] = {k: seg[k] for k in SEGMENT_KEYS}
+    data: dict[str, Any] = {k: seg[k] for k in segment_keys(seg.columns)}
     for m in ("amp_drop_pct", "area_drop_pct", "dur_change_pct"):
         data[m] = seg[m]
     classes = []
@@ -823,8 +845,8 @@ def _first_discordant(disc, groups, keys, discordant) -> np.ndarray:
         why=("why", "first"),
     )
     first = first.reset_index()
-    text = tx.join_objects(
-        first["n"].astype(str).to_numpy(),
+    text = _cat(
+        first["n"].astype(str).to_numpy(dtype=object),
         " segment(s) judged differently, e.g. ",
         first["first_nerve"].to_numpy(dtype=object),
         " ",
@@ -843,12 +865,13 @@ def _first_discordant(disc, groups, keys, discordant) -> np.ndarray:
 
 def _wide_nerves(result: Analysis, crits) -> pd.DataFrame:
     nv = result.nerves
+    keys = list(nerve_keys(nv.columns))
     first = nv[nv["scheme"] == crits[0].id]
-    out = first[list(NERVE_KEYS)].reset_index(drop=True)
+    out = first[keys].reset_index(drop=True)
     classes = []
     for c in crits:
-        rows = nv[nv["scheme"] == c.id][[*NERVE_KEYS, "block"]]
-        merged = out.merge(rows, on=list(NERVE_KEYS), how="left", validate="one_to_one")
+        rows = nv[nv["scheme"] == c.id][[*keys, "block"]]
+        merged = out.merge(rows, on=keys, how="left", validate="one_to_one")
         out[f"block_{c.id}"] = merged["block"].to_numpy()
         block = merged["block"].astype(object).to_numpy()
         classes.append(
@@ -861,11 +884,12 @@ def _wide_nerves(result: Analysis, crits) -> pd.DataFrame:
 
 def _wide_patients(result: Analysis, crits, diagnosis: pd.Series | None) -> pd.DataFrame:
     pt = result.patients
-    out = pt[pt["scheme"] == crits[0].id][["patient_id"]].reset_index(drop=True)
+    keys = list(patient_keys(pt.columns))
+    out = pt[pt["scheme"] == crits[0].id][keys].reset_index(drop=True)
     classes = []
     for c in crits:
-        rows = pt[pt["scheme"] == c.id][["patient_id", "verdict"]]
-        merged = out.merge(rows, on="patient_id", how="left", validate="one_to_one")
+        rows = pt[pt["scheme"] == c.id][[*keys, "verdict"]]
+        merged = out.merge(rows, on=keys, how="left", validate="one_to_one")
         verdict = merged["verdict"].to_numpy(dtype=object)
         cls = verdict_classes(c, verdict)
         out[f"verdict_{c.id}"] = pd.array(verdict, dtype="string")
@@ -1190,7 +1214,7 @@ def _key_columns(seg: pd.DataFrame, repeat: int) -> dict[str, pd.Categorical]:
     from ncs._codes import categorical, from_codes
 
     out = {}
-    for k in SEGMENT_KEYS:
+    for k in segment_keys(seg.columns):
         values = categorical(seg[k])
         out[k] = from_codes(np.tile(np.asarray(values.codes), repeat), values.dtype)
     return out
@@ -1254,7 +1278,8 @@ def _margins(
     data["decisive"] = _concat([p["decisive"] for p in parts], bool)
     data["flip_proximal"] = _concat([p["flip_proximal"] for p in parts], float)
     data["unit"] = _constant_columns([p["unit"] for p in parts], n)
-    return pd.DataFrame(data, columns=list(_MARGIN_COLUMNS)), parts
+    columns = [*segment_keys(seg.columns), *_MARGIN_COLUMNS[len(SEGMENT_KEYS) :]]
+    return pd.DataFrame(data, columns=columns), parts
 
 
 def _concat(arrays: list[np.ndarray], dtype) -> np.ndarray:
@@ -1285,8 +1310,8 @@ def _margin_summary(
             [code >= PROBABLE, code == NO, code == NOT_APPLICABLE],
             ["block", "no block", "not applicable"],
             "not assessable",
-        ).astype(tx.S)
-        text = tx.join(outcome, ": no single measure's change would flip it")
+        ).astype(object)
+        text = _cat(outcome, ": no single measure's change would flip it")
         measure = np.full(n, "", dtype=object)
         unit = np.full(n, "", dtype=object)
         for j, p in enumerate(own):
@@ -1298,24 +1323,22 @@ def _margin_summary(
             unit[sel] = p["unit"]
             which, _, texts = threshold_words(t, seg)
             change = "|change| " if t.absolute else ""
-            bound = tx.words([f", threshold {change}{b})" for b in texts], which[sel])
-            piece = tx.join(
+            bound = np.asarray([f", threshold {change}{b})" for b in texts], dtype=object)
+            piece = _cat(
                 outcome[sel],
                 " by ",
                 format_number(points[sel], 1),
                 " points (",
                 _value_phrase(t.measure, p["value"][sel]),
-                bound,
+                bound[which[sel]],
             )
             if p["unit"]:
-                flip_text = tx.join(
-                    "; would flip at ", format_number(flip[sel], 2), f" {p['unit']}"
+                flip_text = _cat(
+                    "; would flip at ", format_number(flip[sel], 2), f" {p['unit']} proximal"
                 )
-                piece = tx.join(
-                    piece, np.where(np.isnan(flip[sel]), "", tx.join(flip_text, " proximal"))
-                )
+                piece = _cat(piece, np.where(np.isnan(flip[sel]), "", flip_text).astype(object))
             text[sel] = piece
-        text = np.where(code == NOT_ASSESSABLE, "not assessable", text).astype(tx.S)
+        text = np.where(code == NOT_ASSESSABLE, "not assessable", text).astype(object)
         out[c.id] = {
             "nearest_measure": np.where(has, measure, None),
             "margin_points": points,
@@ -1342,8 +1365,11 @@ def _nerve_setup(result: Analysis, crits: tuple[Criterion, ...]) -> dict[str, An
         ).engine_inputs
     nv = result.nerves
     first = nv[nv["scheme"] == crits[0].id]
-    codes = np.asarray(pd.Categorical(first["patient_id"].astype(object)).codes)
-    new_patient = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, bool)
+    new_patient = np.zeros(len(first), dtype=bool)
+    new_patient[:1] = True
+    for k in patient_keys(first.columns):  # one patient: one visit of a patient, if any
+        codes = np.asarray(pd.Categorical(first[k].astype(object)).codes)
+        new_patient[1:] |= codes[1:] != codes[:-1]
     nerve_patient = np.cumsum(new_patient) - 1
     return {
         "measures": inputs["measures"],
@@ -1521,13 +1547,18 @@ def _robustness(result, crits, judged, margin_parts, variability, n_draws, seed,
     pt = result.patients
     setup = _nerve_setup(result, crits)
     n_patients = setup["n_patients"]
-    patient_ids = pt[pt["scheme"] == crits[0].id]["patient_id"].to_numpy(dtype=object)
+    keys = list(patient_keys(pt.columns))
+    ids = pt[pt["scheme"] == crits[0].id][keys]
+    patient_ids = pd.MultiIndex.from_frame(ids.astype(object))
     base = {c.id: (judged[c.id].block_code, judged[c.id].disp_code) for c in crits}
     base_seg = {c.id: _segment_class(judged[c.id].block_code) for c in crits}
     verdicts = {}
     base_pat = {}
     for c in crits:
-        v = pt[pt["scheme"] == c.id].set_index("patient_id")["verdict"]
+        rows = pt[pt["scheme"] == c.id]
+        v = pd.Series(
+            rows["verdict"].to_numpy(), pd.MultiIndex.from_frame(rows[keys].astype(object))
+        )
         verdicts[c.id] = v.reindex(patient_ids).to_numpy(dtype=object)
         base_pat[c.id] = verdict_classes(c, verdicts[c.id])
     hold_seg, hold_pat = _simulate(
@@ -1564,7 +1595,7 @@ def _robustness(result, crits, judged, margin_parts, variability, n_draws, seed,
         pp = hold_pat[c.id] / n_draws
         pat_parts.append(
             {
-                "patient_id": patient_ids,
+                **{k: ids[k].to_numpy(dtype=object) for k in keys},
                 "scheme": np.full(n_patients, c.id, dtype=object),
                 "verdict": verdicts[c.id],
                 "class": np.asarray(_PATIENT_CLASSES, dtype=object)[pcls],
@@ -1573,7 +1604,7 @@ def _robustness(result, crits, judged, margin_parts, variability, n_draws, seed,
             }
         )
     patients = _concat_parts(pat_parts)
-    for col in ("patient_id", "scheme", "verdict", "class"):
+    for col in (*keys, "scheme", "verdict", "class"):
         patients[col] = pd.array(patients[col].to_numpy(dtype=object), dtype="string")
     patients["robustness"] = pd.Categorical(
         patients["robustness"], categories=list(ROBUSTNESS_LABELS)

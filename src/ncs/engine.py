@@ -612,6 +612,11 @@ def evaluate_item(
 
 
 def _absent(measures: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Per nerve: no response at the distal site (``distal_absent`` when the measures carry
+    it, else from ``distal_response``)."""
+    absent = measures.get("distal_absent")
+    if absent is not None:
+        return absent
     response = measures.get("distal_response")
     if response is None:
         return np.zeros(len(measures["distal_amplitude_mv"]), dtype=bool)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ncs import _text as tx
-from ncs._codes import equals_mask, floats
+from ncs._codes import categorical, equals_mask, floats, names_of
 from ncs.criteria import Criterion, SegmentRule, Threshold
 from ncs.engine import (
     NO,
@@ -79,11 +79,13 @@ def threshold_words(t: Threshold, segments: pd.DataFrame) -> tuple[np.ndarray, l
     return which, pairs, texts
 
 
-def threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
+def threshold_phrase(t: Threshold, segments: pd.DataFrame, blank: np.ndarray | None = None) -> list:
     """E.g. "amplitude fell 42.0% (>30%)", "duration +9.0% (not >30%)", "area unknown".
 
-    The words around the number come from a small table (one entry per operator/value pair
-    and outcome), indexed per row; only the numbers are formatted per row.
+    Returned as sentence parts, each taken from a short table (the words around the numbers
+    per operator/value pair and outcome, each distinct number written once), to be joined
+    with the rest of the sentence in one go. Rows in ``blank`` get no words at all (their
+    sentence says something else).
     """
     raw = floats(segments[t.measure])
     compared = threshold_values(t, segments)
@@ -94,53 +96,92 @@ def threshold_phrase(t: Threshold, segments: pd.DataFrame) -> np.ndarray:
     met = np.zeros(n, dtype=bool)
     with np.errstate(invalid="ignore"):
         for k, (op, value) in enumerate(pairs):
-            sel = which == k
+            sel = which == k if len(pairs) > 1 else slice(None)
             met[sel] = OPERATORS[op](compared[sel], value)
     known = ~np.isnan(compared)
+    hide = np.zeros(n, dtype=bool) if blank is None else np.asarray(blank, dtype=bool)
     outcome = 2 * which + (~met).astype(np.int64)  # (pair, met) -> row of the word tables
+
+    def pick(codes: np.ndarray, table: list[str], missing: int, empty: int) -> np.ndarray:
+        """Codes with the unknown rows at ``missing`` and the blank ones at ``empty``."""
+        return np.where(hide, empty, np.where(known, codes, missing))
+
     if t.of is not None:
         words = [w for b in bounds for w in (f" ({b})", f" (not {b})")]
-        suffix = tx.words([f"% of the limit{w}" for w in words], outcome)
+        suffixes = [f"% of the limit{w}" for w in words]
         percent = compared * 100
-        ratio = tx.number(percent, tx.decimals_apart(percent, thresholds * 100, _DECIMALS_OF_LIMIT))
-        mv = tx.number(raw, _DECIMALS_MV)
-        phrase = tx.join(f"{label} ", mv, " mV = ", ratio, suffix)
-        limit_word = LIMIT_LABELS.get(t.of, t.of)
-        missing = tx.where(
-            np.isnan(raw),
-            f"{label} unknown",
-            tx.join(f"{label} ", mv, f" mV, {limit_word} unknown"),
+        ratios, ratio = tx.number_table(
+            percent, tx.decimals_apart(percent, thresholds * 100, _DECIMALS_OF_LIMIT)
         )
-        return tx.where(known, phrase, missing)
+        mvs, mv = tx.number_table(raw, _DECIMALS_MV)
+        limit_word = LIMIT_LABELS.get(t.of, t.of)
+        no_raw = np.isnan(raw)
+        # lead: "<label> " | "<label> unknown" (no value) | "" ; then the value, then
+        # " mV = " | " mV, LLN unknown" (no limit) | "" ; the ratio and its bound
+        lead = np.where(hide, 2, np.where(no_raw, 1, 0))
+        middle = np.where(hide | no_raw, 2, np.where(known, 0, 1))
+        return [
+            tx.words([f"{label} ", f"{label} unknown", ""], lead),
+            tx.words([*mvs, ""], np.where(hide | no_raw, len(mvs), mv)),
+            tx.words([" mV = ", f" mV, {limit_word} unknown", ""], middle),
+            tx.words([*ratios, ""], pick(ratio, ratios, len(ratios), len(ratios))),
+            tx.words([*suffixes, ""], pick(outcome, suffixes, len(suffixes), len(suffixes))),
+        ]
     is_mv = t.measure.endswith("_mv")
     base = _DECIMALS_MV if is_mv else _DECIMALS_PCT
     decimals = tx.decimals_apart(np.abs(raw) if t.absolute else raw, thresholds, base)
     unit = "%" if t.measure.endswith("_pct") else (" mV" if is_mv else "")
     change = "|change| " if t.absolute else ""
-    words = [w for b in bounds for w in (f" ({change}{b})", f" ({change}not {b})")]
-    suffix = tx.words([f"{unit}{w}" for w in words], outcome)
+    suffixes = [f"{unit}{w}" for b in bounds for w in (f" ({change}{b})", f" ({change}not {b})")]
     if t.measure.endswith("_drop_pct"):
-        prefix = tx.words([f"{label} fell ", f"{label} rose "], (raw < 0).astype(int))
-        number = tx.number(np.abs(raw), decimals)
+        numbers, index = tx.number_table(np.abs(raw), decimals)
+        prefixes = [f"{label} fell ", f"{label} rose "]
+        prefix = (raw < 0).astype(np.int64)
     else:
-        prefix = tx.strings(f"{label} ", n)
-        number = tx.number(raw, decimals, signed=t.measure.endswith("_pct"))
-    phrase = tx.join(prefix, number, suffix)
-    if known.all():
-        return phrase
-    return tx.where(known, phrase, f"{label} unknown")
+        numbers, index = tx.number_table(raw, decimals, signed=t.measure.endswith("_pct"))
+        prefixes = [f"{label} "]
+        prefix = np.zeros(n, dtype=np.int64)
+    unknown = f"{label} unknown"
+    n_suffix = len(suffixes)
+    if len(prefixes) * len(numbers) * n_suffix > max(n, 64):  # numbers barely repeat
+        p_table = [*prefixes, unknown, ""]
+        return [
+            tx.words(p_table, pick(prefix, p_table, len(prefixes), len(prefixes) + 1)),
+            tx.words([*numbers, ""], pick(index, numbers, len(numbers), len(numbers))),
+            tx.words([*suffixes, ""], pick(outcome, suffixes, n_suffix, n_suffix)),
+        ]
+    # every (prefix, number, bound and outcome) is written once; the rows take theirs
+    table = [p + num + suf for p in prefixes for num in numbers for suf in suffixes]
+    code = (prefix * len(numbers) + index) * n_suffix + outcome
+    table += [unknown, ""]
+    return [tx.words(table, pick(code, table, len(table) - 2, len(table) - 1))]
 
 
-def _phrases(thresholds: Sequence[Threshold], segments: pd.DataFrame, joiner: str) -> np.ndarray:
-    parts = [threshold_phrase(t, segments) for t in thresholds]
-    out = parts[0]
-    for p in parts[1:]:
-        out = tx.join(out, joiner, p)
-    return out
+def _phrase_parts(
+    thresholds: Sequence[Threshold],
+    segments: pd.DataFrame,
+    joiner: str,
+    blank: np.ndarray | None = None,
+) -> list:
+    """The thresholds' phrases with their joiner, as parts of a sentence (not yet joined)."""
+    parts: list = []
+    hidden = blank is not None and bool(np.any(blank))
+    for k, t in enumerate(thresholds):
+        if k:
+            parts.append(
+                tx.words([joiner, ""], np.asarray(blank, dtype=np.int64)) if hidden else joiner
+            )
+        parts.extend(threshold_phrase(t, segments, blank if hidden else None))
+    return parts
 
 
-def _rule_text(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
-    return _phrases(rule.thresholds, segments, " and " if rule.combine == "all" else ", ")
+def _joined(parts: list) -> tx.Text:
+    return parts[0] if len(parts) == 1 else tx.join(*parts)
+
+
+def _rule_parts(rule: SegmentRule, segments: pd.DataFrame, blank=None) -> list:
+    joiner = " and " if rule.combine == "all" else ", "
+    return _phrase_parts(rule.thresholds, segments, joiner, blank)
 
 
 def _precondition_truth(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray:
@@ -150,7 +191,8 @@ def _precondition_truth(rule: SegmentRule, segments: pd.DataFrame) -> np.ndarray
     return out
 
 
-def _outcome_words(codes: np.ndarray, name: str) -> np.ndarray:
+def _outcome_table(name: str) -> list[str]:
+    """Words per outcome code (index: code + 1)."""
     table = {
         int(NO): f"no {name}",
         int(NOT_ASSESSABLE): f"{name} not assessable",
@@ -158,97 +200,153 @@ def _outcome_words(codes: np.ndarray, name: str) -> np.ndarray:
         int(YES): name,
         int(NOT_APPLICABLE): f"{name} not applicable",
     }
-    words = [table[c] for c in range(-1, 4)]
-    return tx.words(words, np.asarray(codes).astype(np.int64) + 1)
+    return [table[c] for c in range(-1, 4)]
 
 
 def _scope_note(crit: Criterion, rules: Sequence[SegmentRule]) -> str:
     return crit.scope.note or "; ".join(dict.fromkeys(r.scope.note for r in rules if r.scope.note))
 
 
-def _explain_rules(
+def _rule_body(
+    rule: SegmentRule,
+    outcome: RuleOutcome,
+    segments: pd.DataFrame,
+    rows: np.ndarray | None,
+    columns: list[str],
+    blank: np.ndarray | None = None,
+) -> list:
+    """The thresholds' words (and the preconditions' where they matter) for some rows, as
+    sentence parts."""
+    seg = segments if rows is None else segments[columns].iloc[rows].reset_index(drop=True)
+    code = outcome.code if rows is None else outcome.code[rows]
+    why = outcome.why if rows is None else outcome.why[rows]
+    if not rule.preconditions:
+        return _rule_parts(rule, seg, blank)
+    failed = why == WHY_PRECONDITION
+    pre_text = _joined(_phrase_parts(rule.preconditions, seg, " and "))
+    if failed.all():
+        return [pre_text]
+    pre = _precondition_truth(rule, seg)
+    body = _joined(_rule_parts(rule, seg))
+    # the rule held, or it could not be judged for want of its precondition: say so
+    shown = (code >= PROBABLE) | ((code == NOT_ASSESSABLE) & (pre != TRUE))
+    if shown.any():
+        body = tx.where(shown, tx.join(body, ", ", pre_text), body)
+    return [tx.where(failed, pre_text, body) if failed.any() else body]
+
+
+def _aspect_parts(
     crit: Criterion,
     rules: Sequence[SegmentRule],
     outcome: RuleOutcome,
     segments: pd.DataFrame,
-) -> np.ndarray:
-    """Sentence part for one aspect (block or dispersion) from how its rules decided."""
-    n = len(segments)
+    hide: np.ndarray | None = None,
+) -> list:
+    """Sentence parts for one aspect (block or dispersion) from how its rules decided.
+
+    Each rule's words are built only for the segments that rule explains; the parts are
+    joined once, with the rest of the sentence, by :func:`explain_findings`. A segment the
+    rules exclude (outside their scope, no distal response) reads one phrase instead; rows
+    in ``hide`` get no words for this aspect at all.
+    """
+    n = len(outcome.code)
     name = rules[0].name
-    text = tx.strings("", n)
-    code = outcome.code
-    for k, rule in enumerate(rules):
-        sel = outcome.deciding_rule == k
-        if not sel.any():
-            continue
-        body = _rule_text(rule, segments)
-        if rule.preconditions:
-            pre = _precondition_truth(rule, segments)
-            pre_text = _phrases(rule.preconditions, segments, " and ")
-            failed = outcome.why == WHY_PRECONDITION
-            # the rule held, or it could not be judged for want of its precondition: say so
-            shown = (code >= PROBABLE) | ((code == NOT_ASSESSABLE) & (pre != TRUE))
-            body = tx.where(failed, pre_text, tx.where(shown, tx.join(body, ", ", pre_text), body))
-        text = body if sel.all() else tx.where(sel, body, text)
-    text = tx.join(text, ": ", _outcome_words(code, name))
-    # the rarer outcomes replace the sentence only where they occur
+    deciding = outcome.deciding_rule
     scope = outcome.why == WHY_SCOPE
-    if scope.any():
-        note = _scope_note(crit, rules)
-        note = f" ({note})" if note else ""
-        text = tx.where(scope, f"{name} not applicable{note}", text)
     absent = outcome.why == WHY_DISTAL_ABSENT
-    if absent.any():
-        text = tx.where(absent, f"no response at the distal site: {name} not applicable", text)
-    return text
+    hidden = np.zeros(n, dtype=bool) if hide is None else np.asarray(hide, dtype=bool)
+    special = scope | absent | hidden  # rows whose words are the outcome part alone
+    used = [k for k in range(len(rules)) if (deciding == k).any()]
+    if len(used) <= 1:
+        rule = rules[used[0]] if used else None
+        if rule is None:
+            parts = [tx.words([""], np.zeros(n, dtype=np.int64))]
+        elif not rule.preconditions:  # phrases straight from their tables, blank where special
+            parts = _rule_body(rule, outcome, segments, None, [], special)
+        else:  # worded with its preconditions (materialised): blank the special rows
+            body = _joined(_rule_body(rule, outcome, segments, None, []))
+            parts = [tx.where(special, "", body) if special.any() else body]
+    else:
+        columns = _columns_used(crit, segments)
+        pieces = []
+        for k in used:
+            rows = np.flatnonzero((deciding == k) & ~special)
+            if rows.size:
+                pieces.append(
+                    (rows, _joined(_rule_body(rules[k], outcome, segments, rows, columns)))
+                )
+        rest = np.flatnonzero(special | (deciding < 0))
+        if rest.size:  # no rule's words: the outcome part says it all
+            pieces.append((rest, tx.words([""], np.zeros(rest.size, dtype=np.int64))))
+        parts = [tx.assemble(pieces, n)]
+    note = _scope_note(crit, rules)
+    note = f" ({note})" if note else ""
+    table = [
+        *_outcome_table(name),
+        f"{name} not applicable{note}",
+        f"no response at the distal site: {name} not applicable",
+        "",
+    ]
+    code = outcome.code.astype(np.int64) + 1
+    code = np.where(scope, 5, np.where(absent, 6, code))
+    code = np.where(hidden, 7, code)
+    colon = tx.words([": ", ""], special.astype(np.int64)) if special.any() else ": "
+    return [*parts, colon, tx.words(table, code)]
 
 
 def explain_findings(
     j: SegmentJudgement, segments: pd.DataFrame, confound: np.ndarray | None = None
-) -> np.ndarray:
+) -> tx.Text:
     """One explanation sentence per segment for one criterion (see the module docstring).
 
     A block resting on the amplitude alone beside a dispersed response
     (:func:`ncs.engine.dispersion_confound`) gets "amplitude-only drop with duration +45.0%:
-    phase cancellation possible".
+    phase cancellation possible". The sentence is joined once from its parts.
     """
     crit = j.criterion
     n = len(j.block.code)
     if n == 0:
-        return np.array([], dtype=tx.S)
+        return tx.empty(0)
     if confound is None:
         confound = dispersion_confound(j, segments)
-    text = _explain_rules(crit, crit.block, j.block, segments)
+    parts = _aspect_parts(crit, crit.block, j.block, segments)
     if crit.dispersion_rules:
-        disp = _explain_rules(crit, crit.dispersion_rules, j.dispersion, segments)
+        # where both aspects are excluded for the same reason, the block part says it once
         both_absent = (j.block.why == WHY_DISTAL_ABSENT) & (j.dispersion.why == WHY_DISTAL_ABSENT)
         both_scope = (j.block.why == WHY_SCOPE) & (j.dispersion.why == WHY_SCOPE)
-        text = tx.where(both_absent | both_scope, text, tx.join(text, "; ", disp))
+        same = both_absent | both_scope
+        disp = _aspect_parts(crit, crit.dispersion_rules, j.dispersion, segments, same)
+        separator = tx.words(["; ", ""], same.astype(np.int64)) if same.any() else "; "
+        parts = [*parts, separator, *disp]
     if confound.any():
-        duration = floats(segments["dur_change_pct"])
-        clause = tx.join(
-            "; amplitude-only drop with duration ",
-            tx.number(duration, 1, signed=True),
-            "%: phase cancellation possible",
-        )
-        text = tx.where(confound, tx.join(text, clause), text)
-    text = tx.join(text, f" ({crit.short})")
+        # "; amplitude-only drop with duration +45.0%: ..." where flagged, "" elsewhere
+        numbers, index = tx.number_table(floats(segments["dur_change_pct"]), 1, signed=True)
+        clauses = [
+            "",
+            *(
+                f"; amplitude-only drop with duration {x}%: phase cancellation possible"
+                for x in numbers
+            ),
+        ]
+        parts.append(tx.words(clauses, np.where(confound, index + 1, 0)))
+    parts.append(f" ({crit.short})")
     if "implausible" in segments.columns:
-        notes = segments["implausible"].array
-        flagged = np.asarray(pd.notna(notes), dtype=bool)
-        if flagged.any():
-            words = np.where(flagged, np.asarray(notes, dtype=object), "").astype(tx.S)
-            text = tx.where(flagged, tx.join("not judged as data: ", words, "; ", text), text)
-    return text
+        notes = categorical(segments["implausible"])
+        codes = np.asarray(notes.codes).astype(np.int64)
+        if (codes >= 0).any():  # "not judged as data: <why>; " before the sentence
+            prefixes = ["", *(f"not judged as data: {c}; " for c in names_of(notes))]
+            parts.insert(0, tx.words(prefixes, codes + 1))
+    return tx.join(*parts)
 
 
 class LazyReasons:
     """One criterion's reason sentences, rendered only for the rows that are asked for.
 
     Indexing (an integer array, a boolean mask or a slice) renders those rows and returns
-    them as a NumPy string array, so the batch path can skip building millions of sentences
-    and still explain the few findings a patient verdict cites. Rendering a subset gives the
-    same sentences as rendering everything: each sentence depends on its own row only.
+    them as a text column (:mod:`ncs._text`), so the batch path can skip building millions
+    of sentences and still explain the few findings a patient verdict cites. Rendering a
+    subset gives the same sentences as rendering everything: each sentence depends on its
+    own row only.
     """
 
     __slots__ = ("judgement", "segments")
@@ -260,16 +358,12 @@ class LazyReasons:
     def __len__(self) -> int:
         return len(self.judgement.block.code)
 
-    def __getitem__(self, rows) -> np.ndarray:
+    def __getitem__(self, rows) -> tx.Text:
         idx = np.arange(len(self))[rows]
         columns = _columns_used(self.judgement.criterion, self.segments)
         return explain_findings(
             self.judgement.take(idx), self.segments[columns].iloc[idx].reset_index(drop=True)
         )
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self[:]
-        return out if dtype is None else out.astype(dtype)
 
 
 def _columns_used(criterion: Criterion, segments: pd.DataFrame) -> list[str]:
@@ -336,160 +430,166 @@ def verdict_rule(crit: Criterion) -> str:
 def segment_evidence(
     crit: Criterion,
     verdicts: Verdicts,
-    first_reason: np.ndarray,
-    first_where: np.ndarray,
+    first_reason: tx.Text,
+    first_where: tx.Text,
+    has_reason: np.ndarray,
     counts: Mapping[str, np.ndarray],
-) -> np.ndarray:
+) -> tx.Text:
     """Evidence sentences of the any-segment rules (Katz, Bouche, MMN grades), per patient.
 
     Parameters
     ----------
-    first_reason, first_where : numpy.ndarray of str
-        Per patient, the sentence of the first positive finding and where it is ("median R,
-        wrist to elbow"); empty where there is none.
+    first_reason, first_where : text columns
+        For the patients with a positive finding (``has_reason``, in patient order), the
+        sentence of the first one and where it is ("median R, wrist to elbow").
+    has_reason : numpy.ndarray of bool
+        Per patient: has a positive finding.
     counts : mapping
         Per patient: ``n_segments``, ``n_positive``, ``n_not_assessable``,
-        ``n_not_applicable``, ``n_one_site`` (nerves with one site only).
+        ``n_not_applicable``, ``n_one_site`` (nerves with one site only), ``n_implausible``.
     """
-    n = len(verdicts.level)
     code = verdicts.patient_code
-    positive = code >= PROBABLE
-    text = tx.strings("", n).copy()
-    if positive.any():
-        text = tx.where(
-            positive,
-            tx.join(
-                first_where,
-                ": ",
-                first_reason,
-                " [",
-                counts["n_positive"].astype(tx.S),
-                " positive finding(s) in all]",
-            ),
-            text,
-        )
     judged = counts["n_segments"] - counts["n_not_applicable"]
     rule = verdict_rule(crit)
-    negative = (code == NO) | (code == NOT_APPLICABLE)
-    if negative.any():
-        text = tx.where(
-            negative,
-            tx.where(
-                judged > 0,
-                tx.join(
-                    "all ", judged.astype(tx.S), f" segment(s) judged; none met the rule ({rule})"
-                ),
-                "no segment the rule applies to: every nerve is inexcitable or excluded by the "
-                "rule",
-            ),
-            text,
-        )
-    open_ = code == NOT_ASSESSABLE
-    if open_.any():
-        text = tx.where(
-            open_,
-            tx.join(
-                "no segment met the rule, but ",
-                counts["n_not_assessable"].astype(tx.S),
-                " of ",
-                judged.astype(tx.S),
-                " segment(s) could not be judged (missing measures)",
-            ),
-            text,
-        )
-    nothing = code == NO_SEGMENT
-    if nothing.any():
-        text = tx.where(
-            nothing, "no segment to judge (each nerve stimulated at one site only)", text
-        )
-    return tx.join(text, _not_judged(counts))
+    zeros = np.zeros(len(code), dtype=np.int64)
+
+    def other(key: tuple) -> str:
+        c, n_judged, n_open = key[:3]
+        if c in (NO, NOT_APPLICABLE):
+            if n_judged > 0:
+                text = f"all {n_judged} segment(s) judged; none met the rule ({rule})"
+            else:
+                text = (
+                    "no segment the rule applies to: every nerve is inexcitable or excluded by "
+                    "the rule"
+                )
+        elif c == NOT_ASSESSABLE:
+            text = (
+                f"no segment met the rule, but {n_open} of {n_judged} segment(s) could not be "
+                "judged (missing measures)"
+            )
+        elif c == NO_SEGMENT:
+            text = "no segment to judge (each nerve stimulated at one site only)"
+        else:
+            text = ""
+        return text + _not_judged_words(key[3:])
+
+    positive = code >= PROBABLE
+    keys = [
+        np.where(positive, PROBABLE, code),
+        np.where(positive, 0, judged),
+        np.where(positive, 0, counts["n_not_assessable"]),
+        *_not_judged_keys(counts, zeros),
+    ]
+    text = tx.by_key(keys, other)
+    rows = np.flatnonzero(positive & has_reason)
+    if rows.size:
+        tail = tx.by_key([counts["n_positive"][rows], *(k[rows] for k in keys[3:])], _positive_tail)
+        lead = tx.join(first_where, ": ", first_reason, tail)
+        text = tx.scatter(text, rows, tx.join(lead, tx.take(text, rows)))
+    return text
 
 
-def _not_judged(counts: Mapping[str, np.ndarray]) -> np.ndarray:
+def _positive_tail(key: tuple) -> str:
+    return f" [{key[0]} positive finding(s) in all]"
+
+
+def _not_judged_keys(counts: Mapping[str, np.ndarray], zeros: np.ndarray) -> list[np.ndarray]:
+    return [
+        counts["n_not_applicable"],
+        counts.get("n_implausible", zeros),
+        counts.get("n_one_site", zeros),
+    ]
+
+
+def _not_judged_words(key: tuple) -> str:
     """'; 2 segment(s) not applicable (excluded by the rule); 1 nerve(s) with one site only'."""
-    n = len(counts["n_segments"])
-    out = tx.strings("", n)
-    na = counts["n_not_applicable"]
-    if (na > 0).any():
-        piece = tx.join("; ", na.astype(tx.S), " segment(s) not applicable (excluded by the rule)")
-        out = tx.where(na > 0, tx.join(out, piece), out)
-    odd = counts.get("n_implausible")
-    if odd is not None and (odd > 0).any():
-        piece = tx.join(
-            "; ", odd.astype(tx.S), " segment(s) with a value that cannot be a CMAP (not judged)"
-        )
-        out = tx.where(odd > 0, tx.join(out, piece), out)
-    one = counts.get("n_one_site")
-    if one is not None and (one > 0).any():
-        piece = tx.join("; ", one.astype(tx.S), " nerve(s) with one site only (no segment)")
-        out = tx.where(one > 0, tx.join(out, piece), out)
+    n_excluded, n_odd, n_one = key
+    out = ""
+    if n_excluded:
+        out += f"; {n_excluded} segment(s) not applicable (excluded by the rule)"
+    if n_odd:
+        out += f"; {n_odd} segment(s) with a value that cannot be a CMAP (not judged)"
+    if n_one:
+        out += f"; {n_one} nerve(s) with one site only (no segment)"
     return out
 
 
 def rules_evidence(
     crit: Criterion,
     verdicts: Verdicts,
-    not_applicable: np.ndarray,
+    not_applicable: Mapping[str, np.ndarray],
     counts: Mapping[str, np.ndarray],
-) -> np.ndarray:
+) -> tx.Text:
     """Evidence sentences of the guideline schemes, per patient.
 
     Starts with the rule that decided the verdict ("decided by: (b) motor conduction velocity
     slowed, in >= 2 nerves"), then the other rules met (each item with the number of nerves
     meeting it), those the missing data could still meet, and what the rules excluded.
+    Each distinct combination is worded once (:func:`ncs._text.by_key`).
 
     Parameters
     ----------
-    not_applicable : numpy.ndarray of str
-        Per patient, "(a) in 1 nerve(s); ..." for the items the rules excluded (may be empty).
+    not_applicable : mapping of item id to numpy.ndarray
+        Per patient, the number of nerves in which the rules excluded each measured item.
     """
-    n = len(verdicts.level)
     ids = verdicts.decided_by
-    if len(ids):
-        table = [f"decided by: {scheme_rule(crit, rid, verdicts.names)}" for rid in ids]
-        lead = tx.words([*table, ""], np.where(verdicts.deciding < 0, len(ids), verdicts.deciding))
-    else:
-        lead = tx.strings("", n)
     hadden = crit.verdict_kind == "hadden1998_gbs"
-    none = "no class is met on the known data" if hadden else "no rule met"
-    lead = tx.where(verdicts.deciding < 0, none, lead)
-    met = tx.strings("", n)
-    open_ = tx.strings("", n)
-    deciding_id = np.asarray([*ids, ""], dtype=object)[
-        np.where(verdicts.deciding < 0, len(ids), verdicts.deciding)
-    ]
-    for rid, result in verdicts.rules.items():
-        if rid.endswith(":1"):
-            continue
-        label = _rule_label(rid, verdicts.names)
+    rule_ids = [rid for rid in verdicts.rules if not rid.endswith(":1")]
+    zeros = np.zeros(len(verdicts.level), dtype=np.int64)
+    keys = [verdicts.deciding]
+    for rid in rule_ids:
+        result = verdicts.rules[rid]
         nerves = verdicts.item_nerves.get(rid)
-        piece = (
-            tx.join(f"{label} in ", nerves.astype(tx.S), " nerve(s)")
-            if nerves is not None
-            else tx.strings(label, n)
+        # per rule: 0 not met, 1 open, 2 + nerves met
+        keys.append(
+            np.where(
+                result == TRUE,
+                2 + (nerves if nerves is not None else zeros),
+                np.where(result == UNKNOWN, 1, 0),
+            )
         )
-        shown = (result == TRUE) & (deciding_id != rid) & (rid not in _CLASS_RULES)
-        met = tx.where(shown, tx.where(met != "", tx.join(met, "; ", piece), piece), met)
-        unknown = result == UNKNOWN
-        open_ = tx.where(unknown, tx.where(open_ != "", tx.join(open_, "; ", label), label), open_)
-    decided = verdicts.deciding >= 0
-    body = tx.where(
-        met != "",
-        tx.where(
-            decided,
-            tx.join(lead, "; also met: ", met),
-            tx.join(lead, "; met: ", met)
-            if hadden
-            else tx.join("met, but not enough for the verdict's rule: ", met),
-        ),
-        lead,
-    )
-    body = tx.where(
-        open_ != "", tx.join(body, "; could be met with the missing data: ", open_), body
-    )
-    excluded = np.asarray(not_applicable, dtype=tx.S)
-    body = tx.where(excluded != "", tx.join(body, "; not applicable: ", excluded), body)
-    return tx.join(body, _not_judged(counts))
+    excluded_ids = list(not_applicable)
+    keys.extend(not_applicable[i] for i in excluded_ids)
+    keys.extend(_not_judged_keys(counts, zeros))
+    lead_table = [f"decided by: {scheme_rule(crit, rid, verdicts.names)}" for rid in ids]
+
+    def words(key: tuple) -> str:
+        deciding = key[0]
+        states = key[1 : 1 + len(rule_ids)]
+        excluded = key[1 + len(rule_ids) : 1 + len(rule_ids) + len(excluded_ids)]
+        met, open_ = [], []
+        for rid, state in zip(rule_ids, states, strict=True):
+            label = _rule_label(rid, verdicts.names)
+            if state == 1:
+                open_.append(label)
+            elif state >= 2 and rid not in _CLASS_RULES:
+                if deciding >= 0 and ids[deciding] == rid:
+                    continue
+                nerves = verdicts.item_nerves.get(rid)
+                met.append(f"{label} in {state - 2} nerve(s)" if nerves is not None else label)
+        if deciding >= 0:
+            text = lead_table[deciding]
+            if met:
+                text += "; also met: " + "; ".join(met)
+        elif hadden:
+            text = "no class is met on the known data"
+            if met:
+                text += "; abnormal, but not enough for a class: " + "; ".join(met)
+        else:
+            text = (
+                "met, but not enough for the verdict's rule: " + "; ".join(met)
+                if met
+                else "no rule met"
+            )
+        if open_:
+            text += "; could be met with the missing data: " + "; ".join(open_)
+        shown = [f"({i}) in {c} nerve(s)" for i, c in zip(excluded_ids, excluded, strict=True) if c]
+        if shown:
+            text += "; not applicable: " + "; ".join(shown)
+        return text + _not_judged_words(key[-3:])
+
+    return tx.by_key(keys, words)
 
 
 _CLASS_RULES = frozenset({"demyelinating", "demyelinating_one", "inexcitable", "axonal", "normal"})

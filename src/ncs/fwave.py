@@ -119,6 +119,7 @@ def nerve_measures(
     out["dml_ms"] = lat[first]
     out["distal_amplitude_mv"] = amp[first]
     out["distal_response"] = _labels(sorted_sites["response"], first)
+    out["distal_absent"] = np.asarray(out["distal_response"] == "absent", dtype=bool)
     if "muscle" in sorted_sites.columns:
         out["muscle"] = _labels(sorted_sites["muscle"], first)
     else:

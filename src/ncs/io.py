@@ -36,7 +36,17 @@ __all__ = [
 ]
 
 #: Columns read as text whatever they look like (keeps "007" as "007").
-_TEXT_COLUMNS = ("patient_id", "nerve", "side", "site", "response", "muscle", "sex")
+_TEXT_COLUMNS = (
+    "patient_id",
+    "visit",
+    "study_date",
+    "nerve",
+    "side",
+    "site",
+    "response",
+    "muscle",
+    "sex",
+)
 
 
 _GIB = 1024**3

@@ -82,6 +82,8 @@ LIMB_OF_NERVE: Mapping[str, str] = MappingProxyType(
 )
 """Limb of each canonical nerve name; other nerves (facial, phrenic, ...) are not flagged."""
 
+_NERVE = ("patient_id", "nerve", "side")
+
 #: Cell types a sites table may hold in a known column (anything else is reported).
 _CELL_TYPES = (str, int, float, bool, np.number, np.bool_, decimal.Decimal, type(None))
 
@@ -274,11 +276,9 @@ def _adjacent(
         same = nerve_id[idx][1:] == nerve_id[idx][:-1]
         return idx[:-1][same], idx[1:][same]
     order = valid["site_order"].to_numpy(dtype=np.int64)
-    codes = [
-        pd.factorize(valid[c].astype("string"), sort=True)[0]
-        for c in ("patient_id", "nerve", "side")
-    ]
-    idx = np.lexsort((order, codes[2], codes[1], codes[0]))
+    keys = ("patient_id", "visit", "nerve", "side") if "visit" in valid else _NERVE
+    codes = [pd.factorize(valid[c].astype("string"), sort=True)[0] for c in keys]
+    idx = np.lexsort((order, *codes[::-1]))
     key = np.stack([c[idx] for c in codes], axis=1)
     same = (key[1:] == key[:-1]).all(axis=1)
     return idx[:-1][same], idx[1:][same]
@@ -325,7 +325,6 @@ def check_valid(
     """
     if len(valid) == 0:
         return
-    warn_implausible(valid)
     lat = _column(valid, "latency_ms")
     with np.errstate(invalid="ignore"):
         known = lat[~np.isnan(lat)]
@@ -441,11 +440,9 @@ def temperature_limits(limits: Mapping[str, float] | float | None = None) -> dic
 
 
 def _nerve_index(frame: pd.DataFrame) -> pd.MultiIndex:
+    keys = ("patient_id", "visit", "nerve", "side") if "visit" in frame else _NERVE
     return pd.MultiIndex.from_arrays(
-        [
-            frame[c].astype("string").to_numpy(dtype=object, na_value=None)
-            for c in ("patient_id", "nerve", "side")
-        ]
+        [frame[c].astype("string").to_numpy(dtype=object, na_value=None) for c in keys]
     )
 
 
@@ -712,13 +709,15 @@ def side_typos(valid: pd.DataFrame, nerve_id: np.ndarray) -> None:
             "row": valid["input_row"].to_numpy(dtype=np.int64)[rows],
         }
     )
-    sides = frame.groupby(["patient", "nerve"], sort=False, observed=True)["side"].transform(
-        "nunique"
-    )
+    group = ["patient", "nerve"]
+    if "visit" in valid.columns:  # one study: one visit of the patient
+        frame["visit"] = valid["visit"].astype(object).to_numpy()[rows]
+        group = ["patient", "visit", "nerve"]
+    sides = frame.groupby(group, sort=False, observed=True)["side"].transform("nunique")
     both = frame[sides.to_numpy() == 2]
     if both.empty:
         return
-    pairs = both.groupby(["patient", "nerve"], sort=False, observed=True).ngroups
+    pairs = both.groupby(group, sort=False, observed=True).ngroups
     shown = ", ".join(f"row {int(r)}" for r in both["row"].to_numpy()[:6])
     warn(
         "side_typo",

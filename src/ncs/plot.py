@@ -11,7 +11,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_agreement", "plot_decision_regions", "plot_traces"]
+__all__ = [
+    "PALETTE",
+    "plot_agreement",
+    "plot_decision_regions",
+    "plot_followup",
+    "plot_nerve",
+    "plot_traces",
+]
+
+
+PALETTE: dict[str, str] = {
+    "amplitude": "#0072B2",  # blue
+    "area": "#009E73",  # bluish green
+    "block": "#D55E00",  # vermillion
+    "dispersion": "#CC79A7",  # reddish purple
+    "threshold": "#555555",
+}
+"""Colours of the nerve plots, from the Okabe-Ito palette (distinguishable with the common
+colour-vision deficiencies); every mark also differs by marker, line style or hatch."""
+
+_POSITIVE_BLOCK = ("yes", "probable")
 
 
 def _require_pyplot() -> Any:
@@ -382,3 +402,510 @@ def plot_decision_regions(
     ax.set_title(f"Block regions per scheme ({note} for the regions)", fontsize=9)
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
     return ax
+
+
+def _text_column(df: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in df.columns:
+        return np.full(len(df), "", dtype=object)
+    return df[name].astype(object).where(df[name].notna(), "").astype(str).to_numpy()
+
+
+def drop_thresholds(
+    criteria: Sequence[Any], nerve: str | None = None
+) -> list[tuple[str, float, list[str]]]:
+    """The drop thresholds of the criteria's block rules: (measure, value, criteria) triples.
+
+    Read from the rules' data (``amp_drop_pct`` and ``area_drop_pct`` thresholds, with the
+    nerve's override where one applies), grouped by measure and value: what the nerve plots
+    draw as threshold lines.
+
+    Parameters
+    ----------
+    criteria : sequence of Criterion
+    nerve : str, optional
+        Use the thresholds' overrides for this nerve.
+
+    Returns
+    -------
+    list of (str, float, list of str)
+        ``(measure, value_pct, [short names of the criteria])``, sorted by measure and value.
+    """
+    found: dict[tuple[str, float], list[str]] = {}
+    for crit in criteria:
+        for rule in crit.block:
+            for t in rule.thresholds:
+                if t.measure not in ("amp_drop_pct", "area_drop_pct") or t.of is not None:
+                    continue
+                if t.absolute:
+                    continue
+                value = t.value
+                for name, _, v in t.overrides:
+                    if name == nerve:
+                        value = v
+                names = found.setdefault((t.measure, float(value)), [])
+                if crit.short not in names:
+                    names.append(crit.short)
+    return [(m, v, names) for (m, v), names in sorted(found.items())]
+
+
+def _signed_drop(value: float) -> str:
+    """A drop in % as a change a reader sees: a fall of 64.6 % is "−64.6 %"."""
+    if not np.isfinite(value):
+        return "?"
+    change = -value
+    return f"{change:+.1f} %".replace("-", "−")
+
+
+def _draw_nerve(
+    ax: Any,
+    sites: pd.DataFrame,
+    segments: pd.DataFrame,
+    findings: pd.DataFrame,
+    criteria: Sequence[Any],
+    *,
+    title: str | None = None,
+    fontsize: float = 7.0,
+) -> Any:
+    """Amplitude and area along one nerve, drops, block and dispersion spans, thresholds."""
+    ordered = sites.sort_values("site_order", kind="stable") if "site_order" in sites else sites
+    x = np.arange(len(ordered), dtype=float)
+    names = [str(s) for s in ordered["site"]]
+    position = {name: i for i, name in enumerate(names)}
+    amp = ordered["amplitude_mv"].to_numpy(dtype=float, na_value=np.nan)
+    has_area = "area_mvms" in ordered and ordered["area_mvms"].notna().any()
+    area = (
+        ordered["area_mvms"].to_numpy(dtype=float, na_value=np.nan)
+        if has_area
+        else np.full(len(ordered), np.nan)
+    )
+    nerve = str(ordered["nerve"].iloc[0]) if "nerve" in ordered and len(ordered) else None
+
+    # spans first (underneath): block and dispersion, each segment once, with the criteria
+    adjacent = segments
+    if "comparison" in segments.columns:
+        adjacent = segments[_text_column(segments, "comparison") == "adjacent"]
+    finds = findings
+    if "comparison" in findings.columns:
+        finds = findings[_text_column(findings, "comparison") == "adjacent"]
+    shorts = {c.id: c.short for c in criteria}
+    block_by: dict[tuple[str, str], list[str]] = {}
+    disp_by: dict[tuple[str, str], list[str]] = {}
+    phase: set[tuple[str, str]] = set()
+    if len(finds):
+        distal = _text_column(finds, "distal_site")
+        proximal = _text_column(finds, "proximal_site")
+        crit = _text_column(finds, "criterion")
+        block = _text_column(finds, "block")
+        disp = _text_column(finds, "dispersion")
+        pc = (
+            finds["phase_cancellation_possible"].fillna(False).to_numpy(dtype=bool)
+            if "phase_cancellation_possible" in finds
+            else np.zeros(len(finds), dtype=bool)
+        )
+        for d, p, c, b, s, flag in zip(distal, proximal, crit, block, disp, pc, strict=True):
+            if c not in shorts:
+                continue
+            if b in _POSITIVE_BLOCK:
+                label = shorts[c] + (" (probable)" if b == "probable" else "")
+                block_by.setdefault((d, p), []).append(label)
+                if flag:
+                    phase.add((d, p))
+            if s == "yes":
+                disp_by.setdefault((d, p), []).append(shorts[c])
+    for d, p in block_by:
+        if d in position and p in position:
+            lo, hi = sorted((position[d], position[p]))
+            ax.axvspan(
+                lo,
+                hi,
+                facecolor=PALETTE["block"],
+                alpha=0.10,
+                hatch="////",
+                edgecolor=PALETTE["block"],
+                lw=0,
+                zorder=0,
+            )
+            note = "block" + (" *" if (d, p) in phase else "")
+            ax.text(
+                (lo + hi) / 2,
+                0.03,
+                note,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                color=PALETTE["block"],
+                fontsize=fontsize,
+                fontweight="bold",
+            )
+    for d, p in disp_by:
+        if d in position and p in position:
+            lo, hi = sorted((position[d], position[p]))
+            ax.axvspan(
+                lo,
+                hi,
+                facecolor=PALETTE["dispersion"],
+                alpha=0.10,
+                hatch="\\\\",
+                edgecolor=PALETTE["dispersion"],
+                lw=0,
+                zorder=0,
+            )
+            ax.text(
+                (lo + hi) / 2,
+                0.13,
+                "dispersion",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                color="#8A3A6A",
+                fontsize=fontsize,
+                fontstyle="italic",
+            )
+
+    # the two measures: distinct colours, markers and line styles (they overlap when they fall
+    # in proportion; the open squares stay visible around the filled circles)
+    ax.plot(
+        x,
+        amp,
+        color=PALETTE["amplitude"],
+        ls="-",
+        lw=1.6,
+        marker="o",
+        ms=5,
+        label="amplitude (mV)",
+        zorder=3,
+    )
+    ax.set_ylabel("amplitude (mV)", color=PALETTE["amplitude"], fontsize=fontsize + 1)
+    top = np.nanmax(amp) if np.isfinite(amp).any() else 1.0
+    top = max(top, 1e-3) * 1.45
+    # both axes share their scale at the most distal response (the area axis is the
+    # amplitude axis times distal area / distal amplitude): a drop of the same percentage
+    # reaches the same height, so one threshold line serves both measures
+    scale = None
+    distal_known = len(amp) and np.isfinite(amp[0]) and amp[0] > 0
+    if has_area and distal_known and np.isfinite(area[0]) and area[0] > 0:
+        scale = area[0] / amp[0]
+        if np.isfinite(area).any():
+            top = max(top, np.nanmax(area) / scale * 1.45)
+    ax.set_ylim(0, top)
+    ax2 = None
+    if has_area:
+        ax2 = ax.twinx()
+        ax2.plot(
+            x,
+            area,
+            color=PALETTE["area"],
+            ls="--",
+            lw=1.4,
+            marker="s",
+            ms=8,
+            markerfacecolor="none",
+            markeredgewidth=1.4,
+            label="area (mV·ms)",
+            zorder=4,
+        )
+        ax2.set_ylabel("area (mV·ms)", color=PALETTE["area"], fontsize=fontsize + 1)
+        if scale is not None:
+            ax2.set_ylim(0, top * scale)
+        else:
+            top2 = np.nanmax(area) if np.isfinite(area).any() else 1.0
+            ax2.set_ylim(0, max(top2, 1e-3) * 1.45)
+        ax2.tick_params(labelsize=fontsize)
+
+    # threshold lines: the criteria's drop thresholds from the most distal response, drawn
+    # on the amplitude axis (on the shared scale they hold for the area too)
+    if len(amp) and np.isfinite(amp[0]) and amp[0] > 0:
+        values = {}
+        for measure, value, _who in drop_thresholds(criteria, nerve):
+            if measure == "amp_drop_pct" or scale is not None:
+                values[value] = True
+        for value in values:
+            level = amp[0] * (1 - value / 100.0)
+            ax.axhline(level, color=PALETTE["threshold"], ls=":", lw=1.0, zorder=1)
+            ax.text(
+                0.99,
+                level,
+                f"−{value:g} %",
+                transform=ax.get_yaxis_transform(),
+                color=PALETTE["threshold"],
+                fontsize=fontsize - 1,
+                va="bottom",
+                ha="right",
+            )
+
+    # drops in % on each adjacent segment
+    if len(adjacent):
+        distal = _text_column(adjacent, "distal_site")
+        proximal = _text_column(adjacent, "proximal_site")
+        amp_drop = adjacent["amp_drop_pct"].to_numpy(dtype=float, na_value=np.nan)
+        area_drop = (
+            adjacent["area_drop_pct"].to_numpy(dtype=float, na_value=np.nan)
+            if "area_drop_pct" in adjacent
+            else np.full(len(adjacent), np.nan)
+        )
+        for d, p, a, r in zip(distal, proximal, amp_drop, area_drop, strict=True):
+            if d not in position or p not in position:
+                continue
+            mid = (position[d] + position[p]) / 2
+            text = f"amp {_signed_drop(a)}"
+            if has_area:
+                text += f"\narea {_signed_drop(r)}"
+            ax.text(
+                mid,
+                0.97,
+                text,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize=fontsize - 0.5,
+                color="#222222",
+            )
+    ax.set_xticks(x, names, fontsize=fontsize)
+    ax.set_xlim(-0.3, max(len(x) - 1, 1) + 0.3)
+    ax.tick_params(axis="y", labelsize=fontsize)
+    if title:
+        ax.set_title(title, fontsize=fontsize + 2, loc="left")
+    return ax
+
+
+def plot_nerve(
+    result: Any,
+    patient_id: str,
+    nerve: str,
+    side: str,
+    *,
+    criteria: Sequence[str] | None = None,
+    ax: Any = None,
+) -> Any:
+    """CMAP amplitude and area along one nerve, distal to proximal, with its findings.
+
+    Amplitude (filled circles, solid line, left axis) and area (open squares, dashed line,
+    right axis) at each stimulation site; on each segment between neighbouring sites the
+    changes in %; segments where a criterion found a conduction block shaded with ``////``
+    (vermillion, "block", with ``*`` where it rests on the amplitude alone beside a dispersed
+    response: phase cancellation possible), temporal dispersion with ``\\\\`` (purple,
+    "dispersion"); the criteria's drop thresholds drawn as lines below the most distal
+    response (dotted: amplitude, dash-dot: area). Nothing is judged here: the shading reads
+    ``findings``, the lines read the criteria's thresholds.
+
+    Parameters
+    ----------
+    result : Analysis
+        Result of :func:`ncs.analyze`.
+    patient_id, nerve, side : str
+        The nerve to draw.
+    criteria : sequence of str, optional
+        Criterion ids whose findings and thresholds are drawn (default: all of the result's).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    References
+    ----------
+    .. [1] Okabe M, Ito K. Color universal design (CUD): how to make figures and
+       presentations that are friendly to colorblind people. 2008.
+    """
+    plt = _require_pyplot()
+    crits = [c for c in result.criteria if criteria is None or c.id in criteria]
+
+    def pick(df: pd.DataFrame) -> pd.DataFrame:
+        if df.empty:
+            return df
+        mask = (
+            (_text_column(df, "patient_id") == str(patient_id))
+            & (_text_column(df, "nerve") == str(nerve))
+            & (_text_column(df, "side") == str(side))
+        )
+        return df[mask]
+
+    sites = pick(result.sites)
+    if sites.empty:
+        from ncs.errors import ValidationError
+
+        raise ValidationError([(None, None, f"no sites for {patient_id} {nerve} {side}")])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 2.6))
+    return _draw_nerve(
+        ax,
+        sites,
+        pick(result.segments),
+        pick(result.findings),
+        crits,
+        title=f"{nerve} {side}",
+        fontsize=8.0,
+    )
+
+
+#: Line colours of the follow-up slopegraph, by transition (Okabe-Ito, as :data:`PALETTE`).
+FOLLOWUP_COLOURS: dict[str, str] = {
+    "new_block": "#D55E00",  # vermillion
+    "resolved": "#009E73",  # bluish green
+    "persisting": "#E69F00",  # orange
+    "no_block": "#999999",
+    "not_assessable": "#BBBBBB",
+}
+#: Markers of the slopegraph, by transition: each differs by marker as well as colour.
+FOLLOWUP_MARKERS: dict[str, str] = {
+    "new_block": "^",
+    "resolved": "v",
+    "persisting": "s",
+    "no_block": "o",
+    "not_assessable": "x",
+}
+
+
+def plot_followup(
+    followup: Any,
+    *,
+    patient: str | None = None,
+    criterion: str | None = None,
+    measure: str = "amp_drop_pct",
+    axes: Any = None,
+) -> Any:
+    """A slopegraph per nerve: each segment's drop at each visit, joined by a line.
+
+    One panel per nerve (and side) of one patient. Each segment studied at two consecutive
+    visits is a line from its value at the earlier visit to its value at the later one,
+    coloured by its transition under ``criterion`` (:data:`FOLLOWUP_COLOURS`); a segment
+    studied at one visit only is a point (an open circle), never a line. The criteria's
+    thresholds on the measure are shaded bands from the threshold to 100 %, labelled with
+    the criterion and rule.
+
+    Parameters
+    ----------
+    followup : ncs.followup.FollowUp
+        Result of :func:`ncs.followup`.
+    patient : str, optional
+        Which patient (default: the first).
+    criterion : str, optional
+        Whose transitions colour the lines (default: the first criterion).
+    measure : {"amp_drop_pct", "area_drop_pct", "dur_change_pct"}, default "amp_drop_pct"
+        The segment measure plotted.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One Axes per nerve; a new figure is made when omitted.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+        One per nerve, in the order of ``followup.nerves``.
+    """
+    plt = _require_pyplot()
+    prefix = {
+        "amp_drop_pct": "amp_drop",
+        "area_drop_pct": "area_drop",
+        "dur_change_pct": "dur_change",
+    }
+    if measure not in prefix:
+        raise ValueError(f"measure must be one of {sorted(prefix)}, got {measure!r}")
+    seg = followup.segments
+    if not len(seg):
+        raise ValueError("no visit pairs to plot (every patient was studied once)")
+    ids = seg["patient_id"].astype(str)
+    patient = str(ids.iloc[0]) if patient is None else str(patient)
+    crit_ids = [c.id for c in followup.criteria]
+    criterion = crit_ids[0] if criterion is None else str(criterion)
+    if criterion not in crit_ids:
+        raise ValueError(f"criterion {criterion!r} was not applied; applied: {crit_ids}")
+    rows = seg[(ids == patient).to_numpy() & (seg["criterion"].astype(str) == criterion).to_numpy()]
+    if rows.empty:
+        raise ValueError(f"patient {patient!r} has no visit pair to plot")
+    visits = followup.visits[followup.visits["patient_id"].astype(str) == patient]
+    order = {str(v): int(i) for v, i in zip(visits["visit"], visits["visit_index"], strict=True)}
+    labels = [str(v) for v in visits.sort_values("visit_index")["visit"]]
+    nerves = list(
+        dict.fromkeys(zip(rows["nerve"].astype(str), rows["side"].astype(str), strict=True))
+    )
+    if axes is None:
+        _, created = plt.subplots(
+            1, len(nerves), figsize=(0.6 + 3.4 * len(nerves), 4.2), sharey=True, squeeze=False
+        )
+        axes = created[0]
+    axes = np.atleast_1d(np.asarray(axes, dtype=object))
+    if axes.size != len(nerves):
+        raise ValueError(f"{len(nerves)} nerves to draw, {axes.size} Axes given")
+    bands = followup.thresholds(measure)
+    values_b = rows[f"{prefix[measure]}_before_pct"].to_numpy(dtype=float)
+    values_a = rows[f"{prefix[measure]}_after_pct"].to_numpy(dtype=float)
+    known = np.concatenate([values_b, values_a])
+    known = known[np.isfinite(known)]
+    low = min(-10.0, float(known.min()) - 5.0) if known.size else -10.0
+    high = max(100.0, float(known.max()) + 5.0) if known.size else 100.0
+    shades = ["#f5b7b1", "#d7bde2", "#a9cce3", "#a3e4d7", "#f9e79f"]
+    for ax, (nerve, side) in zip(axes, nerves, strict=True):
+        mine = rows[
+            (rows["nerve"].astype(str) == nerve).to_numpy()
+            & (rows["side"].astype(str) == side).to_numpy()
+        ]
+        for b in bands.itertuples(index=False):
+            if b.nerve is not None and b.nerve != nerve:
+                continue
+            ax.axhspan(
+                b.value,
+                high,
+                color=shades[crit_ids.index(b.criterion) % len(shades)],
+                alpha=0.25,
+                lw=0,
+                zorder=0,
+            )
+            ax.axhline(b.value, color="0.4", lw=0.6, ls=":", zorder=1)
+            ax.text(
+                1.0,
+                b.value,
+                f" {b.criterion}: {b.rule} {b.op} {b.value:g}%",
+                transform=ax.get_yaxis_transform(),
+                fontsize=6.5,
+                va="bottom",
+                ha="right",
+                color="0.3",
+            )
+        for r in mine.itertuples(index=False):
+            x0, x1 = order[str(r.visit_before)], order[str(r.visit_after)]
+            yb = getattr(r, f"{prefix[measure]}_before_pct")
+            ya = getattr(r, f"{prefix[measure]}_after_pct")
+            colour = FOLLOWUP_COLOURS[str(r.transition)]
+            name = f"{r.distal_site}-{r.proximal_site}" + (
+                " (d)" if r.comparison == "distal" else ""
+            )
+            if r.studied == "both":
+                ls = "--" if r.transition == "not_assessable" else "-"
+                marker = FOLLOWUP_MARKERS[str(r.transition)]
+                ax.plot(
+                    [x0, x1], [yb, ya], color=colour, lw=1.6, ls=ls, marker=marker, ms=4, zorder=3
+                )
+                ax.annotate(
+                    name,
+                    (x1, ya),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    fontsize=6.5,
+                    va="center",
+                    color=colour,
+                )
+            else:
+                x, y = (x0, yb) if r.studied == "before_only" else (x1, ya)
+                ax.plot([x], [y], ls="none", marker="o", mfc="none", mec=colour, ms=6, zorder=3)
+                only = r.visit_before if r.studied == "before_only" else r.visit_after
+                ax.annotate(
+                    f"{name}: {only} only",
+                    (x, y),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    fontsize=6.5,
+                    va="center",
+                    color=colour,
+                )
+        ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+        ax.set_xlim(-0.3, len(labels) - 0.1)  # room for the segment names
+        ax.set_ylim(low, high)
+        ax.set_title(f"{nerve} {side}", fontsize=9)
+        ax.axhline(0, color="0.7", lw=0.5)
+    label = {
+        "amp_drop_pct": "amplitude drop (%)",
+        "area_drop_pct": "area drop (%)",
+        "dur_change_pct": "duration change (%)",
+    }[measure]
+    axes[0].set_ylabel(label)
+    axes[0].figure.suptitle(f"{patient}: {criterion}", fontsize=9)
+    return axes

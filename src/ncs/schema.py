@@ -7,9 +7,11 @@ listing them all. Nothing half-validated is returned.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import itertools
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
@@ -17,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ncs._codes import combined_key, dense_ids, from_codes
+from ncs._codes import combined_key, dense_ids, from_codes, sorted_codes
 from ncs._codes import table as new_table
 from ncs.cells import ABSENT_WORDS, RESPONSE_MEASURES, missing_text, normalise_word, parse_numbers
 from ncs.errors import Problem, ValidationError
@@ -28,6 +30,7 @@ from ncs.plausibility import (
     contradictions,
     declared_unit_problems,
     nerve_value_conflicts,
+    warn_implausible,
 )
 
 __all__ = [
@@ -37,9 +40,12 @@ __all__ = [
     "REJECTED_COLUMNS",
     "Column",
     "empty_rejected",
+    "nerve_keys",
     "normalize_units",
+    "patient_keys",
     "split_invalid",
     "validate",
+    "visit_table",
 ]
 
 
@@ -48,7 +54,7 @@ class Column:
     """One column of the tidy sites table."""
 
     name: str
-    kind: str  # "str" or "float" or "int"
+    kind: str  # "str", "float", "int" or "date"
     required: bool
     unit: str
     meaning: str
@@ -56,6 +62,22 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("patient_id", "str", True, "", "study/patient key"),
+    Column(
+        "visit",
+        "str",
+        False,
+        "",
+        "which study of the patient (serial studies), a label such as baseline or 6 months; "
+        "a nerve is then (patient_id, visit, nerve, side)",
+    ),
+    Column(
+        "study_date",
+        "date",
+        False,
+        "",
+        "date of the study, ISO 8601 (YYYY-MM-DD): one per (patient_id, visit); it orders "
+        "the visits",
+    ),
     Column(
         "nerve", "str", True, "", "median, ulnar, peroneal (alias fibular), tibial, radial, ..."
     ),
@@ -98,7 +120,26 @@ NUMERIC: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind in ("float", 
 NERVE_KEYS: tuple[str, ...] = ("patient_id", "nerve", "side")
 """A nerve is identified by these columns."""
 KEYS: tuple[str, ...] = (*NERVE_KEYS, "site")
-"""A stimulation site is identified by these columns."""
+"""A stimulation site is identified by these columns (and ``visit`` where given)."""
+
+
+def patient_keys(columns) -> tuple[str, ...]:
+    """The columns that identify one study of a patient: ``patient_id`` and, in a table with a
+    ``visit`` column (serial studies), ``visit``.
+
+    Examples
+    --------
+    >>> patient_keys(["patient_id", "nerve"]), patient_keys(["patient_id", "visit"])
+    (('patient_id',), ('patient_id', 'visit'))
+    """
+    return ("patient_id", "visit") if "visit" in columns else ("patient_id",)
+
+
+def nerve_keys(columns) -> tuple[str, ...]:
+    """The columns that identify a nerve: :data:`NERVE_KEYS`, with ``visit`` after
+    ``patient_id`` in a table with a ``visit`` column."""
+    return (*patient_keys(columns), "nerve", "side")
+
 
 # Unit handling: the canonical units are fixed by the column names; these are the only
 # factors ncs ever applies (to the canonical unit).
@@ -266,6 +307,318 @@ def _coded_strings(text: _Text) -> _Coded:
     return _Coded(table[text.codes], np.asarray(distinct, dtype=object).tolist())
 
 
+def _coded_strings_of(values: np.ndarray) -> _Coded:
+    """An object array of str (None = missing) as :class:`_Coded` (sorted categories)."""
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    return _Coded(np.asarray(codes, dtype=np.int64), [str(d) for d in distinct])
+
+
+# --------------------------------------------------------------------------------------
+# Visits (serial studies): labels, dates, order
+# --------------------------------------------------------------------------------------
+
+_NOT_A_DATE = object()  # marker: a study_date cell that is not a date
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+
+
+def _iso_date(value) -> str | object | None:
+    """A ``study_date`` cell as ``YYYY-MM-DD`` (None: blank; :data:`_NOT_A_DATE`: not a date).
+
+    Dates and date-times (spreadsheet cells, pandas timestamps) give their date; text must
+    be an ISO 8601 date, optionally with a time of day (``2021-03-04``,
+    ``2021-03-04T09:30``). Day-first and month-first spellings (``04/03/2021``) are refused:
+    both readings exist.
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, _dt.date | np.datetime64):  # datetime and Timestamp are dates too
+        stamp = pd.Timestamp(value)
+        return None if pd.isna(stamp) else stamp.date().isoformat()
+    if not isinstance(value, str):
+        return _NOT_A_DATE
+    text = value.strip()
+    if not text or missing_text(text):
+        return None
+    match = _ISO_DATE.fullmatch(text)
+    if match is None:
+        return _NOT_A_DATE
+    try:
+        return _dt.date(*(int(g) for g in match.groups())).isoformat()
+    except ValueError:  # 2021-02-30
+        return _NOT_A_DATE
+
+
+def _dates_of(column: pd.Series) -> np.ndarray:
+    """:func:`_iso_date` of every cell (once per distinct value where cells are hashable)."""
+    try:
+        return _Text(column).map(_iso_date, None)
+    except TypeError:  # lists, dicts: cell by cell (they are not dates)
+        return np.array([_iso_date(v) for v in column.tolist()], dtype=object)
+
+
+def _visit_labels(
+    visits: Sequence[str] | None, has_visit: bool, problems: list[Problem]
+) -> dict[str, int] | None:
+    """The ``visits=`` order as label -> position (None when not given); problems added."""
+    if visits is None:
+        return None
+    if isinstance(visits, str) or not isinstance(visits, Sequence | np.ndarray | pd.Index):
+        problems.append(
+            Problem(None, "visit", "visits must be a list of visit labels, earliest first")
+        )
+        return None
+    labels_ = [_text_of(v) for v in visits]
+    if any(label is None for label in labels_):
+        problems.append(Problem(None, "visit", "the visits order holds a blank label"))
+    elif len(set(labels_)) != len(labels_):
+        problems.append(Problem(None, "visit", "the visits order names a visit twice"))
+    if not has_visit:
+        problems.append(
+            Problem(None, "visit", "a visits order is given but the table has no visit column")
+        )
+    return {label: i for i, label in enumerate(labels_) if label is not None}
+
+
+class _Studies(NamedTuple):
+    """Each row's study (one visit of one patient) and the place of its visit."""
+
+    rank: np.ndarray | None  # place among the patient's visits, 0 = first (-1: unknown keys)
+    decided: np.ndarray | None  # that place is known from dates or the visits order
+    date: np.ndarray | None  # study_date codes, each visit's date on all of its rows
+    problems: list[Problem]
+
+
+def _study_order(text: Mapping[str, _Coded], order: Mapping[str, int] | None) -> _Studies:
+    """One date per visit of a patient, and the order of each patient's visits.
+
+    A patient's visits are ordered by ``study_date`` when every one of them has a date
+    (visits on the same day by the ``visits=`` order); otherwise by the ``visits=`` order;
+    a visit placed by neither is placed after its label only to give the tables a fixed
+    order, and ``decided`` says so (a follow-up needs a known order). Vectorised over rows;
+    the per-visit arrays have one entry per (patient, visit).
+    """
+    has_visit, has_date = "visit" in text, "study_date" in text
+    if not has_visit and not has_date:
+        return _Studies(None, None, None, [])
+    problems: list[Problem] = []
+    patient = np.asarray(text["patient_id"].codes, dtype=np.int64)
+    n = patient.size
+    visit = np.asarray(text["visit"].codes, dtype=np.int64) if has_visit else np.zeros(n, np.int64)
+    date = np.asarray(text["study_date"].codes, dtype=np.int64) if has_date else np.full(n, -1)
+    position = np.full(n, -1, dtype=np.int64)
+    if order is not None and has_visit:
+        table_ = np.array([order.get(v, -1) for v in text["visit"].categories] + [-1])
+        position = table_[visit]
+        names = text["visit"].categories
+        for i in np.flatnonzero((visit >= 0) & (position < 0)):
+            problems.append(
+                Problem(
+                    int(i),
+                    "visit",
+                    f"visit {names[visit[i]]!r} is not in the visits order given "
+                    "(visits=, --visits)",
+                )
+            )
+    keyed = (patient >= 0) & (visit >= 0)
+    rows = np.flatnonzero(keyed)
+    study = np.full(n, -1, dtype=np.int64)
+    if rows.size:
+        pair = combined_key([patient[rows], visit[rows]])
+        if pair is None:
+            stacked = np.stack([patient[rows], visit[rows]], axis=1)
+            study[rows] = np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1)
+        else:
+            study[rows] = dense_ids(pair)
+    n_studies = int(study.max(initial=-1)) + 1
+
+    # one date per study: the smallest and largest date code of its dated rows
+    dated = keyed & (date >= 0)
+    high = np.full(n_studies, -1, dtype=np.int64)
+    low = np.full(n_studies, np.iinfo(np.int64).max, dtype=np.int64)
+    np.maximum.at(high, study[dated], date[dated])
+    np.minimum.at(low, study[dated], date[dated])
+    conflict = (high >= 0) & (low != high)
+    if conflict.any():
+        where = "visit" if has_visit else "patient (no visit column: one study each)"
+        for s_ in np.flatnonzero(conflict).tolist():  # error path: few
+            members = np.flatnonzero(dated & (study == s_))
+            listed = ", ".join(str(int(r)) for r in members[:8]) + (
+                ", ..." if members.size > 8 else ""
+            )
+            for i in members:
+                problems.append(
+                    Problem(
+                        int(i),
+                        "study_date",
+                        f"more than one study_date within this {where} (rows {listed}); "
+                        "give one date per visit",
+                    )
+                )
+    study_date = np.where(conflict, -1, high)
+    filled = date
+    if n_studies:
+        safe = np.maximum(study, 0)
+        filled = np.where(keyed & ~conflict[safe], study_date[safe], date)
+    if not has_visit:
+        return _Studies(None, None, filled if has_date else None, problems)
+
+    rep = np.zeros(n_studies, dtype=np.int64)
+    rep[study[rows]] = rows  # one row of each study
+    s_patient, s_visit, s_position = patient[rep], visit[rep], position[rep]
+    n_patients = int(s_patient.max(initial=-1)) + 1
+    undated = np.bincount(s_patient, weights=study_date < 0, minlength=n_patients) > 0
+    primary = np.where(undated[s_patient], -1, study_date)
+    srt = np.lexsort((s_visit, s_position, primary, s_patient))
+    first = np.r_[True, s_patient[srt][1:] != s_patient[srt][:-1]] if n_studies else srt
+    k = np.arange(n_studies)
+    rank_sorted = k - np.maximum.accumulate(np.where(first, k, 0)) if n_studies else k
+    p, q = primary[srt], s_position[srt]
+    p_before, q_before = np.r_[-1, p[:-1]], np.r_[-1, q[:-1]]
+    by_date = (p >= 0) & (p_before >= 0) & (p != p_before)
+    by_order = (q >= 0) & (q_before >= 0) & (q != q_before)
+    s_rank = np.empty(n_studies, dtype=np.int64)
+    s_rank[srt] = rank_sorted
+    s_decided = np.empty(n_studies, dtype=bool)
+    s_decided[srt] = first | by_date | by_order
+
+    # dates and a visits order given together must agree
+    both = np.flatnonzero((study_date >= 0) & (s_position >= 0))
+    if both.size > 1:
+        o = both[np.lexsort((s_position[both], s_patient[both]))]
+        back = (s_patient[o][1:] == s_patient[o][:-1]) & (study_date[o][1:] < study_date[o][:-1])
+        for k_ in np.flatnonzero(back).tolist():  # error path
+            later, earlier = int(o[k_ + 1]), int(o[k_])
+            names = text["visit"].categories
+            message = (
+                f"visit {names[s_visit[later]]!r} comes after {names[s_visit[earlier]]!r} in "
+                "the visits order given, but its study_date is earlier"
+            )
+            for i in np.flatnonzero(study == later):
+                problems.append(Problem(int(i), "visit", message))
+    safe = np.maximum(study, 0)
+    rank = np.where(keyed, s_rank[safe] if n_studies else -1, -1)
+    decided = np.where(keyed, s_decided[safe] if n_studies else False, False)
+    return _Studies(rank, decided, filled if has_date else None, problems)
+
+
+def _codes_of(values: pd.Series) -> _Coded:
+    """A validated text column as :class:`_Coded` (codes into its sorted values)."""
+    codes, categories = sorted_codes(values)
+    return _Coded(np.asarray(codes, dtype=np.int64), [str(c) for c in categories])
+
+
+def visit_ranks(sites: pd.DataFrame, visits: Sequence[str] | None = None) -> np.ndarray | None:
+    """Per row of a validated table: the place of its visit among its patient's visits
+    (0 = first; see :func:`visit_table`), or None for a table without ``visit``."""
+    if "visit" not in sites.columns:
+        return None
+    text = {c: _codes_of(sites[c]) for c in ("patient_id", "visit", "study_date") if c in sites}
+    problems: list[Problem] = []
+    order = _visit_labels(visits, True, problems)
+    return _study_order(text, order).rank
+
+
+def visit_table(
+    sites: pd.DataFrame,
+    visits: Sequence[str] | None = None,
+    *,
+    require_order: bool = False,
+) -> pd.DataFrame:
+    """The studies of a validated sites table: one row per (patient, visit), in visit order.
+
+    A patient's visits are ordered by ``study_date`` when each of them has one (the
+    ``visits`` order breaks ties between visits on the same day), else by the ``visits``
+    order, never by their labels.
+
+    Parameters
+    ----------
+    sites : pandas.DataFrame
+        Output of :func:`validate` (with a ``visit`` column).
+    visits : sequence of str, optional
+        Visit labels, earliest first.
+    require_order : bool, default False
+        Raise when the order of a patient's visits is not known.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id``, ``visit``, ``study_date`` (where the table has it), ``visit_index``
+        (0 = the patient's first visit), ``order_known`` (whether dates or the ``visits``
+        order place this visit after the previous one; always True for the first),
+        ``n_rows`` and ``first_row`` (the smallest ``input_row`` of the visit).
+
+    Raises
+    ------
+    ValidationError
+        Without a ``visit`` column; with ``require_order=True``, naming a row of each visit
+        whose place is unknown.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> sites = pd.DataFrame({"patient_id": "P1", "visit": ["after", "before"] * 2,
+    ...     "study_date": ["2024-06-01", "2024-01-15"] * 2, "nerve": "ulnar", "side": "R",
+    ...     "site": ["wrist", "wrist", "below elbow", "below elbow"],
+    ...     "latency_ms": [3.0, 3.1, 7.0, 7.2], "amplitude_mv": [9.0, 8.0, 8.0, 4.0]})
+    >>> visit_table(validate(sites))[["visit", "study_date", "visit_index"]]
+        visit  study_date  visit_index
+    0  before  2024-01-15            0
+    1   after  2024-06-01            1
+    """
+    if "visit" not in sites.columns:
+        raise ValidationError(
+            [Problem(None, "visit", "no visit column: serial studies need one (a label)")]
+        )
+    text = {c: _codes_of(sites[c]) for c in ("patient_id", "visit", "study_date") if c in sites}
+    problems: list[Problem] = []
+    order = _visit_labels(visits, True, problems)
+    studies = _study_order(text, order)
+    problems.extend(studies.problems)
+    if problems:
+        raise ValidationError(problems)
+    patient, visit = text["patient_id"].codes, text["visit"].codes
+    rank, decided = studies.rank, studies.decided
+    input_row = sites["input_row"].to_numpy(dtype=np.int64) if "input_row" in sites else None
+    if input_row is None:
+        input_row = np.arange(len(sites), dtype=np.int64)
+    frame = pd.DataFrame({"p": patient, "r": rank, "v": visit, "d": decided, "row": input_row})
+    if studies.date is not None:
+        frame["t"] = studies.date
+    grouped = frame.groupby(["p", "r"], sort=True)
+    first = grouped.first()
+    out = pd.DataFrame(
+        {
+            "patient_id": from_codes(
+                first.index.get_level_values("p").to_numpy(), text["patient_id"].categories
+            ),
+            "visit": from_codes(first["v"].to_numpy(), text["visit"].categories),
+        }
+    )
+    if studies.date is not None:
+        out["study_date"] = from_codes(first["t"].to_numpy(), text["study_date"].categories)
+    out["visit_index"] = first.index.get_level_values("r").to_numpy(dtype=np.int64)
+    out["order_known"] = first["d"].to_numpy(dtype=bool)
+    out["n_rows"] = grouped.size().to_numpy(dtype=np.int64)
+    out["first_row"] = grouped["row"].min().to_numpy(dtype=np.int64)
+    if require_order and not out["order_known"].all():
+        unknown = out[~out["order_known"]]
+        raise ValidationError(
+            [
+                Problem(
+                    int(r),
+                    "visit",
+                    f"the order of visit {v!r} against the patient's other visits is not "
+                    "known: give a study_date for every visit, or the visits order "
+                    "(visits=[...] in Python, --visits on the command line)",
+                )
+                for r, v in zip(unknown["first_row"], unknown["visit"].astype(str), strict=True)
+            ]
+        )
+    return out
+
+
 _RESPONSE_ABSENT, _RESPONSE_PRESENT, _RESPONSE_UNKNOWN, _RESPONSE_BLANK = 0, 1, -1, -2
 
 
@@ -297,6 +650,7 @@ def validate(
     sites: pd.DataFrame,
     *,
     units: Mapping[str, str] | None = None,
+    visits: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Check and normalise a sites table; raise one error listing every problem.
 
@@ -307,13 +661,17 @@ def validate(
     units : mapping, optional
         Units of the numeric columns if not the canonical ones, e.g. ``{"amplitude": "uV"}``
         (see :func:`normalize_units`).
+    visits : sequence of str, optional
+        The order of the ``visit`` labels (serial studies), earliest first, for tables
+        without ``study_date`` (see :func:`visit_table`). Every visit must be one of them.
 
     Returns
     -------
     pandas.DataFrame
         A new table, in input order, with canonical nerve/side/site names (text columns
-        ``patient_id``, ``nerve``, ``side``, ``site``, ``response``, ``muscle``, ``sex`` as
-        pandas ``category`` over their sorted values), a ``site_order``
+        ``patient_id``, ``visit``, ``nerve``, ``side``, ``site``, ``response``, ``muscle``,
+        ``sex`` as pandas ``category`` over their sorted values; ``study_date`` as a
+        ``category`` of ISO dates, each visit's date on every row of the visit), a ``site_order``
         (derived from known site names when absent), a ``response`` column, absent responses
         carrying amplitude and area 0 and no latency or duration, an ``input_row`` column
         (position in the input), and every numeric column as float.
@@ -326,11 +684,13 @@ def validate(
     Warns
     -----
     NcsWarning
-        For valid but suspicious values (amplitudes that look like µV).
+        For valid but suspicious values: an amplitude or area no CMAP has (typed in µV?),
+        distances that look like cm, velocities out of range.
     """
-    valid, problems = _validate(sites, units)[:2]
+    valid, problems = _validate(sites, units, visits)[:2]
     if problems:
         raise ValidationError(problems)
+    warn_implausible(valid)
     return valid
 
 
@@ -355,6 +715,7 @@ def split_invalid(
     sites: pd.DataFrame,
     *,
     units: Mapping[str, str] | None = None,
+    visits: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate, setting aside the nerves with invalid rows instead of raising.
 
@@ -368,7 +729,7 @@ def split_invalid(
     ----------
     sites : pandas.DataFrame
         One row per stimulation site.
-    units : mapping, optional
+    units, visits : optional
         As for :func:`validate`.
 
     Returns
@@ -400,12 +761,15 @@ def split_invalid(
     >>> rejected["problems"].tolist()[1].split(" (")[0]
     "column 'latency_ms': not a number"
     """
-    valid, rejected, _ = _split_invalid(sites, units)
+    valid, rejected, _ = _split_invalid(sites, units, visits)
     return valid, rejected
 
 
 def checked_sites(
-    sites: pd.DataFrame, units: Mapping[str, str] | None, errors: str
+    sites: pd.DataFrame,
+    units: Mapping[str, str] | None,
+    errors: str,
+    visits: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray | None]:
     """For the analysis pipeline: validated sites, rejected rows, nerve ids and site order.
 
@@ -415,9 +779,9 @@ def checked_sites(
     that later steps need not sort or factorise the keys again.
     """
     if errors == "collect":
-        valid, rejected, checked = _split_invalid(sites, units)
+        valid, rejected, checked = _split_invalid(sites, units, visits)
     elif errors == "raise":
-        checked = _validate(sites, units)
+        checked = _validate(sites, units, visits)
         if checked.problems:
             raise ValidationError(checked.problems)
         valid, rejected = checked.valid, empty_rejected()
@@ -427,7 +791,7 @@ def checked_sites(
 
 
 def _split_invalid(
-    sites: pd.DataFrame, units: Mapping[str, str] | None
+    sites: pd.DataFrame, units: Mapping[str, str] | None, visits: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, _Checked]:
     n = len(sites) if isinstance(sites, pd.DataFrame) else 0
     positions = np.arange(n, dtype=np.int64)
@@ -435,7 +799,7 @@ def _split_invalid(
     reject = np.zeros(n, dtype=bool)
     messages: dict[int, list[str]] = {}
     while True:
-        checked = _validate(current, units)
+        checked = _validate(current, units, visits)
         if not checked.problems:
             break
         if any(p.row is None for p in checked.problems):
@@ -497,7 +861,11 @@ def _sort_by_nerve_and_site(nerve_id: np.ndarray, order: np.ndarray) -> np.ndarr
     return np.argsort(key, kind="stable")
 
 
-def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
+def _validate(
+    sites: pd.DataFrame,
+    units: Mapping[str, str] | None,
+    visits: Sequence[str] | None = None,
+) -> _Checked:
     """Validation proper: the valid table, or None and every row-level problem.
 
     Table-level problems (missing columns, unknown units) raise at once: nothing can be
@@ -538,6 +906,7 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     missing = [c for c in REQUIRED if c not in df.columns]
     for col in missing:
         problems.append(Problem(None, col, "required column is missing"))
+    order = _visit_labels(visits, "visit" in df.columns, problems)
     if problems:
         raise ValidationError(problems)
 
@@ -545,7 +914,9 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
     if not isinstance(df.index, pd.RangeIndex) or not df.index.equals(pd.RangeIndex(n)):
         df = df.reset_index(drop=True)
     # number columns are read by ncs.cells (dates, spreadsheet errors and words included)
-    df, cell_problems = check_cells(df, tuple(c for c in _BY_NAME if c not in NUMERIC))
+    df, cell_problems = check_cells(
+        df, tuple(c for c in _BY_NAME if c not in NUMERIC and c != "study_date")
+    )
     problems.extend(cell_problems)
     out: dict[str, np.ndarray] = {}
 
@@ -570,6 +941,15 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         text[col] = canon
     text["site"] = _coded(_Text(df["site"]), lambda u: canonical_site(_text_of(u)))
     flag(text["site"].codes < 0, "site", "value is missing")
+    if "visit" in df.columns:
+        text["visit"] = _coded(_Text(df["visit"]), _text_of)
+        flag(text["visit"].codes < 0, "visit", "value is missing")
+    if "study_date" in df.columns:
+        dates = _Text(df["study_date"])
+        iso = dates.map(_iso_date, None)
+        bad = np.array([d is _NOT_A_DATE for d in iso.tolist()], dtype=bool)
+        flag(bad, "study_date", "not a date: write study dates as YYYY-MM-DD (ISO 8601)")
+        text["study_date"] = _coded_strings_of(np.where(bad, None, iso))
 
     # --- numbers, and "NR" typed into a measure of the response (ncs.cells: one rule) ---
     says_absent = np.zeros(n, dtype=bool)
@@ -633,8 +1013,12 @@ def _validate(sites: pd.DataFrame, units: Mapping[str, str] | None) -> _Checked:
         if col in df.columns:
             text[col] = _coded(_Text(df[col]), _text_of)
 
-    # --- nerves, site order, duplicates, latency order --------------------------------------
-    nerve_id, keyed = _nerve_ids(text)
+    # --- visits: one date each, their order; nerves, site order, duplicates, latency order ---
+    studies = _study_order(text, order)
+    problems.extend(studies.problems)
+    if studies.date is not None:
+        text["study_date"] = _Coded(studies.date, text["study_date"].categories)
+    nerve_id, keyed = _nerve_ids(text, studies.rank)
     order, order_problems = _site_order(text, out.get("site_order"), nerve_id, keyed)
     problems.extend(order_problems)
     out["site_order"] = order
@@ -666,10 +1050,18 @@ def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
     return sites.rename(columns=rename) if rename else sites.copy(deep=False)
 
 
-def _nerve_ids(text: dict[str, _Coded]) -> tuple[np.ndarray, np.ndarray]:
-    """Id per row of its (patient, nerve, side), and whether all three are known."""
+def _nerve_ids(
+    text: dict[str, _Coded], visit_rank: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Id per row of its (patient, [visit,] nerve, side), and whether all keys are known.
+
+    Ids follow the key order; a visit is placed by ``visit_rank`` (its place among the
+    patient's visits, :func:`_study_order`), so a patient's visits come in their order.
+    """
     codes = [text[c].codes for c in NERVE_KEYS]
-    keyed = (codes[0] >= 0) & (codes[1] >= 0) & (codes[2] >= 0)
+    if visit_rank is not None:
+        codes.insert(1, visit_rank)
+    keyed = np.logical_and.reduce([c >= 0 for c in codes])
     combined = combined_key(codes)
     if combined is None:  # too many distinct values for one int64 key
         stacked = np.stack(codes, axis=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,9 +11,10 @@ from ncs._codes import (
     ColumnCache,
     categorical,
     combined_key,
+    constant,
     from_codes,
+    from_labels,
     labels,
-    optional_text,
     sorted_codes,
     table,
     take,
@@ -22,9 +23,9 @@ from ncs.errors import warn
 from ncs.measures import percent_change, percent_drop
 from ncs.names import ENTRAPMENT_ZONES, entrapment_codes, site_rank_codes
 from ncs.plausibility import IMPLAUSIBLE_LIMITS, cell_reason, implausible_cells, rise_reason
-from ncs.schema import NERVE_KEYS, validate
+from ncs.schema import NERVE_KEYS, validate, visit_ranks
 
-__all__ = ["SEGMENT_COLUMNS", "segments", "sort_sites"]
+__all__ = ["SEGMENT_COLUMNS", "segment_keys", "segments", "sort_sites"]
 
 SEGMENT_KEYS: tuple[str, ...] = (
     "patient_id",
@@ -34,7 +35,16 @@ SEGMENT_KEYS: tuple[str, ...] = (
     "proximal_site",
     "comparison",
 )
-"""Columns that identify a segment (and, with ``criterion``, a finding)."""
+"""Columns that identify a segment (and, with ``criterion``, a finding); with visits,
+``visit`` follows ``patient_id`` (:func:`segment_keys`)."""
+
+
+def segment_keys(columns) -> tuple[str, ...]:
+    """:data:`SEGMENT_KEYS`, with ``visit`` after ``patient_id`` when ``columns`` has it."""
+    if "visit" in columns:
+        return (SEGMENT_KEYS[0], "visit", *SEGMENT_KEYS[1:])
+    return SEGMENT_KEYS
+
 
 SEGMENT_COLUMNS: tuple[str, ...] = (
     *SEGMENT_KEYS,
@@ -70,18 +80,24 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
 _CV_PLAUSIBLE_M_S = (10.0, 100.0)
 
 
-def sort_sites(sites: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def sort_sites(
+    sites: pd.DataFrame, visits: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Sites sorted by nerve key values, then distal to proximal; plus a nerve id per row.
 
-    The order depends only on the key values, never on input row order.
+    The order depends only on the key values, never on input row order. With a ``visit``
+    column a patient's visits come in their order (:func:`ncs.schema.visit_table`).
     """
     codes = [sorted_codes(sites[col])[0] for col in NERVE_KEYS]
+    rank = visit_ranks(sites, visits)
+    if rank is not None:
+        codes.insert(1, rank)
     order = sites["site_order"].to_numpy(dtype=np.int64)
     nerve_key = combined_key(codes)
     key = None if nerve_key is None else combined_key([nerve_key, order])
     n = len(order)
     if key is None:  # too many distinct values for one int64 key
-        idx = np.lexsort((order, codes[2], codes[1], codes[0]))
+        idx = np.lexsort((order, *codes[::-1]))
     elif n < 2 or bool((key[1:] > key[:-1]).all()):
         idx = None  # already in order (files grouped by patient usually are)
     else:
@@ -107,6 +123,7 @@ def segments(
     *,
     units: Mapping[str, str] | None = None,
     validated: bool = False,
+    visits: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per comparison of two stimulation sites of a nerve.
 
@@ -125,11 +142,14 @@ def segments(
         Units of the input columns, passed to :func:`ncs.validate`.
     validated : bool, default False
         Skip validation because ``sites`` is the output of :func:`ncs.validate`.
+    visits : sequence of str, optional
+        The order of the visit labels (serial studies), as for :func:`ncs.validate`.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SEGMENT_COLUMNS`. ``distance_mm`` is the nerve length between the two
+        Columns :data:`SEGMENT_COLUMNS` (with ``visit`` after ``patient_id`` when the sites
+        have visits). ``distance_mm`` is the nerve length between the two
         sites, ``cv_m_s`` the conduction velocity over it (distance / latency difference),
         ``amp_drop_pct`` and ``area_drop_pct`` the fall of the proximal response relative to
         the distal one, ``dur_change_pct`` the signed change of negative-peak duration.
@@ -151,8 +171,8 @@ def segments(
         When conduction velocities fall outside 10-100 m/s (distances in cm?).
     """
     if not validated:
-        sites = validate(sites, units=units)
-    seg, _, _, _ = build_segments(sites, implausible=implausible_cells(sites))
+        sites = validate(sites, units=units, visits=visits)
+    seg, _, _, _ = build_segments(sites, implausible=implausible_cells(sites), visits=visits)
     return seg
 
 
@@ -162,6 +182,7 @@ def build_segments(
     nerve_id: np.ndarray | None = None,
     site_sort: np.ndarray | None = None,
     implausible: Mapping[str, np.ndarray] | None = None,
+    visits: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, ColumnCache, np.ndarray]:
     """Segments of validated sites, plus the ids that tie them to nerves.
 
@@ -177,6 +198,8 @@ def build_segments(
         :func:`ncs.plausibility.implausible_cells` of ``sites`` (in its row order): those
         amplitudes and areas enter no percentage and no distal amplitude (they are unknown
         to every rule), and each segment they enter says why in ``implausible``.
+    visits : sequence of str, optional
+        The order of the visit labels, for sorting here (without ``nerve_id``).
 
     Returns
     -------
@@ -191,7 +214,7 @@ def build_segments(
         Nerve id of each sorted site.
     """
     if nerve_id is None:
-        sorted_frame, nerve_id = sort_sites(sites)
+        sorted_frame, nerve_id = sort_sites(sites, visits)
         s = ColumnCache(sorted_frame)
     elif site_sort is None:
         s = ColumnCache(sites.reset_index(drop=True) if _odd_index(sites) else sites)
@@ -238,7 +261,8 @@ def build_segments(
     amp = s["amplitude_mv"].to_numpy(dtype=float)
     area = s["area_mvms"].to_numpy(dtype=float)
     dur = s["duration_ms"].to_numpy(dtype=float)
-    text = {c: categorical(s[c]) for c in ("patient_id", "nerve", "side", "site", "response")}
+    keys = ("patient_id", "visit") if "visit" in s.columns else ("patient_id",)
+    text = {c: categorical(s[c]) for c in (*keys, "nerve", "side", "site", "response")}
     resp = text["response"]
     absent = np.asarray(resp == "absent", dtype=bool)
     distal_present = ~absent[distal]
@@ -255,7 +279,7 @@ def build_segments(
     amp_d = np.where(distal_present, amp[distal], np.nan)
     area_d = np.where(distal_present, area[distal], np.nan)
     out = {
-        "patient_id": take(text["patient_id"], distal),
+        **{k: take(text[k], distal) for k in keys},
         "nerve": take(text["nerve"], distal),
         "side": take(text["side"], distal),
         "distal_site": take(text["site"], distal),
@@ -296,7 +320,7 @@ def build_segments(
     rank = site_rank_codes(nerve_codes, nerve_names, np.asarray(site.codes), list(site.categories))
     zone = entrapment_codes(nerve_codes[distal], nerve_names, rank[distal], rank[proximal])
     out["entrapment"] = from_codes(zone, [z[3] for z in ENTRAPMENT_ZONES])
-    out["implausible"] = optional_text(notes, distal.size)
+    out["implausible"] = constant(None, distal.size) if notes is None else from_labels(notes)
     out["amp_lln_mv"] = np.full(distal.size, np.nan)  # filled by analyze from the reference
     seg = table(out, distal.size)
     _warn_cv(cv, out["proximal_row"])

@@ -636,6 +636,20 @@ def _uniform(rng: np.random.Generator, low: float, high: float, shape: Any) -> n
     return rng.uniform(low, high, size=shape)
 
 
+#: Distal amplitudes are drawn within this many standard deviations of the log-normal's
+#: centre: the tail beyond would give CMAPs no muscle produces (the plausibility checks of
+#: :mod:`ncs.plausibility` would rightly set them aside as slips).
+AMPLITUDE_SD_LIMIT = 2.5
+
+
+def _truncated_normal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Standard normal draws within +/- :data:`AMPLITUDE_SD_LIMIT` (inverse CDF)."""
+    from scipy.special import ndtr, ndtri  # lazy: scipy is only needed here
+
+    edge = float(ndtr(-AMPLITUDE_SD_LIMIT))
+    return ndtri(rng.uniform(edge, 1.0 - edge, n))
+
+
 def _string_column(names: Sequence[str], codes: np.ndarray) -> pd.Series:
     """A string column from small-vocabulary codes, built without a per-row Python loop."""
     return pd.Series(pd.Categorical.from_codes(codes, categories=list(names))).astype("string")
@@ -685,7 +699,8 @@ def cohort(
 
     Notes
     -----
-    Per nerve, a distal CMAP is drawn (onset latency, log-normal amplitude, negative-peak
+    Per nerve, a distal CMAP is drawn (onset latency, log-normal amplitude truncated at
+    :data:`AMPLITUDE_SD_LIMIT` standard deviations, negative-peak
     duration, shape factor ``area / (amplitude * duration)`` in 0.55-0.66, close to the
     ``2/pi`` of a half-sine), then each more proximal site changes amplitude, duration and
     shape by a ratio drawn for its segment, and the area follows from
@@ -808,7 +823,7 @@ def cohort(
         latency = np.cumsum(seg_time, axis=1)
 
         # amplitudes: distal log-normal, then per-segment ratios
-        amp0 = lay.amplitude_mv[0] * np.exp(rng.normal(0.0, lay.amplitude_mv[1], n))
+        amp0 = lay.amplitude_mv[0] * np.exp(lay.amplitude_mv[1] * _truncated_normal(rng, n))
         amp0 *= np.where(is_axon, _uniform(rng, 0.1, 0.45, n), 1.0)
         r_amp = _uniform(rng, 0.88, 1.0, (n, n_sites))
         r_dur = _uniform(rng, 1.0, 1.08, (n, n_sites))

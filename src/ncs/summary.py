@@ -34,7 +34,6 @@ from ncs._codes import (
     names_of,
     table,
     take,
-    text_array,
 )
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
 from ncs.engine import (
@@ -55,7 +54,7 @@ from ncs.explain import LazyReasons, rules_evidence, scheme_rule, segment_eviden
 from ncs.fwave import NERVE_MEASURES
 from ncs.measures import TRUE
 from ncs.normative import distal_duration_cutoffs
-from ncs.schema import NERVE_KEYS
+from ncs.schema import nerve_keys, patient_keys
 
 __all__ = [
     "NERVE_COLUMNS",
@@ -101,7 +100,8 @@ NERVE_COLUMNS: tuple[str, ...] = (
     "distal_duration_cutoff_ms",
     "reference_table",
 )
-"""Columns of the nerves table, in order."""
+"""Columns of the nerves table, in order (with ``visit`` after ``patient_id`` when the sites
+have visits)."""
 
 PATIENT_COLUMNS: tuple[str, ...] = (
     "patient_id",
@@ -120,7 +120,18 @@ PATIENT_COLUMNS: tuple[str, ...] = (
     "n_one_site_nerves",
     "citation",
 )
-"""Columns of the patients table, in order."""
+"""Columns of the patients table, in order (with ``visit``, and ``study_date`` where given,
+after ``patient_id`` when the sites have visits: one row per (patient, visit, scheme))."""
+
+
+def _with_visit(columns: tuple[str, ...], keys: tuple[str, ...]) -> tuple[str, ...]:
+    """``columns`` with the study keys after ``patient_id`` (``visit``, ``study_date``)."""
+    extra = tuple(k for k in keys if k != "patient_id")
+    if not extra:
+        return columns
+    at = columns.index("patient_id") + 1
+    return (*columns[:at], *extra, *columns[at:])
+
 
 _OP_CODES = (">", ">=", "<", "<=")
 
@@ -146,6 +157,7 @@ def summarize(
     cutoffs: pd.DataFrame | None = None,
     *,
     evidence: bool = True,
+    sentences: Sequence | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The nerves and patients tables for every judged criterion.
 
@@ -161,6 +173,9 @@ def summarize(
         Which reference table supplied the limits.
     cutoffs : pandas.DataFrame, optional
         Distal CMAP duration cut-offs (:func:`ncs.normative.distal_duration_cutoffs`).
+    sentences : sequence of text columns, optional
+        The findings' sentences per judgement (:func:`ncs.explain.explain_findings`), when
+        already made: the evidence quotes them instead of wording them again.
     evidence : bool, default True
         Build the patients' ``evidence`` sentences. ``False`` leaves the column out (every
         other column, the evidence labels and counts included, is the same); see
@@ -177,18 +192,30 @@ def summarize(
     n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
     first_site = np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]]) if n_nerves else []
     first_site = np.asarray(first_site, dtype=np.int64)
-    key_codes = {k: take(categorical(sorted_sites[k]), first_site) for k in NERVE_KEYS}
+    columns = sorted_sites.columns
+    key_codes = {k: take(categorical(sorted_sites[k]), first_site) for k in nerve_keys(columns)}
     keys = {k: labels(key_codes[k]) for k in ("nerve", "side")}
     nerve_codes = np.asarray(key_codes["nerve"].codes, dtype=np.int64)
     side_codes = np.asarray(key_codes["side"].codes, dtype=np.int64)
     n_sites = _count(n_nerves, site_nerve)
     n_seg = _count(n_nerves, segment_nerve)
-    # nerves are sorted by patient first, so a patient's nerves are contiguous
-    patient_codes = np.asarray(key_codes["patient_id"].codes)
-    new_patient = np.r_[True, patient_codes[1:] != patient_codes[:-1]] if n_nerves else []
+    # nerves are sorted by patient (and visit) first, so the nerves of one study of a patient
+    # are contiguous: a "patient" below is one (patient, visit) where there are visits
+    study_keys = patient_keys(columns)
+    new_patient = np.zeros(n_nerves, dtype=bool)
+    if n_nerves:
+        new_patient[0] = True
+        for k in study_keys:
+            codes = np.asarray(key_codes[k].codes)
+            new_patient[1:] |= codes[1:] != codes[:-1]
     nerve_patient = np.cumsum(new_patient) - 1 if n_nerves else np.zeros(0, dtype=np.int64)
     n_patients = int(nerve_patient[-1]) + 1 if n_nerves else 0
-    patient_ids = take(key_codes["patient_id"], np.flatnonzero(new_patient).astype(np.int64))
+    patient_first = np.flatnonzero(new_patient).astype(np.int64)
+    patient_ids = {k: take(key_codes[k], patient_first) for k in study_keys}
+    if "study_date" in columns and "visit" in columns:
+        patient_ids["study_date"] = take(
+            categorical(sorted_sites["study_date"]), first_site[patient_first]
+        )
     text_measures = {
         c: take(categorical(sorted_sites[c]), first_site)
         if c in sorted_sites.columns
@@ -210,7 +237,7 @@ def summarize(
         if "amp_drop_pct" in segments.columns
         else np.full(len(segments), np.nan)
     )
-    for j in judgements:
+    for k_judgement, j in enumerate(judgements):
         crit, b, d = j.criterion, j.block_code, j.disp_code
         counts_disp = crit.patient_counts_dispersion and bool(crit.dispersion_rules)
         is_block = b >= PROBABLE
@@ -262,13 +289,14 @@ def summarize(
             items,
             ctx,
             evidence=evidence,
+            sentences=None if sentences is None else sentences[k_judgement],
         )
         part["n_nerves"] = n_nerves_of_patient
         patient_parts.append(part)
 
     nerves = _frame(
         nerve_parts,
-        NERVE_COLUMNS,
+        _with_visit(NERVE_COLUMNS, study_keys),
         {
             "block": BLOCK_VALUES,
             "dispersion": DISPERSION_VALUES,
@@ -276,14 +304,16 @@ def summarize(
         },
     )
     columns = PATIENT_COLUMNS if evidence else tuple(c for c in PATIENT_COLUMNS if c != "evidence")
-    patients = _frame(patient_parts, columns, {})
+    patients = _frame(patient_parts, _with_visit(columns, tuple(patient_ids)), {})
     return nerves, patients
 
 
 _FREE_TEXT = frozenset({"evidence"})
 """Text columns that stay ``string`` (one sentence per row); every other one is a category."""
 
-_TEXT_COLUMNS = (CATEGORY_COLUMNS | _FREE_TEXT) & frozenset((*NERVE_COLUMNS, *PATIENT_COLUMNS))
+_TEXT_COLUMNS = (CATEGORY_COLUMNS | _FREE_TEXT) & frozenset(
+    (*NERVE_COLUMNS, *PATIENT_COLUMNS, "visit", "study_date")
+)
 """Text columns of the nerves and patients tables."""
 
 _FLOAT_COLUMNS = frozenset(NERVE_MEASURES) - {"muscle", "distal_response"} | {
@@ -306,7 +336,7 @@ def nerve_context(
         crit,
         nerve_names,
         measures["lff_hz"],
-        distal_duration_cutoffs() if cutoffs is None else cutoffs,
+        cutoffs,
     )
     return NerveContext(
         patient=nerve_patient,
@@ -322,7 +352,7 @@ def nerve_context(
 
 
 def _cutoffs_for(
-    crit: Criterion, nerves: np.ndarray, lff_hz: np.ndarray, cutoffs: pd.DataFrame
+    crit: Criterion, nerves: np.ndarray, lff_hz: np.ndarray, cutoffs: pd.DataFrame | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distal CMAP duration cut-off per nerve for this scheme (NaN without a known filter or
     without a cut-off for the nerve at that filter), and the table's operator for it (as an
@@ -331,6 +361,8 @@ def _cutoffs_for(
     ops = np.full(len(nerves), -1, dtype=np.int8)
     if not any(i.measure == "distal_duration_ms" for i in crit.nerve_items):
         return out, ops
+    if cutoffs is None:
+        cutoffs = distal_duration_cutoffs()
     rows = cutoffs[cutoffs["scheme"] == crit.id]
     if rows.empty or not len(nerves):
         return out, ops
@@ -378,25 +410,19 @@ def _parameter_columns(
 
 def _not_applicable_items(
     crit: Criterion, items: dict[int, np.ndarray], ctx: NerveContext
-) -> np.ndarray:
-    """Per patient: "(a) in 1 nerve(s); (d) in 2 nerve(s)" for the measured items the rules
-    excluded (the nerves table says which nerves and the item's rule says why)."""
-    n = ctx.n_patients
-    out = tx.strings("", n)
+) -> dict[str, np.ndarray]:
+    """Per measured item id: the number of each patient's nerves the rules excluded it in
+    (the nerves table says which nerves and the item's rule says why)."""
     by_id: dict[str, np.ndarray] = {}
     for k, item in enumerate(crit.nerve_items):
         if item.measure in ("block", "probable_block", "dispersion", "block_or_dispersion"):
             continue  # segment items: each segment's sentence says why it is not applicable
         codes = items[k]
         by_id[item.id] = np.maximum(by_id[item.id], codes) if item.id in by_id else codes
-    for item_id, codes in by_id.items():
-        count = _count(n, ctx.patient, codes == NOT_APPLICABLE)
-        has = count > 0
-        if not has.any():
-            continue
-        piece = tx.join(f"({item_id}) in ", count.astype(tx.S), " nerve(s)")
-        out = tx.where(has & (out != ""), tx.join(out, "; ", piece), tx.where(has, piece, out))
-    return out
+    return {
+        item_id: _count(ctx.n_patients, ctx.patient, codes == NOT_APPLICABLE)
+        for item_id, codes in by_id.items()
+    }
 
 
 def _patient_part(
@@ -407,7 +433,7 @@ def _patient_part(
     segment_nerve: np.ndarray,
     segment_patient: np.ndarray,
     n_patients: int,
-    patient_ids: np.ndarray,
+    patient_ids: dict[str, pd.Categorical],
     positive_segment: np.ndarray,
     na_segment: np.ndarray,
     excluded_segment: np.ndarray,
@@ -417,6 +443,7 @@ def _patient_part(
     ctx: NerveContext,
     *,
     evidence: bool = True,
+    sentences=None,
 ) -> dict[str, np.ndarray]:
     """Verdicts with their evidence (arrays).
 
@@ -458,7 +485,7 @@ def _patient_part(
     rule_names = [scheme_rule(crit, rid, verdicts.names) for rid in verdicts.decided_by]
     overall = scheme_rule(crit, None, verdicts.names)
     part = {
-        "patient_id": patient_ids,
+        **patient_ids,
         "scheme": constant(crit.id, n_patients),
         "verdict": from_table(list(crit.verdicts), verdicts.level),
         "evidence_nerve": pair_labels(
@@ -493,21 +520,15 @@ def _patient_part(
         odd = np.asarray(pd.notna(segments["implausible"].array), dtype=bool)
         counts["n_implausible"] = _count(n_patients, segment_patient, odd)
     if crit.verdict_kind in ("any_segment", "cb_grade"):
-        blank = np.array([""], dtype=tx.S)
-        at = np.full(n_patients, -1, dtype=np.int64)
-        at[has_ev] = np.arange(has_ev.size)
-        reason = np.concatenate([LazyReasons(j, segments)[ev], blank])
-        where = np.concatenate(
-            [
-                tx.join(
-                    _label_strings(segments["nerve"], segments["side"], ev),
-                    ", ",
-                    _categorical_strings(ev_segment, has_ev),
-                ),
-                blank,
-            ]
+        has_reason = np.zeros(n_patients, dtype=bool)
+        has_reason[has_ev] = True
+        reason = LazyReasons(j, segments)[ev] if sentences is None else tx.take(sentences, ev)
+        where = tx.join(
+            _label_strings(segments["nerve"], segments["side"], ev),
+            ", ",
+            _categorical_strings(ev_segment, has_ev),
         )
-        part["evidence"] = segment_evidence(crit, verdicts, reason[at], where[at], counts)
+        part["evidence"] = segment_evidence(crit, verdicts, reason, where, has_reason, counts)
     else:
         excluded = _not_applicable_items(crit, items, ctx)
         part["evidence"] = rules_evidence(crit, verdicts, excluded, counts)
@@ -529,18 +550,18 @@ def _first_item_nerve(
     return out
 
 
-def _label_strings(first: pd.Series, second: pd.Series, rows: np.ndarray) -> np.ndarray:
-    """``"<first> <second>"`` for some rows of two text columns, as NumPy strings."""
+def _label_strings(first: pd.Series, second: pd.Series, rows: np.ndarray) -> tx.Text:
+    """``"<first> <second>"`` for some rows of two text columns."""
     a, b = categorical(first), categorical(second)
-    table_a = np.asarray([*names_of(a), ""], dtype=tx.S)  # code -1 (missing) -> ""
-    table_b = np.asarray([*names_of(b), ""], dtype=tx.S)
-    return tx.join(table_a[np.asarray(a.codes)[rows]], " ", table_b[np.asarray(b.codes)[rows]])
+    codes_a = np.asarray(a.codes)[rows].astype(np.int64)
+    codes_b = np.asarray(b.codes)[rows].astype(np.int64)
+    names_a, names_b = [*names_of(a), ""], [*names_of(b), ""]  # code -1 (missing) -> ""
+    return tx.by_key([codes_a, codes_b], lambda k: f"{names_a[k[0]]} {names_b[k[1]]}")
 
 
-def _categorical_strings(values: pd.Categorical, rows: np.ndarray) -> np.ndarray:
-    """Some rows of a categorical as NumPy strings (missing -> "")."""
-    table_ = np.asarray([*names_of(values), ""], dtype=tx.S)
-    return table_[np.asarray(values.codes)[rows]]
+def _categorical_strings(values: pd.Categorical, rows: np.ndarray) -> tx.Text:
+    """Some rows of a categorical as text (missing -> "")."""
+    return tx.words([*names_of(values), ""], np.asarray(values.codes)[rows].astype(np.int64))
 
 
 def pair_labels(
@@ -590,12 +611,7 @@ def _frame(
             values = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int8)
             data[col] = fixed(values, categorical[col])
         elif col in _FREE_TEXT:
-            values = (
-                np.concatenate([np.asarray(p, dtype=tx.S) for p in pieces])
-                if pieces
-                else np.array([], dtype=object)
-            )
-            data[col] = text_array(values)
+            data[col] = tx.to_pandas(tuple(pieces))
         elif col in _TEXT_COLUMNS:
             if all(isinstance(p, pd.Categorical) for p in pieces):
                 data[col] = concat(pieces)

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
@@ -111,21 +112,185 @@ def _as_2d(traces: Any, problems: list[tuple[Any, Any, str]]) -> tuple[np.ndarra
     return arr2, single
 
 
+#: First window of each local marker search (widened 4-fold where nothing is found), in ms:
+#: the onset lies a few samples before the detection and the return after the last negative
+#: deflection a few after it; the final return follows the last deflection's fall below
+#: threshold; the return after the negative peak is about half the negative phase away.
+_ONSET_SEARCH_MS = 0.8
+_LAST_RETURN_SEARCH_MS = 0.8
+_FINAL_RETURN_SEARCH_MS = 1.6
+_PEAK_RETURN_SEARCH_MS = 4.0
+_MIN_SEARCH_SAMPLES = 16
+
+
+@contextmanager
+def _row_passes(n_cols: int) -> Iterator[None]:
+    """Ufunc buffers of one row for passes such as ``y > threshold[:, np.newaxis]``.
+
+    With numpy's default buffer (8192 elements) a pass over rows shorter than half of it
+    that reads one value per row copies that value out into buffers spanning several rows;
+    with a buffer of one row each row is done in place, twice as fast or more for rows of
+    about 1,000 samples. Rows under 256 samples keep the default (there the cost of one call
+    per row dominates). The size is restored on exit (``np.errstate`` scopes it).
+    """
+    with np.errstate():
+        if 256 <= n_cols < 8192:
+            np.setbufsize(-(-n_cols // 16) * 16)
+        yield
+
+
+def _windows(y: np.ndarray, width: int) -> np.ndarray:
+    """Read-only view of every run of ``width`` consecutive samples: ``[row, start, k]``."""
+    n_rows, n_cols = y.shape
+    s_row, s_col = y.strides
+    return np.lib.stride_tricks.as_strided(
+        y, (n_rows, n_cols - width + 1, width), (s_row, s_col, s_col), writeable=False
+    )
+
+
+def _first_from(
+    y: np.ndarray,
+    rows: np.ndarray,
+    start: np.ndarray,
+    hit: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    width: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First sample at or after ``start`` where ``hit`` holds, in each of ``rows`` of ``y``.
+
+    ``hit(values, rows)`` tests a block of samples (one row of ``values`` per entry of
+    ``rows``) elementwise. Only a window of samples from ``start`` is read, widened for the
+    rows where nothing was found until the end of the trace: a marker a few samples away
+    costs a few samples. Returns the index (0 where none) and whether one was found, one
+    entry per entry of ``rows``.
+    """
+    n_cols = y.shape[1]
+    found_at = np.zeros(rows.size, dtype=np.intp)
+    found = np.zeros(rows.size, dtype=bool)
+    todo = np.arange(rows.size)
+    lo = np.asarray(start, dtype=np.intp).copy()
+    while todo.size:
+        width = min(width, n_cols)
+        s = lo[todo]
+        w0 = np.minimum(s, n_cols - width)
+        r = rows[todo]
+        mask = hit(_windows(y, width)[r, w0], r)
+        mask &= np.arange(width) >= (s - w0)[:, np.newaxis]
+        k = np.argmax(mask, axis=1)
+        ok = mask[np.arange(todo.size), k]
+        found_at[todo[ok]] = w0[ok] + k[ok]
+        found[todo[ok]] = True
+        more = ~ok & (w0 + width < n_cols)
+        lo[todo[more]] = w0[more] + width
+        todo = todo[more]
+        width *= 4
+    return found_at, found
+
+
+def _last_before(
+    y: np.ndarray,
+    rows: np.ndarray,
+    stop: np.ndarray,
+    hit: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    width: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Last sample before ``stop`` where ``hit`` holds, in each of ``rows`` of ``y``.
+
+    The mirror of :func:`_first_from`: windows of samples ending at ``stop``, widened for
+    the rows where nothing was found until the start of the trace.
+    """
+    n_cols = y.shape[1]
+    found_at = np.zeros(rows.size, dtype=np.intp)
+    found = np.zeros(rows.size, dtype=bool)
+    todo = np.arange(rows.size)
+    hi = np.asarray(stop, dtype=np.intp).copy()
+    while todo.size:
+        width = min(width, n_cols)
+        e = hi[todo]
+        w0 = np.clip(e - width, 0, n_cols - width)
+        r = rows[todo]
+        mask = hit(_windows(y, width)[r, w0], r)
+        mask &= np.arange(width) < (e - w0)[:, np.newaxis]
+        k = width - 1 - np.argmax(mask[:, ::-1], axis=1)
+        ok = mask[np.arange(todo.size), k]
+        found_at[todo[ok]] = w0[ok] + k[ok]
+        found[todo[ok]] = True
+        more = ~ok & (w0 > 0)
+        hi[todo[more]] = w0[more]
+        todo = todo[more]
+        width *= 4
+    return found_at, found
+
+
+def _first_run(
+    above: np.ndarray, n_cols: int, run: int, n_starts: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """First sample before ``n_starts`` that starts ``run`` consecutive True, per row.
+
+    ``above`` is C-contiguous with ``n_cols`` samples and at least one False column after
+    them in each row, so a run never joins two rows and the rows can be scanned as one
+    array. Runs are found by doubling: after the step of width ``w`` a True at ``s`` means
+    ``above[s : s + 2w]`` is all True, so ``run`` takes about log2(run) boolean ANDs.
+    """
+    n_rows, padded = above.shape
+    limit = min(n_starts, n_cols - run + 1)
+    if limit <= 0:
+        return np.zeros(n_rows, dtype=np.intp), np.zeros(n_rows, dtype=bool)
+    starts = above.ravel()
+    width = 1
+    while 2 * width <= run:
+        starts = starts[:-width] & starts[width:]
+        width *= 2
+    if width < run:
+        rest = run - width  # <= width: the two runs of width overlap or touch
+        starts = starts[:-rest] & starts[rest:]
+    grid = np.lib.stride_tricks.as_strided(
+        starts, (n_rows, limit), (padded * starts.itemsize, starts.itemsize), writeable=False
+    )
+    idx = np.argmax(grid, axis=1)
+    return idx, grid[np.arange(n_rows), idx]
+
+
 def _last_true(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the last True per row (0 where none) and whether there is one."""
-    has = mask.any(axis=1)
-    idx = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
+    """Index of the last True per row (0 where none) and whether there is one.
+
+    ``mask`` is C-contiguous with a multiple of 8 columns: it is scanned as 64-bit words
+    (8 samples at a time) for the last non-zero word, then that word's 8 samples.
+    """
+    n_rows, n_cols = mask.shape
+    nonzero = mask.view(np.uint64) != 0
+    # 1 + index of the last non-zero word, 0 where none
+    after = np.max(nonzero * np.arange(1, nonzero.shape[1] + 1, dtype=np.int32), axis=1)
+    has = after > 0
+    word = np.maximum(after - 1, 0)
+    octet = mask.reshape(n_rows, n_cols // 8, 8)[np.arange(n_rows), word]
+    idx = 8 * word + 7 - np.argmax(octet[:, ::-1], axis=1)
     return np.where(has, idx, 0), has
 
 
-def _first_true_from(
-    mask: np.ndarray, start: np.ndarray, cols: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the first True at or after ``start`` per row (0 where none), and found-flags."""
-    cand = mask & (cols >= start[:, np.newaxis])
-    idx = np.argmax(cand, axis=1)
-    has = cand[np.arange(mask.shape[0]), idx]
-    return idx, has
+def _segment_sums(
+    y: np.ndarray, rows: np.ndarray, start: np.ndarray, stop: np.ndarray
+) -> np.ndarray:
+    """Sum of ``y[i, start[i]:stop[i]]`` for each row ``i`` in ``rows`` (0 elsewhere).
+
+    Each segment is copied out once into equal-width slots of one array and summed by
+    ``np.add.reduceat``, which adds each segment pairwise on its own: the sums do not
+    depend on the other samples of the row (the same floats as reducing the whole array at
+    these segments). ``stop > start`` in every row of ``rows``.
+    """
+    sums = np.zeros(y.shape[0])
+    if rows.size == 0:
+        return sums
+    n_cols = y.shape[1]
+    first, length = start[rows], stop[rows] - start[rows]
+    width = int(length.max())
+    w0 = np.minimum(first, n_cols - width)
+    pieces = _windows(y, width)[rows, w0].ravel()
+    at = np.arange(rows.size) * width + (first - w0)
+    bounds = np.column_stack([at, at + length]).ravel()
+    if bounds[-1] == pieces.size:  # the last segment runs to the end of the array
+        bounds = bounds[:-1]
+    sums[rows] = np.add.reduceat(pieces, bounds)[::2]
+    return sums
 
 
 def _leave_fraction(u0: np.ndarray, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
@@ -277,8 +442,11 @@ def measure(
     with the measures. The result is exact for piecewise-linear signals and within a
     fraction of a sample interval for smooth ones (see ``docs/waveforms.md``).
 
-    The computation is vectorised over rows: the cost is a few passes of numpy operations
-    over the whole 2-D array, whatever the number of traces.
+    The computation is vectorised over rows, with no Python loop per trace: five passes over
+    the whole 2-D array (the negativity ``y``, its largest and smallest value, the samples
+    beyond the threshold either way), then each marker is searched for from where it must
+    start, in a window of a few samples that is widened only for the traces where it was
+    not found.
 
     References
     ----------
@@ -378,79 +546,108 @@ def measure(
     scale = factor * (-1.0 if invert else 1.0)
     seg = x_in[:, b_lo:b_hi] * scale
     region = x_in[:, s0:s_end]
-    finite = np.isfinite(seg).all(axis=1) & np.isfinite(region).all(axis=1)
     baseline = seg.mean(axis=1)
     noise = seg.std(axis=1, ddof=1)
-    baseline = np.where(finite, baseline, 0.0)
-    noise = np.where(finite, noise, 0.0)
-
-    # y: negativity relative to the baseline (positive during the negative phase).
-    y = baseline[:, np.newaxis] - region * scale
-    if not finite.all():
-        y[~finite] = 0.0
-    n_cols = y.shape[1]
-    cols = np.arange(n_cols)
+    # y: negativity relative to the baseline (positive during the negative phase), the same
+    # floats as baseline - region * scale (x * 1 is x, and b - (-x) is b + x), C-ordered
+    n_cols = s_end - s0
+    # (inf - inf, which numpy would warn about, only in rows with non-finite samples: zeroed)
+    with _row_passes(n_cols), np.errstate(invalid="ignore"):
+        if scale == 1.0:
+            y = np.subtract(baseline[:, np.newaxis], region, order="C")
+        elif scale == -1.0:
+            y = np.add(baseline[:, np.newaxis], region, order="C")
+        else:
+            y = np.multiply(region, scale, order="C")
+            np.subtract(baseline[:, np.newaxis], y, out=y)
     rows = np.arange(n_rows)
+    top = np.argmax(y, axis=1)  # first largest negativity (NaN first, as max propagates it)
+    bottom = np.argmin(y, axis=1)
+    y_max = y[rows, top]
+    y_min = y[rows, bottom]
+    # a NaN or infinite sample anywhere makes y's max or min non-finite; only those rows are
+    # checked sample by sample (an overflowing but finite input stays "finite")
+    finite = np.isfinite(y_max) & np.isfinite(y_min)
+    if not finite.all():
+        odd = np.flatnonzero(~finite)
+        finite[odd] = np.isfinite(seg[odd]).all(axis=1) & np.isfinite(region[odd]).all(axis=1)
+        bad = odd[~finite[odd]]
+        for values in (y, baseline, noise, y_max, y_min, top, bottom):
+            values[bad] = 0
 
-    y_max = y.max(axis=1)
     # rounding: a flat segment equal to the baseline may differ from it by a few ulps
-    tiny = 1e-9 * (np.abs(baseline) + np.abs(y_max) + np.abs(y.min(axis=1)))
+    tiny = 1e-9 * (np.abs(baseline) + np.abs(y_max) + np.abs(y_min))
     threshold = np.maximum(threshold_sd * noise, threshold_fraction * y_max)
-    above = y > threshold[:, np.newaxis]
+    # boolean buffers padded to whole 8-sample words, with at least one False column after
+    # the samples of each row (see _first_run and _last_true)
+    padded = (n_cols // 8 + 1) * 8
+    outside = np.zeros((n_rows, padded), dtype=bool)  # |y| > threshold
+    above = np.zeros((n_rows, padded), dtype=bool)  # y > threshold
+    with _row_passes(n_cols):
+        np.greater(y, threshold[:, np.newaxis], out=above[:, :n_cols])
+        np.less(y, -threshold[:, np.newaxis], out=outside[:, :n_cols])
+    outside |= above
 
     # ---- 1. detection: first sustained run above threshold --------------------------------
     run = max(1, round(min_departure_ms / ms_per_sample))
-    if run == 1:
-        det_idx, has_det = _first_true_from(above, np.zeros(n_rows, dtype=np.int64), cols)
-    else:
-        counts = np.cumsum(above, axis=1, dtype=np.int32)
-        window_count = counts.copy()
-        window_count[:, run:] -= counts[:, :-run]
-        ends = window_count == run
-        end_idx, has_det = _first_true_from(ends, np.zeros(n_rows, dtype=np.int64), cols)
-        det_idx = end_idx - run + 1
-        del counts, window_count, ends
-    has_det &= det_idx < onset_last
+    det_idx, has_det = _first_run(above, n_cols, run, onset_last)
     has_det &= finite & (y_max > 0)
     det_idx = np.where(has_det, det_idx, 0)
+    q, _ = _last_true(above)  # last sample above threshold (step 5)
+    z, _ = _last_true(outside)  # last sample with |y| above threshold (step 6)
+    del above, outside
 
     # ---- 2. onset: back to the last sample at or above baseline ---------------------------
+    def window(ms: float) -> int:
+        """Samples in the first window of a local search."""
+        return max(_MIN_SEARCH_SAMPLES, math.ceil(ms / ms_per_sample))
+
     # "at baseline" for the onset means within one noise SD (exactly 0 for clean signals):
     # walking back to y <= 0 through noise would stop at random early dips.
     level = np.maximum(_ONSET_BAND_SD * noise, tiny)
-    before_det = (y <= level[:, np.newaxis]) & (cols < det_idx[:, np.newaxis])
-    j, has_j = _last_true(before_det)
-    del before_det
+    found = np.flatnonzero(has_det)
+    j = np.zeros(n_rows, dtype=np.intp)
+    has_j = np.zeros(n_rows, dtype=bool)
+    j[found], has_j[found] = _last_before(
+        y, found, det_idx[found], lambda v, r: v <= level[r, np.newaxis], window(_ONSET_SEARCH_MS)
+    )
     has_onset = has_det & has_j
     jp1 = np.minimum(j + 1, n_cols - 1)
     jp2 = np.minimum(j + 2, n_cols - 1)
     u2 = np.where(j + 2 < n_cols, y[rows, jp2] - level, -np.inf)
     onset = j + _leave_fraction(y[rows, j] - level, y[rows, jp1] - level, u2)
-    at_or_above = y <= tiny[:, np.newaxis]  # signal at (or above) the baseline level
 
     # ---- 3. negative peak -------------------------------------------------------------------
-    masked = np.where(cols >= det_idx[:, np.newaxis], y, -np.inf)
-    peak = np.argmax(masked, axis=1)
-    del masked
+    # the first largest negativity from detection on: the row's own unless it comes earlier
+    peak = top.copy()
+    early = np.flatnonzero(has_det & (top < det_idx))
+    if early.size:
+        after = np.arange(n_cols) >= det_idx[early, np.newaxis]
+        peak[early] = np.argmax(np.where(after, y[early], -np.inf), axis=1)
     peak_ok = has_det & (peak < n_cols - 1)
     amplitude = y[rows, peak]
     # largest positive value after the negative peak: min of y from the peak to the end
-    flat = y.ravel()
-    starts = rows * n_cols + np.where(peak_ok, peak, 0)
-    ends_ = (rows + 1) * n_cols
-    idx_pairs = np.column_stack([starts, ends_]).ravel()[:-1]
-    y_min_after = np.minimum.reduceat(flat, idx_pairs)[::2]
+    y_min_after = y_min.copy()
+    early = np.flatnonzero(peak_ok & (bottom < peak))
+    if early.size:
+        after = np.arange(n_cols) >= peak[early, np.newaxis]
+        y_min_after[early] = np.where(after, y[early], np.inf).min(axis=1)
     pp_amplitude = amplitude - np.minimum(y_min_after, 0.0)
 
     # ---- 4. first return to baseline after the peak; area ---------------------------------
-    ret_k, has_ret = _first_true_from(at_or_above, peak + 1, cols)
-    has_ret &= peak_ok & has_onset
+    def at_or_above(v: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Samples at (or above) the baseline level."""
+        return v <= tiny[r, np.newaxis]
+
+    onset_rows = np.flatnonzero(peak_ok & has_onset)
+    ret_k = np.zeros(n_rows, dtype=np.intp)
+    has_ret = np.zeros(n_rows, dtype=bool)
+    ret_k[onset_rows], has_ret[onset_rows] = _first_from(
+        y, onset_rows, peak[onset_rows] + 1, at_or_above, window(_PEAK_RETURN_SEARCH_MS)
+    )
     ret, k0 = _return_point(y, ret_k, 1.0, rows)
     # integral of y from onset to return: interior samples j+1..k0 by trapezoid + end pieces
-    a_start = np.where(has_ret, rows * n_cols + jp1, rows * n_cols)
-    a_end = np.where(has_ret, rows * n_cols + k0 + 1, rows * n_cols + 1)
-    # every index is < flat.size (k0 <= n_cols - 2), so the last pair needs no trimming
-    sums = np.add.reduceat(flat, np.column_stack([a_start, a_end]).ravel())[::2]
+    sums = _segment_sums(y, np.flatnonzero(has_ret), jp1, k0 + 1)
     y_first = y[rows, jp1]
     y_last = y[rows, k0]
     interior = sums - 0.5 * (y_first + y_last)  # trapezoid over samples jp1..k0
@@ -459,37 +656,33 @@ def measure(
     area = (interior + 0.5 * (1.0 - frac_on) * y_first + 0.5 * frac_ret * y_last) * ms_per_sample
 
     # ---- 5. return to baseline of the last negative deflection ----------------------------
-    q, _ = _last_true(above)
-    last_k, has_last = _first_true_from(at_or_above, q + 1, cols)
-    has_last &= peak_ok & has_onset
+    last_k = np.zeros(n_rows, dtype=np.intp)
+    has_last = np.zeros(n_rows, dtype=bool)
+    last_k[onset_rows], has_last[onset_rows] = _first_from(
+        y, onset_rows, q[onset_rows] + 1, at_or_above, window(_LAST_RETURN_SEARCH_MS)
+    )
     last_ret, _ = _return_point(y, last_k, 1.0, rows)
 
     # ---- 6. final return to baseline ---------------------------------------------------------
-    z, _ = _last_true(above | (y < -threshold[:, np.newaxis]))
     z_negative = y[rows, z] > 0
-    back = np.where(z_negative[:, np.newaxis], at_or_above, y >= -tiny[:, np.newaxis])
-    fin_k, has_fin = _first_true_from(back, z + 1, cols)
-    has_fin &= peak_ok & has_onset
-    fin, _ = _return_point(y, fin_k, np.where(z_negative, 1.0, -1.0), rows)
+    side = np.where(z_negative, 1.0, -1.0)
+
+    def back_to_baseline(v: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """At or past the baseline level, seen from the last deflection's side: y <= tiny
+        after a negative one, y >= -tiny (-y <= tiny, exactly) after a positive one."""
+        return v * side[r, np.newaxis] <= tiny[r, np.newaxis]
+
+    fin_k = np.zeros(n_rows, dtype=np.intp)
+    has_fin = np.zeros(n_rows, dtype=bool)
+    fin_k[onset_rows], has_fin[onset_rows] = _first_from(
+        y, onset_rows, z[onset_rows] + 1, back_to_baseline, window(_FINAL_RETURN_SEARCH_MS)
+    )
+    fin, _ = _return_point(y, fin_k, side, rows)
 
     # ---- assemble -----------------------------------------------------------------------------
     nan = np.nan
     offset_ms = s0 * ms_per_sample - stim
     latency = np.where(has_onset, onset * ms_per_sample + offset_ms, nan)
-    out = {
-        "latency_ms": latency,
-        "amplitude_mv": np.where(peak_ok, amplitude, nan),
-        "pp_amplitude_mv": np.where(peak_ok, pp_amplitude, nan),
-        "area_mvms": np.where(has_ret, area, nan),
-        "duration_ms": np.where(has_ret, (ret - onset) * ms_per_sample, nan),
-        "distal_duration_ms": np.where(has_last, (last_ret - onset) * ms_per_sample, nan),
-        "total_duration_ms": np.where(has_fin, (fin - onset) * ms_per_sample, nan),
-        "peak_latency_ms": np.where(peak_ok, peak * ms_per_sample + offset_ms, nan),
-        "baseline_mv": np.where(finite, baseline, nan),
-        "noise_sd_mv": np.where(finite, noise, nan),
-    }
-    frame = pd.DataFrame(out)
-
     reasons = [
         (~finite, Q_NONFINITE),
         (finite & ~has_det, Q_NO_RESPONSE),
@@ -505,9 +698,28 @@ def measure(
             sep = np.where(quality[mask] == "", "", "; ")
             quality[mask] = quality[mask] + sep + reason
     quality[quality == ""] = Q_OK
-    response = np.where(has_det, "present", np.where(finite, "absent", None))
-    frame["response"] = pd.Series(response, dtype="string")
-    frame["quality"] = pd.Series(quality, dtype="string")
+    response = np.full(n_rows, None, dtype=object)
+    response[finite] = "absent"
+    response[has_det] = "present"  # (detected rows are finite)
+    # one constructor call: the string columns as arrays, not inserted one by one
+    text = pd.StringDtype()  # dtype "string" as configured now, without parsing the name
+    frame = pd.DataFrame(
+        {
+            "latency_ms": latency,
+            "amplitude_mv": np.where(peak_ok, amplitude, nan),
+            "pp_amplitude_mv": np.where(peak_ok, pp_amplitude, nan),
+            "area_mvms": np.where(has_ret, area, nan),
+            "duration_ms": np.where(has_ret, (ret - onset) * ms_per_sample, nan),
+            "distal_duration_ms": np.where(has_last, (last_ret - onset) * ms_per_sample, nan),
+            "total_duration_ms": np.where(has_fin, (fin - onset) * ms_per_sample, nan),
+            "peak_latency_ms": np.where(peak_ok, peak * ms_per_sample + offset_ms, nan),
+            "baseline_mv": np.where(finite, baseline, nan),
+            "noise_sd_mv": np.where(finite, noise, nan),
+            "response": pd.array(response, dtype=text),
+            "quality": pd.array(quality, dtype=text),
+        },
+        copy=False,
+    )
     return frame
 
 

@@ -273,6 +273,14 @@ _IDENTITY: Mapping[str, str] = MappingProxyType(
             ),
             "patient_id",
         ),
+        **dict.fromkeys(
+            ("visit", "visit label", "visit id", "visit name", "timepoint", "time point"),
+            "visit",
+        ),
+        **dict.fromkeys(
+            ("study date", "exam date", "examination date", "visit date", "test date"),
+            "study_date",
+        ),
         "side": "side",
         "nerve": "nerve",
         "nerve name": "nerve",
@@ -447,7 +455,18 @@ def _read_header(header: str) -> WideColumn | str | Problem | None:
 
 #: Identity columns a mapping entry may name instead of a measure.
 _IDENTITY_TARGETS = frozenset(
-    {"patient_id", "side", "nerve", "site", "site_order", "age_years", "height_cm", "sex"}
+    {
+        "patient_id",
+        "visit",
+        "study_date",
+        "side",
+        "nerve",
+        "site",
+        "site_order",
+        "age_years",
+        "height_cm",
+        "sex",
+    }
 )
 _SPEC_KEYS = frozenset({"measure", "column", "side", "nerve", "site", "factor", "unit", "muscle"})
 
@@ -973,8 +992,9 @@ def to_wide(
         chosen = list(measures)
         site_measures = [m for m in chosen if m in SITE_MEASURES]
         nerve_measures = [m for m in chosen if m in NERVE_MEASURES]
-    valid = valid.sort_values(["patient_id", "nerve", "side", "site_order"], kind="stable")
-    index = ["patient_id"] if layout == "patient" else ["patient_id", "side", "nerve"]
+    study = ["patient_id", "visit"] if "visit" in valid.columns else ["patient_id"]
+    valid = valid.sort_values([*study, "nerve", "side", "site_order"], kind="stable")
+    index = study if layout == "patient" else [*study, "side", "nerve"]
     prefix = valid["side"] + " " + valid["nerve"] + " " if layout == "patient" else ""
 
     rank = {m: i for i, m in enumerate((*SITE_MEASURES, *NERVE_MEASURES))}
@@ -992,11 +1012,10 @@ def to_wide(
     )
     parts = [long]
     if nerve_measures:
-        first = valid.groupby(["patient_id", "side", "nerve"], sort=False)[nerve_measures].first()
+        nerve = [*study, "side", "nerve"]
+        first = valid.groupby(nerve, sort=False)[nerve_measures].first()
         first = first.reset_index()
-        nl = first.melt(
-            id_vars=["patient_id", "side", "nerve"], value_vars=nerve_measures, var_name="measure"
-        )
+        nl = first.melt(id_vars=nerve, value_vars=nerve_measures, var_name="measure")
         nl = nl[nl["value"].notna()]
         pre = nl["side"] + " " + nl["nerve"] + " " if layout == "patient" else ""
         nl = nl.assign(
@@ -1014,6 +1033,10 @@ def to_wide(
     wide = both.pivot(index=index, columns="header", values="value")
     wide = wide.reindex(columns=headers).reset_index()
     wide.columns.name = None
+    if "study_date" in valid.columns and "visit" in valid.columns:  # one date per visit
+        dates = valid.drop_duplicates(study).set_index(study)["study_date"]
+        at = pd.MultiIndex.from_frame(wide[study])
+        wide.insert(len(study), "study_date", dates.reindex(at).to_numpy(dtype=object))
     for h in headers:
         converted = pd.to_numeric(wide[h], errors="coerce")
         if converted.notna().sum() == wide[h].notna().sum():

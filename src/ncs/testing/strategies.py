@@ -24,10 +24,12 @@ from ncs.schema import COLUMNS
 __all__ = [
     "SECRET_PREFIX",
     "SITES",
+    "VISITS",
     "extreme_numbers",
     "junk",
     "messy_sites",
     "nerve_rows",
+    "serial_studies",
     "studies",
 ]
 
@@ -164,6 +166,36 @@ def studies(draw, max_patients: int = 3) -> pd.DataFrame:
         step = draw(st.sampled_from([1, 10, 2**20]))
         df["site_order"] = [SITES[r["nerve"]].index(r["site"]) * step for r in rows]
     return df
+
+
+#: Visit labels of :func:`serial_studies`, in visit order (not the alphabetical order).
+VISITS: tuple[str, ...] = ("baseline", "after IVIg", "12 months")
+
+
+@st.composite
+def serial_studies(
+    draw, max_patients: int = 3, max_visits: int = 3, dates: bool | None = None
+) -> pd.DataFrame:
+    """Valid serial studies: each patient studied at 1 to ``max_visits`` visits (labels
+    :data:`VISITS`, in that order; ``study_date`` 90 days apart when ``dates``, drawn when
+    None), each visit an independent study as :func:`studies` draws it."""
+    with_dates = draw(st.booleans()) if dates is None else dates
+    rows: list[dict[str, object]] = []
+    for p in range(draw(st.integers(1, max_patients))):
+        first_day = pd.Timestamp("2020-01-01") + pd.Timedelta(days=draw(st.integers(0, 700)))
+        for v in range(draw(st.integers(1, min(max_visits, len(VISITS))))):
+            nerves = draw(
+                st.lists(st.sampled_from(sorted(SITES)), min_size=1, max_size=3, unique=True)
+            )
+            for nerve in nerves:
+                side = draw(st.sampled_from(["L", "R"]))
+                for row in draw(nerve_rows(_patient(p), nerve, side)):
+                    row["visit"] = VISITS[v]
+                    if with_dates:
+                        day = first_day + pd.Timedelta(days=90 * v)
+                        row["study_date"] = day.date().isoformat()
+                    rows.append(row)
+    return pd.DataFrame(rows)
 
 
 @st.composite
