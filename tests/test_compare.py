@@ -476,3 +476,14 @@ def test_compare_every_scheme_runs_and_classes_graded_verdicts():
     assert p.loc["ALS01", "verdict_efns2010_cidp"] == "possible"
     assert p.loc["ALS01", "class_efns2010_cidp"] == "negative"
     assert p.loc["ALS01", "class_hadden1998_gbs"] == "negative"  # axonal
+
+
+def test_decisive_area_and_duration_thresholds_by_hand():
+    # amplitude 10 -> 9.5 mV (5%), area 30 -> 20.7 (31%), duration 6.0 -> 6.2 (+3.3%):
+    # Katz finds a block on area alone, and no dispersion on its one duration threshold
+    c = compare(two_sites(amp=(10.0, 9.5), area=(30.0, 20.7), dur=(6.0, 6.2)), cv={})
+    m = c.margins.set_index(["criterion", "measure"])
+    assert bool(m.loc[("katz2002", "area_drop_pct"), "decisive"])  # area alone carries it
+    assert not bool(m.loc[("katz2002", "amp_drop_pct"), "decisive"])
+    # the dispersion rule has one threshold: its result alone decides the dispersion finding
+    assert bool(m.loc[("katz2002", "dur_change_pct"), "decisive"])

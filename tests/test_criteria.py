@@ -386,3 +386,52 @@ def test_verdict_classes_cover_every_verdict():
     assert CRITERIA["efns2010_cidp"].verdict_classes["probable"] == "positive"
     assert CRITERIA["efns2010_cidp"].verdict_classes["possible"] == "negative"
     assert CRITERIA["hadden1998_gbs"].verdict_classes["axonal"] == "negative"
+
+
+def test_scope_references_limit_the_comparisons():
+    import dataclasses
+
+    import pandas as pd
+
+    katz = ncs.CRITERIA["katz2002"]
+    adjacent_only = dataclasses.replace(
+        katz, id="katz_adjacent", scope=dataclasses.replace(katz.scope, comparisons=("adjacent",))
+    )
+    sites = pd.DataFrame(
+        {
+            "patient_id": "P",
+            "nerve": "ulnar",
+            "side": "R",
+            "site": ["wrist", "below elbow", "above elbow"],
+            "latency_ms": [3.0, 7.0, 9.0],
+            "amplitude_mv": [10.0, 8.0, 6.4],  # 20 % per step, 36 % wrist to above elbow
+            "area_mvms": [30.0, 24.0, 19.2],
+            "duration_ms": [5.0, 5.0, 5.0],
+            "distance_mm": [70.0, 200.0, 100.0],
+        }
+    )
+    f = ncs.analyze(sites, criteria=[katz, adjacent_only]).findings
+    whole = f[(f["distal_site"] == "wrist") & (f["proximal_site"] == "above elbow")]
+    assert whole.set_index("criterion").loc["katz2002", "block"] == "yes"
+    assert whole.set_index("criterion").loc["katz_adjacent", "block"] == "not_applicable"
+    p = ncs.analyze(sites, criteria=[katz, adjacent_only]).patients.set_index("scheme")
+    assert p.loc["katz2002", "verdict"] == "demyelinating"
+    assert p.loc["katz_adjacent", "verdict"] == "not_demyelinating"
+
+
+def test_a_probable_block_makes_an_any_segment_verdict_positive():
+    # a custom criterion whose only block rule gives "probable": a segment meeting it is a
+    # block for the patient rule "positive if any segment meets the rule"
+    katz = ncs.CRITERIA["katz2002"]
+    probable = dataclasses.replace(
+        katz,
+        id="katz_probable",
+        block=tuple(dataclasses.replace(r, outcome="probable") for r in katz.block),
+        dispersion=None,
+    )
+    sites = two_sites(amp=(10.0, 6.0), area=(30.0, 18.0), dur=(5.0, 5.0))  # 40 % drops
+    res = ncs.analyze(sites, criteria=probable)
+    assert res.findings["block"].item() == "probable"
+    assert res.patients["verdict"].item() == "demyelinating"
+    normal = two_sites(amp=(10.0, 9.0), area=(30.0, 27.0), dur=(5.0, 5.0))
+    assert ncs.analyze(normal, criteria=probable).patients["verdict"].item() == "not_demyelinating"

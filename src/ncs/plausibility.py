@@ -34,6 +34,7 @@ __all__ = [
     "check_cells",
     "check_valid",
     "cold_limbs",
+    "contradictions",
     "declared_unit_problems",
     "implausible_cells",
     "nerve_value_conflicts",
@@ -195,6 +196,60 @@ def nerve_value_conflicts(
             problems.append(
                 Problem(int(i), col, "differs between rows of the same nerve (give it once)")
             )
+    return problems
+
+
+#: Per-row reference-limit columns: every rule compares a measure with a multiple of them.
+LIMIT_VALUES: tuple[str, ...] = ("dml_uln_ms", "amp_lln_mv", "cv_lln_m_s", "f_latency_uln_ms")
+
+
+def contradictions(
+    values: Mapping[str, np.ndarray], absent: np.ndarray, nerve_id: np.ndarray, keyed: np.ndarray
+) -> list[Problem]:
+    """Cells whose value cannot be a measurement, or contradicts another cell of the nerve.
+
+    * a reference limit (per-row LLN or ULN) of 0: no laboratory's normal limit is 0, and
+      every rule divides by it, so it would silently make each finding against it unknown;
+    * an area of 0 at a site with a response (an absent response is written as such);
+    * an F-wave latency for a nerve whose F-wave persistence is 0 % (no F waves).
+
+    Parameters
+    ----------
+    values : mapping of str to numpy.ndarray
+        Validated numeric columns (NaN = not given).
+    absent : numpy.ndarray of bool
+        Rows whose response is absent.
+    nerve_id, keyed : numpy.ndarray
+        Nerve of each row, and whether its keys are all known.
+
+    Returns
+    -------
+    list of Problem
+        One per offending cell.
+    """
+    problems: list[Problem] = []
+
+    def flag(mask: np.ndarray, column: str, message: str) -> None:
+        problems.extend(Problem(int(i), column, message) for i in np.flatnonzero(mask))
+
+    for col in LIMIT_VALUES:
+        if col in values:
+            flag(values[col] == 0, col, "a reference limit of 0 (a limit must be positive)")
+    if "area_mvms" in values:
+        flag(
+            (values["area_mvms"] == 0) & ~absent,
+            "area_mvms",
+            "zero area on a site with a response (write response=absent or NR)",
+        )
+    if "f_persistence_pct" in values and "f_latency_ms" in values:
+        n_nerves = int(nerve_id.max()) + 1 if len(nerve_id) else 0
+        no_f = np.zeros(n_nerves, dtype=bool)
+        no_f[nerve_id[(values["f_persistence_pct"] == 0) & keyed]] = True
+        flag(
+            keyed & no_f[nerve_id] & ~np.isnan(values["f_latency_ms"]),
+            "f_latency_ms",
+            "an F-wave latency for a nerve whose F-wave persistence is 0% (no F waves)",
+        )
     return problems
 
 

@@ -27,6 +27,7 @@ from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, s
 from ncs.plausibility import (
     check_cells,
     check_valid,
+    contradictions,
     declared_unit_problems,
     nerve_value_conflicts,
     warn_implausible,
@@ -112,6 +113,8 @@ COLUMNS: tuple[Column, ...] = (
 
 _BY_NAME: Mapping[str, Column] = MappingProxyType({c.name: c for c in COLUMNS})
 REQUIRED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
+MAX_INTEGER = 2**31 - 1
+"""Largest value of a whole-number column (``site_order``): keys built from it stay exact."""
 NUMERIC: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind in ("float", "int"))
 
 NERVE_KEYS: tuple[str, ...] = ("patient_id", "nerve", "side")
@@ -961,6 +964,10 @@ def _validate(
         if col != "temperature_c":
             with np.errstate(invalid="ignore"):
                 flag(values < 0, col, "negative value")
+        if _BY_NAME[col].kind == "int":  # whole-number keys must fit the integer site keys
+            too_large = values > MAX_INTEGER
+            flag(too_large, col, f"too large (at most {MAX_INTEGER})")
+            values = np.where(too_large, np.nan, values)
         out[col] = values
     if "response" in df.columns:
         response = _Text(df["response"]).map(_response_code, _RESPONSE_BLANK, dtype=np.int8)
@@ -1020,6 +1027,7 @@ def _validate(
         _check_within_nerve(out, text["site"].codes, nerve_id, keyed & (order >= 0), site_sort)
     )
     problems.extend(nerve_value_conflicts(out, nerve_id, keyed))
+    problems.extend(contradictions(out, absent, nerve_id, keyed))
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))

@@ -25,6 +25,7 @@ __all__ = [
     "SECRET_PREFIX",
     "SITES",
     "VISITS",
+    "extreme_numbers",
     "junk",
     "messy_sites",
     "nerve_rows",
@@ -96,6 +97,22 @@ def junk() -> st.SearchStrategy[object]:
     )
 
 
+#: Numeric columns of the sites table (every one may get an extreme value).
+_NUMERIC_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind in ("float", "int"))
+
+
+def extreme_numbers() -> st.SearchStrategy[object]:
+    """Integers and floats at the edges: beyond int64, near float max and min, signed zeros."""
+    return st.one_of(
+        st.sampled_from(
+            [2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64, -(2**63), 10**19, 10**30]
+        ),
+        st.sampled_from([1e308, -1e308, 1.7976931348623157e308, 5e-324, 1e-300, -0.0, 0.0]),
+        st.integers(-(2**80), 2**80),
+        st.floats(allow_nan=False, allow_infinity=False, width=64),
+    )
+
+
 def _patient(i: int) -> str:
     return f"{SECRET_PREFIX}{i:03d}"
 
@@ -128,8 +145,10 @@ def nerve_rows(draw, patient: str, nerve: str, side: str) -> list[dict[str, obje
         rows.append(row)
         latency = round(latency + draw(_decimal(1.5, 12.0, 1)), 1)
     if draw(st.booleans()):
-        rows[0]["f_latency_ms"] = draw(_decimal(20.0, 70.0, 1))
-        rows[0]["f_persistence_pct"] = draw(st.sampled_from([0.0, 20.0, 80.0, 100.0]))
+        persistence = draw(st.sampled_from([0.0, 20.0, 80.0, 100.0]))
+        rows[0]["f_persistence_pct"] = persistence
+        # absent F waves (0 %) have no latency
+        rows[0]["f_latency_ms"] = np.nan if persistence == 0 else draw(_decimal(20.0, 70.0, 1))
     return rows
 
 
@@ -142,7 +161,11 @@ def studies(draw, max_patients: int = 3) -> pd.DataFrame:
         for nerve in nerves:
             side = draw(st.sampled_from(["L", "R"]))
             rows.extend(draw(nerve_rows(_patient(p), nerve, side)))
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if draw(st.booleans()):  # an explicit site_order (0 = most distal; any spacing)
+        step = draw(st.sampled_from([1, 10, 2**20]))
+        df["site_order"] = [SITES[r["nerve"]].index(r["site"]) * step for r in rows]
+    return df
 
 
 #: Visit labels of :func:`serial_studies`, in visit order (not the alphabetical order).
@@ -198,6 +221,17 @@ def _corrupted(draw) -> pd.DataFrame:
         if col in df.columns:
             factor = draw(st.sampled_from([-1.0, 1e-3, 1e3, 1e300, 0.0]))
             df[col] = pd.to_numeric(df[col], errors="coerce") * factor
+    if draw(st.integers(0, 3)) == 0:  # an extreme number in one cell of a numeric column
+        col = draw(st.sampled_from(_NUMERIC_COLUMNS))
+        if col not in df.columns:
+            df[col] = None
+        cells = df[col].to_numpy(dtype=object).copy()
+        cells[draw(st.integers(0, len(df) - 1))] = draw(extreme_numbers())
+        df[col] = pd.Series(cells, index=df.index, dtype=object)
+    if "patient_id" in df.columns and draw(st.integers(0, 4)) == 0:  # numeric patient ids
+        keys = [repr(p) for p in df["patient_id"]]
+        ids = {k: draw(st.one_of(extreme_numbers(), st.integers(0, 10))) for k in sorted(set(keys))}
+        df["patient_id"] = pd.Series([ids[k] for k in keys], index=df.index, dtype=object)
     if draw(st.booleans()):  # row order
         df = df.sample(frac=1.0, random_state=draw(st.integers(0, 2**16))).reset_index(drop=True)
     return df

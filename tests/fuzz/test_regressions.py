@@ -1,0 +1,130 @@
+"""Inputs the fuzzers missed and a seeded mutation of a valid study found, kept as tests.
+
+Each is a clear ValidationError naming the cell, never a crash or a silently odd verdict.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ncs
+
+
+def _study() -> pd.DataFrame:
+    """Two nerves of one patient, with an explicit site_order, valid as it is."""
+    return pd.DataFrame(
+        {
+            "patient_id": "P1",
+            "nerve": ["ulnar", "ulnar", "ulnar", "median", "median"],
+            "side": "R",
+            "site": ["wrist", "below elbow", "above elbow", "wrist", "elbow"],
+            "site_order": [0, 1, 2, 0, 1],
+            "latency_ms": [3.0, 6.5, 8.5, 3.2, 7.0],
+            "amplitude_mv": [10.0, 9.5, 9.0, 9.0, 8.5],
+            "area_mvms": [30.0, 29.0, 28.0, 27.0, 26.0],
+            "duration_ms": [5.0, 5.1, 5.2, 5.0, 5.2],
+            "distance_mm": [70.0, 220.0, 100.0, 70.0, 220.0],
+            "f_latency_ms": [28.0, np.nan, np.nan, 27.0, np.nan],
+            "f_persistence_pct": [80.0, np.nan, np.nan, 90.0, np.nan],
+        }
+    )
+
+
+def _problem_cells(err: ncs.ValidationError) -> set[tuple[int | None, str | None]]:
+    return {(p.row, p.column) for p in err.problems}
+
+
+def test_the_study_is_valid():
+    assert len(ncs.analyze(_study(), criteria="all").findings) > 0
+
+
+@pytest.mark.parametrize("big", [2**63, 1e308, 1e19, 2**31])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_huge_site_order_is_a_validation_error(big, seed):
+    sites = _study()
+    sites["site_order"] = sites["site_order"].astype(object)
+    sites.loc[2, "site_order"] = big
+    sites["row"] = np.arange(len(sites))
+    shuffled = sites.sample(frac=1, random_state=seed).reset_index(drop=True)
+    row = int(np.flatnonzero(shuffled["row"].to_numpy() == 2)[0])
+    with pytest.raises(ncs.ValidationError) as info:
+        ncs.analyze(shuffled.drop(columns="row"), criteria="all")
+    assert (row, "site_order") in _problem_cells(info.value)
+
+
+def test_large_but_sane_site_order_is_accepted():
+    sites = _study()
+    sites.loc[2, "site_order"] = 2**31 - 1
+    assert len(ncs.analyze(sites, criteria="katz2002").findings) == 4
+
+
+def test_huge_site_order_is_collected_not_raised():
+    sites = _study()
+    sites["site_order"] = sites["site_order"].astype(object)
+    sites.loc[2, "site_order"] = 2**63
+    res = ncs.analyze(sites, criteria="katz2002", errors="collect")
+    rejected = res.rejected.set_index("input_row")["problems"]
+    assert sorted(rejected.index) == [0, 1, 2]  # the whole nerve is set aside
+    assert "site_order" in rejected[2]
+    # the other nerve is still judged
+    assert set(res.findings["nerve"].astype(str)) == {"median"}
+
+
+@pytest.mark.parametrize("column", ["amp_lln_mv", "dml_uln_ms", "cv_lln_m_s", "f_latency_uln_ms"])
+def test_a_zero_reference_limit_is_a_validation_error(column):
+    sites = _study()
+    sites[column] = np.nan
+    sites.loc[3, column] = 0.0
+    with pytest.raises(ncs.ValidationError) as info:
+        ncs.analyze(sites, criteria="ean2021_cidp")
+    assert (3, column) in _problem_cells(info.value)
+    sites.loc[3, column] = 0.5  # small, but a limit
+    ncs.analyze(sites, criteria="ean2021_cidp")
+
+
+@pytest.mark.parametrize("latency_row", [0, 1])
+def test_f_latency_with_zero_persistence_is_a_validation_error(latency_row):
+    sites = _study()
+    sites.loc[0, "f_latency_ms"] = np.nan
+    sites.loc[latency_row, "f_latency_ms"] = 28.0
+    sites.loc[0, "f_persistence_pct"] = 0.0  # "no F waves", yet a latency of this nerve
+    with pytest.raises(ncs.ValidationError) as info:
+        ncs.analyze(sites, criteria="ean2021_cidp")
+    assert (latency_row, "f_latency_ms") in _problem_cells(info.value)
+    sites.loc[latency_row, "f_latency_ms"] = np.nan  # absent F waves alone are data
+    res = ncs.analyze(sites, criteria="ean2021_cidp")
+    assert res.nerves.set_index("nerve").loc["ulnar", "f_absent"] == 1.0
+
+
+@pytest.mark.parametrize("row", [0, 1])
+def test_zero_area_on_a_present_response_is_a_validation_error(row):
+    sites = _study()
+    sites.loc[row, "area_mvms"] = 0.0
+    with pytest.raises(ncs.ValidationError) as info:
+        ncs.analyze(sites, criteria="katz2002")
+    assert (row, "area_mvms") in _problem_cells(info.value)
+
+
+def test_zero_area_on_an_absent_response_is_data():
+    sites = _study()
+    sites["response"] = "present"
+    sites.loc[2, ["response", "latency_ms", "amplitude_mv", "area_mvms", "duration_ms"]] = [
+        "absent",
+        np.nan,
+        0.0,
+        0.0,
+        np.nan,
+    ]
+    f = ncs.analyze(sites, criteria="katz2002").findings
+    row = f[(f["distal_site"] == "below elbow") & (f["proximal_site"] == "above elbow")]
+    assert row["block"].item() == "yes"  # a 100 % drop
+
+
+@pytest.mark.parametrize("pid", [0, -1, 2**63, 2**70, 1e308, 1.5])
+def test_numeric_patient_ids(pid):
+    sites = _study()
+    sites["patient_id"] = pid
+    res = ncs.analyze(sites, criteria="katz2002")
+    assert res.patients["patient_id"].nunique() == 1

@@ -1,0 +1,307 @@
+"""EAN/PNS 2021 CIDP motor criteria: every rule of the scheme, worked by hand.
+
+Rule table (criteria compendium section 5; limits of :data:`helpers.REFERENCE`):
+
+====  =========================================  =============================  ===================
+item  rule                                       here                           nerve count
+====  =========================================  =============================  ===================
+(a)   DML >= 50 % above ULN; median not counted  >= 6.0 ms                      2 nerves
+(b)   MCV >= 30 % below LLN                      <= 35 m/s                      2 nerves
+(c)   F latency >= 20 % above ULN                >= 36 ms                       2 nerves
+      (>= 50 % if distal CMAP < 80 % LLN)        (>= 45 ms if < 4.0 mV)
+(d)   F waves absent, distal CMAP >= 20 % LLN    >= 1.0 mV                      2 nerves + other
+(e)   amplitude drop >= 30 %, distal >= 20 % LLN tibial, ulnar elbow and Erb's  2, or 1 + other
+      to Erb's point: >= 50 %                    point excluded from the 30 %   (not absent F)
+(f)   duration increase > 30 % (tibial >= 100 %)                                2 nerves
+(g)   distal CMAP duration > filter cut-off      2 Hz: 8.4/9.6/8.8/9.2 ms       1 + other
+====  =========================================  =============================  ===================
+
+Levels: strongly supportive = an item with its count; weakly supportive = in one nerve only.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import ncs
+
+from .helpers import REFERENCE, finding, findings, nerve, param, reference, run, study, verdict
+
+S = "ean2021_cidp"
+SLOW = {"distance": 300.0, "dlat": 10.0}  # 30 m/s: (b)
+ABSENT_F = {"f": None, "persistence": 0.0}
+
+
+# --- (a), (b), (c), (d): per-nerve items ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dml", "expected"), [(6.0, "yes"), (5.99, "no"), (6.01, "yes")])
+def test_a_dml_50_percent_above_uln(dml, expected):
+    assert param(nerve("ulnar", dml=dml), S, "dml_prolonged", "ulnar") == expected
+
+
+def test_a_median_not_counted():
+    assert param(nerve("median", dml=9.0), S, "dml_prolonged", "median") == "not_applicable"
+    assert verdict(study(nerve("median", dml=9.0), nerve("ulnar", dml=9.0)), S) == (
+        "weakly_supportive"
+    )
+    assert verdict(study(nerve("peroneal", dml=9.0), nerve("ulnar", dml=9.0)), S) == (
+        "strongly_supportive"
+    )
+
+
+@pytest.mark.parametrize(("distance", "expected"), [(350.0, "yes"), (351.0, "no"), (349.0, "yes")])
+def test_b_velocity_30_percent_below_lln(distance, expected):
+    assert param(nerve("ulnar", distance=distance, dlat=10.0), S, "cv_slowed", "ulnar") == expected
+
+
+@pytest.mark.parametrize(
+    ("amp", "f", "expected"),
+    [
+        (10.0, 36.0, "yes"),  # >= 1.2 x 30 = 36 ms
+        (10.0, 35.9, "no"),
+        (4.0, 36.0, "yes"),  # exactly 80 % of LLN: the 20 % rule
+        (4.2, 37.0, "yes"),
+        (3.99, 36.0, "no"),  # < 80 % of LLN: >= 45 ms
+        (3.99, 44.9, "no"),
+        (3.99, 45.0, "yes"),
+    ],
+)
+def test_c_f_latency_with_the_80_percent_lln_switch(amp, f, expected):
+    assert param(nerve("ulnar", (amp, amp), f=f), S, "f_latency_prolonged", "ulnar") == expected
+
+
+@pytest.mark.parametrize(
+    ("amp", "expected"), [(1.0, "yes"), (0.99, "not_applicable"), (0.9, "not_applicable")]
+)
+def test_d_f_absent_20_percent_gate(amp, expected):
+    sites = nerve("ulnar", (amp, amp), **ABSENT_F)
+    assert param(sites, S, "f_waves_absent", "ulnar") == expected
+
+
+def test_d_needs_two_nerves_and_another_parameter_in_a_third():
+    two = [nerve("ulnar", **ABSENT_F), nerve("median", **ABSENT_F)]
+    assert verdict(study(*two, nerve("peroneal", **SLOW)), S) == "strongly_supportive"
+    assert verdict(study(*two, nerve("peroneal")), S) == "weakly_supportive"
+
+
+# --- (e) conduction block ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "prox", "block"),
+    [
+        ("ulnar", 7.0, "yes"),  # 30 %
+        ("ulnar", 7.01, "no"),  # 29.9 %
+        ("ulnar", 6.99, "yes"),
+        ("median", 5.0, "yes"),
+        ("peroneal", 6.0, "yes"),
+    ],
+)
+def test_e_block_30_percent(name, prox, block):
+    assert run(nerve(name, (10.0, prox)), S).findings["block"].item() == block
+
+
+@pytest.mark.parametrize("prox", [7.0, 4.0, 1.0])
+def test_e_tibial_excluded(prox):
+    sites = nerve("tibial", (10.0, prox))
+    assert run(sites, S).findings["block"].item() not in ("yes", "probable")
+    assert param(sites, S, "conduction_block", "tibial") == "not_applicable"
+
+
+@pytest.mark.parametrize(("amp", "is_block"), [(1.0, True), (0.99, False), (0.9, False)])
+def test_e_block_needs_distal_cmap_20_percent_lln(amp, is_block):
+    for prox in (amp * 0.56, amp * 0.33):  # 44 % and 67 % drops
+        block = run(nerve("ulnar", (amp, prox)), S).findings["block"].item()
+        assert (block == "yes") is is_block
+
+
+def test_e_failed_precondition_leaves_a_complete_study_not_met():
+    low = nerve("ulnar", (0.9, 0.5))
+    assert verdict(study(low, nerve("median"), nerve("peroneal")), S) == "not_met"
+
+
+def test_e_no_block_across_the_ulnar_elbow():
+    sites = nerve("ulnar", (10.0, 10.0, 6.0))  # below elbow 10 -> above elbow 6 mV
+    got = findings(sites, S)
+    assert got[("below elbow", "above elbow")] not in ("yes", "probable")
+    assert got[("wrist", "above elbow")] not in ("yes", "probable")
+    assert got[("wrist", "below elbow")] == "no"
+    assert verdict(study(sites, nerve("median")), S) == "not_met"
+
+
+def test_e_erb_point_needs_50_percent():
+    def erb(prox):
+        return nerve("median", (10.0, 10.0, 10.0, prox))
+
+    assert finding(erb(5.0), S, "axilla", "erb") == "yes"  # 50 %
+    assert finding(erb(5.0), S, "wrist", "erb") == "yes"
+    assert finding(erb(5.01), S, "axilla", "erb") == "no"  # 49.9 %: the 30 % rule is not for Erb
+    assert finding(erb(6.0), S, "wrist", "erb") == "no"
+    assert verdict(study(erb(5.0), nerve("ulnar", (10.0, 5.0))), S) == "strongly_supportive"
+
+
+def test_e_erb_rule_keeps_the_ulnar_elbow_out():
+    sites = nerve("ulnar", (10.0, 10.0, 4.5, 4.5, 4.5))
+    got = findings(sites, S)
+    assert got[("wrist", "erb")] not in ("yes", "probable")
+    assert got[("wrist", "axilla")] not in ("yes", "probable")
+    assert got[("axilla", "erb")] == "no"
+    assert param(sites, S, "conduction_block", "ulnar") == "no"
+    assert verdict(study(sites, nerve("median")), S) == "not_met"
+
+
+def test_e_erb_rule_needs_distal_cmap_20_percent_lln():
+    for amp in (0.9, 0.99):  # 18 % and 19.8 % of LLN, 67-70 % drop
+        low = nerve("median", (amp, amp, amp, 0.3))
+        assert finding(low, S, "axilla", "erb") != "yes"
+        assert finding(low, S, "wrist", "erb") != "yes"
+    assert finding(nerve("median", (1.0, 1.0, 1.0, 0.3)), S, "axilla", "erb") == "yes"
+
+
+def test_e_count_rule_and_absent_f_cannot_corroborate():
+    block = nerve("ulnar", (10.0, 6.0))  # 40 %
+    assert verdict(study(block, nerve("median", (10.0, 6.0))), S) == "strongly_supportive"
+    assert verdict(study(block, nerve("median", **SLOW)), S) == "strongly_supportive"
+    assert verdict(study(block, nerve("median")), S) == "weakly_supportive"
+    assert verdict(study(block, nerve("median", **ABSENT_F)), S) == "weakly_supportive"
+
+
+# --- (f) temporal dispersion ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "prox", "expected"),
+    [
+        ("ulnar", 6.5, "no"),  # +30 %: not > 30 %
+        ("ulnar", 6.51, "yes"),
+        ("median", 7.0, "yes"),
+        ("tibial", 7.0, "no"),  # tibial needs >= 100 %
+        ("tibial", 9.99, "no"),
+        ("tibial", 10.0, "yes"),
+    ],
+)
+def test_f_dispersion(name, prox, expected):
+    sites = nerve(name, dur=(5.0, prox))
+    assert run(sites, S).findings["dispersion"].item() == expected
+    assert param(sites, S, "temporal_dispersion", name) == expected
+
+
+def test_f_dispersion_in_two_nerves_is_strongly_supportive():
+    dispersed = {"dur": (5.0, 7.0)}  # +40 %
+    two = study(nerve("ulnar", **dispersed), nerve("median", **dispersed))
+    assert verdict(two, S) == "strongly_supportive"
+    assert verdict(study(nerve("ulnar", **dispersed), nerve("median")), S) == "weakly_supportive"
+    res = run(two, S)
+    assert list(res.nerves["n_dispersion_segments"]) == [1, 1]
+    assert list(res.nerves["parameters_met"].astype(str)) == ["f", "f"]
+
+
+# --- (g) distal CMAP duration --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lff", "name", "cutoff"),
+    [
+        (2.0, "median", 8.4),
+        (2.0, "ulnar", 9.6),
+        (2.0, "peroneal", 8.8),
+        (2.0, "tibial", 9.2),
+        (5.0, "median", 8.0),
+        (5.0, "tibial", 8.3),
+    ],
+)
+def test_g_distal_duration_above_its_cutoff(lff, name, cutoff):
+    def g(duration):
+        sites = nerve(name, lff=lff, distal_duration=duration)
+        return param(sites, S, "distal_duration_prolonged", name)
+
+    assert g(cutoff) == "no"  # "> cut-off"
+    assert g(round(cutoff + 0.01, 2)) == "yes"
+    assert g(round(cutoff - 0.01, 2)) == "no"
+
+
+def test_g_needs_a_filter_and_another_parameter_in_another_nerve():
+    g = {"lff": 2.0, "distal_duration": 9.0}
+    assert (
+        param(nerve("median", distal_duration=9.0), S, "distal_duration_prolonged", "median")
+        == "not_applicable"
+    )
+    assert verdict(study(nerve("median", **g), nerve("ulnar", **SLOW)), S) == "strongly_supportive"
+    assert verdict(study(nerve("median", **g), nerve("ulnar")), S) == "weakly_supportive"
+    assert verdict(study(nerve("median", **g), nerve("peroneal", **g)), S) == "weakly_supportive"
+
+
+# --- counts and levels ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "item",
+    [SLOW, {"f": 36.0}, {"dml": 6.0}],
+    ids=["b", "c", "a"],
+)
+def test_items_in_two_nerves_strongly_in_one_weakly(item):
+    assert verdict(study(nerve("ulnar", **item), nerve("peroneal", **item)), S) == (
+        "strongly_supportive"
+    )
+    assert verdict(study(nerve("ulnar", **item), nerve("peroneal")), S) == "weakly_supportive"
+
+
+def test_normal_study_not_met_unknown_f_indeterminate():
+    assert verdict(study(nerve("ulnar"), nerve("median")), S) == "not_met"
+    unknown = {"f": None, "persistence": None}
+    assert verdict(study(nerve("ulnar", **unknown), nerve("median", **unknown)), S) == (
+        "indeterminate"
+    )
+
+
+def test_patient_columns():
+    sites = study(nerve("ulnar", (10.0, 10.0, 6.0)), nerve("median", (10.0, 6.0)))
+    p = run(sites, S).patients.iloc[0]
+    assert p["verdict"] == "weakly_supportive"
+    assert p["n_positive_findings"] == 1  # the median block; the ulnar elbow is excluded
+    assert str(p["evidence_segment"]) == "wrist to elbow"
+    assert str(p["evidence_nerve"]) == "median R"
+
+
+def test_e_unknown_lln_leaves_the_block_open():
+    # no amplitude LLN: whether the distal CMAP is >= 20 % of it is unknown, so a 40 % drop
+    # can be neither counted nor ruled out
+    ref = reference(amp_lln_mv=float("nan"))
+    sites = study(nerve("ulnar", (10.0, 6.0)), nerve("median"))
+    assert run(sites, S, ref).findings.set_index("nerve").loc["ulnar", "block"] == "not_assessable"
+    assert param(sites, S, "conduction_block", "ulnar", ref=ref) == "not_assessable"
+
+
+def test_e_unknown_lln_with_a_small_drop_is_no_block():
+    # a 10 % drop meets no rule whatever the distal CMAP is: no block, and a complete study
+    # with it is not_met
+    ref = reference(amp_lln_mv=float("nan"))
+    assert finding(nerve("ulnar", (10.0, 9.0)), S, "wrist", "below elbow", ref=ref) == "no"
+
+
+def test_e_zero_lln_in_a_lab_table_never_meets_the_precondition():
+    sites = nerve("ulnar", (10.0, 6.0))
+    assert run(sites, S, reference(amp_lln_mv=0.0)).findings["block"].item() != "yes"
+
+
+@pytest.mark.parametrize(("duration", "expected"), [(7.0, "no"), (7.01, "yes")])
+def test_g_a_cutoff_table_without_operators_uses_the_schemes_own(duration, expected):
+    # a lab's own cut-off (7.0 ms for the median nerve at 2 Hz), no operator column: ">" (2021)
+    table = pd.DataFrame({"scheme": [S], "lff_hz": [2.0], "nerve": ["median"], "cutoff_ms": [7.0]})
+    res = ncs.analyze(
+        nerve("median", lff=2.0, distal_duration=duration),
+        criteria=S,
+        reference=REFERENCE,
+        distal_duration_cutoffs=table,
+    )
+    assert str(res.nerves["distal_duration_prolonged"].item()) == expected
+
+
+def test_evidence_names_the_deciding_rule():
+    p = run(study(nerve("ulnar", **SLOW), nerve("median", **SLOW)), S).patients.iloc[0]
+    assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed, in >= 2")
+    p = run(study(nerve("ulnar", **SLOW), nerve("median")), S).patients.iloc[0]
+    assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed in one nerve")
+    assert p["verdict_rule"].startswith("(b) motor conduction velocity slowed in one nerve")

@@ -1,0 +1,166 @@
+"""EFNS/PNS 2010 MMN conduction block grades: every rule, worked by hand.
+
+Rule table (criteria compendium section 6.4), all on negative-peak AREA, proximal vs distal:
+
+==============  ==============  ====================  =======================================
+grade           area drop       duration increase     where
+==============  ==============  ====================  =======================================
+definite        >= 50 %         <= 30 %               median, ulnar, peroneal
+probable (1)    >= 30 %         <= 30 %               long upper-limb segments (median, ulnar)
+probable (2)    >= 50 %         > 30 %                median, ulnar, peroneal
+==============  ==============  ====================  =======================================
+
+Every grade needs the distal CMAP of the segment > 20 % of LLN **and** > 1 mV; segments
+crossing common entrapment sites (ulnar elbow, peroneal fibular head, wrist) and other nerves
+are not considered. Patient: definite_cb / probable_cb when such a block is found in >= 1
+nerve (the 2010 count), no_cb when every considered segment is ruled out.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import findings, nerve, reference, run, study, verdict
+
+S = "efns2010_mmn"
+
+
+def seg(name="ulnar", area=(30.0, 15.0), dur=(5.0, 5.0), amp=(10.0, 10.0)):
+    return nerve(name, amp, area=area, dur=dur)
+
+
+def block(sites, ref=None) -> str:
+    return run(sites, S, ref).findings["block"].item()
+
+
+@pytest.mark.parametrize(
+    ("area", "dur", "expected"),
+    [
+        ((30.0, 15.0), (5.0, 5.0), "yes"),  # 50 %, no duration change: definite
+        ((30.0, 15.0), (5.0, 6.5), "yes"),  # 50 %, +30 % (<= 30 %): definite
+        ((30.0, 15.0), (5.0, 6.52), "probable"),  # 50 %, +30.4 %: probable rule 2
+        ((30.0, 15.01), (5.0, 5.0), "probable"),  # 49.97 %: probable rule 1
+        ((30.0, 21.0), (5.0, 5.0), "probable"),  # 30 %
+        ((30.0, 21.0), (5.0, 6.5), "probable"),  # 30 %, +30 %
+        ((30.0, 21.0), (5.0, 6.52), "no"),  # 30 %, +30.4 %: neither probable rule
+        ((30.0, 21.01), (5.0, 5.0), "no"),  # 29.97 %
+        ((30.0, 30.0), (5.0, 8.0), "no"),  # dispersion alone is not a block
+        ((30.0, 15.6), (5.0, 7.0), "no"),  # 48 %, +40 %: rule 2 needs >= 50 %
+        ((30.0, 6.0), (5.0, 10.0), "probable"),  # 80 %, +100 %
+    ],
+)
+def test_grades_in_an_arm_nerve(area, dur, expected):
+    assert block(seg(area=area, dur=dur)) == expected
+
+
+@pytest.mark.parametrize(
+    ("area", "dur", "expected"),
+    [
+        ((30.0, 15.0), (5.0, 5.0), "yes"),
+        ((30.0, 18.0), (5.0, 5.0), "no"),  # 40 %: the 30 % rule is for upper-limb nerves only
+        ((30.0, 15.0), (5.0, 7.0), "probable"),  # 50 % with +40 %: rule 2 is for every nerve
+    ],
+)
+def test_grades_in_the_peroneal_nerve(area, dur, expected):
+    assert block(seg("peroneal", area=area, dur=dur)) == expected
+
+
+@pytest.mark.parametrize("name", ["median", "ulnar"])
+def test_probable_rule_1_in_median_and_ulnar(name):
+    assert block(seg(name, area=(30.0, 18.0))) == "probable"  # 40 %
+
+
+@pytest.mark.parametrize("name", ["median", "ulnar", "peroneal"])
+def test_definite_block_in_each_listed_nerve(name):
+    sites = seg(name)
+    assert block(sites) == "yes"
+    assert verdict(sites, S) == "definite_cb"
+
+
+@pytest.mark.parametrize("name", ["tibial", "radial"])
+def test_other_nerves_not_considered(name):
+    other = seg(name, area=(30.0, 6.0))
+    assert block(other) not in ("yes", "probable")
+    assert verdict(study(other, seg(area=(30.0, 30.0))), S) == "no_cb"
+
+
+# --- the distal CMAP floors, one at a time ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lln", "amp", "is_block"),
+    [
+        (4.0, 1.0, False),  # > 20 % of LLN (0.8) but not > 1 mV
+        (4.0, 1.01, True),
+        (6.0, 1.2, False),  # > 1 mV but exactly 20 % of LLN, not more
+        (6.0, 1.21, True),
+        (1.0, 1.0, False),  # a lab LLN of 1.0 mV: the 1-mV floor decides
+        (1.0, 1.01, True),
+        (5.0, 1.0, False),  # both at the limit
+        (5.0, 0.9, False),
+    ],
+)
+@pytest.mark.parametrize(
+    ("area", "dur", "grade"),
+    [
+        ((30.0, 15.0), (5.0, 5.0), "yes"),
+        ((30.0, 18.0), (5.0, 5.0), "probable"),
+        ((30.0, 15.0), (5.0, 7.0), "probable"),
+    ],
+    ids=["definite", "probable-1", "probable-2"],
+)
+def test_floors_for_every_grade(lln, amp, is_block, area, dur, grade):
+    got = block(seg(area=area, dur=dur, amp=(amp, amp)), reference(amp_lln_mv=lln))
+    if is_block:
+        assert got == grade
+    else:
+        assert got not in ("yes", "probable")
+
+
+# --- entrapment sites ------------------------------------------------------------------------------
+
+
+def test_no_block_across_the_ulnar_elbow():
+    # wrist / below elbow / above elbow, area 30, 30, 12 mV ms: the 60 % drop is at the elbow
+    sites = nerve("ulnar", (10.0, 10.0, 4.0), area=(30.0, 30.0, 12.0))
+    got = findings(sites, S)
+    assert got[("wrist", "below elbow")] == "no"
+    assert got[("below elbow", "above elbow")] not in ("yes", "probable")
+    assert got[("wrist", "above elbow")] not in ("yes", "probable")
+    assert verdict(sites, S) == "no_cb"
+
+
+def test_no_block_across_the_fibular_head():
+    sites = nerve("peroneal", (10.0, 10.0, 4.0), area=(30.0, 30.0, 12.0))
+    got = findings(sites, S)
+    assert got[("below fibular head", "popliteal fossa")] not in ("yes", "probable")
+    assert verdict(sites, S) == "no_cb"
+
+
+def test_a_forearm_block_beside_the_elbow_is_found():
+    sites = nerve("ulnar", (10.0, 4.0, 4.0), area=(30.0, 12.0, 12.0))
+    assert findings(sites, S)[("wrist", "below elbow")] == "yes"
+    assert verdict(sites, S) == "definite_cb"
+
+
+# --- patient verdicts ------------------------------------------------------------------------------
+
+
+def test_verdicts():
+    normal = seg(area=(30.0, 30.0))
+    assert verdict(study(seg("median"), normal), S) == "definite_cb"
+    assert verdict(study(seg("median", area=(30.0, 18.0)), normal), S) == "probable_cb"
+    assert verdict(study(seg("median", area=(30.0, 15.0), dur=(5.0, 7.0)), normal), S) == (
+        "probable_cb"
+    )
+    assert verdict(study(seg("median", area=(30.0, 30.0)), normal), S) == "no_cb"
+    # the strongest grade wins
+    assert verdict(study(seg("median", area=(30.0, 18.0)), seg()), S) == "definite_cb"
+
+
+def test_patient_columns():
+    sites = study(seg("median", area=(30.0, 18.0)), seg(area=(30.0, 30.0)))
+    p = run(sites, S).patients.iloc[0]
+    assert p["n_positive_findings"] == 1
+    assert str(p["evidence_segment"]) == "wrist to elbow"
+    assert str(p["evidence_nerve"]) == "median R"
