@@ -818,7 +818,7 @@ def patient_verdicts(
         rules = {"katz": katz}
         names["katz"] = "Katz 2002 block or dispersion in a segment"
         for item in _unique_items(crit.nerve_items):
-            rules[item.id] = at_least(codes[item.id], ctx.patient, n_p, 1)
+            rules[item.id] = at_least(codes[item.id], ctx.patient, n_p, item.min_nerves)
         result = any_of(list(rules.values()))
         level, _ = _levels([result], n_p)
         ids = tuple(rules)

@@ -243,7 +243,8 @@ EFNS2010_CIDP = Criterion(
         NerveItem(
             id="probable",
             corroboration="or_one_plus_other",
-            not_corroborated_by=("e",),
+            # any other demyelinating parameter corroborates, (e) included: a tibial block of
+            # >= 50 % is (e) though the 30 % rule excludes the tibial nerve
             counts_as_other=False,
             name="probable conduction block (>= 30%, tibial excluded)",
             parameter="probable_conduction_block",
@@ -713,6 +714,7 @@ SIMON2013 = Criterion(
     nerve_items=(
         NerveItem(
             id="slowing",
+            min_nerves=1,  # any nerve
             name="conduction velocity below LLN",
             parameter="cv_slowed",
             measure="mcv_m_s",
@@ -723,6 +725,7 @@ SIMON2013 = Criterion(
         ),
         NerveItem(
             id="f",
+            min_nerves=1,
             name="F-wave latency above ULN",
             parameter="f_latency_prolonged",
             measure="f_latency_ms",

@@ -310,16 +310,13 @@ def test_probable_block_plus_another_parameter_elsewhere_is_probable():
     assert verdict(study(nerve("ulnar", (10.0, 6.0)), nerve("median")), S) == "not_met"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="EFNS probable-CB item has not_corroborated_by=('e',): a definite block in another "
-    "nerve that the probable rule excludes (tibial) cannot corroborate, though the guideline's "
-    "'1 nerve + >= 1 other demyelinating parameter in another nerve' includes (e)",
-)
 def test_probable_block_corroborated_by_a_tibial_definite_block():
-    # the tibial 60 % block is item (e), a demyelinating parameter in another nerve
+    # the tibial 60 % block is item (e), a demyelinating parameter in another nerve: the
+    # ulnar 40 % block (probable, >= 30 %) in one nerve + (e) in another = probable; the
+    # tibial block alone in one nerve is (e) in 1 nerve only = possible without the ulnar
     sites = study(nerve("ulnar", (10.0, 6.0)), nerve("tibial", (10.0, 4.0)))
     assert verdict(sites, S) == "probable"
+    assert verdict(study(nerve("ulnar"), nerve("tibial", (10.0, 4.0))), S) == "possible"
 
 
 def test_normal_study_not_met_and_unknown_f_indeterminate():
