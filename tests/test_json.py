@@ -157,3 +157,50 @@ def test_a_criterion_that_cannot_be_rebuilt_is_kept_as_a_record():
     assert record.citation.doi == "10.1212/wnl.58.4.615"
     assert json.loads(again.to_json())["criteria"] == doc["criteria"]
     assert "demyelinating" in to_html(again, plots=False)
+
+
+def _slow_value(v):
+    """One value as JSON wants it, worked out value by value (the reference)."""
+    import datetime
+    import math
+
+    if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    if hasattr(v, "item"):
+        v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    return v
+
+
+def test_records_of_every_column_type_match_a_value_by_value_conversion():
+    import datetime
+
+    import numpy as np
+
+    from ncs.analyze import _records
+
+    frame = pd.DataFrame(
+        {
+            "cat": pd.Categorical(["b", None, "a"]),
+            "num_cat": pd.Categorical([2, 1, None]),
+            "f": [1.5, float("nan"), float("inf")],
+            "i": np.array([1, 2, 3], dtype=np.int64),
+            "b": [True, False, True],
+            "nullable_int": pd.array([1, None, 3], dtype="Int64"),
+            "nullable_bool": pd.array([True, None, False], dtype="boolean"),
+            "s": pd.array(["x", None, "z"], dtype="string"),
+            "o": np.array([datetime.date(2024, 1, 2), None, "w"], dtype=object),
+        }
+    )
+    got = _records(frame)
+    expected = [
+        {c: _slow_value(frame[c].astype(object).iloc[i]) for c in frame.columns}
+        for i in range(len(frame))
+    ]
+    assert got == expected
+    assert json.dumps(got, allow_nan=False)  # plain JSON: no NaN, no numpy scalars
+    assert all(type(row["i"]) is int and type(row["b"]) is bool for row in got)
+    assert got[0]["num_cat"] == 2 and type(got[0]["num_cat"]) is int

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ncs import _text as tx
-from ncs._codes import ColumnCache, categorical, fixed, from_codes, table
+from ncs._codes import ColumnCache, categorical, fixed, from_codes, names_of, table
 from ncs._version import __version__
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
 from ncs.engine import SegmentJudgement, category_codes, dispersion_confound, judge
@@ -155,23 +155,44 @@ def _empty_warnings() -> pd.DataFrame:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """DataFrame rows as dicts of plain Python values; NaN/NA -> None."""
-    cols = {}
-    for col in df.columns:
-        s = df[col]
-        if s.dtype.kind in "iu" and s.hasnans:  # nullable integers (Int64) with NA
-            cols[col] = [None if _is_missing(v) else int(v) for v in s.astype(object)]
-        elif s.dtype.kind in "iu":
-            cols[col] = [int(v) for v in s.to_numpy()]
-        elif s.dtype.kind == "f":
-            cols[col] = [float(v) if math.isfinite(v) else None for v in s.to_numpy()]
-        elif s.dtype.kind == "b":
-            cols[col] = [bool(v) for v in s.to_numpy()]
-        else:
-            values = s.astype(object).to_numpy()
-            cols[col] = [None if _is_missing(v) else _plain(v) for v in values]
-    names = list(cols)
-    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+    """DataFrame rows as dicts of plain Python values; NaN/NA -> None.
+
+    Each column is turned into a list of Python values in one C-level pass where its dtype
+    allows (numbers, booleans, categories, strings); other object columns value by value.
+    """
+    cols = [_column_values(df[col]) for col in df.columns]
+    names = [str(c) for c in df.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+
+
+def _column_values(s: pd.Series) -> list[Any]:
+    """A column as a list of plain Python values (missing -> None)."""
+    array = s.array
+    if isinstance(array, pd.Categorical):
+        names = names_of(array)  # cached for a categorical made here
+        if not all(type(c) is str for c in names):  # categories of another type (extra columns)
+            names = [None if _is_missing(c) else _plain(c) for c in names]
+        table = np.empty(len(names) + 1, dtype=object)
+        table[:-1] = names
+        table[-1] = None  # code -1: missing
+        return table[np.asarray(array.codes)].tolist()
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype):
+        values = array.to_numpy() if not isinstance(array, np.ndarray) else array
+        if dtype.kind == "f":
+            out = values.tolist()
+            for i in np.flatnonzero(~np.isfinite(values)).tolist():
+                out[i] = None
+            return out
+        if dtype.kind in "iub":
+            return values.tolist()
+    elif isinstance(dtype, pd.StringDtype):
+        return array.to_numpy(dtype=object, na_value=None).tolist()
+    elif dtype.kind in "iub":  # nullable integers and booleans (Int64, boolean) with NA
+        values = array.to_numpy(dtype=object, na_value=None)
+        return [None if v is None else (bool(v) if dtype.kind == "b" else int(v)) for v in values]
+    values = s.astype(object).to_numpy()
+    return [None if _is_missing(v) else _plain(v) for v in values]
 
 
 def _is_missing(v: Any) -> bool:
