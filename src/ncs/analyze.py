@@ -160,8 +160,12 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     Each column is turned into a list of Python values in one C-level pass where its dtype
     allows (numbers, booleans, categories, strings); other object columns value by value.
     """
-    cols = [_column_values(df[col]) for col in df.columns]
-    names = [str(c) for c in df.columns]
+    if not len(df):
+        return []
+    names, cols = [], []
+    for name, column in df.items():
+        names.append(str(name))
+        cols.append(_column_values(column))
     return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
@@ -363,7 +367,16 @@ def analyze(
             if reasons
             else None
         )
-        findings = _findings(seg_read, judgements, confound, sentences)
+        n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
+        cold = cold_limb_codes(sites_read, site_nerve, n_nerves, limits)
+        k = len(crits)
+        findings = _findings(
+            seg_read,
+            judgements,
+            confound,
+            sentences,
+            {"cold_limb": fixed(np.tile(cold[segment_nerve], k), COLD_LIMB_VALUES)},
+        )
         nerves, patients = summarize(
             seg_read,
             segment_nerve,
@@ -375,6 +388,7 @@ def analyze(
             distal_duration_cutoffs,
             evidence=reasons,
             sentences=sentences,
+            nerve_columns={"cold_limb": fixed(np.tile(cold, k), COLD_LIMB_VALUES)},
         )
     meta = {
         "ncs_version": __version__,
@@ -382,11 +396,6 @@ def analyze(
         "reference": reference_name,
         "n_input_rows": len(valid) + len(rejected),
     }
-    n_nerves = int(site_nerve.max()) + 1 if len(site_nerve) else 0
-    cold = cold_limb_codes(sites_read, site_nerve, n_nerves, limits)
-    k = len(crits)
-    findings["cold_limb"] = fixed(np.tile(cold[segment_nerve], k), COLD_LIMB_VALUES)
-    nerves["cold_limb"] = fixed(np.tile(cold, k), COLD_LIMB_VALUES)
     meta["provenance"] = provenance(crits, reference_name, limits)
     source = getattr(sites, "attrs", {}).get("ncs_source")
     if source is not None and hasattr(source, "to_dict"):  # how a file was read (ncs.io)
@@ -515,8 +524,10 @@ def _findings(
     judgements: list[SegmentJudgement],
     confound: list[np.ndarray],
     sentences: list | None,
+    extra: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """All criteria's findings in one table: criterion by criterion, segment order within."""
+    """All criteria's findings in one table: criterion by criterion, segment order within
+    (``extra`` columns, already repeated per criterion, at the end)."""
     k = len(judgements)
     n = len(seg)
     data: dict[str, Any] = {}
@@ -535,6 +546,7 @@ def _findings(
     )
     if sentences is not None:
         data["reason"] = tx.to_pandas(tuple(sentences))
+    data.update(extra or {})
     return table(data, k * n)
 
 

@@ -15,7 +15,9 @@ and patient ids), so the cost does not grow with Python-level loops over nerves 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -158,6 +160,7 @@ def summarize(
     *,
     evidence: bool = True,
     sentences: Sequence | None = None,
+    nerve_columns: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The nerves and patients tables for every judged criterion.
 
@@ -180,6 +183,9 @@ def summarize(
         Build the patients' ``evidence`` sentences. ``False`` leaves the column out (every
         other column, the evidence labels and counts included, is the same); see
         :func:`ncs.analyze.render_evidence`.
+    nerve_columns : mapping, optional
+        More columns for the nerves table (one value per row, criteria after one another),
+        added at its end (the ``cold_limb`` flag of :func:`ncs.analyze`).
 
     Returns
     -------
@@ -302,6 +308,7 @@ def summarize(
             "dispersion": DISPERSION_VALUES,
             **{p: PARAMETER_VALUES for p in PARAMETERS},
         },
+        nerve_columns,
     )
     columns = PATIENT_COLUMNS if evidence else tuple(c for c in PATIENT_COLUMNS if c != "evidence")
     patients = _frame(patient_parts, _with_visit(columns, tuple(patient_ids)), {})
@@ -361,20 +368,40 @@ def _cutoffs_for(
     ops = np.full(len(nerves), -1, dtype=np.int8)
     if not any(i.measure == "distal_duration_ms" for i in crit.nerve_items):
         return out, ops
-    if cutoffs is None:
-        cutoffs = distal_duration_cutoffs()
-    rows = cutoffs[cutoffs["scheme"] == crit.id]
-    if rows.empty or not len(nerves):
+    rules = _default_cutoff_rules(crit.id) if cutoffs is None else _cutoff_rules(cutoffs, crit.id)
+    if not rules or not len(nerves):
         return out, ops
-    has_op = "op" in rows.columns
-    for r in rows.itertuples(index=False):  # a handful of table rows, not data rows
-        sel = (nerves == r.nerve) & ~np.isnan(lff_hz)
-        if not pd.isna(r.lff_hz):
-            sel &= np.isclose(lff_hz, float(r.lff_hz))
-        out[sel] = float(r.cutoff_ms)
-        if has_op and not pd.isna(r.op):
-            ops[sel] = _OP_CODES.index(str(r.op).strip())
+    for nerve, lff, cutoff_ms, op in rules:  # a handful of table rows, not data rows
+        sel = (nerves == nerve) & ~np.isnan(lff_hz)
+        if lff is not None:
+            sel &= np.isclose(lff_hz, lff)
+        out[sel] = cutoff_ms
+        if op >= 0:
+            ops[sel] = op
     return out, ops
+
+
+def _cutoff_rules(
+    cutoffs: pd.DataFrame, scheme: str
+) -> tuple[tuple[str, float | None, float, int], ...]:
+    """A scheme's rows of a cut-off table: (nerve, filter or None, cut-off, operator code)."""
+    rows = cutoffs[cutoffs["scheme"] == scheme]
+    has_op = "op" in rows.columns
+    return tuple(
+        (
+            r.nerve,
+            None if pd.isna(r.lff_hz) else float(r.lff_hz),
+            float(r.cutoff_ms),
+            _OP_CODES.index(str(r.op).strip()) if has_op and not pd.isna(r.op) else -1,
+        )
+        for r in rows.itertuples(index=False)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _default_cutoff_rules(scheme: str) -> tuple[tuple[str, float | None, float, int], ...]:
+    """:func:`_cutoff_rules` of the shipped table (read once)."""
+    return _cutoff_rules(distal_duration_cutoffs(), scheme)
 
 
 def _parameter_columns(
@@ -597,6 +624,7 @@ def _frame(
     parts: list[dict[str, np.ndarray]],
     columns: tuple[str, ...],
     categorical: dict[str, tuple[str, ...]],
+    extra: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """One DataFrame from per-criterion column arrays (concatenated once).
 
@@ -626,5 +654,6 @@ def _frame(
         else:
             values = np.concatenate(pieces) if pieces else np.zeros(0)
             data[col] = values.astype(float if col in _FLOAT_COLUMNS else np.int64)
+    data.update(extra or {})
     n_rows = len(next(iter(data.values()))) if data else 0
     return table(data, n_rows)
