@@ -662,3 +662,33 @@ def test_sentences_are_the_same_in_both_text_engines(monkeypatch):
     monkeypatch.setattr(tx, "HAS_ARROW", False)  # the core-only install
     plain = sentences()
     assert lists == arrow == plain
+
+
+def test_sentences_are_the_same_from_chunked_findings(monkeypatch):
+    # a cohort's finding sentences are built in chunks (ncs._text.CHUNK); the follow-up
+    # quotes them for segments not assessable at a visit: the same words whether the
+    # findings were built in one piece, in chunks, with lists or with Arrow
+    pytest.importorskip("pyarrow")
+    from ncs import _text as tx
+    from ncs import simulate
+
+    before = simulate.cohort(30, seed=4).assign(visit="before", study_date="2024-01-08")
+    after = before.assign(visit="after", study_date="2024-07-08")
+    after["amplitude_mv"] = np.round(after["amplitude_mv"] * 0.9, 2)
+    after.loc[after.index % 7 == 3, "area_mvms"] = np.nan  # some blocks not assessable
+    after.loc[after.index % 7 == 3, "duration_ms"] = np.nan
+    sites = pd.concat([before, after], ignore_index=True)
+
+    def run_followup():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ncs.NcsWarning)
+            fu = ncs.followup(sites, "all")
+        return fu.segments["sentence"].tolist(), fu.nerves["evidence"].tolist()
+
+    lists = run_followup()
+    monkeypatch.setattr(tx, "SMALL", -1)
+    arrow = run_followup()
+    monkeypatch.setattr(tx, "CHUNK", 5)
+    chunked = run_followup()
+    assert lists == arrow == chunked
+    assert any("The block is not" in s for s in lists[0])  # the quoting path is exercised

@@ -1509,8 +1509,9 @@ def _finding_reasons(result: Analysis, finding_rows: np.ndarray) -> tx.Text:
         if tx.HAS_ARROW and rows.size > tx.SMALL and hasattr(column, "__arrow_array__"):
             import pyarrow as pa
 
-            picked = pa.chunked_array(column.__arrow_array__()).take(pa.array(rows))
-            picked = picked.combine_chunks().cast(pa.large_string())
+            chunks = pa.chunked_array(column.__arrow_array__())
+            # chunk by chunk: pyarrow's take on a chunked array may join the chunks first
+            picked = tx.take(chunks.cast(pa.large_string()), rows)
             return picked.fill_null("")
         return tx.from_objects(f["reason"].iloc[rows].to_numpy(dtype=object, na_value=""))
     text = render_reasons(result, f.iloc[rows])
