@@ -62,6 +62,7 @@ HAS_ARROW = pa is not None
 
 _Array: type | tuple = pa.Array if HAS_ARROW else ()
 _Chunked: type | tuple = pa.ChunkedArray if HAS_ARROW else ()
+_ARROW_TYPES: tuple = (pa.Array, pa.ChunkedArray) if HAS_ARROW else ()
 
 CHUNK = 65_536
 """Long sentence columns are built this many rows at a time (:func:`chunked`): the parts of
@@ -306,13 +307,13 @@ def to_pandas(text: Text | Sequence[Text]) -> pd.api.extensions.ExtensionArray:
         return pd.arrays.ArrowStringArray(pa.chunked_array(arrays, type=_T))
     values: list = []
     for t in texts:
-        values.extend(t.to_pylist() if isinstance(t, _Array | _Chunked) else t)
+        values.extend(t.to_pylist() if isinstance(t, _ARROW_TYPES) else t)
     return pd.array(np.asarray(values, dtype=object), dtype="string")
 
 
 def to_numpy(text: Text) -> np.ndarray:
     """An object array of ``str``."""
-    values = text.to_pylist() if isinstance(text, _Array | _Chunked) else text
+    values = text.to_pylist() if isinstance(text, _ARROW_TYPES) else text
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
