@@ -126,7 +126,12 @@ def _parser() -> argparse.ArgumentParser:
             f"{', '.join(DEFAULT_CRITERIA)}); known: {', '.join(CRITERIA)}",
         )
 
-    def add_output_options(p: argparse.ArgumentParser, formats: tuple[str, ...]) -> None:
+    def add_output_options(
+        p: argparse.ArgumentParser,
+        formats: tuple[str, ...],
+        tables: tuple[str, ...] = _TABLES,
+        default_table: str = "findings",
+    ) -> None:
         """--criteria, --format, --table, --output, --reference and --visits."""
         criteria_option(p)
         p.add_argument(
@@ -139,10 +144,10 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--table",
-            choices=_TABLES,
-            default="findings",
-            help="which table csv, tsv and parquet output hold (default: findings; xlsx "
-            "holds every table, one sheet each)",
+            choices=tables,
+            default=default_table,
+            help=f"which table csv, tsv and parquet output hold (default: {default_table}; "
+            "xlsx holds every table, one sheet each)",
         )
         p.add_argument(
             "--output", "-o", metavar="FILE", help="write here instead of standard output"
@@ -202,31 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     p_fu.add_argument(
         "file", help="sites table with a visit column (and study_date), one row per site"
     )
-    criteria_option(p_fu)
-    p_fu.add_argument(
-        "--format",
-        "-f",
-        choices=formats,
-        default=None,
-        help="output format (default: from the --output extension "
-        f"{', '.join(sorted(_EXTENSION_FORMATS))}, else a text table)",
-    )
-    p_fu.add_argument(
-        "--table",
-        choices=_FOLLOWUP_TABLES,
-        default="segments",
-        help="which table csv, tsv and parquet output hold (default: segments; xlsx holds "
-        "every table, one sheet each)",
-    )
-    p_fu.add_argument(
-        "--output", "-o", metavar="FILE", help="write here instead of standard output"
-    )
-    p_fu.add_argument(
-        "--reference",
-        metavar="FILE",
-        help="a lab's reference-value table for the guideline schemes (as for analyze)",
-    )
-    visits_option(p_fu)
+    add_output_options(p_fu, formats, _FOLLOWUP_TABLES, "segments")
     p_fu.add_argument(
         "--cv",
         action="append",
