@@ -514,51 +514,31 @@ def _draw_nerve(
                 disp_by.setdefault((d, p), []).append(shorts[c])
     for d, p in block_by:
         if d in position and p in position:
-            lo, hi = sorted((position[d], position[p]))
-            ax.axvspan(
-                lo,
-                hi,
-                facecolor=PALETTE["block"],
-                alpha=0.10,
-                hatch="////",
-                edgecolor=PALETTE["block"],
-                lw=0,
-                zorder=0,
-            )
             note = "block" + (" *" if (d, p) in phase else "")
-            ax.text(
-                (lo + hi) / 2,
+            _shade_segment(
+                ax,
+                position[d],
+                position[p],
+                PALETTE["block"],
+                "////",
                 0.03,
                 note,
-                transform=ax.get_xaxis_transform(),
-                ha="center",
-                va="bottom",
+                fontsize,
                 color=PALETTE["block"],
-                fontsize=fontsize,
                 fontweight="bold",
             )
     for d, p in disp_by:
         if d in position and p in position:
-            lo, hi = sorted((position[d], position[p]))
-            ax.axvspan(
-                lo,
-                hi,
-                facecolor=PALETTE["dispersion"],
-                alpha=0.10,
-                hatch="\\\\",
-                edgecolor=PALETTE["dispersion"],
-                lw=0,
-                zorder=0,
-            )
-            ax.text(
-                (lo + hi) / 2,
+            _shade_segment(
+                ax,
+                position[d],
+                position[p],
+                PALETTE["dispersion"],
+                "\\\\",
                 0.13,
                 "dispersion",
-                transform=ax.get_xaxis_transform(),
-                ha="center",
-                va="bottom",
+                fontsize,
                 color="#8A3A6A",
-                fontsize=fontsize,
                 fontstyle="italic",
             )
 
@@ -666,6 +646,32 @@ def _draw_nerve(
     if title:
         ax.set_title(title, fontsize=fontsize + 2, loc="left")
     return ax
+
+
+def _shade_segment(
+    ax: Any,
+    a: float,
+    b: float,
+    colour: str,
+    hatch: str,
+    y: float,
+    note: str,
+    fontsize: float,
+    **text_style: Any,
+) -> None:
+    """Shade the segment between two site positions and name what it shows under it."""
+    lo, hi = sorted((a, b))
+    ax.axvspan(lo, hi, facecolor=colour, alpha=0.10, hatch=hatch, edgecolor=colour, lw=0, zorder=0)
+    ax.text(
+        (lo + hi) / 2,
+        y,
+        note,
+        transform=ax.get_xaxis_transform(),
+        ha="center",
+        va="bottom",
+        fontsize=fontsize,
+        **text_style,
+    )
 
 
 def plot_nerve(
