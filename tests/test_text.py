@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import ncs
 from conftest import FIXTURES
+from ncs import _codes, simulate
 from ncs import _text as tx
-from ncs import simulate
 
 pa = pytest.importorskip("pyarrow")
 
@@ -125,6 +125,10 @@ def test_sentences_built_in_chunks_are_the_same(monkeypatch):
     whole = run()
     monkeypatch.setattr(tx, "CHUNK", 7)
     assert run() == whole
+    # a chunk of a long table is a row view (each column gathered when read), also where
+    # several rules of a scheme each word their own rows
+    monkeypatch.setattr(_codes, "_COMBINE_BELOW", 0)
+    assert run() == whole
     chunked = tx.chunked(lambda rows: tx.number(np.arange(20.0)[rows], 0), 20)
     assert isinstance(chunked, pa.ChunkedArray) and chunked.num_chunks == 3
     assert tx.take(chunked, np.array([19, 0, 7, 6, 13, 14])).to_pylist() == [
@@ -153,3 +157,23 @@ def test_kit_operations_agree(monkeypatch):
     assert small[0] == ["x-0.00", "q", "-0.67", "q", "y-1.33", "y-1.33", "x-0.00"]
     assert small[1] == [False, False, True, False, False]
     assert small[2] == ["k1", "k2", "k1", "k2", "k3"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="ab ,é", max_size=3),  # a plain string (empty ones included)
+            st.lists(st.text(alphabet="xyz-µ", max_size=3), min_size=4, max_size=4),
+        ),
+        min_size=1,
+        max_size=3 * tx.JOIN_GROUP,
+    ).filter(lambda parts: any(isinstance(p, list) for p in parts))
+)
+def test_join_of_many_parts_is_plain_concatenation(parts):
+    """However many parts (Arrow joins them in groups) and wherever the plain strings and
+    empty strings fall, each row is its parts one after another, in both engines."""
+    expected = ["".join(p if isinstance(p, str) else p[row] for p in parts) for row in range(4)]
+    assert _plain(tx.join(*parts)) == expected
+    arrow_parts = [p if isinstance(p, str) else pa.array(p, pa.large_string()) for p in parts]
+    assert _plain(tx.join(*arrow_parts)) == expected

@@ -122,16 +122,44 @@ def join(*parts: Text | str) -> Text:
     if n is None:
         return "".join(parts)  # type: ignore[arg-type]
     if any(isinstance(p, _Array) for p in parts):
-        args = [
-            _scalar(p) if isinstance(p, str) else (p if isinstance(p, _Array) else pa.array(p, _T))
-            for p in parts
-        ]
-        return pc.binary_join_element_wise(*args, _scalar(""))
+        return _arrow_join(parts)
     columns = [p if isinstance(p, list) else None for p in parts]
     if all(c is not None for c in columns) and len(parts) == 2:
         return [a + b for a, b in zip(parts[0], parts[1], strict=True)]  # type: ignore[arg-type]
     pieces = [p if isinstance(p, list) else [p] * n for p in parts]
     return ["".join(t) for t in zip(*pieces, strict=True)]
+
+
+JOIN_GROUP = 8
+"""Arrow joins at most this many columns in one call: its element-wise join slows down
+faster than the number of columns grows (29 columns of 200,000 rows take about twice as long
+in one call as in four groups of 8 and a join of the four)."""
+
+
+def _arrow_join(parts: Sequence[Text | str]) -> pa.Array:
+    """Element-wise join with Arrow: neighbouring plain strings joined first, then the
+    columns in groups of :data:`JOIN_GROUP` and the groups' results in turn."""
+    merged: list = []
+    for p in parts:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        else:
+            merged.append(p)
+    args = [
+        _scalar(p) if isinstance(p, str) else (p if isinstance(p, _Array) else pa.array(p, _T))
+        for p in merged
+        if not (isinstance(p, str) and not p)
+    ]
+    while len(args) > JOIN_GROUP:
+        args = [
+            pc.binary_join_element_wise(*args[i : i + JOIN_GROUP], _scalar(""))
+            if len(args[i : i + JOIN_GROUP]) > 1
+            else args[i]
+            for i in range(0, len(args), JOIN_GROUP)
+        ]
+    if len(args) == 1 and isinstance(args[0], _Array):
+        return args[0]
+    return pc.binary_join_element_wise(*args, _scalar(""))
 
 
 def where(mask: np.ndarray, a: Text | str, b: Text | str) -> Text:

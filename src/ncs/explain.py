@@ -217,7 +217,7 @@ def _rule_body(
 ) -> list:
     """The thresholds' words (and the preconditions' where they matter) for some rows, as
     sentence parts."""
-    seg = segments if rows is None else segments[columns].iloc[rows].reset_index(drop=True)
+    seg = segments if rows is None else _rows_of(segments, rows, columns)
     code = outcome.code if rows is None else outcome.code[rows]
     why = outcome.why if rows is None else outcome.why[rows]
     if not rule.preconditions:
@@ -324,6 +324,14 @@ def _row_view(segments: pd.DataFrame | ColumnCache, rows: np.ndarray) -> ColumnC
             return ColumnCache(segments.frame, segments.rows[rows])
         return ColumnCache(segments.frame, rows)
     return ColumnCache(segments, rows)
+
+
+def _rows_of(segments: pd.DataFrame | ColumnCache, rows: np.ndarray, columns: list[str]):
+    """Some rows of the segments (only ``columns`` copied from a table; a row view of a long
+    table, one chunk of a cohort's sentences, gathers each column when it is read)."""
+    if isinstance(segments, ColumnCache) and segments.rows is not None:
+        return _row_view(segments, rows)
+    return segments[columns].iloc[rows].reset_index(drop=True)
 
 
 def _finding_sentences(
