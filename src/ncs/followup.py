@@ -990,27 +990,31 @@ class _Build:
         seg = self.result.segments
         rep = rows["rep"]
 
-        def col(name: str) -> tx.Text:
-            return _strings(_take(categorical(seg[name]), rep))
+        def codes_of(name: str) -> tuple[np.ndarray, list[str]]:
+            values = _take(categorical(seg[name]), rep)
+            return np.asarray(values.codes, dtype=np.int64), [*names_of(values), ""]
 
-        place = tx.join(
-            col("nerve"),
-            " ",
-            col("side"),
-            " ",
-            col("distal_site"),
-            " to ",
-            col("proximal_site"),
-            tx.words(
-                ("", " (vs most distal)"),
-                np.asarray(categorical(seg["comparison"]).codes)[rep] == _DISTAL,
+        # the segment's place: each distinct (nerve, side, sites, comparison) worded once
+        (nerve, nerves), (side, sides), (dist, dists), (prox, proxs) = (
+            codes_of(c) for c in ("nerve", "side", "distal_site", "proximal_site")
+        )
+        vs_distal = np.asarray(categorical(seg["comparison"]).codes)[rep] == _DISTAL
+        place = tx.by_key(
+            [nerve, side, dist, prox, vs_distal],
+            lambda k: (
+                f"{nerves[k[0]]} {sides[k[1]]} {dists[k[2]]} to {proxs[k[3]]}"
+                + (" (vs most distal), " if k[4] else ", ")
             ),
-            ", ",
         )
         study_b, study_a = self._pair_studies(rows["pair"])
         cols = self._study_columns(study_b, study_a)
+        vb_codes = np.asarray(cols["visit_before"].codes, dtype=np.int64)
+        va_codes = np.asarray(cols["visit_after"].codes, dtype=np.int64)
+        vb_names = [*names_of(cols["visit_before"]), ""]
+        va_names = [*names_of(cols["visit_after"]), ""]
         vb, va = _strings(cols["visit_before"]), _strings(cols["visit_after"])
-        # the measures: each number written once per distinct value, one join for all parts
+        # the measures: each number written once per distinct value with the words around
+        # it, few columns to join
         vbp, vap, change, low, high, code, why = measured["amp_drop_pct"]
         assessable = code != _B_OPEN
         lead = [
@@ -1024,33 +1028,33 @@ class _Build:
         no_dur = np.isnan(dur_b) & np.isnan(dur_a)
         level = f" points at {self.confidence * 100:g}%)"
         measures = tx.join(
-            "; amplitude drop ",
-            _numbers(vbp, "{}%"),
-            " -> ",
-            _numbers(vap, "{}%"),
-            " (",
-            _numbers(change, "{} points", signed=True, unknown="change unknown"),
-            ", ",
+            _numbers(vbp, "; amplitude drop {}% -> ", unknown="; amplitude drop unknown -> "),
+            _numbers(vap, "{}% (", unknown="unknown ("),
+            _numbers(change, "{} points, ", signed=True, unknown="change unknown, "),
             tx.words(lead, np.where(assessable, code, 2 + why)),
-            _numbers(low, "{}", signed=True, blank=~assessable),
-            tx.words(("", " to "), assessable),
-            _numbers(high, "{}", signed=True, blank=~assessable),
-            tx.words(("", level), assessable),
-            ")",
-            tx.words(("; area drop ", ""), no_area),
-            _numbers(area_b, "{}%", blank=no_area),
-            tx.words((" -> ", ""), no_area),
-            _numbers(area_a, "{}%", blank=no_area),
-            tx.words((" (", ""), no_area),
-            _numbers(area_c, "{} points", signed=True, unknown="change unknown", blank=no_area),
-            tx.words((")", ""), no_area),
-            tx.words(("; duration change ", ""), no_dur),
-            _numbers(dur_b, "{}%", signed=True, blank=no_dur),
-            tx.words((" -> ", ""), no_dur),
-            _numbers(dur_a, "{}%", signed=True, blank=no_dur),
-            tx.words((" (", ""), no_dur),
-            _numbers(dur_c, "{} points", signed=True, unknown="change unknown", blank=no_dur),
-            tx.words((")", ""), no_dur),
+            _numbers(low, "{} to ", signed=True, unknown="unknown to ", blank=~assessable),
+            _numbers(
+                high,
+                "{}" + level + ")",
+                signed=True,
+                unknown="unknown" + level + ")",
+                blank=~assessable,
+                blank_text=")",
+            ),
+            _numbers(
+                area_b, "; area drop {}% -> ", unknown="; area drop unknown -> ", blank=no_area
+            ),
+            _numbers(area_a, "{}% (", unknown="unknown (", blank=no_area),
+            _numbers(area_c, "{} points)", signed=True, unknown="change unknown)", blank=no_area),
+            _numbers(
+                dur_b,
+                "; duration change {}% -> ",
+                signed=True,
+                unknown="; duration change unknown -> ",
+                blank=no_dur,
+            ),
+            _numbers(dur_a, "{}% (", signed=True, unknown="unknown (", blank=no_dur),
+            _numbers(dur_c, "{} points)", signed=True, unknown="change unknown)", blank=no_dur),
         )
         # per criterion: the transition with both visits' findings
         t, bb, ab = state["transition"], state["b_block"], state["a_block"]
@@ -1079,17 +1083,16 @@ class _Build:
                 suffix = tx.assemble(
                     [(open_rows, tx.join(". ", text)), (rest, tx.empty(rest.size))], n
                 )
-            out = tx.join(
-                place,
-                crit_words[c],
-                tx.words(first_part, case[here]),
-                vb,
-                tx.words(second_part, case[here]),
-                va,
-                ")",
-                measures,
-                suffix,
+            # the criterion, the transition and both visits' findings: each distinct
+            # (case, visit before, visit after) worded once
+            transition = tx.by_key(
+                [case[here], vb_codes, va_codes],
+                lambda key, c=c: (
+                    f"{crit_words[c]}{first_part[key[0]]}{vb_names[key[1]]}"
+                    f"{second_part[key[0]]}{va_names[key[2]]})"
+                ),
             )
+            out = tx.join(place, transition, measures, suffix)
             one = np.flatnonzero(one_visit)
             if one.size:
                 out = tx.scatter(out, one, self._one_visit(c, one, place, vb, va, state, vbp, vap))
@@ -1595,14 +1598,16 @@ def _numbers(
     signed: bool = False,
     unknown: str = "unknown",
     blank: np.ndarray | None = None,
+    blank_text: str = "",
 ) -> tx.Text:
-    """Numbers with one decimal in ``pattern`` (``"{}%"``), ``unknown`` where NaN and ``""``
-    where ``blank``: each distinct value written once (:func:`ncs._text.number_table`)."""
+    """Numbers with one decimal in ``pattern`` (``"{}%"``), ``unknown`` where NaN and
+    ``blank_text`` where ``blank``: each distinct value written once, with its words
+    (:func:`ncs._text.number_table`)."""
     table, index = tx.number_table(values, 1, signed=signed)
     table = [unknown if t == "unknown" else pattern.format(t) for t in table]
     if blank is not None:
         index = np.where(blank, len(table), index)
-        table.append("")
+        table.append(blank_text)
     return tx.words(table, index)
 
 
