@@ -945,8 +945,7 @@ def _validate(
         text["visit"] = _coded(_Text(df["visit"]), _text_of)
         flag(text["visit"].codes < 0, "visit", "value is missing")
     if "study_date" in df.columns:
-        dates = _Text(df["study_date"])
-        iso = dates.map(_iso_date, None)
+        iso = _dates_of(df["study_date"])
         bad = np.array([d is _NOT_A_DATE for d in iso.tolist()], dtype=bool)
         flag(bad, "study_date", "not a date: write study dates as YYYY-MM-DD (ISO 8601)")
         text["study_date"] = _coded_strings_of(np.where(bad, None, iso))

@@ -128,3 +128,19 @@ def test_numeric_patient_ids(pid):
     sites["patient_id"] = pid
     res = ncs.analyze(sites, criteria="katz2002")
     assert res.patients["patient_id"].nunique() == 1
+
+
+@pytest.mark.parametrize("cell", [[1, 2], {"y": 2024}, {2024}])
+def test_an_unhashable_study_date_is_a_validation_error(cell):
+    # a list in a study_date cell crashed the date reading (TypeError), found by the fuzzer
+    sites = _study()
+    sites["visit"] = "baseline"
+    sites["study_date"] = pd.Series(["2024-01-15"] * len(sites), dtype=object)
+    sites.at[1, "study_date"] = cell
+    with pytest.raises(ncs.ValidationError) as info:
+        ncs.analyze(sites, criteria="katz2002")
+    assert (1, "study_date") in _problem_cells(info.value)
+    collected = ncs.analyze(sites, criteria="katz2002", errors="collect")
+    # the whole ulnar nerve is set aside (one of its rows is invalid), the median judged
+    assert sorted(collected.rejected["input_row"]) == [0, 1, 2]
+    assert sorted(collected.sites["input_row"]) == [3, 4]
