@@ -110,6 +110,23 @@ def test_reference_option(tmp_path, capsys):
         assert "reference values are not supported yet" in capsys.readouterr().err
 
 
+def test_a_reference_table_problem_names_the_reference_file(tmp_path, capsys):
+    # a lab table's slip is placed in that file (its line), not in the sites file's lines
+    ref = tmp_path / "lab limits.csv"
+    ref.write_text("nerve;dml_uln_ms;amp_lln_mv\nmedian;4,4;4,1\nulnar;0;7,9\n", "utf-8")
+    sites = FIXTURES / "mmn_forearm_block.csv"
+    code = main(["analyze", str(sites), "-c", "efns2010_cidp", "--reference", str(ref)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "reference table lab limits.csv, line 3, column 'dml_uln_ms'" in err
+    assert "a reference limit must be above 0" in err
+    assert "mmn_forearm_block.csv" not in err
+    # the same table with a sane limit is read (European dialect detected) and used
+    ref.write_text("nerve;dml_uln_ms;amp_lln_mv\nmedian;4,4;4,1\nulnar;3,3;7,9\n", "utf-8")
+    code = main(["analyze", str(sites), "-c", "efns2010_cidp", "--reference", str(ref)])
+    assert code == 0, capsys.readouterr().err
+
+
 def test_wide_input(tmp_path, capsys):
     wide = to_wide(pd.read_csv(FIXTURES / "mmn_forearm_block.csv"))
     path = tmp_path / "wide.csv"

@@ -161,6 +161,40 @@ def test_a_nerve_missing_from_the_reference_table_is_said_or_filled_when_asked()
     assert "ncs defaults for: ulnar" in filled.meta["reference"]
 
 
+@pytest.mark.parametrize(
+    ("column", "cell", "message"),
+    [
+        ("dml_uln_ms", 0.0, "a reference limit must be above 0"),
+        ("amp_lln_mv", -4.1, "a reference limit must be above 0"),
+        ("cv_lln_m_s", "fifty", "reference limit: not a number"),
+        ("f_latency_uln_ms", float("inf"), "reference limit: not a finite number"),
+    ],
+)
+def test_a_reference_limit_that_cannot_be_one_is_an_error(column, cell, message):
+    # a distal latency limit of 0 would call every distal latency prolonged (a verdict
+    # flipped by a slip): refused, naming the row and column, never used
+    lab = LAB.astype({column: object})
+    lab.loc[1, column] = cell  # the ulnar row
+    with pytest.raises(ncs.ValidationError) as info:
+        ncs.analyze(_study(), criteria="efns2010_cidp", reference=lab)
+    assert [(p.row, p.column) for p in info.value.problems] == [(1, column)]
+    assert message in info.value.problems[0].message
+
+
+def test_a_reference_limit_in_a_long_table_is_checked_row_by_row():
+    long = LAB.melt(id_vars="nerve", var_name="parameter", value_name="value")
+    long.loc[5, "value"] = 0.0  # ulnar amp_lln_mv (rows: 4 DML, then 4 amplitude limits)
+    with pytest.raises(ncs.ValidationError) as info:
+        ncs.analyze(_study(), criteria="efns2010_cidp", reference=long)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column) == (5, "value")
+    assert "above 0" in problem.message and "'amp_lln_mv'" in problem.message
+    # a blank limit is no limit, not an error (the nerve's items are then not assessable)
+    long.loc[5, "value"] = None
+    res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=long)
+    assert np.isnan(res.nerves.set_index("nerve").loc["ulnar", "amp_lln_mv"])
+
+
 def test_note_columns_of_a_reference_table_are_allowed():
     res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=LAB.assign(source="lab 2024"))
     assert res.warnings.empty

@@ -36,8 +36,9 @@ from ncs.cli_input import (
     problem_lines,
     read_input,
 )
-from ncs.errors import NcsWarning, UnknownCriteriaError, ValidationError
+from ncs.errors import NcsWarning, Problem, UnknownCriteriaError, ValidationError
 from ncs.io import from_json, read_sites
+from ncs.normative import reference_table
 from ncs.registry import CRITERIA, DEFAULT_CRITERIA
 from ncs.schema import nerve_keys
 
@@ -760,7 +761,25 @@ def _reference(args: argparse.Namespace) -> dict[str, object]:
         return {}
     if "reference" not in inspect.signature(analyze).parameters:
         raise ValidationError([(None, "--reference", "reference values are not supported yet")])
-    return {"reference": read_sites(Path(args.reference))}
+    table = read_sites(Path(args.reference))
+    try:
+        reference_table(table)  # checked here, so that its problems name its own file
+    except ValidationError as err:
+        source = table.attrs.get("ncs_source")
+        name = source.name if source is not None else str(args.reference)
+
+        def place(p: Problem) -> str:
+            if source is None or (p.row is None and p.column is None):
+                return ""
+            return f", {source.where(p.row, p.column)}"
+
+        raise ValidationError(
+            [
+                Problem(None, None, f"reference table {name}{place(p)}: {p.message}")
+                for p in err.problems
+            ]
+        ) from None
+    return {"reference": table}
 
 
 def _print_warnings(caught: list[warnings.WarningMessage], data: Input | None = None) -> None:

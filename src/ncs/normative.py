@@ -98,6 +98,15 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
     else:
         long, name = reference, str(reference.attrs.get("name", "user reference table"))
     if "parameter" in long.columns and "value" in long.columns:
+        long = long.copy()
+        is_limit = long["parameter"].isin(LIMIT_COLUMNS).to_numpy()
+        values, limit_problems = _limit_values(long["value"], "value")
+        _raise_if(
+            [p for p in limit_problems if p.row is not None and is_limit[p.row]],
+            "parameter",
+            long["parameter"],
+        )
+        long["value"] = values
         index = ["nerve", "muscle"] if "muscle" in long.columns else ["nerve"]
         wide = long.pivot_table(index=index, columns="parameter", values="value", aggfunc="first")
         wide = wide.reset_index()
@@ -143,9 +152,53 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
     if "muscle" not in wide.columns:
         wide["muscle"] = None
     wide["muscle"] = wide["muscle"].map(lambda m: None if pd.isna(m) else str(m).strip().upper())
-    for col in LIMIT_COLUMNS:
-        wide[col] = pd.to_numeric(wide[col], errors="coerce") if col in wide else np.nan
+    if "parameter" in long.columns and "value" in long.columns:
+        for col in LIMIT_COLUMNS:  # checked above, row by row of the long table
+            wide[col] = wide[col].astype(float) if col in wide else np.nan
+    else:
+        found: list[Problem] = []
+        for col in LIMIT_COLUMNS:
+            if col in wide:
+                wide[col], col_problems = _limit_values(wide[col], col)
+                found.extend(col_problems)
+            else:
+                wide[col] = np.nan
+        _raise_if(found)
     return wide[["nerve", "muscle", *LIMIT_COLUMNS]], name
+
+
+def _limit_values(cells: pd.Series, column: str) -> tuple[np.ndarray, list[Problem]]:
+    """A column of limits read by the rule of :mod:`ncs.cells` (empty = no limit), and a
+    problem for each cell that is not a number or not above 0: a limit of 0 or below would
+    make every value abnormal (or none), so it is refused, never used."""
+    from ncs.cells import parse_numbers
+
+    read = parse_numbers(cells.reset_index(drop=True))
+    problems = [
+        Problem(int(i), column, f"reference limit: {read.errors[i]}")
+        for i in np.flatnonzero(read.errors != None)  # noqa: E711 - elementwise
+    ]
+    with np.errstate(invalid="ignore"):
+        not_positive = read.values <= 0
+    problems.extend(
+        Problem(int(i), column, "a reference limit must be above 0")
+        for i in np.flatnonzero(not_positive)
+    )
+    return np.where(not_positive, np.nan, read.values), problems
+
+
+def _raise_if(
+    problems: list[Problem], name_column: str | None = None, names: pd.Series | None = None
+) -> None:
+    """Raise the reference table's problems (each naming its row), if any."""
+    if not problems:
+        return
+    if names is not None:  # long format: say which parameter the row holds
+        problems = [
+            Problem(p.row, p.column, f"{p.message} ({name_column} {names.iloc[p.row]!r})")
+            for p in problems
+        ]
+    raise ValidationError(sorted(problems, key=lambda p: (p.row or 0, p.column or "")))
 
 
 def limits_for(
