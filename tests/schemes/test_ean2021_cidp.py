@@ -281,9 +281,17 @@ def test_e_unknown_lln_with_a_small_drop_is_no_block():
     assert finding(nerve("ulnar", (10.0, 9.0)), S, "wrist", "below elbow", ref=ref) == "no"
 
 
-def test_e_zero_lln_in_a_lab_table_never_meets_the_precondition():
+def test_e_zero_lln_in_a_lab_table_is_refused_and_never_meets_the_precondition():
     sites = nerve("ulnar", (10.0, 6.0))
-    assert run(sites, S, reference(amp_lln_mv=0.0)).findings["block"].item() != "yes"
+    with pytest.raises(ncs.ValidationError, match="a reference limit must be above 0"):
+        run(sites, S, reference(amp_lln_mv=0.0))
+    # the engine itself, given a segments table with a limit of 0: the distal CMAP is no
+    # multiple of it, so the precondition is never met (40 % drop: a block with LLN 5 mV)
+    segments = ncs.segments(sites)
+    segments["amp_lln_mv"] = 5.0
+    assert ncs.classify(S, segments)["block"].item() == "yes"
+    segments["amp_lln_mv"] = 0.0
+    assert ncs.classify(S, segments)["block"].item() != "yes"
 
 
 @pytest.mark.parametrize(("duration", "expected"), [(7.0, "no"), (7.01, "yes")])
