@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 
 from ncs import _text as tx
-from ncs._codes import ColumnCache, categorical, fixed, from_codes, names_of, table
+from ncs._codes import (
+    ColumnCache,
+    categorical,
+    column_arrays,
+    fixed,
+    from_codes,
+    names_of,
+    table,
+)
 from ncs._version import __version__
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
 from ncs.engine import SegmentJudgement, category_codes, dispersion_confound, judge
@@ -162,16 +170,14 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """
     if not len(df):
         return []
-    names, cols = [], []
-    for name, column in df.items():
-        names.append(str(name))
-        cols.append(_column_values(column))
+    names = [str(name) for name in df.columns]
+    cols = [_column_values(array) for array in column_arrays(df)]
     return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
-def _column_values(s: pd.Series) -> list[Any]:
-    """A column as a list of plain Python values (missing -> None)."""
-    array = s.array
+def _column_values(array: Any) -> list[Any]:
+    """A column's values (:func:`ncs._codes.column_arrays`) as a list of plain Python values
+    (missing -> None)."""
     if isinstance(array, pd.Categorical):
         names = names_of(array)  # cached for a categorical made here
         if not all(type(c) is str for c in names):  # categories of another type (extra columns)
@@ -180,9 +186,9 @@ def _column_values(s: pd.Series) -> list[Any]:
         table[:-1] = names
         table[-1] = None  # code -1: missing
         return table[np.asarray(array.codes)].tolist()
-    dtype = s.dtype
-    if isinstance(dtype, np.dtype):
-        values = array.to_numpy() if not isinstance(array, np.ndarray) else array
+    dtype = array.dtype
+    if isinstance(array, np.ndarray):
+        values = array
         if dtype.kind == "f":
             out = values.tolist()
             for i in np.flatnonzero(~np.isfinite(values)).tolist():
@@ -195,12 +201,14 @@ def _column_values(s: pd.Series) -> list[Any]:
     elif dtype.kind in "iub":  # nullable integers and booleans (Int64, boolean) with NA
         values = array.to_numpy(dtype=object, na_value=None)
         return [None if v is None else (bool(v) if dtype.kind == "b" else int(v)) for v in values]
-    values = s.astype(object).to_numpy()
-    return [None if _is_missing(v) else _plain(v) for v in values]
+    if isinstance(array, np.ndarray) and dtype.kind in "mM":  # as pandas' Timestamps
+        array = pd.array(array)
+    values = np.asarray(array, dtype=object)
+    return [None if _is_missing(v) else _plain(v) for v in values.tolist()]
 
 
 def _is_missing(v: Any) -> bool:
-    if v is None or v is pd.NA:
+    if v is None or v is pd.NA or v is pd.NaT:
         return True
     return isinstance(v, float) and math.isnan(v)
 
