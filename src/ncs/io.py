@@ -19,6 +19,7 @@ import pandas as pd
 
 from ncs._optional import require as _require
 from ncs.errors import Problem, ValidationError
+from ncs.schema import COLUMNS
 from ncs.wide import detect_wide_columns, from_wide, to_wide
 
 __all__ = [
@@ -35,18 +36,9 @@ __all__ = [
     "write_table",
 ]
 
-#: Columns read as text whatever they look like (keeps "007" as "007").
-_TEXT_COLUMNS = (
-    "patient_id",
-    "visit",
-    "study_date",
-    "nerve",
-    "side",
-    "site",
-    "response",
-    "muscle",
-    "sex",
-)
+#: Columns read as text whatever they look like (keeps "007" as "007"): the sites table's
+#: text and date columns (:data:`ncs.schema.COLUMNS`).
+_TEXT_COLUMNS = tuple(c.name for c in COLUMNS if c.kind in ("str", "date"))
 
 
 _GIB = 1024**3
