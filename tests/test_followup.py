@@ -257,6 +257,26 @@ def test_ercf_amplitude_rise_threshold_at_and_around_fifty_percent():
         assert got == want, distal_after
 
 
+def test_ercf_part_ii_needs_a_real_change_not_rounding_noise():
+    # the ulnar block resolves; the distal amplitude rises 5 % (not >= 50 %); the distal
+    # latency (3.2 ms) and the proximal duration (6.4 ms) are the same at both visits, and the
+    # velocity is 150 mm / 3.0 ms = 50 m/s before and 170 mm / 3.4 ms = 50 m/s after: nothing
+    # accompanies the resolution, so ERCF is "no" (floating point gives 50.00000000000001)
+    s = ncs.read_sites(FIXTURES / "followup_resolved.csv")
+    ulnar, after = s["nerve"] == "ulnar", s["visit"] == "day 28"
+    wrist, elbow = s["site"] == "wrist", s["site"] == "below elbow"
+    s.loc[ulnar & after & wrist, ["latency_ms", "amplitude_mv", "area_mvms"]] = [3.2, 6.3, 18.9]
+    s.loc[ulnar & ~after & elbow, ["latency_ms", "distance_mm", "duration_ms"]] = [6.2, 150, 6.4]
+    s.loc[ulnar & after & elbow, ["latency_ms", "distance_mm", "duration_ms"]] = [6.6, 170, 6.4]
+    nv = _followup(s, criteria="katz2002", patterns=["ercf"]).nerves.set_index("nerve")
+    assert (nv.loc["ulnar", "block_before"], nv.loc["ulnar", "block_after"]) == ("yes", "no")
+    assert nv.loc["ulnar", "ercf"] == "no"
+    # a velocity 0.1 m/s faster (170 mm / 3.3994 ms) accompanies it: "yes"
+    s.loc[ulnar & after & elbow, "latency_ms"] = 6.5994
+    nv = _followup(s, criteria="katz2002", patterns=["ercf"]).nerves.set_index("nerve")
+    assert nv.loc["ulnar", "ercf"] == "yes"
+
+
 # --------------------------------------------------------------------------------------
 # The variability interval, worked by hand
 # --------------------------------------------------------------------------------------

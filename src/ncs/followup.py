@@ -1218,13 +1218,13 @@ class _Build:
         # (i) the distal CMAP amplitude rises by at least 50 %
         rise = percent_change(_values_at(amp, before), _values_at(amp, after))
         part_i = truth(rise, ERCF_AMPLITUDE_RISE.op, ERCF_AMPLITUDE_RISE.value)
-        dml_shorter = truth(_values_at(dml, after) - _values_at(dml, before), "<", 0.0)
+        dml_shorter = truth(_difference(_values_at(dml, before), _values_at(dml, after)), "<", 0.0)
         # (ii) a resolved block with a shorter latency or duration or a faster velocity
         sb, sa = seg_rows["before"], seg_rows["after"]
         cv = seg["cv_m_s"].to_numpy(dtype=float, na_value=np.nan)
         dur = seg["proximal_duration_ms"].to_numpy(dtype=float, na_value=np.nan)
-        faster = truth(_values_at(cv, sa) - _values_at(cv, sb), ">", 0.0)
-        shorter = truth(_values_at(dur, sa) - _values_at(dur, sb), "<", 0.0)
+        faster = truth(_difference(_values_at(cv, sb), _values_at(cv, sa)), ">", 0.0)
+        shorter = truth(_difference(_values_at(dur, sb), _values_at(dur, sa)), "<", 0.0)
         accompanied = np.maximum(np.maximum(faster, shorter), dml_shorter[seg_rows["group"]])
         t = state["transition"]
         bb, ab = state["b_block"], state["a_block"]
@@ -1557,6 +1557,12 @@ def _per_criterion(values: np.ndarray, which: np.ndarray, n_units: int, k: int) 
         return np.full(k * which.size, -1, dtype=values.dtype)
     pos = (np.arange(k)[:, None] * n_units + np.maximum(which, 0)[None, :]).reshape(-1)
     return np.where(np.tile(which >= 0, k), values[pos], -1).astype(values.dtype)
+
+
+def _difference(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``after - before`` snapped to :data:`ncs.measures.PCT_DECIMALS` decimals: a velocity
+    computed from two latency differences is not "faster" by 1e-14 m/s."""
+    return np.round(after - before, PCT_DECIMALS)
 
 
 def _values_at(values: np.ndarray, which: np.ndarray) -> np.ndarray:
