@@ -420,6 +420,32 @@ def test_excluded_segments_do_not_make_the_course_unknown():
     assert fu.patients["course"].tolist() == ["unchanged"]
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [((0.9, 0.85), (3.0, 1.0)), ((3.0, 1.0), (0.9, 0.85))],
+    ids=["excluded-then-block", "block-then-excluded"],
+)
+def test_a_block_beside_an_exclusion_at_the_other_visit_is_not_unchanged(before, after):
+    # EFNS/PNS 2010 MMN: distal CMAP <= 1 mV is not applicable; 3.0 -> 1.0 mV (67 % drop,
+    # area alike) is a definite block. Whether the block came or went cannot be told, so
+    # the course is not assessable, never "unchanged"
+    sites = ncs.read_sites(FIXTURES / "followup_no_new_block.csv")
+    peroneal = sites["nerve"] == "peroneal"
+    for visit, (distal, proximal) in zip(["pre-IVIg", "post-IVIg"], (before, after), strict=True):
+        here = peroneal & (sites["visit"] == visit)
+        ankle = here & (sites["site"] == "ankle")
+        sites.loc[ankle, ["amplitude_mv", "area_mvms"]] = [distal, distal * 3]
+        sites.loc[here & ~ankle, ["amplitude_mv", "area_mvms"]] = [proximal, proximal * 3]
+    fu = _followup(sites, criteria="efns2010_mmn", visits=["pre-IVIg", "post-IVIg"])
+    seg = fu.segments.set_index("nerve")
+    assert {seg.loc["peroneal", "block_before"], seg.loc["peroneal", "block_after"]} == {
+        "yes",
+        "not_applicable",
+    }
+    assert fu.nerves.set_index("nerve").loc["peroneal", "course"] == "not_assessable"
+    assert fu.patients["course"].tolist() == ["not_assessable"]
+
+
 def test_muscle_change_between_visits_warns():
     sites = ncs.read_sites(FIXTURES / "followup_resolved.csv")
     sites.loc[(sites["visit"] == "day 28") & (sites["nerve"] == "ulnar"), "muscle"] = "FDI"

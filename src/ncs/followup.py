@@ -99,8 +99,12 @@ _TRANSITION_WORDS = {
 }
 
 # block codes (positions in BLOCK_VALUES) and dispersion codes (positions in DISPERSION_VALUES)
-_YES, _PROBABLE, _NO, _NOT_ASSESSABLE, _NOT_APPLICABLE = range(5)
-_D_YES, _D_NO, _D_NOT_ASSESSABLE, _D_NOT_APPLICABLE = range(4)
+_YES, _PROBABLE, _NO, _NOT_ASSESSABLE, _NOT_APPLICABLE = (
+    BLOCK_VALUES.index(v) for v in ("yes", "probable", "no", "not_assessable", "not_applicable")
+)
+_D_YES, _D_NO, _D_NOT_ASSESSABLE, _D_NOT_APPLICABLE = (
+    DISPERSION_VALUES.index(v) for v in ("yes", "no", "not_assessable", "not_applicable")
+)
 _NEW, _RESOLVED, _PERSISTING, _NO_BLOCK, _OPEN = range(5)  # TRANSITIONS
 _IMPROVED, _WORSENED, _UNCHANGED, _COURSE_OPEN = range(4)  # COURSES
 _BOTH, _BEFORE_ONLY, _AFTER_ONLY = range(3)  # STUDIED
@@ -1414,11 +1418,12 @@ def _segment_class(state: Mapping[str, np.ndarray]) -> np.ndarray:
     unknown, excluded by the rule at a visit, or not compared (studied at one visit)."""
     t, bb, ab = state["transition"], state["b_block"], state["a_block"]
     change, beyond = state["amp_change"], state["amp_beyond"]
-    excluded = (
-        ((bb == _NOT_APPLICABLE) | (ab == _NOT_APPLICABLE))
-        & (bb != _NOT_ASSESSABLE)
-        & (ab != _NOT_ASSESSABLE)
+    # excluded: the rule set the segment aside at a visit and found no block at the other
+    # (a block at one visit beside an exclusion at the other is a change nobody can judge)
+    neither_block = ((bb == _NO) | (bb == _NOT_APPLICABLE)) & (
+        (ab == _NO) | (ab == _NOT_APPLICABLE)
     )
+    excluded = ((bb == _NOT_APPLICABLE) | (ab == _NOT_APPLICABLE)) & neither_block
     persisting = t == _PERSISTING
     return np.select(
         [
