@@ -446,6 +446,20 @@ def test_a_block_beside_an_exclusion_at_the_other_visit_is_not_unchanged(before,
     assert fu.patients["course"].tolist() == ["not_assessable"]
 
 
+def test_visits_order_given_to_followup_of_an_analysis_made_without_it():
+    # labels whose alphabetical order is the wrong one ("after IVIg" < "baseline"), no dates:
+    # the order given to followup decides, as it does when followup is given the sites
+    sites = ncs.read_sites(FIXTURES / "followup_resolved.csv").drop(columns="study_date")
+    sites["visit"] = sites["visit"].map({"day 7": "baseline", "day 28": "after IVIg"})
+    order = ["baseline", "after IVIg"]
+    result = ncs.analyze(sites, "katz2002")
+    for fu in (ncs.followup(result, visits=order), ncs.followup(sites, "katz2002", visits=order)):
+        ulnar = fu.segments.set_index("nerve").loc["ulnar"]
+        assert (ulnar["visit_before"], ulnar["visit_after"]) == ("baseline", "after IVIg")
+        assert ulnar["transition"] == "resolved"  # 6.0 -> 2.4 mV at baseline, no block after
+        assert fu.patients["course"].tolist() == ["improved"]
+
+
 def test_muscle_change_between_visits_warns():
     sites = ncs.read_sites(FIXTURES / "followup_resolved.csv")
     sites.loc[(sites["visit"] == "day 28") & (sites["nerve"] == "ulnar"), "muscle"] = "FDI"

@@ -612,8 +612,11 @@ def followup(
         given = result.settings.get("visits")
         if visits is not None and given is not None and list(visits) != list(given):
             raise ValueError("the analysis was made with another visits order")
+        # read back from JSON, or made without the visits order now given (its nerves are
+        # then in no known visit order): analyse its sites again, in that order
+        reorder = given is None and visits is not None
         visits = given if visits is None else visits
-        if not result.engine_inputs:  # read back from JSON: analyse its sites again
+        if not result.engine_inputs or reorder:
             settings = {k: v for k, v in result.settings.items() if k != "visits"}
             result = analyze(result.sites, result.criteria, visits=visits, **settings)
     else:
