@@ -423,6 +423,7 @@ def run_mutants(mutants: list[Mutant], jobs: int, timeout: float):
     context = multiprocessing.get_context("fork")
     tests = [str(ROOT / t) for t in TESTS if (ROOT / t).exists()]
     scheme_tests = [str(ROOT / t) for t in SCHEME_TESTS if (ROOT / t).exists()]
+    _baseline(context, [*tests, str(ROOT / "tests" / "schemes")], timeout)
     pending = list(mutants)
     running: dict = {}
     while pending or running:
@@ -451,6 +452,30 @@ def run_mutants(mutants: list[Mutant], jobs: int, timeout: float):
             process.join()
             shutil.rmtree(tmp, ignore_errors=True)
             yield m, status, time.perf_counter() - t0
+
+
+def _baseline(context, tests: list[str], timeout: float) -> None:
+    """The tests must pass on an unchanged copy of ``src/`` first: otherwise a broken
+    environment or a test module that fails to import (pytest's exit code 2, which a mutant
+    that breaks an import also gives) would count every mutant as killed."""
+    tmp = tempfile.mkdtemp(prefix="ncs-baseline-")
+    try:
+        src = Path(tmp) / "src"
+        shutil.copytree(ROOT / "src", src, ignore=shutil.ignore_patterns("__pycache__"))
+        process = context.Process(target=_child, args=(str(src), tests))
+        process.start()
+        process.join(timeout * 4)
+        if process.is_alive():
+            process.kill()
+            process.join()
+            raise SystemExit("mutate: the tests did not finish on the unchanged code")
+        if process.exitcode != 0:
+            raise SystemExit(
+                f"mutate: the tests fail on the unchanged code (exit {process.exitcode}); "
+                "no mutant was run"
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _score(rows: list[tuple[Mutant, str]], equivalents: dict[str, str], key) -> dict[str, str]:
