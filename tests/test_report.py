@@ -722,3 +722,23 @@ def test_cli_pdf_without_a_browser_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot write a PDF" in err and "--browser" in err
     assert not out.exists()
+
+
+def test_too_many_patients_are_refused_before_the_report_is_built(monkeypatch):
+    from ncs import report, simulate
+
+    result = ncs.analyze(simulate.cohort(3, seed=2))
+    assert result.patients["patient_id"].nunique() == 3
+
+    def built(*args, **kwargs):
+        raise AssertionError("the report was built before the patients were counted")
+
+    monkeypatch.setattr(report, "_context", built)
+    with pytest.raises(
+        ncs.ValidationError, match="has 3 patients; one HTML report shows at most 2"
+    ):
+        report.to_html(result, plots=False, max_patients=2)
+    serial = ncs.read_sites(FIXTURES / "followup_resolved.csv")
+    fu = ncs.followup(serial)
+    with pytest.raises(AssertionError, match="built before"):  # 1 patient: within the limit
+        report.to_html(fu, plots=False, max_patients=1)

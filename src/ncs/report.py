@@ -2317,9 +2317,9 @@ def to_html(
             )
         paper = match
     title = title or "Nerve conduction study report"
-    analysis, fu, fu_note = _followup_for(analysis, followup)
-    ctx = _context(analysis, print_mode=print_mode, followup=fu)
-    n_patients = len({_patient_of(study) for study in ctx.patient_ids})
+    # counted before anything is built: a cohort too large for one report is refused at once
+    patients_table = getattr(analysis, "analysis", analysis).patients
+    n_patients = int(patients_table["patient_id"].nunique()) if len(patients_table) else 0
     if max_patients is not None and n_patients > max_patients:
         from ncs.errors import ValidationError
 
@@ -2334,6 +2334,8 @@ def to_html(
                 )
             ]
         )
+    analysis, fu, fu_note = _followup_for(analysis, followup)
+    ctx = _context(analysis, print_mode=print_mode, followup=fu)
     note = ""
     if plots and not _matplotlib_available():
         plots = False
