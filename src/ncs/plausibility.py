@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ncs.errors import Problem, ValidationError, warn
+from ncs.normative import LIMIT_COLUMNS
 
 __all__ = [
     "COLD_LIMB_VALUES",
@@ -200,7 +201,7 @@ def nerve_value_conflicts(
 
 
 #: Per-row reference-limit columns: every rule compares a measure with a multiple of them.
-LIMIT_VALUES: tuple[str, ...] = ("dml_uln_ms", "amp_lln_mv", "cv_lln_m_s", "f_latency_uln_ms")
+LIMIT_VALUES: tuple[str, ...] = LIMIT_COLUMNS
 
 
 def contradictions(
