@@ -746,3 +746,11 @@ def test_too_many_patients_are_refused_before_the_report_is_built(monkeypatch):
     fu = ncs.followup(serial)
     with pytest.raises(AssertionError, match="built before"):  # 1 patient: within the limit
         report.to_html(fu, plots=False, max_patients=1)
+
+
+def test_a_serial_study_names_its_visit_in_the_heading_not_on_every_verdict_row():
+    result = ncs.analyze(ncs.read_sites(FIXTURES / "followup_resolved.csv"))
+    page = to_html(result, plots=False, followup=False)
+    # two studies (day 7, day 28), two schemes: the date once per study heading
+    assert page.count("Study date: 2024") == 2
+    assert "Visit: day" not in page

@@ -138,6 +138,8 @@ _PATIENT_SHOWN = frozenset(
         "n_not_assessable_segments",
         "n_not_applicable_segments",
         "n_one_site_nerves",
+        "visit",  # a serial study's keys: in the page's heading, not on every scheme's row
+        "study_date",
     }
 )
 #: Per-nerve limits: (measure in the nerves table, limit column, direction of abnormal).
