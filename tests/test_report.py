@@ -754,3 +754,25 @@ def test_a_serial_study_names_its_visit_in_the_heading_not_on_every_verdict_row(
     # two studies (day 7, day 28), two schemes: the date once per study heading
     assert page.count("Study date: 2024") == 2
     assert "Visit: day" not in page
+
+
+def test_followup_segment_the_rule_sets_aside_reads_excluded_not_missing():
+    # EFNS/PNS 2010 MMN sets aside a distal CMAP <= 1 mV (peroneal 0.9 mV at both visits):
+    # the transition reads "not applicable", as the findings do, never "not assessable"
+    import numpy as np
+
+    sites = ncs.read_sites(FIXTURES / "followup_no_new_block.csv")
+    peroneal = sites["nerve"] == "peroneal"
+    sites.loc[peroneal, "amplitude_mv"] = np.where(
+        sites.loc[peroneal, "site"] == "ankle", 0.9, 0.85
+    )
+    fu = ncs.followup(sites, "efns2010_mmn", visits=["pre-IVIg", "post-IVIg"])
+    assert fu.segments.set_index("nerve").loc["peroneal", "transition"] == "not_assessable"
+    page = to_html(fu, plots=False)
+    tables = re.findall(r'<table class="followup">.*?</table>', page, flags=re.S)
+    (table,) = [t for t in tables if "fibular head" in t]
+    text = _text(table)
+    # the block at each visit reads "not applicable", and so does the transition
+    assert text.count("– not applicable") == 3
+    assert text.count("not applicable — excluded by the rule") == 1  # the transition
+    assert "not assessable" not in text

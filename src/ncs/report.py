@@ -1741,6 +1741,19 @@ def _followup_badge(value: Any, tones: Mapping[str, str]) -> str:
     return _badge(FOLLOWUP_LABELS.get(v, v.replace("_", " ")), tones.get(v, "na"))
 
 
+def _transition_badge(r: Mapping[str, Any]) -> str:
+    """A segment's transition; one the rule set aside at a visit, with no block at the other,
+    reads as excluded, not as missing data (the follow-up's own course treats it so)."""
+    blocks = {_text(r.get("block_before")), _text(r.get("block_after"))}
+    if (
+        _text(r.get("transition")) == "not_assessable"
+        and "not_applicable" in blocks
+        and blocks <= {"no", "not_applicable"}
+    ):
+        return _badge(value_label("not_applicable"), "na")
+    return _followup_badge(r.get("transition"), _TRANSITION_TONES)
+
+
 def _visit_label(visit: Any, date: Any) -> str:
     date = _text(date)[:10]
     return f"{_text(visit)} ({date})" if date else _text(visit)
@@ -1832,7 +1845,7 @@ def _followup_segments(ctx: _Context, segments: pd.DataFrame, vb: str, va: str) 
                 f'<tr><th scope="row">{_e(segment)}</th>'
                 f"<td>{_scheme_html(crit, _text(r.get('criterion')))}</td>"
                 f"<td>{blocks_cell}</td>"
-                f"<td>{_followup_badge(r.get('transition'), _TRANSITION_TONES)}</td>"
+                f"<td>{_transition_badge(r)}</td>"
                 + _change_cells(r, "amp_drop")
                 + _variability_cell(r)
                 + _change_cells(r, "area_drop")
