@@ -227,3 +227,19 @@ def test_the_reason_names_the_segment_list():
         "only peroneal ankle-below fibular head, median wrist-elbow and ulnar wrist-below elbow"
         in (f["reason"].item())
     )
+
+
+def test_a_lone_item_that_needs_corroboration_is_never_corroborated():
+    # a custom scheme: AAN item 1 alone, counted as "one nerve plus another parameter", one
+    # item needed. No other parameter exists, so slowing in one nerve never meets it: not_met
+    # (neither met nor undecided: nothing missing could corroborate it)
+    import dataclasses
+
+    from ncs.guidelines import AAN1991_CIDP
+
+    item = dataclasses.replace(AAN1991_CIDP.nerve_items[0], corroboration="one_plus_other")
+    alone = dataclasses.replace(
+        AAN1991_CIDP, id="aan_item_1_alone", nerve_items=(item,), options=(("min_items", 1),)
+    )
+    sites = study(nerve("ulnar", **SLOW), nerve("median"))
+    assert verdict(sites, alone) == "not_met"

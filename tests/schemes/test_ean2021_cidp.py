@@ -313,3 +313,22 @@ def test_evidence_names_the_deciding_rule():
     p = run(study(nerve("ulnar", **SLOW), nerve("median")), S).patients.iloc[0]
     assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed in one nerve")
     assert p["verdict_rule"].startswith("(b) motor conduction velocity slowed in one nerve")
+
+
+def test_an_item_that_needs_corroboration_alone_in_a_custom_scheme_is_never_corroborated():
+    # a scheme of one item, (b) with "one nerve plus another parameter": no other parameter
+    # exists, so slowing in one nerve can never reach the strongly supportive level; one
+    # nerve meets the weakly supportive rule by itself
+    import dataclasses
+
+    from ncs.guidelines import EAN2021_CIDP
+
+    (b,) = [i for i in EAN2021_CIDP.nerve_items if i.id == "b"]
+    alone = dataclasses.replace(
+        EAN2021_CIDP,
+        id="ean_b_alone",
+        nerve_items=(dataclasses.replace(b, corroboration="one_plus_other"),),
+    )
+    sites = study(nerve("ulnar", **SLOW), nerve("median"))
+    res = ncs.analyze(sites, criteria=alone, reference=REFERENCE)
+    assert res.patients["verdict"].item() == "weakly_supportive"

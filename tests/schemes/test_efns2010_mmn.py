@@ -164,3 +164,15 @@ def test_patient_columns():
     assert p["n_positive_findings"] == 1
     assert str(p["evidence_segment"]) == "wrist to elbow"
     assert str(p["evidence_nerve"]) == "median R"
+
+
+def test_the_dispersed_probable_rule_is_worded_with_its_own_bounds():
+    # area 30 -> 15 mV·ms (50.0 % drop), duration 5 -> 7 ms (+40.0 %): the probable rule for a
+    # dispersed block reads "area >= 50 %" and "duration > 30 %", in the finding and in the
+    # rule the patient's verdict names (its bounds are the guideline's, worded as written)
+    res = run(nerve("ulnar", area=(30, 15), dur=(5, 7)), S)
+    assert res.findings["block"].item() == "probable"
+    assert "area fell 50.0% (≥50%) and duration +40.0% (>30%)" in res.findings["reason"].item()
+    assert (
+        "area drop >= 50% and duration increase > 30% (when" in res.patients["verdict_rule"].item()
+    )
