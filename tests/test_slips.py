@@ -43,6 +43,15 @@ def quiet(sites, **kw):
         return ncs.analyze(sites, **kw)
 
 
+def test_split_invalid_warns_of_an_implausible_value_as_validate_does():
+    from ncs.schema import split_invalid, validate
+
+    slipped = median(amp=(8.0, 3000.0), area=(28.0, 10600.0))
+    for check in (validate, lambda s: split_invalid(s)[0]):
+        with pytest.warns(ncs.NcsWarning, match="above 50 mV"):
+            check(slipped)
+
+
 def test_the_study_without_a_slip_is_a_block():
     res = quiet(median())
     assert set(res.findings["block"].astype(str)) == {"yes"}

@@ -612,15 +612,12 @@ def evaluate_item(
 
 
 def _absent(measures: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Per nerve: no response at the distal site (``distal_absent`` when the measures carry
-    it, else from ``distal_response``)."""
+    """Per nerve: no response at the distal site (``distal_absent`` of
+    :func:`ncs.fwave.nerve_measures`; measures without it know of no absent response)."""
     absent = measures.get("distal_absent")
-    if absent is not None:
-        return absent
-    response = measures.get("distal_response")
-    if response is None:
+    if absent is None:
         return np.zeros(len(measures["distal_amplitude_mv"]), dtype=bool)
-    return np.asarray(response == "absent", dtype=bool)
+    return np.asarray(absent, dtype=bool)
 
 
 def _velocity_item(out: np.ndarray, measures: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -762,6 +762,7 @@ def split_invalid(
     "column 'latency_ms': not a number"
     """
     valid, rejected, _ = _split_invalid(sites, units, visits)
+    warn_implausible(valid)  # as validate() does: values that look like another unit
     return valid, rejected
 
 

@@ -237,6 +237,7 @@ def summarize(
     if measures is None:
         measures = {c: np.full(n_nerves, np.nan) for c in NERVE_MEASURES}
         measures["muscle"] = measures["distal_response"] = np.full(n_nerves, None, dtype=object)
+        measures["distal_absent"] = np.zeros(n_nerves, dtype=bool)
     nerve_names = keys["nerve"]
     amp_drop = (
         segments["amp_drop_pct"].to_numpy(dtype=float, na_value=np.nan)

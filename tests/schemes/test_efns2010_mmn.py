@@ -18,6 +18,7 @@ nerve (the 2010 count), no_cb when every considered segment is ruled out.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from .helpers import findings, nerve, reference, run, study, verdict
@@ -176,3 +177,14 @@ def test_the_dispersed_probable_rule_is_worded_with_its_own_bounds():
     assert (
         "area drop >= 50% and duration increase > 30% (when" in res.patients["verdict_rule"].item()
     )
+
+
+def test_which_nerves_have_no_distal_response_comes_from_the_nerve_measures():
+    # the engine reads the per-nerve flag made by ncs.fwave.nerve_measures; measures without
+    # it (the nerves table made without per-nerve measures) know of no absent response
+    from ncs import engine
+
+    measures = {"distal_amplitude_mv": np.array([5.0, 5.0])}
+    assert engine._absent(measures).tolist() == [False, False]
+    measures["distal_absent"] = np.array([True, False])
+    assert engine._absent(measures).tolist() == [True, False]
