@@ -127,6 +127,29 @@ def test_a_reference_table_problem_names_the_reference_file(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
 
 
+def test_a_long_lab_reference_table_keeps_its_blank_muscle_rows(tmp_path, capsys):
+    # a cp1252 long table with ';' and decimal commas: the ulnar limits have no muscle (any
+    # muscle); they are used, and a second, different ulnar limit names its line
+    ref = tmp_path / "limits.csv"
+    lines = [
+        "nerve;muscle;parameter;value;source",
+        "median;APB;cv_lln_m_s;49,0;Labor M\u00fcnchen",
+        "ulnar;;cv_lln_m_s;52,0;Labor M\u00fcnchen",
+    ]
+    ref.write_bytes("\n".join(lines).encode("cp1252") + b"\n")
+    sites = FIXTURES / "mmn_forearm_block.csv"
+    out = tmp_path / "nerves.csv"
+    args = ["analyze", str(sites), "-c", "efns2010_cidp", "--reference", str(ref)]
+    assert main([*args, "--table", "nerves", "-o", str(out)]) == 0, capsys.readouterr().err
+    nerves = pd.read_csv(out)
+    assert nerves.loc[nerves["nerve"] == "ulnar", "cv_lln_m_s"].tolist() == [52.0]
+    ref.write_bytes("\n".join([*lines, "Ulnar;;cv_lln_m_s;50;Labor"]).encode("cp1252") + b"\n")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "reference table limits.csv, line 4, column 'value'" in err
+    assert "(50 here, 52 in line 3)" in err
+
+
 def test_wide_input(tmp_path, capsys):
     wide = to_wide(pd.read_csv(FIXTURES / "mmn_forearm_block.csv"))
     path = tmp_path / "wide.csv"

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import ncs
 from conftest import FIXTURES
+from ncs import normative
 from ncs.io import json_schema
 
 
@@ -202,6 +203,81 @@ def test_a_reference_limit_in_a_long_table_is_checked_row_by_row():
     long.loc[5, "value"] = None
     res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=long)
     assert np.isnan(res.nerves.set_index("nerve").loc["ulnar", "amp_lln_mv"])
+
+
+def _long_lab(**columns):
+    return pd.DataFrame(
+        {
+            "nerve": ["median", "ulnar", "ulnar"],
+            "muscle": ["APB", None, None],
+            "parameter": ["cv_lln_m_s", "cv_lln_m_s", "amp_lln_mv"],
+            "value": [49.0, 52.0, 7.9],
+            **columns,
+        }
+    )
+
+
+def test_a_long_reference_row_without_a_muscle_is_the_nerves_limit():
+    # a blank muscle in a long table means "any muscle": the ulnar rows are its limits
+    # (they used to vanish, leaving the ulnar nerve without limits)
+    table, _ = normative.reference_table(_long_lab())
+    ulnar = table[table["nerve"] == "ulnar"]
+    assert len(ulnar) == 1 and ulnar["muscle"].iloc[0] is None
+    assert ulnar["cv_lln_m_s"].iloc[0] == 52.0 and ulnar["amp_lln_mv"].iloc[0] == 7.9
+    res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=_long_lab())
+    assert res.nerves.set_index("nerve").loc["ulnar", "cv_lln_m_s"] == pytest.approx(52.0)
+    missing = res.warnings[res.warnings["code"] == "reference_missing_nerve"]
+    assert set(missing["nerve"]) == {"peroneal", "tibial"}  # not in the lab's table
+
+
+def test_a_long_reference_row_without_a_nerve_is_an_error_naming_it():
+    lab = _long_lab()
+    lab.loc[2, "nerve"] = None
+    with pytest.raises(ncs.ValidationError) as info:
+        normative.reference_table(lab)
+    assert [(p.row, p.column) for p in info.value.problems] == [(2, "nerve")]
+    assert "nerve name is missing" in info.value.problems[0].message
+
+
+def test_an_unknown_nerve_in_a_long_reference_table_names_its_own_row():
+    lab = _long_lab()
+    lab.loc[2, "nerve"] = "ulnaris"
+    with pytest.raises(ncs.ValidationError) as info:
+        normative.reference_table(lab)
+    assert [(p.row, p.column) for p in info.value.problems] == [(2, "nerve")]
+
+
+def test_two_values_for_one_reference_limit_are_an_error():
+    # which of two different limits a lab meant is not ours to pick
+    lab = pd.concat([_long_lab(), _long_lab().iloc[[1]].assign(value=50.0)], ignore_index=True)
+    with pytest.raises(ncs.ValidationError) as info:
+        normative.reference_table(lab)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column) == (3, "value")
+    assert "row 1" in problem.message and "cv_lln_m_s" in problem.message
+    # the same value twice is no conflict; neither is a name written two ways for one limit
+    same = pd.concat([_long_lab(), _long_lab().iloc[[1]].assign(nerve="Ulnar")])
+    table, _ = normative.reference_table(same)
+    assert (table["nerve"] == "ulnar").sum() == 1
+
+
+def test_two_rows_for_one_nerve_in_a_wide_reference_table_are_an_error():
+    lab = pd.concat([LAB, LAB.iloc[[1]].assign(nerve="Ulnar", cv_lln_m_s=50.0)], ignore_index=True)
+    with pytest.raises(ncs.ValidationError) as info:
+        normative.reference_table(lab)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column) == (4, "cv_lln_m_s")
+    assert "row 1" in problem.message
+    table, _ = normative.reference_table(pd.concat([LAB, LAB.iloc[[1]]], ignore_index=True))
+    assert len(table) == len(LAB)
+
+
+def test_an_unknown_column_of_a_long_reference_table_is_an_error():
+    # a column that splits the limits (by age, say) must not be dropped quietly
+    lab = _long_lab(age_group=["<60", "<60", "<60"])
+    with pytest.raises(ncs.ValidationError, match="age_group"):
+        normative.reference_table(lab)
+    normative.reference_table(_long_lab(source=["lab 2024"] * 3))  # a note column is fine
 
 
 def test_note_columns_of_a_reference_table_are_allowed():

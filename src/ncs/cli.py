@@ -28,6 +28,7 @@ from ncs._progress import Status
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
 from ncs.cli_input import (
+    ROW_IN_TEXT,
     CommaList,
     Input,
     add_input_options,
@@ -773,9 +774,14 @@ def _reference(args: argparse.Namespace) -> dict[str, object]:
                 return ""
             return f", {source.where(p.row, p.column)}"
 
+        def message(p: Problem) -> str:  # "row N" inside it (another row) placed too
+            if source is None:
+                return p.message
+            return ROW_IN_TEXT.sub(lambda m: source.where(int(m.group(1))), p.message)
+
         raise ValidationError(
             [
-                Problem(None, None, f"reference table {name}{place(p)}: {p.message}")
+                Problem(None, None, f"reference table {name}{place(p)}: {message(p)}")
                 for p in err.problems
             ]
         ) from None

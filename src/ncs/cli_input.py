@@ -399,7 +399,7 @@ def problem_lines(err: ValidationError, data: Input | None) -> list[str]:
     return out
 
 
-_ROW_IN_TEXT = re.compile(r"\brow (\d+)\b")
+ROW_IN_TEXT = re.compile(r"\brow (\d+)\b")
 
 
 def place_rows(text: str, data: Input | None) -> str:
@@ -414,7 +414,7 @@ def place_rows(text: str, data: Input | None) -> str:
         except (IndexError, ValueError, KeyError):
             return match.group(0)
 
-    return _ROW_IN_TEXT.sub(place, text)
+    return ROW_IN_TEXT.sub(place, text)
 
 
 def _plain(p: Problem) -> str:

@@ -93,35 +93,93 @@ _NOTE_COLUMNS = frozenset({"source", "sources", "verified", "notes", "note", "co
 
 
 def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    """The lookup table (one row per nerve and muscle, a blank muscle = any muscle).
+
+    Every problem names the table's own row (0-based): names are read and limits checked
+    on the rows as given, before a long table is turned wide, so no row is lost on the way
+    (a blank muscle or nerve used to vanish in the pivot).
+    """
     if reference is None:
-        long, name = _read_default(), DEFAULT_REFERENCE_NAME
+        given, name = _read_default(), DEFAULT_REFERENCE_NAME
     else:
-        long, name = reference, str(reference.attrs.get("name", "user reference table"))
-    if "parameter" in long.columns and "value" in long.columns:
-        long = long.copy()
-        is_limit = long["parameter"].isin(LIMIT_COLUMNS).to_numpy()
-        values, limit_problems = _limit_values(long["value"], "value")
-        _raise_if(
-            [p for p in limit_problems if p.row is not None and is_limit[p.row]],
-            "parameter",
-            long["parameter"],
-        )
-        long["value"] = values
-        index = ["nerve", "muscle"] if "muscle" in long.columns else ["nerve"]
-        wide = long.pivot_table(index=index, columns="parameter", values="value", aggfunc="first")
-        wide = wide.reset_index()
-        wide.columns.name = None
+        given, name = reference, str(reference.attrs.get("name", "user reference table"))
+    is_long = "parameter" in given.columns and "value" in given.columns
+    table = given.reset_index(drop=True)
+    notes = [c for c in table.columns if str(c).strip().lower() in _NOTE_COLUMNS]
+    _check_columns(table, notes, is_long)
+    nerves = _nerve_names(table["nerve"])
+    muscles = [_muscle_name(m) for m in table["muscle"]] if "muscle" in table else None
+    if muscles is None:
+        muscles = [None] * len(table)
+    if is_long:
+        values, found = _limit_values(table["value"], "value")
+        _raise_if(found, "parameter", table["parameter"])
+        keys = list(zip(nerves, muscles, table["parameter"].tolist(), strict=True))
+        _raise_if(_conflicts(keys, values[:, None], ("value",), "limit"))
+        limits: dict[tuple, dict[str, float]] = {}
+        for (nerve, muscle, parameter), value in zip(keys, values.tolist(), strict=True):
+            limits.setdefault((nerve, muscle), {})[parameter] = value
+        rows = [
+            {"nerve": nerve, "muscle": muscle, **{c: given.get(c, np.nan) for c in LIMIT_COLUMNS}}
+            for (nerve, muscle), given in limits.items()
+        ]
     else:
-        wide = long.copy()
+        present = [c for c in LIMIT_COLUMNS if c in table.columns]
+        columns, found = [], []
+        for col in present:
+            values, col_problems = _limit_values(table[col], col)
+            columns.append(values)
+            found.extend(col_problems)
+        _raise_if(found)
+        grid = np.column_stack(columns)
+        keys = list(zip(nerves, muscles, strict=True))
+        _raise_if(_conflicts(keys, grid, tuple(present), "row"))
+        first = {key: i for i, key in reversed(list(enumerate(keys)))}
+        kept = sorted(first.values())
+        rows = [
+            {"nerve": keys[i][0], "muscle": keys[i][1], **dict(zip(present, grid[i], strict=True))}
+            for i in kept
+        ]
+        rows = [{**r, **{c: r.get(c, np.nan) for c in LIMIT_COLUMNS}} for r in rows]
+    data: dict[str, object] = {}
+    for col in ("nerve", "muscle"):  # object columns: a blank muscle stays None
+        names = np.empty(len(rows), dtype=object)
+        names[:] = [r[col] for r in rows]
+        data[col] = pd.Series(names, dtype=object)
+    for col in LIMIT_COLUMNS:
+        data[col] = np.array([r[col] for r in rows], dtype=float)
+    return pd.DataFrame(data), name
+
+
+def _check_columns(table: pd.DataFrame, notes: list, is_long: bool) -> None:
+    """A table without a nerve column or any limit, or with a column (or long-format
+    parameter) that is neither a limit, a name nor a note, is refused: a misspelt limit or a
+    column that splits the limits (by age, say) is never dropped quietly."""
     problems = []
-    if "nerve" not in wide.columns:
+    if "nerve" not in table.columns:
         problems.append(Problem(None, "nerve", "reference table needs a nerve column"))
-    notes = [c for c in wide.columns if str(c).strip().lower() in _NOTE_COLUMNS]
-    unknown = [c for c in wide.columns if c not in ("nerve", "muscle", *LIMIT_COLUMNS, *notes)]
+    names = ("nerve", "muscle", *notes)
+    if is_long:
+        others = [c for c in table.columns if c not in (*names, "parameter", "value")]
+        for c in others:
+            problems.append(
+                Problem(
+                    None,
+                    str(c),
+                    "unknown column in a long reference table (nerve, muscle, parameter, value "
+                    "and notes are read)",
+                )
+            )
+        parameters = table["parameter"]
+        unknown = list(dict.fromkeys(p for p in parameters.tolist() if p not in LIMIT_COLUMNS))
+        limits = [c for c in LIMIT_COLUMNS if c in set(parameters.tolist())]
+    else:
+        unknown = [c for c in table.columns if c not in (*names, *LIMIT_COLUMNS)]
+        limits = [c for c in LIMIT_COLUMNS if c in table.columns]
     for c in unknown:  # a misspelt limit is never dropped quietly
         close = difflib.get_close_matches(str(c), LIMIT_COLUMNS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        what = "parameter" if "parameter" in long.columns else "column"
+        what = "parameter" if is_long else "column"
         problems.append(
             Problem(
                 None,
@@ -129,42 +187,72 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
                 f"unknown {what} in the reference table{hint}; known: {', '.join(LIMIT_COLUMNS)}",
             )
         )
-    limits = [c for c in LIMIT_COLUMNS if c in wide.columns]
     if not limits:
         problems.append(Problem(None, None, f"reference table has none of {list(LIMIT_COLUMNS)}"))
     if problems:
         raise ValidationError(problems)
+
+
+def _nerve_names(column: pd.Series) -> list[str]:
+    """Canonical nerve names of the table's rows; a missing or unknown name is an error."""
     from ncs.names import normalize_nerve
 
-    wide = wide.drop(columns=notes)
-    names = normalize_nerve(wide["nerve"])
-    bad = names.isna().to_numpy() & wide["nerve"].notna().to_numpy()
-    if bad.any() or wide["nerve"].isna().any():
+    names = normalize_nerve(column)
+    missing = column.isna().to_numpy()
+    unknown = names.isna().to_numpy() & ~missing
+    if missing.any() or unknown.any():
         raise ValidationError(
             [
-                Problem(int(i), "nerve", f"unknown nerve name {wide['nerve'].iloc[i]!r}")
-                if not pd.isna(wide["nerve"].iloc[i])
-                else Problem(int(i), "nerve", "nerve name is missing")
-                for i in np.flatnonzero(bad | wide["nerve"].isna().to_numpy())
+                Problem(int(i), "nerve", "nerve name is missing")
+                if missing[i]
+                else Problem(int(i), "nerve", f"unknown nerve name {column.iloc[i]!r}")
+                for i in np.flatnonzero(missing | unknown)
             ]
         )
-    wide["nerve"] = names.astype(object)
-    if "muscle" not in wide.columns:
-        wide["muscle"] = None
-    wide["muscle"] = wide["muscle"].map(lambda m: None if pd.isna(m) else str(m).strip().upper())
-    if "parameter" in long.columns and "value" in long.columns:
-        for col in LIMIT_COLUMNS:  # checked above, row by row of the long table
-            wide[col] = wide[col].astype(float) if col in wide else np.nan
-    else:
-        found: list[Problem] = []
-        for col in LIMIT_COLUMNS:
-            if col in wide:
-                wide[col], col_problems = _limit_values(wide[col], col)
-                found.extend(col_problems)
-            else:
-                wide[col] = np.nan
-        _raise_if(found)
-    return wide[["nerve", "muscle", *LIMIT_COLUMNS]], name
+    return [str(v) for v in names.tolist()]
+
+
+def _muscle_name(value: object) -> str | None:
+    """A recording muscle as the lookup spells it (blank: any muscle)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value).strip().upper()
+    return text or None
+
+
+def _conflicts(
+    keys: list[tuple], values: np.ndarray, columns: tuple[str, ...], what: str
+) -> list[Problem]:
+    """A problem for each row that repeats an earlier row's key with other limits.
+
+    A blank and a number differ; the same values twice (a name written two ways, say) are
+    no conflict.
+    """
+    problems = []
+    seen: dict[tuple, int] = {}
+    for i, key in enumerate(keys):
+        j = seen.setdefault(key, i)
+        if j == i:
+            continue
+        for k, col in enumerate(columns):
+            a, b = values[j, k], values[i, k]
+            if not (a == b or (np.isnan(a) and np.isnan(b))):
+                nerve, muscle = key[0], key[1]
+                where = f"{nerve} ({muscle})" if muscle else nerve
+                label = f" {key[2]}" if len(key) > 2 else f" {col}"
+                problems.append(
+                    Problem(
+                        i,
+                        col,
+                        f"a second {what} for the {where}{label} with another value "
+                        f"({_shown(b)} here, {_shown(a)} in row {j}); keep one",
+                    )
+                )
+    return problems
+
+
+def _shown(value: float) -> str:
+    return "blank" if np.isnan(value) else f"{value:g}"
 
 
 def _limit_values(cells: pd.Series, column: str) -> tuple[np.ndarray, list[Problem]]:
