@@ -280,6 +280,65 @@ def test_an_unknown_column_of_a_long_reference_table_is_an_error():
     normative.reference_table(_long_lab(source=["lab 2024"] * 3))  # a note column is fine
 
 
+# each limit's plausible range, written out here (docs/plausibility.md): refused below the
+# low end and above the high end, accepted at both ends
+_RANGES = {
+    "dml_uln_ms": (0.1, 100.0),
+    "amp_lln_mv": (0.01, 20.0),
+    "cv_lln_m_s": (10.0, 150.0),
+    "f_latency_uln_ms": (0.1, 200.0),
+}
+
+
+def _edges():
+    for column, (low, high) in _RANGES.items():
+        yield column, low, True
+        yield column, high, True
+        yield column, np.nextafter(low, 0), False
+        yield column, np.nextafter(high, np.inf), False
+        yield column, low * 0.999, False
+        yield column, high * 1.001, False
+
+
+@pytest.mark.parametrize(("column", "value", "accepted"), list(_edges()))
+def test_a_reference_limit_in_another_unit_is_refused(column, value, accepted):
+    # an LLN of 4100 (µV) would call every amplitude reduced: refused at the table's row,
+    # in a wide table, a long one and a per-row column of the sites table alike
+    wide = LAB.astype({column: float})
+    wide.loc[2, column] = value
+    long = wide.melt(id_vars="nerve", var_name="parameter", value_name="value")
+    row = list(LAB.columns[1:]).index(column) * len(LAB) + 2  # the melted peroneal row
+    per_row = _study().assign(**{column: value})
+    for table, place in ((wide, (2, column)), (long, (row, "value"))):
+        if accepted:
+            normative.reference_table(table)
+            continue
+        with pytest.raises(ncs.ValidationError) as info:
+            normative.reference_table(table)
+        assert [(p.row, p.column) for p in info.value.problems] == [place]
+        assert "another unit" in info.value.problems[0].message
+    if accepted:
+        ncs.validate(per_row)
+    else:
+        with pytest.raises(ncs.ValidationError) as info:
+            ncs.validate(per_row)
+        assert {p.column for p in info.value.problems} == {column}
+        assert len(info.value.problems) == len(per_row)
+        assert all("another unit" in p.message for p in info.value.problems)
+
+
+def test_an_amplitude_limit_in_microvolts_through_the_command_line(tmp_path, capsys):
+    from ncs.cli import main
+
+    ref = tmp_path / "limits.csv"
+    ref.write_text("nerve,amp_lln_mv\nmedian,4100\nulnar,7.9\n", "utf-8")
+    sites = FIXTURES / "mmn_forearm_block.csv"
+    assert main(["analyze", str(sites), "-c", "efns2010_cidp", "--reference", str(ref)]) == 2
+    err = capsys.readouterr().err
+    assert "limits.csv, line 2, column 'amp_lln_mv'" in err
+    assert "a reference limit of 4100 for amp_lln_mv lies outside 0.01 to 20" in err
+
+
 def test_note_columns_of_a_reference_table_are_allowed():
     res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=LAB.assign(source="lab 2024"))
     assert res.warnings.empty

@@ -11,18 +11,61 @@ table passed as ``reference=``, the shipped default.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
 from ncs.errors import Problem, ValidationError
 
-__all__ = ["LIMIT_COLUMNS", "default_reference", "distal_duration_cutoffs", "reference_table"]
+__all__ = [
+    "LIMIT_COLUMNS",
+    "LIMIT_RANGES",
+    "default_reference",
+    "distal_duration_cutoffs",
+    "out_of_range",
+    "reference_table",
+]
 
 LIMIT_COLUMNS: tuple[str, ...] = ("dml_uln_ms", "amp_lln_mv", "cv_lln_m_s", "f_latency_uln_ms")
 """Reference limits used by the guideline schemes."""
+
+LIMIT_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "dml_uln_ms": (0.1, 100.0),
+        "amp_lln_mv": (0.01, 20.0),
+        "cv_lln_m_s": (10.0, 150.0),
+        "f_latency_uln_ms": (0.1, 200.0),
+    }
+)
+"""Where a reference limit can lie, in its unit (both ends excluded from refusal: a limit
+outside ``(low, high)`` is a ``ValidationError``). Not cited: these catch a limit typed in
+another unit, which would otherwise turn every value of the nerve abnormal or normal (a
+verdict flipped by a slip), and lie far from every laboratory's limits.
+
+``dml_uln_ms``, ``f_latency_uln_ms``
+    Limits are 3-7 ms (distal motor latency) and 25-65 ms (F wave); one in seconds lands
+    below 0.1 ms (as :data:`ncs.plausibility.LATENCY_LOOKS_LIKE_S_MS` says of latencies),
+    one in µs far above 100 or 200 ms.
+``amp_lln_mv``
+    Lower limits of normal are 1-8 mV; normal mean amplitudes stay below about 15 mV
+    (tibial), so a lower limit above 20 mV is a value in µV (1,000 times too large); one
+    below 0.01 mV (10 µV, noise) is a value in V.
+``cv_lln_m_s``
+    Lower limits are 38-52 m/s and the fastest motor velocities about 70-80 m/s; a limit
+    above 150 m/s is in another unit (cm/s), one below 10 m/s too (cm/ms, dm/s).
+"""
+
+
+def out_of_range(values: np.ndarray, column: str) -> np.ndarray:
+    """Which limits of ``column`` lie outside :data:`LIMIT_RANGES` (NaN: no limit, False)."""
+    low, high = LIMIT_RANGES[column]
+    with np.errstate(invalid="ignore"):
+        return (values < low) | (values > high)
+
 
 DEFAULT_REFERENCE_NAME = "ncs default (Chen et al. 2016 / Preston & Shapiro 2013; unverified)"
 
@@ -113,6 +156,7 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
         muscles = [None] * len(table)
     if is_long:
         values, found = _limit_values(table["value"], "value")
+        found.extend(_range_problems(values, table["parameter"].tolist(), "value"))
         _raise_if(found, "parameter", table["parameter"])
         keys = list(zip(nerves, muscles, table["parameter"].tolist(), strict=True))
         _raise_if(_conflicts(keys, values[:, None], ("value",), "limit"))
@@ -272,7 +316,26 @@ def _limit_values(cells: pd.Series, column: str) -> tuple[np.ndarray, list[Probl
         Problem(int(i), column, "a reference limit must be above 0")
         for i in np.flatnonzero(not_positive)
     )
+    if column in LIMIT_RANGES:  # a wide table's column (a long table's rows: see _ranges)
+        problems.extend(_range_problems(read.values, [column] * len(read.values), column))
     return np.where(not_positive, np.nan, read.values), problems
+
+
+def _range_problems(values: np.ndarray, limits: list, column: str) -> list[Problem]:
+    """A problem for each limit outside :data:`LIMIT_RANGES` (``limits``: each row's)."""
+    problems = []
+    for i, (value, limit) in enumerate(zip(values.tolist(), limits, strict=True)):
+        if limit in LIMIT_RANGES and value > 0 and out_of_range(np.array([value]), limit)[0]:
+            low, high = LIMIT_RANGES[limit]
+            problems.append(
+                Problem(
+                    i,
+                    column,
+                    f"a reference limit of {value:g} for {limit} lies outside {low:g} to "
+                    f"{high:g}, where no such limit lies (written in another unit?)",
+                )
+            )
+    return problems
 
 
 def _raise_if(

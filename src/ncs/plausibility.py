@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ncs.errors import Problem, ValidationError, warn
-from ncs.normative import LIMIT_COLUMNS
+from ncs.normative import LIMIT_COLUMNS, LIMIT_RANGES, out_of_range
 
 __all__ = [
     "COLD_LIMB_VALUES",
@@ -211,6 +211,7 @@ def contradictions(
 
     * a reference limit (per-row LLN or ULN) of 0: no laboratory's normal limit is 0, and
       every rule divides by it, so it would silently make each finding against it unknown;
+      or one outside :data:`ncs.normative.LIMIT_RANGES` (written in another unit);
     * an area of 0 at a site with a response (an absent response is written as such);
     * an F-wave latency for a nerve whose F-wave persistence is 0 % (no F waves).
 
@@ -236,6 +237,13 @@ def contradictions(
     for col in LIMIT_VALUES:
         if col in values:
             flag(values[col] == 0, col, "a reference limit of 0 (a limit must be positive)")
+            low, high = LIMIT_RANGES[col]
+            flag(
+                (values[col] > 0) & out_of_range(values[col], col),
+                col,
+                f"a reference limit outside {low:g} to {high:g}, where no such limit lies "
+                "(written in another unit?)",
+            )
     if "area_mvms" in values:
         flag(
             (values["area_mvms"] == 0) & ~absent,
