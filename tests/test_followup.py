@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 
 import numpy as np
@@ -320,6 +321,67 @@ def test_reliable_change_not_assessable_with_its_reason():
     assert why.tolist() == [1, 0, 2, 0]
     _, _, code, why = reliable_change(np.array([30.0]), np.array([60.0]), None)
     assert code.tolist() == [2] and why.tolist() == [3]
+
+
+def _change_beside_its_bound():
+    """A median block whose drop changes by 0.02 points more than the variability allows:
+    65 % before (10 -> 3.5 mV); the low bound is 100 x 0.35 x (1 - e^k), worked here."""
+    cv, z = 0.156, 1.959963984540054
+    k = 2 * z * math.sqrt(math.log(1 + cv * cv))
+    low = 100 * 0.35 * (1 - math.exp(k))  # -29.28...
+    change = low - 0.02
+    assert round(change, 1) == round(low, 1)  # at one decimal they would read the same
+    after = 3.5 - change / 10  # drop 65 + change
+    rows = []
+    for visit, date, prox in (("before", "2024-01-01", 3.5), ("after", "2024-06-01", after)):
+        for site, lat, amp, dist in (("wrist", 3.5, 10.0, 70), ("elbow", 7.5, prox, 230)):
+            rows.append(
+                {
+                    "patient_id": "P",
+                    "visit": visit,
+                    "study_date": date,
+                    "nerve": "median",
+                    "side": "R",
+                    "site": site,
+                    "latency_ms": lat,
+                    "amplitude_mv": amp,
+                    "duration_ms": 5.5,
+                    "distance_mm": dist,
+                }
+            )
+    return pd.DataFrame(rows), change, low
+
+
+def test_a_change_beside_its_variability_bound_never_reads_as_equal_to_it():
+    sites, change, low = _change_beside_its_bound()
+    fu = _followup(sites, criteria="katz2002")
+    row = fu.segments.iloc[0]
+    assert row["beyond_variability"] == "yes"
+    found = re.search(
+        r"; amplitude drop [\d.]+% -> [\d.]+% \(([+-][\d.]+) points, beyond measurement "
+        r"variability \(([+-][\d.]+) to ",
+        str(row["sentence"]),
+    )
+    assert found, row["sentence"]
+    printed_change, printed_low = found.groups()
+    assert printed_change != printed_low  # -29.30 beyond -29.28, not -29.3 beyond -29.3
+    assert float(printed_change) == pytest.approx(change, abs=0.006)
+    assert float(printed_low) == pytest.approx(low, abs=0.006)
+    assert float(printed_change) < float(printed_low)
+
+
+def test_the_report_prints_a_change_apart_from_its_variability_bound():
+    from ncs.report import _change_cells, _variability_cell
+
+    sites, change, low = _change_beside_its_bound()
+    fu = _followup(sites, criteria="katz2002")
+    record = fu.segments.iloc[0].to_dict()
+    cell = re.search(r">([+−\d.]+)</td>$", _change_cells(record, "amp_drop")).group(1)
+    span = re.search(r"beyond \(([+−\d.]+) to", _variability_cell(record)).group(1)
+    assert cell != span
+    assert float(cell.replace("−", "-")) == pytest.approx(change, abs=0.006)
+    assert float(span.replace("−", "-")) == pytest.approx(low, abs=0.006)
+    assert float(cell.replace("−", "-")) < float(span.replace("−", "-"))
 
 
 def test_variability_of_area_and_duration_when_given():

@@ -693,6 +693,18 @@ def test_impression_of_serial_studies_names_the_visit():
     assert "block" in before and "block" not in after  # the ulnar block resolved
     with pytest.raises(ncs.ValidationError, match="name the visit"):
         impression(result, "FU_RES")
+    with pytest.raises(ncs.ValidationError, match=r"has no visit 'day 99'.*day 7, day 28"):
+        impression(result, "FU_RES", visit="day 99")
+
+
+def test_impression_of_a_patient_not_in_the_analysis_is_an_error(mmn):
+    # an impression of nobody is not an empty impression ("nothing found" by omission)
+    pid = str(mmn.patients["patient_id"].iloc[0])
+    assert impression(mmn, pid)
+    with pytest.raises(ncs.ValidationError, match="no patient 'P404' in this analysis"):
+        impression(mmn, "P404")
+    with pytest.raises(ncs.ValidationError, match="no visits"):
+        impression(mmn, pid, visit="day 7")
 
 
 # --- PDF without a browser ------------------------------------------------------------------

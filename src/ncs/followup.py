@@ -1034,12 +1034,19 @@ class _Build:
         no_area = np.isnan(area_b) & np.isnan(area_a)
         no_dur = np.isnan(dur_b) & np.isnan(dur_a)
         level = f" points at {self.confidence * 100:g}%)"
+        # the change and its bounds with the decimals that keep a change beyond a bound from
+        # reading as equal to it (-29.30 beyond -29.28, not -29.3 beyond -29.3)
+        apart = np.maximum(tx.decimals_apart(change, low, 1), tx.decimals_apart(change, high, 1))
         measures = tx.join(
             _numbers(vbp, "; amplitude drop {}% -> ", unknown="; amplitude drop unknown -> "),
             _numbers(vap, "{}% (", unknown="unknown ("),
-            _numbers(change, "{} points, ", signed=True, unknown="change unknown, "),
+            _numbers(
+                change, "{} points, ", signed=True, unknown="change unknown, ", decimals=apart
+            ),
             tx.words(lead, np.where(assessable, code, 2 + why)),
-            _numbers(low, "{} to ", signed=True, unknown="unknown to ", blank=~assessable),
+            _numbers(
+                low, "{} to ", signed=True, unknown="unknown to ", blank=~assessable, decimals=apart
+            ),
             _numbers(
                 high,
                 "{}" + level + ")",
@@ -1047,6 +1054,7 @@ class _Build:
                 unknown="unknown" + level + ")",
                 blank=~assessable,
                 blank_text=")",
+                decimals=apart,
             ),
             _numbers(
                 area_b, "; area drop {}% -> ", unknown="; area drop unknown -> ", blank=no_area
@@ -1613,11 +1621,12 @@ def _numbers(
     unknown: str = "unknown",
     blank: np.ndarray | None = None,
     blank_text: str = "",
+    decimals: np.ndarray | int = 1,
 ) -> tx.Text:
-    """Numbers with one decimal in ``pattern`` (``"{}%"``), ``unknown`` where NaN and
-    ``blank_text`` where ``blank``: each distinct value written once, with its words
-    (:func:`ncs._text.number_table`)."""
-    table, index = tx.number_table(values, 1, signed=signed)
+    """Numbers with one decimal (or ``decimals``, per value) in ``pattern`` (``"{}%"``),
+    ``unknown`` where NaN and ``blank_text`` where ``blank``: each distinct value written
+    once, with its words (:func:`ncs._text.number_table`)."""
+    table, index = tx.number_table(values, decimals, signed=signed)
     table = [unknown if t == "unknown" else pattern.format(t) for t in table]
     if blank is not None:
         index = np.where(blank, len(table), index)

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ncs import _text as tx
 from ncs._version import __version__
 from ncs.labels import (
     COLUMN_LABELS,
@@ -204,8 +205,8 @@ def _fmt(value: Any, decimals: int = 2, plain_integers: bool = False) -> str:
     return text.replace("-", "−")
 
 
-def _signed(value: float) -> str:
-    return ("+" if value > 0 else "") + _fmt(value, 1)
+def _signed(value: float, decimals: int = 1) -> str:
+    return ("+" if value > 0 else "") + _fmt(value, decimals)
 
 
 def _drop_as_change(value: float) -> str:
@@ -591,6 +592,12 @@ def impression(analysis: Any, patient_id: str, visit: str | None = None) -> list
         against their sources, the library's default reference values, a cold limb, a block
         by amplitude alone beside a dispersed response, warnings).
 
+    Raises
+    ------
+    ValidationError
+        A patient or visit the analysis does not hold (an impression of nobody is not an
+        empty one), or a patient with several studies and no ``visit``.
+
     Examples
     --------
     >>> import ncs
@@ -622,6 +629,21 @@ def impression(analysis: Any, patient_id: str, visit: str | None = None) -> list
                     )
                 ]
             )
+    if study not in ctx.patient_ids or (visit is not None and not ctx.visits):
+        from ncs.errors import ValidationError
+
+        if _patient_of(study) not in {_patient_of(s) for s in ctx.patient_ids}:
+            problem = (None, "patient_id", f"no patient {str(patient_id)!r} in this analysis")
+        elif ctx.visits:
+            known = [s[1] for s in ctx.patient_ids if s[0] == _patient_of(study)]
+            problem = (
+                None,
+                "visit",
+                f"patient {patient_id!r} has no visit {visit!r} (visits: {', '.join(known)})",
+            )
+        else:
+            problem = (None, "visit", "this analysis has no visits (no visit column)")
+        raise ValidationError([problem])
     return _impression(ctx, study)
 
 
@@ -1785,19 +1807,32 @@ def _change_cells(record: Mapping[str, Any], measure: str) -> str:
     values = f"{_fmt(before, 1)} → {_fmt(after, 1)}"
     if _missing(before) and _missing(after):
         values = "—"
-    return (
-        f'<td class="num">{_e(values)}</td>'
-        f'<td class="num">{_e(_signed(change) if not _missing(change) else "—")}</td>'
-    )
+    decimals = _change_decimals(record) if measure == "amp_drop" else 1
+    shown = _signed(change, decimals) if not _missing(change) else "—"
+    return f'<td class="num">{_e(values)}</td><td class="num">{_e(shown)}</td>'
+
+
+def _change_decimals(record: Mapping[str, Any]) -> int:
+    """Decimals for the amplitude-drop change and its variability range such that a change
+    beyond a bound never reads as equal to it (as the follow-up sentences print them)."""
+    values = [record.get(k) for k in ("amp_drop_change_pts", *_BOUNDS)]
+    if any(_missing(v) for v in values):
+        return 1
+    change, low, high = (np.array([float(v)]) for v in values)
+    return int(max(tx.decimals_apart(change, low, 1)[0], tx.decimals_apart(change, high, 1)[0]))
+
+
+_BOUNDS = ("amp_drop_change_low_pts", "amp_drop_change_high_pts")
 
 
 def _variability_cell(record: Mapping[str, Any]) -> str:
-    low, high = record.get("amp_drop_change_low_pts"), record.get("amp_drop_change_high_pts")
+    low, high = (record.get(k) for k in _BOUNDS)
     beyond = _text(record.get("beyond_variability"))
     words = {"yes": "beyond", "no": "within", "not_assessable": "not assessable"}.get(beyond, "")
     span = ""
     if not _missing(low) and not _missing(high):
-        span = f" ({_signed(low)} to {_signed(high)})"
+        decimals = _change_decimals(record)
+        span = f" ({_signed(low, decimals)} to {_signed(high, decimals)})"
     if not words:
         return '<td class="missing">—</td>'
     tone = {"beyond": "flag", "within": "", "not assessable": "missing"}[words]
