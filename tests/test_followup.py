@@ -199,6 +199,87 @@ def test_every_other_segment_of_the_fixtures_has_no_block():
                 assert r.transition == "no_block", (name, r.nerve, r.distal_site)
 
 
+def _inching_study():
+    """Wrist, elbow and axilla at baseline; at follow-up a site below the elbow is added
+    (inching). The wrist-to-elbow segment is the same two sites at both visits: adjacent
+    at baseline, against the most distal site at follow-up. Its drops, worked by hand:
+    amplitude 1 - 3.2/8.0 = 60 % -> 1 - 6.4/8.0 = 20 %; area 1 - 10/26 = 61.538 % ->
+    1 - 20/26 = 23.077 %."""
+    rows = []
+    for visit, date, sites in (
+        (
+            "baseline",
+            "2024-01-08",
+            [
+                ("wrist", 3.5, 8.0, 26.0, 70),
+                ("elbow", 7.6, 3.2, 10.0, 230),
+                ("axilla", 9.9, 3.0, 9.6, 130),
+            ],
+        ),
+        (
+            "after IVIg",
+            "2024-07-08",
+            [
+                ("wrist", 3.5, 8.0, 26.0, 70),
+                ("below elbow", 6.6, 6.6, 21.0, 180),
+                ("elbow", 7.6, 6.4, 20.0, 50),
+                ("axilla", 9.9, 6.2, 19.6, 130),
+            ],
+        ),
+    ):
+        for site, lat, amp, area, dist in sites:
+            rows.append(
+                {
+                    "patient_id": "FU_INCH",
+                    "visit": visit,
+                    "study_date": date,
+                    "nerve": "median",
+                    "side": "R",
+                    "site": site,
+                    "latency_ms": lat,
+                    "amplitude_mv": amp,
+                    "area_mvms": area,
+                    "duration_ms": 5.6,
+                    "distance_mm": dist,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_a_site_added_between_two_sites_keeps_their_segment_compared():
+    fu = _followup(_inching_study(), criteria="katz2002")
+    seg = fu.segments
+    wrist_elbow = seg[(seg["distal_site"] == "wrist") & (seg["proximal_site"] == "elbow")]
+    assert len(wrist_elbow) == 1  # one segment, compared: not one per visit
+    (r,) = wrist_elbow.itertuples(index=False)
+    assert r.studied == "both"
+    assert (r.block_before, r.block_after, r.transition) == ("yes", "no", "resolved")
+    assert r.amp_drop_before_pct == pytest.approx(60.0)
+    assert r.amp_drop_after_pct == pytest.approx(20.0)
+    assert r.amp_drop_change_pts == pytest.approx(-40.0)
+    assert r.area_drop_before_pct == pytest.approx(100 * (1 - 10 / 26))
+    # the sites only one visit has are listed as such
+    below = seg[(seg["distal_site"] == "below elbow") | (seg["proximal_site"] == "below elbow")]
+    assert set(below["studied"]) == {"after_only"}
+    assert fu.patients["n_resolved"].tolist() == [2]  # and wrist to axilla: 62.5 -> 22.5 %
+    assert fu.patients["n_segments_before_only"].tolist() == [0]
+
+
+def test_a_segment_a_rule_sets_aside_at_one_visit_is_not_a_resolved_block():
+    # a criterion that judges adjacent segments only: wrist to elbow is judged at baseline
+    # (60 %: a block) and set aside at follow-up (now against the most distal site)
+    import dataclasses
+
+    katz = ncs.CRITERIA["katz2002"]
+    adjacent = dataclasses.replace(
+        katz, id="katz_adjacent", scope=dataclasses.replace(katz.scope, comparisons=("adjacent",))
+    )
+    seg = _followup(_inching_study(), criteria=[adjacent]).segments
+    (r,) = seg[(seg["distal_site"] == "wrist") & (seg["proximal_site"] == "elbow")].itertuples()
+    assert (r.studied, r.block_before, r.block_after) == ("both", "yes", "not_applicable")
+    assert r.transition == "not_assessable"
+
+
 def test_a_site_added_at_follow_up_is_never_a_new_block():
     seg = fixture("followup_site_added.csv").segments
     axilla = seg[seg["proximal_site"] == "axilla"]

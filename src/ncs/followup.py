@@ -568,7 +568,9 @@ def followup(
     Notes
     -----
     ``transition`` compares the criterion's block finding of the same segment (the same
-    two sites and comparison) at two consecutive visits. ``course`` of a nerve or patient
+    two sites, whether adjacent at both visits or not: a site added between them at one
+    visit keeps them compared; ``comparison`` is the earlier visit's) at two consecutive
+    visits. ``course`` of a nerve or patient
     reads its segments studied at both visits under the criterion: ``worsened`` when a
     block appeared or a persisting block's amplitude drop rose beyond measurement
     variability; ``improved`` when a block resolved or a persisting block's drop fell
@@ -859,10 +861,15 @@ class _Build:
         segment_nerve = np.asarray(self.result.engine_inputs["segment_nerve"], dtype=np.int64)
         patient = self.nerve_patient[segment_nerve]
         index = self.nerve_index[segment_nerve]
+        # a segment is its two sites: the same two sites are compared across visits whether
+        # they are adjacent at both or a site was added between them at one (inching turns
+        # an adjacent pair into one against the most distal site); within a visit each pair
+        # of sites is one segment (ncs.segments)
         codes = [self.nerve_ident[segment_nerve]]
-        for col in ("distal_site", "proximal_site", "comparison"):
+        for col in ("distal_site", "proximal_site"):
             codes.append(_codes(seg[col])[0])
         ident = _dense(codes)
+        comparison = _codes(seg["comparison"])[0]
         before, after, pair = _pairs(ident, patient, index, self.n_visits, self.pair_offset)
         rep = np.where(before >= 0, before, after)
         nerve_of = self.nerve_ident[segment_nerve[rep]]
@@ -876,7 +883,7 @@ class _Build:
             (
                 seg["proximal_site_order"].to_numpy(dtype=np.int64)[rep],
                 seg["distal_site_order"].to_numpy(dtype=np.int64)[rep],
-                codes[3][rep],
+                comparison[rep],
                 group,
             )
         )
