@@ -423,7 +423,9 @@ def drop_thresholds(
     ----------
     criteria : sequence of Criterion
     nerve : str, optional
-        Use the thresholds' overrides for this nerve.
+        Use the thresholds' overrides for this nerve, and leave out the rules (and criteria)
+        whose scope leaves the nerve out (EFNS/PNS 2010 CIDP's 30 % rule excludes the
+        tibial nerve; its line is not drawn there).
 
     Returns
     -------
@@ -432,7 +434,11 @@ def drop_thresholds(
     """
     found: dict[tuple[str, float], list[str]] = {}
     for crit in criteria:
+        if nerve is not None and not _scope_has_nerve(crit.scope, nerve):
+            continue
         for rule in crit.block:
+            if nerve is not None and not _scope_has_nerve(rule.scope, nerve):
+                continue  # a rule this nerve is outside of draws no line on it
             for t in rule.thresholds:
                 if t.measure not in ("amp_drop_pct", "area_drop_pct") or t.of is not None:
                     continue
@@ -446,6 +452,15 @@ def drop_thresholds(
                 if crit.short not in names:
                     names.append(crit.short)
     return [(m, v, names) for (m, v), names in sorted(found.items())]
+
+
+def _scope_has_nerve(scope: Any, nerve: str) -> bool:
+    """Whether a scope considers any segment of this nerve (its nerve lists and pairs)."""
+    if scope.nerves is not None and nerve not in scope.nerves:
+        return False
+    if nerve in scope.exclude_nerves:
+        return False
+    return scope.only_pairs is None or any(pair[0] == nerve for pair in scope.only_pairs)
 
 
 def _signed_drop(value: float) -> str:
@@ -484,26 +499,33 @@ def _draw_nerve(
     adjacent = segments
     if "comparison" in segments.columns:
         adjacent = segments[_text_column(segments, "comparison") == "adjacent"]
-    finds = findings
-    if "comparison" in findings.columns:
-        finds = findings[_text_column(findings, "comparison") == "adjacent"]
+    far = np.zeros(len(findings), dtype=bool)
+    if "comparison" in findings.columns and len(findings):
+        far = _text_column(findings, "comparison") == "distal"
     shorts = {c.id: c.short for c in criteria}
     block_by: dict[tuple[str, str], list[str]] = {}
+    far_block_by: dict[tuple[str, str], list[str]] = {}
     disp_by: dict[tuple[str, str], list[str]] = {}
     phase: set[tuple[str, str]] = set()
-    if len(finds):
-        distal = _text_column(finds, "distal_site")
-        proximal = _text_column(finds, "proximal_site")
-        crit = _text_column(finds, "criterion")
-        block = _text_column(finds, "block")
-        disp = _text_column(finds, "dispersion")
+    if len(findings):
+        distal = _text_column(findings, "distal_site")
+        proximal = _text_column(findings, "proximal_site")
+        crit = _text_column(findings, "criterion")
+        block = _text_column(findings, "block")
+        disp = _text_column(findings, "dispersion")
         pc = (
-            finds["phase_cancellation_possible"].fillna(False).to_numpy(dtype=bool)
-            if "phase_cancellation_possible" in finds
-            else np.zeros(len(finds), dtype=bool)
+            findings["phase_cancellation_possible"].fillna(False).to_numpy(dtype=bool)
+            if "phase_cancellation_possible" in findings
+            else np.zeros(len(findings), dtype=bool)
         )
-        for d, p, c, b, s, flag in zip(distal, proximal, crit, block, disp, pc, strict=True):
+        rows = zip(distal, proximal, crit, block, disp, pc, far, strict=True)
+        for d, p, c, b, s, flag, against_first in rows:
             if c not in shorts:
+                continue
+            if against_first:  # against the most distal site: a bracket, if a block
+                if b in _POSITIVE_BLOCK:
+                    label = shorts[c] + (" (probable)" if b == "probable" else "")
+                    far_block_by.setdefault((d, p), []).append(label)
                 continue
             if b in _POSITIVE_BLOCK:
                 label = shorts[c] + (" (probable)" if b == "probable" else "")
@@ -527,6 +549,48 @@ def _draw_nerve(
                 color=PALETTE["block"],
                 fontweight="bold",
             )
+    # a block found against the most distal site only (no adjacent segment within it
+    # shaded): a bracket over the two sites under the curves, naming the criteria
+    level = 0.22
+    for (d, p), labels in far_block_by.items():
+        if d not in position or p not in position:
+            continue
+        inside = [
+            (a, b)
+            for a, b in block_by
+            if a in position
+            and b in position
+            and position[d] <= min(position[a], position[b])
+            and max(position[a], position[b]) <= position[p]
+        ]
+        if inside:  # the adjacent shading already shows where it lies
+            continue
+        ax.annotate(  # the bracket alone: an arrow between the two sites, no text
+            "",
+            xy=(position[d], level),
+            xycoords=ax.get_xaxis_transform(),
+            xytext=(position[p], level),
+            textcoords=ax.get_xaxis_transform(),
+            arrowprops={
+                "arrowstyle": "|-|",
+                "color": PALETTE["block"],
+                "lw": 1.2,
+                "shrinkA": 0,
+                "shrinkB": 0,
+            },
+        )
+        ax.text(
+            (position[d] + position[p]) / 2,
+            level + 0.02,
+            f"block vs {d}: {', '.join(labels)}",
+            transform=ax.get_xaxis_transform(),
+            color=PALETTE["block"],
+            fontsize=fontsize - 0.5,
+            fontweight="bold",
+            ha="center",
+            va="bottom",
+        )
+        level += 0.1
     for d, p in disp_by:
         if d in position and p in position:
             _shade_segment(
@@ -682,6 +746,7 @@ def plot_nerve(
     *,
     criteria: Sequence[str] | None = None,
     ax: Any = None,
+    visit: str | None = None,
 ) -> Any:
     """CMAP amplitude and area along one nerve, distal to proximal, with its findings.
 
@@ -690,9 +755,11 @@ def plot_nerve(
     changes in %; segments where a criterion found a conduction block shaded with ``////``
     (vermillion, "block", with ``*`` where it rests on the amplitude alone beside a dispersed
     response: phase cancellation possible), temporal dispersion with ``\\\\`` (purple,
-    "dispersion"); the criteria's drop thresholds drawn as lines below the most distal
-    response (dotted: amplitude, dash-dot: area). Nothing is judged here: the shading reads
-    ``findings``, the lines read the criteria's thresholds.
+    "dispersion"); a block found only against the most distal site (no adjacent segment
+    within it shaded) as a bracket over its two sites, "block vs <site>: <criteria>"; the
+    criteria's drop thresholds as dotted lines below the most distal response (the area
+    axis is scaled so that a line holds for both measures). Nothing is judged here: the
+    shading reads ``findings``, the lines read the criteria's thresholds.
 
     Parameters
     ----------
@@ -703,10 +770,18 @@ def plot_nerve(
     criteria : sequence of str, optional
         Criterion ids whose findings and thresholds are drawn (default: all of the result's).
     ax : matplotlib.axes.Axes, optional
+    visit : str, optional
+        Which study of a patient with serial studies (a ``visit`` column); may be left out
+        when the patient has one.
 
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValidationError
+        No sites for this nerve (and visit), or serial studies and no ``visit``.
 
     References
     ----------
@@ -716,7 +791,9 @@ def plot_nerve(
     plt = _require_pyplot()
     crits = [c for c in result.criteria if criteria is None or c.id in criteria]
 
-    def pick(df: pd.DataFrame) -> pd.DataFrame:
+    from ncs.errors import ValidationError
+
+    def pick(df: pd.DataFrame, visit: str | None) -> pd.DataFrame:
         if df.empty:
             return df
         mask = (
@@ -724,20 +801,37 @@ def plot_nerve(
             & (_text_column(df, "nerve") == str(nerve))
             & (_text_column(df, "side") == str(side))
         )
+        if visit is not None and "visit" in df.columns:
+            mask &= _text_column(df, "visit") == str(visit)
         return df[mask]
 
-    sites = pick(result.sites)
+    where = f"{patient_id} {nerve} {side}" + (f" at {visit}" if visit is not None else "")
+    if visit is not None and "visit" not in result.sites.columns:
+        raise ValidationError([(None, "visit", "this analysis has no visits (no visit column)")])
+    sites = pick(result.sites, visit)
     if sites.empty:
-        from ncs.errors import ValidationError
-
-        raise ValidationError([(None, None, f"no sites for {patient_id} {nerve} {side}")])
+        raise ValidationError([(None, None, f"no sites for {where}")])
+    if visit is None and "visit" in sites.columns:
+        studies = list(dict.fromkeys(_text_column(sites, "visit")))
+        if len(studies) > 1:  # two studies' sites are never drawn as one nerve
+            raise ValidationError(
+                [
+                    (
+                        None,
+                        "visit",
+                        f"{where} has {len(studies)} studies: name the visit "
+                        f"({', '.join(studies)})",
+                    )
+                ]
+            )
+        visit = studies[0]
     if ax is None:
         _, ax = plt.subplots(figsize=(5.0, 2.6))
     return _draw_nerve(
         ax,
         sites,
-        pick(result.segments),
-        pick(result.findings),
+        pick(result.segments, visit),
+        pick(result.findings, visit),
         crits,
         title=f"{nerve} {side}",
         fontsize=8.0,
