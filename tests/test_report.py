@@ -167,6 +167,18 @@ def test_a_value_beyond_its_limit_is_marked_at_the_boundary(latency, marked):
     assert bool(cell.group(1)) is marked
 
 
+@pytest.mark.parametrize(
+    ("amplitude", "marked"),
+    [(4.2, False), (4.1, False), (4.0, True)],  # median distal amplitude LLN 4.1 mV (default)
+)
+def test_a_value_below_its_lower_limit_is_marked_at_the_boundary(amplitude, marked):
+    sites = two_sites(nerve="median", sites=("wrist", "elbow"), amp=(amplitude, 3.9))
+    page = to_html(_quiet(sites, criteria="efns2010_cidp"), plots=False)
+    cell = re.search(r'<td class="num( abn)?">(?:<b>)?' + re.escape(f"{amplitude}"), page)
+    assert cell is not None
+    assert bool(cell.group(1)) is marked
+
+
 def test_without_limits_nothing_is_marked_and_it_says_so(mmn):
     page = to_html(mmn, plots=False)  # Katz and Bouche need no reference limits
     assert "No reference limits were applied" in page

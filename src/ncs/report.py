@@ -143,13 +143,6 @@ _PATIENT_SHOWN = frozenset(
         "study_date",
     }
 )
-#: Per-nerve limits: (measure in the nerves table, limit column, direction of abnormal).
-_NERVE_LIMITS = (
-    ("dml_ms", "dml_uln_ms", "above"),
-    ("distal_amplitude_mv", "amp_lln_mv", "below"),
-    ("mcv_m_s", "cv_lln_m_s", "below"),
-    ("f_latency_ms", "f_latency_uln_ms", "above"),
-)
 _ICONS = {"pos": "●", "neg": "○", "ind": "?", "na": "–"}
 _TONE_WORDS = {
     "pos": "met or found",
@@ -525,11 +518,23 @@ def _nerve_limits(nerve_rows: pd.DataFrame | None) -> dict[str, Any]:
 
 def _outside(value: Any, limit: Any, direction: str) -> bool:
     """Whether a value lies beyond a reference limit (strictly; equal is within). Both are
-    shown on the page: this marks a value for the eye, it decides no finding."""
+    shown on the page: this marks a value for the eye, it decides no finding. The
+    comparison is the rule engine's (a threshold of 100 % of the limit, its ratio snapped as
+    every rule's is), not a second one written here."""
     if _missing(value) or _missing(limit):
         return False
-    difference = round(float(value) - float(limit), 9)  # snapped like ncs.measures
-    return difference > 0 if direction == "above" else difference < 0
+    from ncs.criteria import Threshold
+    from ncs.engine import threshold_truth
+    from ncs.measures import TRUE
+
+    beyond = Threshold(
+        measure="value", op=">" if direction == "above" else "<", value=1.0, of="limit"
+    )
+    measures = {"value": np.array([float(value)]), "limit": np.array([float(limit)])}
+    return bool(threshold_truth(beyond, _ONE_ROW, measures)[0] == TRUE)
+
+
+_ONE_ROW = pd.DataFrame(index=pd.RangeIndex(1))  # the rows _outside's threshold is read on
 
 
 # --------------------------------------------------------------------------------------
