@@ -179,6 +179,37 @@ def test_a_value_below_its_lower_limit_is_marked_at_the_boundary(amplitude, mark
     assert bool(cell.group(1)) is marked
 
 
+def _parameter_cells(page: str, parameter_label: str) -> list[str]:
+    """The badge texts of one row of a nerve's parameters table."""
+    row = re.search(
+        r"<tr><th scope=\"row\">" + re.escape(parameter_label) + r"</th>(.*?)</tr>", page
+    )
+    assert row is not None, parameter_label
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+        for c in re.findall(r"<td>(.*?)</td>", row.group(1))
+    ]
+
+
+def test_a_parameter_not_assessable_names_what_its_rule_lacks():
+    # a lab table without an amplitude LLN: F waves are absent (persistence 0 %) but EFNS
+    # item (d) counts them only with a distal amplitude >= 20 % of the LLN, and the block
+    # rules' precondition is the same: both are not assessable for want of the LLN, and the
+    # page says so (it named nothing for F waves, and amplitude and area, which are there,
+    # for the block)
+    sites = two_sites(nerve="ulnar").assign(f_persistence_pct=[0.0, None])
+    lab = pd.DataFrame(
+        {"nerve": ["ulnar"], "dml_uln_ms": [3.3], "cv_lln_m_s": [52.0], "f_latency_uln_ms": [32.0]}
+    )
+    page = to_html(_quiet(sites, criteria="efns2010_cidp", reference=lab), plots=False)
+    lacking = "not assessable — missing data (amplitude LLN)"
+    from ncs.labels import column_label
+
+    assert _parameter_cells(page, column_label("f_waves_absent")) == [f"? {lacking}"]
+    assert _parameter_cells(page, column_label("conduction_block")) == [f"? {lacking}"]
+    assert "missing data (amplitude, area)" not in page
+
+
 def test_without_limits_nothing_is_marked_and_it_says_so(mmn):
     page = to_html(mmn, plots=False)  # Katz and Bouche need no reference limits
     assert "No reference limits were applied" in page

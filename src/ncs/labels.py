@@ -17,7 +17,6 @@ __all__ = [
     "MEASURE_LABELS",
     "NOT_IN_SCHEME",
     "OP_TEXT",
-    "PARAMETER_MEASURES",
     "SIDE_LABELS",
     "VALUE_LABELS",
     "column_label",
@@ -210,21 +209,6 @@ neither missing data nor an exclusion by a rule."""
 
 SIDE_LABELS: Mapping[str, str] = MappingProxyType({"R": "right", "L": "left"})
 """Sides in words."""
-
-PARAMETER_MEASURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "dml_prolonged": ("dml_ms", "dml_uln_ms"),
-        "cv_slowed": ("mcv_m_s", "cv_lln_m_s"),
-        "f_latency_prolonged": ("f_latency_ms", "f_latency_uln_ms"),
-        "f_waves_absent": ("f_persistence_pct",),
-        "distal_duration_prolonged": ("distal_duration_ms", "distal_duration_cutoff_ms"),
-        "conduction_block": ("amp_drop_pct", "area_drop_pct"),
-        "probable_conduction_block": ("amp_drop_pct", "area_drop_pct"),
-        "temporal_dispersion": ("dur_change_pct",),
-    }
-)
-"""The per-nerve measures and limits (columns of the nerves table) or segment measures each
-nerve parameter reads: what to name when the parameter is not assessable."""
 
 
 def column_label(name: str) -> str:

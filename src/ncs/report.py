@@ -49,7 +49,6 @@ from ncs.labels import (
     COLUMN_LABELS,
     FOLLOWUP_LABELS,
     NOT_IN_SCHEME,
-    PARAMETER_MEASURES,
     SIDE_LABELS,
     column_label,
     not_assessable_label,
@@ -320,16 +319,52 @@ def _has_dispersion(crit: Any) -> bool:
 
 
 def _rule_measures(crit: Any, which: str) -> list[str]:
-    """The segment measures a criterion's block or dispersion rules read."""
+    """The measures and limits a criterion's block or dispersion rules read: their
+    thresholds' and preconditions' (a distal amplitude of at least 20 % of the LLN reads
+    the LLN)."""
     rules = (
         getattr(crit, "block", ()) if which == "block" else getattr(crit, "dispersion_rules", ())
     )
     out: list[str] = []
     for rule in rules or ():
-        for t in rule.thresholds:
-            if t.measure not in out:
-                out.append(t.measure)
+        for t in (*rule.thresholds, *rule.preconditions):
+            for name in (t.measure, t.of):
+                if name and name not in out:
+                    out.append(name)
     return out
+
+
+#: Nerve items that read the segments' findings (not a per-nerve measure): what their rules
+#: read is named instead.
+_SEGMENT_ITEMS = {
+    "block": ("block",),
+    "probable_block": ("block",),
+    "dispersion": ("dispersion",),
+    "block_or_dispersion": ("block", "dispersion"),
+}
+
+
+def _parameter_measures(crit: Any, parameter: str) -> list[str]:
+    """What a nerve parameter of a criterion reads, from its items' data: the measure, the
+    limit, the distal amplitude and its LLN where the item has an amplitude condition, and
+    for an item made of segment findings what the segment rules read."""
+    out: list[str] = []
+    for item in getattr(crit, "nerve_items", ()):
+        if item.parameter != parameter:
+            continue
+        names = [item.measure, item.limit]
+        if item.low_amplitude or item.min_amplitude:
+            names += ["distal_amplitude_mv", "amp_lln_mv"]
+        for which in _SEGMENT_ITEMS.get(item.measure, ()):
+            names = [n for n in names if n != item.measure] + _rule_measures(crit, which)
+        out.extend(n for n in names if n and n not in out)
+    return out
+
+
+def _missing_of(names: Sequence[str], row: Mapping[str, Any]) -> list[str]:
+    """The names a row holds as columns and has no value for (what can be read as missing;
+    a segment measure is not a column of the nerves table)."""
+    return [m for m in names if m in row and _missing(row.get(m))]
 
 
 def _missing_measures(crit: Any, which: str, segment: Mapping[str, Any]) -> list[str]:
@@ -880,7 +915,7 @@ def _items_not_assessable(ctx: _Context, keys: list[NerveKey]) -> str:
             for param in per_nerve:
                 if _text(r.get(param)) != "not_assessable":
                     continue
-                missing = [m for m in PARAMETER_MEASURES.get(param, ()) if _missing(r.get(m))]
+                missing = _missing_of(_parameter_measures(ctx.crits.get(scheme), param), r)
                 what = (
                     not_assessable_label(missing).rsplit("(", 1)[-1].rstrip(")") if missing else ""
                 )
@@ -1539,7 +1574,7 @@ def _parameter_table(ctx: _Context, key: NerveKey) -> str:
                 continue
             v = str(v)
             if v == "not_assessable":
-                missing = [m for m in PARAMETER_MEASURES.get(p, ()) if _missing(r.get(m))]
+                missing = _missing_of(_parameter_measures(ctx.crits.get(s), p), r)
                 label = not_assessable_label(missing)
             else:
                 label = value_label(v)
