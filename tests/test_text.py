@@ -78,6 +78,32 @@ def test_numbers_by_hand():
             tx.SMALL = old
 
 
+def test_infinite_and_huge_numbers_are_written_as_they_are():
+    # they used to print "+0.0" (the cast to integer digits overflowed)
+    v = np.array([np.inf, -np.inf, 2.5, 1e20, -3e17, float("nan")])
+    for engine in (2048, -1):
+        old, tx.SMALL = tx.SMALL, engine
+        try:
+            assert _plain(tx.number(v, 1, signed=True)) == [
+                "+inf",
+                "-inf",
+                "+2.5",
+                "+100000000000000000000.0",
+                "-300000000000000000.0",
+                "unknown",
+            ]
+            assert _plain(tx.number(v, 0)) == [
+                "inf",
+                "-inf",
+                "2",
+                "100000000000000000000",
+                "-300000000000000000",
+                "unknown",
+            ]
+        finally:
+            tx.SMALL = old
+
+
 @pytest.mark.parametrize(
     "sites",
     [

@@ -16,6 +16,7 @@ plain ``str`` stands for the same text on every row wherever a column is accepte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Union
 
@@ -401,11 +402,15 @@ def number_table(
         dec = np.full(n, int(decimals), dtype=np.int64)
     else:
         dec = np.asarray(decimals, dtype=np.int64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        huge = np.isinf(v) | (np.abs(v) * 10.0**dec >= _CAP)
+    if huge.any():  # infinite, or beyond the integer digits: written one by one, never wrapped
+        return _with_huge(v, dec, huge, signed)
     whole, frac, negative, known = _digits(v, dec)
     scaled = whole * 10**dec + frac
-    # one int64 per row: rounded magnitude, decimals, sign, known (clinical magnitudes stay
-    # far below the 2**50 cap; a larger one is printed as its cap, never wrapped)
-    key = ((np.minimum(scaled, 2**50) * 16 + dec) * 2 + negative) * 2 + known
+    # one int64 per row: rounded magnitude, decimals, sign, known (scaled magnitudes below
+    # 2**50; larger ones and infinities never reach here)
+    key = ((scaled * 16 + dec) * 2 + negative) * 2 + known
     inverse, distinct = _distinct(key)
     table = []
     for k in distinct:
@@ -423,6 +428,31 @@ def number_table(
             text = "-" + text
         table.append(text)
     return table, np.asarray(inverse).reshape(-1)
+
+
+_CAP = float(2**50)
+
+
+def _with_huge(
+    v: np.ndarray, dec: np.ndarray, huge: np.ndarray, signed: bool
+) -> tuple[list[str], np.ndarray]:
+    """:func:`number_table` for columns holding infinite or very large values: the others as
+    usual, these written by Python ("inf", or every digit), each distinct one once."""
+    rest = np.flatnonzero(~huge)
+    table, index = number_table(v[rest], dec[rest], signed=signed)
+    inverse = np.empty(v.size, dtype=np.int64)
+    inverse[rest] = index
+    written: dict[str, int] = {}
+    for i in np.flatnonzero(huge).tolist():
+        x, d = float(v[i]), int(dec[i])
+        text = ("inf" if x > 0 else "-inf") if math.isinf(x) else f"{x:.{d}f}"
+        if signed and x > 0:
+            text = "+" + text
+        if text not in written:
+            written[text] = len(table)
+            table.append(text)
+        inverse[i] = written[text]
+    return table, inverse
 
 
 def decimals_apart(
