@@ -167,3 +167,30 @@ def test_help_of_every_command(command, capsys):
     assert "usage: ncs " + command in out
     if command in ("validate", "report"):
         assert "examples:" in out
+
+
+def test_the_help_states_the_librarys_own_defaults():
+    # the command line writes its defaults in its help and its options (the library is not
+    # imported to build them, for start-up time): they must be the library's
+    import inspect as _inspect
+
+    from ncs.cli import _parser
+    from ncs.compare import DEFAULT_VARIABILITY
+    from ncs.followup import followup
+
+    parser = _parser()
+    args = parser.parse_args(["followup", "x.csv"])
+    assert args.confidence == _inspect.signature(followup).parameters["confidence"].default
+    helps = {
+        name: sub.format_help()
+        for name, sub in parser._subparsers._group_actions[0].choices.items()
+        if name in ("followup", "compare")
+    }
+    for text in helps.values():
+        text = " ".join(text.split())
+        for column, cv in DEFAULT_VARIABILITY.cv.items():
+            assert f"{column.split('_')[0]} {cv:g}" in text
+        assert "Kong et al. 2009" in text
+        assert str(DEFAULT_VARIABILITY.citation.text).startswith("Kong")
+    default = _inspect.signature(followup).parameters["confidence"].default
+    assert f"(default: {default:g})" in " ".join(helps["followup"].split())

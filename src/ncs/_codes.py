@@ -423,33 +423,6 @@ def floats(column: pd.Series) -> np.ndarray:
     return column.to_numpy(dtype=float, na_value=np.nan)
 
 
-def text_array(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """Free text (one sentence per row) as a pandas ``string`` array.
-
-    NumPy strings go through Arrow when Arrow backs pandas' strings (no Python objects).
-    """
-    if isinstance(values.dtype, np.dtypes.StringDType) and _ARROW_STRINGS:
-        import pyarrow as pa
-
-        # the default "string" dtype is Arrow-backed here: wrap the Arrow array directly
-        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
-    return pd.array(np.asarray(values, dtype=object), dtype="string")
-
-
-_ARROW_STRINGS = getattr(pd.StringDtype(), "storage", "python") == "pyarrow"
-
-
-def optional_text(values: np.ndarray | None, n: int) -> pd.api.extensions.ExtensionArray:
-    """A ``string`` column of ``n`` rows that is mostly missing (None: all missing)."""
-    if values is None:
-        if _ARROW_STRINGS:
-            import pyarrow as pa
-
-            return pd.arrays.ArrowStringArray(pa.nulls(n, type=pa.large_string()))
-        return pd.array(np.full(n, None, dtype=object), dtype="string")
-    return pd.array(np.asarray(values, dtype=object), dtype="string")
-
-
 class ColumnCache:
     """Read-only access to a DataFrame's columns, each column's Series made once.
 

@@ -451,19 +451,6 @@ def _first_positions(site_nerve: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, site_nerve[1:] != site_nerve[:-1]])
 
 
-_EMPTY_WARNINGS = pd.DataFrame(
-    {
-        "code": pd.array([], dtype="string"),
-        "message": pd.array([], dtype="string"),
-        "patient_id": pd.array([], dtype="string"),
-        "nerve": pd.array([], dtype="string"),
-        "side": pd.array([], dtype="string"),
-        "site": pd.array([], dtype="string"),
-        "column": pd.array([], dtype="string"),
-        "input_row": pd.array([], dtype="Int64"),
-    }
-)
-
 WARNING_COLUMNS: tuple[str, ...] = (
     "code",
     "message",
@@ -475,6 +462,10 @@ WARNING_COLUMNS: tuple[str, ...] = (
     "input_row",
 )
 """Columns of :attr:`Analysis.warnings`."""
+
+_EMPTY_WARNINGS = pd.DataFrame(
+    {c: pd.array([], dtype="Int64" if c == "input_row" else "string") for c in WARNING_COLUMNS}
+)
 
 
 def warnings_table(records: list, valid: pd.DataFrame) -> pd.DataFrame:

@@ -659,24 +659,11 @@ def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categoric
 _OP_WORDS = {">": "over", ">=": "at least", "<": "under", "<=": "at most"}
 
 
-def _obj(value, n: int) -> np.ndarray:
-    """Text as an object array of ``n`` strings (a str repeated; missing -> "")."""
-    if isinstance(value, str):
-        return np.full(n, value, dtype=object)
-    if isinstance(value, np.ndarray) and value.dtype == object:
-        return np.where(pd.isna(value), "", value)
-    if isinstance(value, np.ndarray):
-        return value.astype(object)
-    return tx.to_numpy(value)
-
-
 def _cat(*parts) -> np.ndarray:
-    """Element-wise concatenation of text (object arrays, text columns, plain strings)."""
-    n = next(len(p) for p in parts if not isinstance(p, str))
-    out = _obj(parts[0], n)
-    for p in parts[1:]:
-        out = out + _obj(p, n)
-    return out
+    """Element-wise concatenation of text (object arrays, text columns, plain strings), by
+    the text kit (:func:`ncs._text.join`), as an object array."""
+    texts = [tx.from_objects(p) if isinstance(p, np.ndarray) else p for p in parts]
+    return tx.to_numpy(tx.join(*texts))
 
 
 def _value_phrase(measure: str, values: np.ndarray) -> np.ndarray:

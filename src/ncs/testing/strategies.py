@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
-from ncs.schema import COLUMNS
+from ncs.schema import COLUMNS, MAX_INTEGER, NUMERIC
 
 __all__ = [
     "SECRET_PREFIX",
@@ -98,14 +98,26 @@ def junk() -> st.SearchStrategy[object]:
 
 
 #: Numeric columns of the sites table (every one may get an extreme value).
-_NUMERIC_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind in ("float", "int"))
+_NUMERIC_COLUMNS: tuple[str, ...] = NUMERIC
 
 
 def extreme_numbers() -> st.SearchStrategy[object]:
     """Integers and floats at the edges: beyond int64, near float max and min, signed zeros."""
     return st.one_of(
         st.sampled_from(
-            [2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64, -(2**63), 10**19, 10**30]
+            # the largest whole-number key validation accepts, the first it refuses, and
+            # the edges of the integer types
+            [
+                MAX_INTEGER,
+                MAX_INTEGER + 1,
+                2**53 + 1,
+                2**63 - 1,
+                2**63,
+                2**64,
+                -(2**63),
+                10**19,
+                10**30,
+            ]
         ),
         st.sampled_from([1e308, -1e308, 1.7976931348623157e308, 5e-324, 1e-300, -0.0, 0.0]),
         st.integers(-(2**80), 2**80),
