@@ -155,6 +155,28 @@ class Variability:
             )
         object.__setattr__(self, "cv", MappingProxyType(dict(self.cv)))
 
+    def sigma(self, column: str) -> float | None:
+        """The log-scale standard deviation of one measurement of ``column``:
+        ``sqrt(ln(1 + CV^2))`` (a log-normal error with that coefficient of variation), or
+        None for a column held fixed. The robustness draws and the follow-up's
+        measurement-variability interval both read it."""
+        cv = self.cv.get(column)
+        return None if cv is None else log_sigma(cv)
+
+    @classmethod
+    def of(cls, value: Variability | Mapping[str, float] | None) -> Variability:
+        """A variability from what a caller passes: None (:data:`DEFAULT_VARIABILITY`), a
+        :class:`Variability`, or a mapping of column to CV (a ``ValidationError`` if it is
+        not one)."""
+        if value is None:
+            return DEFAULT_VARIABILITY
+        if isinstance(value, Variability):
+            return value
+        try:
+            return cls(cv=dict(value), notes="given by the caller")
+        except (TypeError, ValueError) as err:  # checked like the input
+            raise ValidationError([(None, None, f"variability: {err}")]) from None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "cv": dict(self.cv),
@@ -202,7 +224,15 @@ ROBUSTNESS_LABELS: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------
 
 
-def _z(confidence: float) -> float:
+def log_sigma(cv: float) -> float:
+    """The standard deviation on the log scale of a log-normal measurement error whose
+    coefficient of variation is ``cv``: ``sqrt(ln(1 + cv^2))``."""
+    return math.sqrt(math.log1p(cv * cv))
+
+
+def z_value(confidence: float) -> float:
+    """The standard normal quantile of a two-sided interval at ``confidence`` (1.96 at
+    0.95): the one place the intervals of this module and of the follow-up take it."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     return NormalDist().inv_cdf(0.5 + confidence / 2)
@@ -274,7 +304,7 @@ def cohens_kappa(table: Any, confidence: float = 0.95) -> tuple[float, float, fl
     c = (kappa - pe * (1 - kappa)) ** 2
     var = max(a + b - c, 0.0) / (n * (1 - pe) ** 2)
     se = math.sqrt(var)
-    z = _z(confidence)
+    z = z_value(confidence)
     return kappa, se, kappa - z * se, kappa + z * se
 
 
@@ -313,7 +343,7 @@ def wilson_interval(successes: Any, n: Any, confidence: float = 0.95) -> tuple[A
     m = np.asarray(n, dtype=float)
     if np.any(s < 0) or np.any(s > m):
         raise ValueError("need 0 <= successes <= n")
-    z = _z(confidence)
+    z = z_value(confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = s / m
         denom = 1 + z**2 / m
@@ -581,7 +611,7 @@ def compare(
         raise ValueError("n_draws must be at least 1")
     if not 0.5 <= robust_level <= 1:
         raise ValueError("robust_level must be in [0.5, 1]")
-    variability = _variability(cv)
+    variability = Variability.of(cv)
 
     seg = result.segments
     n_seg = len(seg)
@@ -639,14 +669,6 @@ def compare(
         patient_robustness=patient_robustness,
         meta=meta,
     )
-
-
-def _variability(cv: Mapping[str, float] | Variability | None) -> Variability:
-    if cv is None:
-        return DEFAULT_VARIABILITY
-    if isinstance(cv, Variability):
-        return cv
-    return Variability(cv=dict(cv), notes="given by the caller")
 
 
 def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
@@ -1474,9 +1496,9 @@ def _simulate(
         b = min(block, n_draws - done)
         measures: dict[str, np.ndarray] = {}
         factors: dict[str, np.ndarray] = {}
-        for measure, ((col, distal_col, proximal_col, kind, _), cv) in perturbed.items():
+        for measure, ((col, distal_col, proximal_col, kind, _), _) in perturbed.items():
             if col not in factors:
-                sigma = math.sqrt(math.log1p(cv**2))
+                sigma = variability.sigma(col)
                 factors[col] = np.exp(sigma * rng.standard_normal((b, n_rows)) - sigma**2 / 2)
             factor = factors[col]
             d = seg[distal_col].to_numpy(dtype=float, na_value=np.nan) * factor[:, distal_row]

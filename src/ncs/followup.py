@@ -30,7 +30,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from statistics import NormalDist
 from types import MappingProxyType
 from typing import Any
 
@@ -49,7 +48,7 @@ from ncs._codes import (
 )
 from ncs._version import __version__
 from ncs.analyze import Analysis, _records, analyze, render_reasons, warnings_table
-from ncs.compare import DEFAULT_VARIABILITY, Variability
+from ncs.compare import DEFAULT_VARIABILITY, Variability, log_sigma, z_value
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Citation, Criterion, Threshold
 from ncs.errors import Problem, ValidationError, collect_warnings, warn
 from ncs.measures import FALSE, PCT_DECIMALS, TRUE, UNKNOWN, percent_change, truth
@@ -356,8 +355,7 @@ def reliable_change(
         why[:] = np.where(why == 1, 1, 3)
         nan = np.full(before.shape, np.nan)
         return nan, nan.copy(), np.full(before.shape, _B_OPEN, dtype=np.int8), why
-    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
-    k = 2.0 * z * math.sqrt(math.log1p(cv * cv))
+    k = 2.0 * z_value(confidence) * log_sigma(cv)
     up, down = math.expm1(k), math.expm1(-k)  # e^k - 1 > 0, e^-k - 1 < 0
     with np.errstate(invalid="ignore"):
         a = np.round(100.0 * ratio_b * sign * up, PCT_DECIMALS)
@@ -603,7 +601,7 @@ def followup(
     >>> fu.patients[["verdict_before", "verdict_after", "course"]].values.tolist()
     [['demyelinating', 'not_demyelinating', 'improved']]
     """
-    variability = _variability(variability)
+    variability = Variability.of(variability)
     chosen = _patterns(patterns)
     if not 0.5 <= confidence < 1:
         raise ValidationError([Problem(None, None, "confidence must be in [0.5, 1)")])
@@ -661,17 +659,6 @@ def followup(
         warnings=all_warnings,
         meta=meta,
     )
-
-
-def _variability(v: Variability | Mapping[str, float] | None) -> Variability:
-    if v is None:
-        return DEFAULT_VARIABILITY
-    if isinstance(v, Variability):
-        return v
-    try:
-        return Variability(cv=dict(v), notes="given by the caller")
-    except (TypeError, ValueError) as err:  # checked like the input
-        raise ValidationError([Problem(None, None, f"variability: {err}")]) from None
 
 
 def _patterns(patterns: str | Iterable[str] | None) -> tuple[Pattern, ...]:
