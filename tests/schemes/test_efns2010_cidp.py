@@ -79,14 +79,17 @@ def test_b_velocity_30_percent_below_lln(distance, expected):
 @pytest.mark.parametrize(
     ("amp", "f", "expected"),
     [
-        (10.0, 39.0, "yes"),  # >= 1.3 x 30 = 39 ms
+        (10.0, 39.0, "yes"),  # 30 ms ULN x 1.3 = 39.0 ms; >= so 39.0 is met
         (10.0, 38.9, "no"),
+        (10.0, 39.1, "yes"),
         (4.0, 39.0, "yes"),  # exactly 80 % of LLN is not "< 80 %": the 30 % rule
         (4.0, 38.9, "no"),
+        (4.01, 39.0, "yes"),  # 4.01 / 5 = 80.2 % of LLN: the 30 % rule, 39 >= 39
         (4.2, 41.0, "yes"),  # 84 % of LLN: still the 30 % rule
-        (3.99, 39.0, "no"),  # < 80 % of LLN: >= 1.5 x 30 = 45 ms needed
+        (3.99, 39.0, "no"),  # 79.8 % of LLN, < 80 %: 30 ms x 1.5 = 45.0 ms needed
         (3.99, 44.9, "no"),
-        (3.99, 45.0, "yes"),
+        (3.99, 45.0, "yes"),  # >= so 45.0 is met
+        (3.99, 45.1, "yes"),
         (3.7, 42.0, "no"),  # 74 % of LLN, 140 % of ULN: the 50 % rule applies
     ],
 )
@@ -107,9 +110,11 @@ def test_c_unknown_lln_decides_only_where_both_rules_agree(f, expected):
 
 
 @pytest.mark.parametrize(
-    ("amp", "expected"), [(1.0, "yes"), (0.99, "not_applicable"), (5.0, "yes")]
+    ("amp", "expected"),
+    [(1.0, "yes"), (0.99, "not_applicable"), (1.01, "yes"), (5.0, "yes")],
 )
 def test_d_absent_f_counts_only_with_distal_cmap_20_percent_lln(amp, expected):
+    # 5 mV LLN x 0.2 = 1.0 mV; >= so 1.0 mV counts, 0.99 mV (19.8 %) does not
     sites = nerve("ulnar", (amp, amp), f=None, persistence=0.0)
     assert param(sites, S, "f_waves_absent", "ulnar") == expected
     # absent F waves have no latency to be prolonged
@@ -141,11 +146,14 @@ def test_d_needs_two_nerves_and_another_parameter_in_a_third():
         ("ulnar", 5.0, "yes"),  # 50 % >= 50 %: definite
         ("ulnar", 5.01, "probable"),  # 49.9 %: probable (>= 30 %)
         ("ulnar", 4.99, "yes"),
-        ("ulnar", 7.0, "probable"),  # 30 %
+        ("ulnar", 7.0, "probable"),  # 30 %: >= 30 %
         ("ulnar", 7.01, "no"),  # 29.9 %
+        ("ulnar", 6.99, "probable"),  # 30.1 %: >= 30 %, < 50 %
         ("median", 5.0, "yes"),
         ("peroneal", 6.0, "probable"),
         ("tibial", 5.0, "yes"),  # the tibial nerve counts for the 50 % rule
+        ("tibial", 4.99, "yes"),  # 50.1 %
+        ("tibial", 5.01, "no"),  # 49.9 %: under 50 %, and no probable rule for the tibial
         ("tibial", 6.0, "no"),  # 40 %: tibial excluded from the probable rule
         ("tibial", 6.99, "no"),
     ],
@@ -154,12 +162,16 @@ def test_e_block_grades(name, prox, block):
     assert run(nerve(name, (10.0, prox)), S).findings["block"].item() == block
 
 
-@pytest.mark.parametrize(("amp", "is_block"), [(1.0, True), (0.99, False), (0.9, False)])
+@pytest.mark.parametrize(
+    ("amp", "is_block"), [(1.0, True), (0.99, False), (1.01, True), (0.9, False)]
+)
 def test_e_block_needs_distal_cmap_20_percent_lln(amp, is_block):
-    # 0.9 mV is 18 % of LLN: a 44-67 % drop is not a block (definite or probable)
-    for prox in (amp * 0.56, amp * 0.33):
+    # 5 mV LLN x 0.2 = 1.0 mV; >= so 1.0 mV passes, 0.99 mV (19.8 %) and 0.9 mV (18 %) do
+    # not. A 44 % drop is the probable grade (>= 30 %, < 50 %), a 67 % drop the definite one;
+    # a failed precondition leaves the segment to neither rule: not_applicable
+    for prox, grade in ((amp * 0.56, "probable"), (amp * 0.33, "yes")):
         block = run(nerve("ulnar", (amp, prox)), S).findings["block"].item()
-        assert (block in ("yes", "probable")) is is_block
+        assert block == (grade if is_block else "not_applicable")
 
 
 def test_e_failed_precondition_is_not_applicable_and_study_not_met():
@@ -192,7 +204,8 @@ def test_erb_point_needs_50_percent_and_is_only_probable():
     assert finding(erb(6.0), S, "wrist", "erb") == "no"
     assert finding(erb(5.0), S, "axilla", "erb") == "probable"  # 50 %: probable, not definite
     assert finding(erb(5.0), S, "wrist", "erb") == "probable"
-    assert finding(erb(5.01), S, "axilla", "erb") == "no"
+    assert finding(erb(5.01), S, "axilla", "erb") == "no"  # 49.9 %
+    assert finding(erb(4.99), S, "axilla", "erb") == "probable"  # 50.1 %
     assert finding(erb(2.0), S, "axilla", "erb") == "probable"  # 80 %: still probable
 
 
@@ -211,15 +224,20 @@ def test_erb_rule_needs_distal_cmap_20_percent_lln():
         sites = nerve("median", (amp, amp, amp, 0.3))
         assert finding(sites, S, "axilla", "erb") not in ("yes", "probable")
         assert finding(sites, S, "wrist", "erb") not in ("yes", "probable")
-    ok = nerve("median", (1.0, 1.0, 1.0, 0.3))  # 20 % of LLN
-    assert finding(ok, S, "axilla", "erb") == "probable"
+    # 5 mV LLN x 0.2 = 1.0 mV; >= so 1.0 mV (a 70 % drop) passes, and 1.01 mV (70.3 %)
+    for amp in (1.0, 1.01):
+        ok = nerve("median", (amp, amp, amp, 0.3))
+        assert finding(ok, S, "axilla", "erb") == "probable"
 
 
 # --- (f) temporal dispersion --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("prox", "expected"), [(6.5, "no"), (6.51, "yes"), (7.0, "yes")])
+@pytest.mark.parametrize(
+    ("prox", "expected"), [(6.5, "no"), (6.51, "yes"), (6.49, "no"), (7.0, "yes")]
+)
 def test_f_dispersion_over_30_percent(prox, expected):
+    # 5.0 ms x 1.3 = 6.5 ms is +30 %: "> 30 %" so not met; 6.51 is +30.2 %, 6.49 +29.8 %
     sites = nerve("ulnar", dur=(5.0, prox))
     assert run(sites, S).findings["dispersion"].item() == expected
     assert param(sites, S, "temporal_dispersion", "ulnar") == expected
@@ -363,7 +381,7 @@ def test_d_unknown_lln_leaves_absent_f_open():
     assert param(nerve("ulnar"), S, "f_waves_absent", "ulnar", ref=ref) == "no"
 
 
-@pytest.mark.parametrize(("duration", "expected"), [(7.0, "yes"), (6.99, "no")])
+@pytest.mark.parametrize(("duration", "expected"), [(7.0, "yes"), (6.99, "no"), (7.01, "yes")])
 def test_g_a_cutoff_table_without_operators_uses_the_schemes_own(duration, expected):
     # a lab's own cut-off (7.0 ms for the median nerve), no operator column: ">=" (2010)
     table = pd.DataFrame(
