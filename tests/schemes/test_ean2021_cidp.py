@@ -59,13 +59,16 @@ def test_b_velocity_30_percent_below_lln(distance, expected):
 @pytest.mark.parametrize(
     ("amp", "f", "expected"),
     [
-        (10.0, 36.0, "yes"),  # >= 1.2 x 30 = 36 ms
+        (10.0, 36.0, "yes"),  # 30 ms ULN x 1.2 = 36.0 ms; >= so 36.0 is met
         (10.0, 35.9, "no"),
-        (4.0, 36.0, "yes"),  # exactly 80 % of LLN: the 20 % rule
+        (10.0, 36.1, "yes"),
+        (4.0, 36.0, "yes"),  # exactly 80 % of LLN is not "< 80 %": the 20 % rule
+        (4.01, 36.0, "yes"),  # 4.01 / 5 = 80.2 % of LLN: the 20 % rule, 36 >= 36
         (4.2, 37.0, "yes"),
-        (3.99, 36.0, "no"),  # < 80 % of LLN: >= 45 ms
+        (3.99, 36.0, "no"),  # 79.8 % of LLN, < 80 %: 30 ms x 1.5 = 45.0 ms needed
         (3.99, 44.9, "no"),
-        (3.99, 45.0, "yes"),
+        (3.99, 45.0, "yes"),  # >= so 45.0 is met
+        (3.99, 45.1, "yes"),
     ],
 )
 def test_c_f_latency_with_the_80_percent_lln_switch(amp, f, expected):
@@ -73,9 +76,11 @@ def test_c_f_latency_with_the_80_percent_lln_switch(amp, f, expected):
 
 
 @pytest.mark.parametrize(
-    ("amp", "expected"), [(1.0, "yes"), (0.99, "not_applicable"), (0.9, "not_applicable")]
+    ("amp", "expected"),
+    [(1.0, "yes"), (0.99, "not_applicable"), (1.01, "yes"), (0.9, "not_applicable")],
 )
 def test_d_f_absent_20_percent_gate(amp, expected):
+    # 5 mV LLN x 0.2 = 1.0 mV; >= so 1.0 mV counts, 0.99 mV (19.8 %) does not
     sites = nerve("ulnar", (amp, amp), **ABSENT_F)
     assert param(sites, S, "f_waves_absent", "ulnar") == expected
 
@@ -110,11 +115,15 @@ def test_e_tibial_excluded(prox):
     assert param(sites, S, "conduction_block", "tibial") == "not_applicable"
 
 
-@pytest.mark.parametrize(("amp", "is_block"), [(1.0, True), (0.99, False), (0.9, False)])
+@pytest.mark.parametrize(
+    ("amp", "is_block"), [(1.0, True), (0.99, False), (1.01, True), (0.9, False)]
+)
 def test_e_block_needs_distal_cmap_20_percent_lln(amp, is_block):
-    for prox in (amp * 0.56, amp * 0.33):  # 44 % and 67 % drops
+    # 5 mV LLN x 0.2 = 1.0 mV; >= so 1.0 mV passes, 0.99 mV (19.8 %) does not; a failed
+    # precondition leaves the segment to no rule: not_applicable
+    for prox in (amp * 0.56, amp * 0.33):  # 44 % and 67 % drops, both >= 30 %
         block = run(nerve("ulnar", (amp, prox)), S).findings["block"].item()
-        assert (block == "yes") is is_block
+        assert block == ("yes" if is_block else "not_applicable")
 
 
 def test_e_failed_precondition_leaves_a_complete_study_not_met():
@@ -138,6 +147,7 @@ def test_e_erb_point_needs_50_percent():
     assert finding(erb(5.0), S, "axilla", "erb") == "yes"  # 50 %
     assert finding(erb(5.0), S, "wrist", "erb") == "yes"
     assert finding(erb(5.01), S, "axilla", "erb") == "no"  # 49.9 %: the 30 % rule is not for Erb
+    assert finding(erb(4.99), S, "axilla", "erb") == "yes"  # 50.1 %
     assert finding(erb(6.0), S, "wrist", "erb") == "no"
     assert verdict(study(erb(5.0), nerve("ulnar", (10.0, 5.0))), S) == "strongly_supportive"
 
@@ -153,11 +163,14 @@ def test_e_erb_rule_keeps_the_ulnar_elbow_out():
 
 
 def test_e_erb_rule_needs_distal_cmap_20_percent_lln():
+    # 5 mV LLN x 0.2 = 1.0 mV, ">="; below it the Erb's point rule does not apply, and the
+    # 30 % rule leaves Erb's point out: not_applicable
     for amp in (0.9, 0.99):  # 18 % and 19.8 % of LLN, 67-70 % drop
         low = nerve("median", (amp, amp, amp, 0.3))
-        assert finding(low, S, "axilla", "erb") != "yes"
-        assert finding(low, S, "wrist", "erb") != "yes"
-    assert finding(nerve("median", (1.0, 1.0, 1.0, 0.3)), S, "axilla", "erb") == "yes"
+        assert finding(low, S, "axilla", "erb") == "not_applicable"
+        assert finding(low, S, "wrist", "erb") == "not_applicable"
+    for amp in (1.0, 1.01):  # 20 % and 20.2 % of LLN, 70 % and 70.3 % drop
+        assert finding(nerve("median", (amp, amp, amp, 0.3)), S, "axilla", "erb") == "yes"
 
 
 def test_e_count_rule_and_absent_f_cannot_corroborate():
@@ -174,12 +187,14 @@ def test_e_count_rule_and_absent_f_cannot_corroborate():
 @pytest.mark.parametrize(
     ("name", "prox", "expected"),
     [
-        ("ulnar", 6.5, "no"),  # +30 %: not > 30 %
-        ("ulnar", 6.51, "yes"),
+        ("ulnar", 6.5, "no"),  # 5.0 ms x 1.3 = 6.5 ms is +30 %: not > 30 %
+        ("ulnar", 6.51, "yes"),  # +30.2 %
+        ("ulnar", 6.49, "no"),  # +29.8 %
         ("median", 7.0, "yes"),
         ("tibial", 7.0, "no"),  # tibial needs >= 100 %
-        ("tibial", 9.99, "no"),
-        ("tibial", 10.0, "yes"),
+        ("tibial", 9.99, "no"),  # +99.8 %
+        ("tibial", 10.0, "yes"),  # 5.0 ms x 2 = 10.0 ms is +100 %; >= so met
+        ("tibial", 10.01, "yes"),  # +100.2 %
     ],
 )
 def test_f_dispersion(name, prox, expected):
@@ -294,7 +309,7 @@ def test_e_zero_lln_in_a_lab_table_is_refused_and_never_meets_the_precondition()
     assert ncs.classify(S, segments)["block"].item() != "yes"
 
 
-@pytest.mark.parametrize(("duration", "expected"), [(7.0, "no"), (7.01, "yes")])
+@pytest.mark.parametrize(("duration", "expected"), [(7.0, "no"), (7.01, "yes"), (6.99, "no")])
 def test_g_a_cutoff_table_without_operators_uses_the_schemes_own(duration, expected):
     # a lab's own cut-off (7.0 ms for the median nerve at 2 Hz), no operator column: ">" (2021)
     table = pd.DataFrame({"scheme": [S], "lff_hz": [2.0], "nerve": ["median"], "cutoff_ms": [7.0]})
