@@ -608,6 +608,14 @@ def test_muscle_change_between_visits_warns():
     sites.loc[(sites["visit"] == "day 28") & (sites["nerve"] == "ulnar"), "muscle"] = "FDI"
     fu = _followup(sites)
     assert "followup_muscle_changed" in set(fu.warnings["code"])
+    # the nerves table says which nerve, at each visit, beside its course (a CSV of it
+    # carries the change, not only the warnings table)
+    nerves = fu.nerves.set_index("nerve")
+    assert set(nerves.loc["ulnar", "muscle_before"]) == {"ADM"}
+    assert set(nerves.loc["ulnar", "muscle_after"]) == {"FDI"}
+    assert set(nerves.loc["median", "muscle_before"]) == set(nerves.loc["median", "muscle_after"])
+    assert all("recorded at ADM, then at FDI" in e for e in nerves.loc["ulnar", "evidence"])
+    assert not any("recorded at" in e for e in nerves.loc["median", "evidence"])
 
 
 def test_analysis_input_and_options():

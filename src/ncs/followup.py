@@ -404,8 +404,10 @@ class FollowUp:
         One row per (nerve, visit pair, criterion): ``studied``, the nerve's ``block`` at
         each visit (``block_before``, ``block_after``), its blocked segments at each visit,
         the number of segments per transition, those studied at one visit only, the
-        nerve's distal latency and amplitude at each visit, ``course`` (:data:`COURSES`)
-        and ``evidence``; the nerve patterns asked for (``ercf``).
+        nerve's distal latency and amplitude at each visit, its recording muscle at each
+        visit (``muscle_before``, ``muscle_after``, when the sites have a ``muscle``
+        column; a change is also said in the evidence and warned of), ``course``
+        (:data:`COURSES`) and ``evidence``; the nerve patterns asked for (``ercf``).
     patients : pandas.DataFrame
         One row per (patient, visit pair, criterion): each visit's ``verdict``
         (``verdict_before``, ``verdict_after``), the counts of transitions, ``course`` and
@@ -1203,6 +1205,11 @@ class _Build:
             values = first[col].to_numpy(dtype=float, na_value=np.nan)
             data[name.format("before")] = np.tile(_values_at(values, before), k)
             data[name.format("after")] = np.tile(_values_at(values, after), k)
+        if "muscle" in first.columns:  # the recording muscle at each visit (a change warns)
+            muscle = categorical(first["muscle"])
+            for which, name in ((before, "before"), (after, "after")):
+                codes = np.where(which >= 0, np.asarray(muscle.codes)[np.maximum(which, 0)], -1)
+                data[f"muscle_{name}"] = from_codes(np.tile(codes, k), names_of(muscle))
         group = _by_criterion(seg_rows["group"], state["n"], m, k)
         course, deciding = _course(state["class"], group, k * m)
         no_pair = np.tile(studied != _BOTH, k)
@@ -1394,7 +1401,28 @@ class _Build:
             single = tx.join(
                 "not assessable: one visit only (", _strings(data["visit_before"]), ")"
             )
-        return tx.where(no_pair, single, tx.join(lead, tallies))
+        out = tx.where(no_pair, single, tx.join(lead, tallies))
+        if level == "nerve" and "muscle_before" in data:
+            mb, ma = data["muscle_before"], data["muscle_after"]
+            b, a = np.asarray(mb.codes), np.asarray(ma.codes)
+            b_names, a_names = names_of(mb), names_of(ma)
+            changed = (b >= 0) & (a >= 0)
+            changed[changed] = np.array(
+                [b_names[i] != a_names[j] for i, j in zip(b[changed], a[changed], strict=True)],
+                dtype=bool,
+            )
+            if changed.any():  # few rows: a nerve recorded at another muscle at the later visit
+                note = tx.by_key(
+                    [np.where(changed, b, -1), np.where(changed, a, -1)],
+                    lambda key: (
+                        f" (recorded at {b_names[key[0]]}, then at {a_names[key[1]]}: "
+                        "amplitudes of different muscles differ)"
+                        if key[0] >= 0
+                        else ""
+                    ),
+                )
+                out = tx.join(out, note)
+        return out
 
 
 # --------------------------------------------------------------------------------------
