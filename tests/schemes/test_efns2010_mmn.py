@@ -38,13 +38,20 @@ def block(sites, ref=None) -> str:
     ("area", "dur", "expected"),
     [
         ((30.0, 15.0), (5.0, 5.0), "yes"),  # 50 %, no duration change: definite
-        ((30.0, 15.0), (5.0, 6.5), "yes"),  # 50 %, +30 % (<= 30 %): definite
+        ((30.0, 14.99), (5.0, 5.0), "yes"),  # 15.01 / 30 = 50.03 %: definite
+        ((30.0, 15.0), (5.0, 6.5), "yes"),  # 50 %, 5.0 x 1.3 = 6.5 ms: +30 % (<= 30 %)
+        ((30.0, 15.0), (5.0, 6.49), "yes"),  # 50 %, +29.8 %: definite
         ((30.0, 15.0), (5.0, 6.52), "probable"),  # 50 %, +30.4 %: probable rule 2
         ((30.0, 15.01), (5.0, 5.0), "probable"),  # 49.97 %: probable rule 1
-        ((30.0, 21.0), (5.0, 5.0), "probable"),  # 30 %
+        ((30.0, 21.0), (5.0, 5.0), "probable"),  # 9 / 30 = 30 %: >= 30 %
+        ((30.0, 20.99), (5.0, 5.0), "probable"),  # 30.03 %
         ((30.0, 21.0), (5.0, 6.5), "probable"),  # 30 %, +30 %
+        ((30.0, 21.0), (5.0, 6.49), "probable"),  # 30 %, +29.8 %
         ((30.0, 21.0), (5.0, 6.52), "no"),  # 30 %, +30.4 %: neither probable rule
         ((30.0, 21.01), (5.0, 5.0), "no"),  # 29.97 %
+        ((30.0, 15.0), (5.0, 7.0), "probable"),  # 50 %, +40 %: rule 2 (>= 50 %, > 30 %)
+        ((30.0, 14.99), (5.0, 7.0), "probable"),  # 50.03 %, +40 %: rule 2
+        ((30.0, 15.01), (5.0, 7.0), "no"),  # 49.97 %, +40 %: rule 2 < 50 %, rule 1 > +30 %
         ((30.0, 30.0), (5.0, 8.0), "no"),  # dispersion alone is not a block
         ((30.0, 15.6), (5.0, 7.0), "no"),  # 48 %, +40 %: rule 2 needs >= 50 %
         ((30.0, 6.0), (5.0, 10.0), "probable"),  # 80 %, +100 %
@@ -57,9 +64,16 @@ def test_grades_in_an_arm_nerve(area, dur, expected):
 @pytest.mark.parametrize(
     ("area", "dur", "expected"),
     [
-        ((30.0, 15.0), (5.0, 5.0), "yes"),
+        ((30.0, 15.0), (5.0, 5.0), "yes"),  # 50 %: >= 50 %
+        ((30.0, 14.99), (5.0, 5.0), "yes"),  # 50.03 %
+        ((30.0, 15.01), (5.0, 5.0), "no"),  # 49.97 %: and no 30 % rule in the leg
         ((30.0, 18.0), (5.0, 5.0), "no"),  # 40 %: the 30 % rule is for upper-limb nerves only
+        ((30.0, 15.0), (5.0, 6.5), "yes"),  # 50 %, +30 % (<= 30 %): definite
+        ((30.0, 15.0), (5.0, 6.49), "yes"),  # +29.8 %
+        ((30.0, 15.0), (5.0, 6.51), "probable"),  # +30.2 %: rule 2
         ((30.0, 15.0), (5.0, 7.0), "probable"),  # 50 % with +40 %: rule 2 is for every nerve
+        ((30.0, 14.99), (5.0, 7.0), "probable"),  # 50.03 %, +40 %
+        ((30.0, 15.01), (5.0, 7.0), "no"),  # 49.97 %, +40 %
     ],
 )
 def test_grades_in_the_peroneal_nerve(area, dur, expected):
@@ -80,8 +94,8 @@ def test_definite_block_in_each_listed_nerve(name):
 
 @pytest.mark.parametrize("name", ["tibial", "radial"])
 def test_other_nerves_not_considered(name):
-    other = seg(name, area=(30.0, 6.0))
-    assert block(other) not in ("yes", "probable")
+    other = seg(name, area=(30.0, 6.0))  # 80 %: outside the scheme's nerves, not judged
+    assert block(other) == "not_applicable"
     assert verdict(study(other, seg(area=(30.0, 30.0))), S) == "no_cb"
 
 
@@ -91,13 +105,17 @@ def test_other_nerves_not_considered(name):
 @pytest.mark.parametrize(
     ("lln", "amp", "is_block"),
     [
-        (4.0, 1.0, False),  # > 20 % of LLN (0.8) but not > 1 mV
+        (4.0, 1.0, False),  # > 20 % of LLN (4 x 0.2 = 0.8 mV) but not > 1 mV
         (4.0, 1.01, True),
-        (6.0, 1.2, False),  # > 1 mV but exactly 20 % of LLN, not more
-        (6.0, 1.21, True),
+        (4.0, 0.99, False),
+        (6.0, 1.2, False),  # > 1 mV but exactly 20 % of LLN (6 x 0.2 = 1.2 mV), not more
+        (6.0, 1.21, True),  # 20.17 % of LLN
+        (6.0, 1.19, False),  # 19.83 % of LLN
         (1.0, 1.0, False),  # a lab LLN of 1.0 mV: the 1-mV floor decides
         (1.0, 1.01, True),
-        (5.0, 1.0, False),  # both at the limit
+        (1.0, 0.99, False),
+        (5.0, 1.0, False),  # both at the limit (5 x 0.2 = 1.0 mV)
+        (5.0, 1.01, True),  # 20.2 % of LLN and > 1 mV
         (5.0, 0.9, False),
     ],
 )
@@ -111,11 +129,9 @@ def test_other_nerves_not_considered(name):
     ids=["definite", "probable-1", "probable-2"],
 )
 def test_floors_for_every_grade(lln, amp, is_block, area, dur, grade):
+    # a floor not met leaves the segment to no grade's rule: not_applicable
     got = block(seg(area=area, dur=dur, amp=(amp, amp)), reference(amp_lln_mv=lln))
-    if is_block:
-        assert got == grade
-    else:
-        assert got not in ("yes", "probable")
+    assert got == (grade if is_block else "not_applicable")
 
 
 # --- entrapment sites ------------------------------------------------------------------------------
