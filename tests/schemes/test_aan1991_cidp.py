@@ -31,13 +31,18 @@ S = "aan1991_cidp"
 @pytest.mark.parametrize(
     ("amp", "distance", "expected"),
     [
-        (10.0, 400.0, "no"),  # 40 m/s = 80 % of LLN: not < 80 %
-        (10.0, 399.0, "yes"),
+        (10.0, 400.0, "no"),  # 50 m/s LLN x 0.8 = 40 m/s (400 mm / 10 ms): not < 40
+        (10.0, 399.0, "yes"),  # 39.9 m/s
+        (10.0, 401.0, "no"),  # 40.1 m/s
         (4.0, 400.0, "no"),  # CMAP exactly 80 % of LLN: the normal-amplitude branch
         (4.0, 399.0, "yes"),
+        (4.0, 360.0, "yes"),  # 80 %: normal branch, 36 m/s < 40
+        (4.01, 360.0, "yes"),  # 80.2 %: normal branch
+        (3.99, 360.0, "no"),  # 79.8 %: the low branch, 36 m/s is not < 35
         (4.1, 360.0, "yes"),  # 82 %: normal branch, 36 m/s < 40
-        (3.99, 350.0, "no"),  # CMAP < 80 %: < 35 m/s needed
-        (3.99, 349.0, "yes"),
+        (3.99, 350.0, "no"),  # CMAP < 80 %: 50 x 0.7 = 35 m/s; "<" so 35.0 is not met
+        (3.99, 349.0, "yes"),  # 34.9 m/s
+        (3.99, 351.0, "no"),  # 35.1 m/s
         (3.9, 360.0, "no"),  # 78 %: 36 m/s is not < 35
     ],
 )
@@ -49,12 +54,16 @@ def test_1_velocity_with_both_amplitude_branches(amp, distance, expected):
 @pytest.mark.parametrize(
     ("amp", "dml", "expected"),
     [
-        (10.0, 5.0, "no"),  # > 125 % of 4.0 ms
+        (10.0, 5.0, "no"),  # 4.0 ms ULN x 1.25 = 5.0 ms; ">" so 5.0 is not met
         (10.0, 5.01, "yes"),
+        (10.0, 4.99, "no"),
         (4.0, 5.01, "yes"),  # exactly 80 %: normal branch
+        (4.01, 5.01, "yes"),  # 80.2 %: normal branch
+        (3.99, 5.01, "no"),  # 79.8 %: the low branch, 5.01 is not > 6.0
         (4.1, 5.5, "yes"),
-        (3.99, 6.0, "no"),  # > 150 %
+        (3.99, 6.0, "no"),  # 4.0 x 1.5 = 6.0 ms; ">" so 6.0 is not met
         (3.99, 6.01, "yes"),
+        (3.99, 5.99, "no"),
         (3.9, 5.5, "no"),
     ],
 )
@@ -66,12 +75,16 @@ def test_3_distal_latency_with_both_amplitude_branches(amp, dml, expected):
 @pytest.mark.parametrize(
     ("amp", "f", "expected"),
     [
-        (10.0, 36.0, "no"),  # > 120 % of 30 ms
+        (10.0, 36.0, "no"),  # 30 ms ULN x 1.2 = 36 ms; ">" so 36.0 is not met
         (10.0, 36.1, "yes"),
-        (4.0, 36.1, "yes"),
+        (10.0, 35.9, "no"),
+        (4.0, 36.1, "yes"),  # exactly 80 %: normal branch
+        (4.01, 36.1, "yes"),  # 80.2 %: normal branch
+        (3.99, 36.1, "no"),  # 79.8 %: the low branch, 36.1 is not > 45
         (4.1, 40.0, "yes"),
-        (3.99, 45.0, "no"),  # > 150 %
+        (3.99, 45.0, "no"),  # 30 x 1.5 = 45 ms; ">" so 45.0 is not met
         (3.99, 45.1, "yes"),
+        (3.99, 44.9, "no"),
         (3.9, 40.0, "no"),
     ],
 )
@@ -91,15 +104,23 @@ def test_4_absent_f_waves_count_at_any_amplitude():
 @pytest.mark.parametrize(
     ("prox_area", "dur", "block", "dispersion"),
     [
-        (24.0, (5.0, 5.0), "no", "no"),  # area 20 %: not > 20 %
+        (24.0, (5.0, 5.0), "no", "no"),  # area 6 / 30 = 20 %: not > 20 %
         (23.97, (5.0, 5.0), "yes", "no"),  # 20.1 %, duration unchanged: partial CB
+        (24.03, (5.0, 5.0), "no", "no"),  # 19.9 %
         (23.97, (5.0, 5.7), "yes", "no"),  # +14 %
         (23.97, (5.0, 5.73), "yes", "no"),  # +14.6 %
-        (23.97, (5.0, 5.75), "no", "no"),  # +15 %: neither (< 15 % / > 15 %)
+        (23.97, (5.0, 5.74), "yes", "no"),  # +14.8 %
+        (23.97, (5.0, 5.75), "no", "no"),  # 0.75 / 5 = +15 %: neither (< 15 % / > 15 %)
         (23.97, (5.0, 5.76), "no", "yes"),  # +15.2 %: abnormal TD
         (23.97, (5.0, 4.3), "yes", "no"),  # -14 %: a change under 15 % either way
+        (23.97, (5.0, 4.26), "yes", "no"),  # -14.8 %: |change| < 15 %
+        (23.97, (5.0, 4.25), "no", "no"),  # -15 %: |change| not < 15 %, and not an increase
+        (23.97, (5.0, 4.24), "no", "no"),  # -15.2 %
         (23.97, (5.0, 4.0), "no", "no"),  # -20 %: a change, but not an increase
         (15.0, (5.0, 7.0), "no", "yes"),
+        (24.0, (5.0, 7.0), "no", "no"),  # +40 %, area 20 %: TD needs a drop > 20 % too
+        (23.97, (5.0, 7.0), "no", "yes"),  # +40 %, 20.1 %
+        (24.03, (5.0, 7.0), "no", "no"),  # +40 %, 19.9 %
     ],
 )
 def test_2_block_and_dispersion(prox_area, dur, block, dispersion):
