@@ -740,6 +740,26 @@ def test_impression_of_serial_studies_names_the_visit():
         impression(result, "FU_RES", visit="day 99")
 
 
+def test_an_impression_from_a_cohort_is_the_one_of_the_patient_alone():
+    # one patient's impression reads that patient's rows (it used to build the whole
+    # cohort's context first: seconds per patient on a cohort of thousands)
+    from ncs import simulate
+
+    cohort = simulate.cohort(12, seed=4)
+    whole = _quiet(cohort)
+    for pid in cohort["patient_id"].unique()[:4]:
+        alone = _quiet(cohort[cohort["patient_id"] == pid])
+        assert impression(whole, pid) == impression(alone, pid), pid
+    serial = pd.concat(
+        [ncs.read_sites(FIXTURES / f) for f in ("followup_resolved.csv", "followup_new_block.csv")],
+        ignore_index=True,
+    )
+    whole = _quiet(serial)
+    alone = _quiet(serial[serial["patient_id"] == "FU_RES"])
+    for visit in ("day 7", "day 28"):
+        assert impression(whole, "FU_RES", visit) == impression(alone, "FU_RES", visit), visit
+
+
 def test_impression_of_a_patient_not_in_the_analysis_is_an_error(mmn):
     # an impression of nobody is not an empty impression ("nothing found" by omission)
     pid = str(mmn.patients["patient_id"].iloc[0])

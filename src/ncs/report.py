@@ -648,7 +648,7 @@ def impression(analysis: Any, patient_id: str, visit: str | None = None) -> list
     >>> first.kind, first.text[:62]
     ('block', 'Conduction block in the right median nerve: wrist to elbow (Ka')
     """
-    ctx = _context(analysis, print_mode=False)
+    ctx = _context(_patient_view(analysis, str(patient_id)), print_mode=False)
     study: Study = str(patient_id)
     if ctx.visits:
         studies = [s for s in ctx.patient_ids if s[0] == study]
@@ -685,6 +685,31 @@ def impression(analysis: Any, patient_id: str, visit: str | None = None) -> list
             problem = (None, "visit", "this analysis has no visits (no visit column)")
         raise ValidationError([problem])
     return _impression(ctx, study)
+
+
+def _patient_view(analysis: Any, patient_id: str) -> Any:
+    """The analysis' tables cut to one patient's rows (with the rest of it as it is), so
+    that one patient's impression reads that patient's rows, not the whole cohort's: an
+    impression from a cohort analysis is the one a single-patient analysis gives."""
+    from types import SimpleNamespace
+
+    def mine(df: pd.DataFrame | None) -> pd.DataFrame | None:
+        if df is None or "patient_id" not in df.columns:
+            return df
+        return df[_column(df, "patient_id") == patient_id]
+
+    return SimpleNamespace(
+        criteria=getattr(analysis, "criteria", ()),
+        meta=getattr(analysis, "meta", {}),
+        settings=getattr(analysis, "settings", None),
+        sites=mine(analysis.sites),
+        segments=mine(analysis.segments),
+        findings=mine(analysis.findings),
+        nerves=mine(analysis.nerves),
+        patients=mine(analysis.patients),
+        warnings=mine(getattr(analysis, "warnings", None)),
+        rejected=mine(getattr(analysis, "rejected", None)),
+    )
 
 
 def _segment_words(distal: str, proximal: str) -> str:
