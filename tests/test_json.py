@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import ncs
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, two_sites
 from ncs.analyze import JSON_SCHEMA_VERSION
 from ncs.errors import ValidationError
 from ncs.io import from_json, json_schema
@@ -104,6 +104,20 @@ def test_round_trip_from_a_file_and_a_dict(tmp_path):
     path.write_text(result.to_json(indent=2), encoding="utf-8")
     for source in (path, str(path), json.loads(result.to_json())):
         pd.testing.assert_frame_equal(from_json(source).patients, result.patients)
+
+
+def test_round_trip_keeps_the_rows_set_aside_and_the_warnings():
+    # an analysis of 4 input rows, 2 set aside (a negative amplitude): read back, it still
+    # has 4 input rows, the 2 rows set aside as they were, and its warnings
+    good = two_sites()
+    bad = two_sites(patient="P2", amp=(-1.0, 5.0))
+    result = ncs.analyze(pd.concat([good, bad], ignore_index=True), errors="collect")
+    assert len(result.rejected) == 2 and result.meta["n_input_rows"] == 4
+    again = from_json(result.to_json())
+    pd.testing.assert_frame_equal(again.rejected, result.rejected)
+    pd.testing.assert_frame_equal(again.warnings, result.warnings)
+    assert again.meta["n_input_rows"] == 4
+    assert again.to_json() == result.to_json()
 
 
 def test_round_trip_custom_criterion_and_empty_tables():

@@ -1075,10 +1075,11 @@ def from_json(source: str | Path | dict):
         raise ValidationError(
             [Problem(None, "criteria", f"cannot read a criterion: {type(err).__name__}: {err}")]
         ) from None
+    rejected_rows = doc.get("rejected") if isinstance(doc.get("rejected"), list) else []
     meta = {
         "ncs_version": doc.get("ncs_version"),
         "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in criteria},
-        "n_input_rows": len(frames["sites"]),
+        "n_input_rows": len(frames["sites"]) + len(rejected_rows),  # every row the input had
     }
     if isinstance(doc.get("provenance"), dict):
         meta["provenance"] = doc["provenance"]
@@ -1091,8 +1092,11 @@ def from_json(source: str | Path | dict):
             warned[col] = warned[col].astype("string")
         warned["input_row"] = pd.array(warned["input_row"], dtype="Int64")
         extra["warnings"] = warned
-    if isinstance(doc.get("rejected"), list) and doc["rejected"]:
+    if rejected_rows:
         from ncs.schema import REJECTED_COLUMNS
 
-        extra["rejected"] = _table_from_records(doc["rejected"], REJECTED_COLUMNS, {})
+        rejected = _table_from_records(rejected_rows, REJECTED_COLUMNS, {})
+        for col in REJECTED_COLUMNS[1:]:  # text columns, as analyze gives them
+            rejected[col] = rejected[col].astype(object).astype("string")
+        extra["rejected"] = rejected
     return Analysis(criteria=criteria, meta=meta, **frames, **extra)
