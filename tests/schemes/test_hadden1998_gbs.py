@@ -34,11 +34,16 @@ S = "hadden1998_gbs"
 @pytest.mark.parametrize(
     ("amp", "distance", "expected"),
     [
-        (10.0, 450.0, "no"),  # 45 m/s: not < 90 %
-        (10.0, 449.0, "yes"),
+        (10.0, 450.0, "no"),  # 50 m/s LLN x 0.9 = 45 m/s (450 mm / 10 ms): not < 45
+        (10.0, 449.0, "yes"),  # 44.9 m/s
+        (10.0, 451.0, "no"),  # 45.1 m/s
         (2.5, 449.0, "yes"),  # exactly 50 % of LLN: the 90 % rule
-        (2.49, 425.0, "no"),  # < 50 % of LLN: < 85 % (42.5 m/s)
-        (2.49, 424.0, "yes"),
+        (2.5, 440.0, "yes"),  # 50 %: the 90 % rule, 44 < 45
+        (2.51, 440.0, "yes"),  # 50.2 %: the 90 % rule
+        (2.49, 440.0, "no"),  # 49.8 %: the 85 % rule, 44 is not < 42.5
+        (2.49, 425.0, "no"),  # < 50 % of LLN: 50 x 0.85 = 42.5 m/s; "<" so 42.5 is not met
+        (2.49, 424.0, "yes"),  # 42.4 m/s
+        (2.49, 426.0, "no"),  # 42.6 m/s
         (2.4, 440.0, "no"),
     ],
 )
@@ -50,11 +55,15 @@ def test_velocity(amp, distance, expected):
 @pytest.mark.parametrize(
     ("amp", "dml", "expected"),
     [
-        (10.0, 4.4, "no"),  # > 110 % of 4.0 ms
+        (10.0, 4.4, "no"),  # 4.0 ms ULN x 1.1 = 4.4 ms; ">" so 4.4 is not met
         (10.0, 4.41, "yes"),
-        (5.0, 4.41, "yes"),  # exactly the LLN: the 110 % rule
-        (4.99, 4.8, "no"),  # below the LLN: > 120 %
+        (10.0, 4.39, "no"),
+        (5.0, 4.41, "yes"),  # exactly the LLN (not < 100 %): the 110 % rule
+        (5.01, 4.41, "yes"),  # above the LLN: the 110 % rule
+        (4.99, 4.41, "no"),  # below the LLN: the 120 % rule, 4.41 is not > 4.8
+        (4.99, 4.8, "no"),  # below the LLN: 4.0 x 1.2 = 4.8 ms; ">" so 4.8 is not met
         (4.99, 4.81, "yes"),
+        (4.99, 4.79, "no"),
         (4.9, 4.6, "no"),
     ],
 )
@@ -62,25 +71,30 @@ def test_distal_latency(amp, dml, expected):
     assert param(nerve("ulnar", (amp, amp), dml=dml), S, "dml_prolonged", "ulnar") == expected
 
 
-@pytest.mark.parametrize(("f", "expected"), [(36.0, "no"), (36.1, "yes"), (34.0, "no")])
+@pytest.mark.parametrize(
+    ("f", "expected"), [(36.0, "no"), (36.1, "yes"), (35.9, "no"), (34.0, "no")]
+)
 def test_f_latency(f, expected):
+    # 30 ms ULN x 1.2 = 36 ms; ">" so 36.0 is not met
     assert param(nerve("ulnar", f=f), S, "f_latency_prolonged", "ulnar") == expected
 
 
 @pytest.mark.parametrize(
     ("amp", "expected"),
     [
-        ((10.0, 5.0), "no"),  # ratio 0.5: not < 0.5
-        ((10.0, 4.99), "yes"),
-        ((1.0, 0.3), "no"),  # distal exactly 20 % of LLN: not > 20 %
-        ((1.01, 0.3), "yes"),
-        ((0.9, 0.3), "no"),  # 18 % of LLN, 67 % drop
-        ((0.9, 0.5), "no"),  # 18 %, 44 %
+        ((10.0, 5.0), "no"),  # ratio 0.5: not < 0.5 (a 50 % drop is not > 50 %)
+        ((10.0, 4.99), "yes"),  # ratio 0.499
+        ((10.0, 5.01), "no"),  # ratio 0.501
+        # 5 mV LLN x 0.2 = 1.0 mV; "dCMAP > 20 % LLN": below or at it the rule does not apply
+        ((1.0, 0.3), "not_applicable"),  # distal exactly 20 % of LLN: not > 20 %
+        ((1.01, 0.3), "yes"),  # 20.2 % of LLN, ratio 0.297
+        ((0.99, 0.3), "not_applicable"),  # 19.8 % of LLN, ratio 0.303
+        ((0.9, 0.3), "not_applicable"),  # 18 % of LLN, 67 % drop
+        ((0.9, 0.5), "not_applicable"),  # 18 %, 44 %
     ],
 )
 def test_conduction_block(amp, expected):
-    block = run(nerve("ulnar", amp), S).findings["block"].item()
-    assert (block == "yes") is (expected == "yes")
+    assert run(nerve("ulnar", amp), S).findings["block"].item() == expected
 
 
 # --- demyelinating ----------------------------------------------------------------------------------
@@ -109,16 +123,19 @@ def test_two_items_in_the_one_excitable_nerve():
     assert verdict(study(two, nerve("median")), S) == "equivocal"
 
 
-def test_items_judged_only_above_10_percent_of_lln():
-    # two nerves at 10.5 % of LLN (0.525 mV) and 40 m/s: demyelinating
+@pytest.mark.parametrize(
+    ("amp", "expected"),
+    [(0.5, "axonal"), (0.49, "axonal"), (0.51, "demyelinating"), (0.525, "demyelinating")],
+)
+def test_items_judged_only_above_10_percent_of_lln(amp, expected):
+    # two nerves at 40 m/s; 5 mV LLN x 0.1 = 0.5 mV, features judged where dCMAP > 0.5 mV.
+    # 0.51 and 0.525 mV (10.2 and 10.5 %): judged; dCMAP < 50 % of LLN, so the 85 % rule:
+    # 40 < 42.5 m/s in each of 2 nerves -> demyelinating. At 0.5 mV (exactly 10 %, not more)
+    # and 0.49 mV: not judged, so no feature in any nerve; two responding nerves are not
+    # inexcitable; both dCMAPs < 80 % of LLN (4.0 mV) -> axonal
     slow = {"distance": 400.0, "dlat": 10.0}
-    assert verdict(
-        study(nerve("ulnar", (0.525, 0.525), **slow), nerve("median", (0.525, 0.525), **slow)), S
-    ) == ("demyelinating")
-    # at exactly 10 % (0.5 mV) the items are not judged
-    assert verdict(
-        study(nerve("ulnar", (0.5, 0.5), **slow), nerve("median", (0.5, 0.5), **slow)), S
-    ) != ("demyelinating")
+    sites = study(nerve("ulnar", (amp, amp), **slow), nerve("median", (amp, amp), **slow))
+    assert verdict(sites, S) == expected
 
 
 # --- inexcitable, axonal, normal, equivocal ---------------------------------------------------------
@@ -126,14 +143,18 @@ def test_items_judged_only_above_10_percent_of_lln():
 
 def test_inexcitable():
     assert verdict(study(absent("ulnar"), absent("median")), S) == "inexcitable"
-    # one nerve responds, under 10 % of LLN
+    # one nerve responds, under 10 % of LLN (5 mV x 0.1 = 0.5 mV; 0.49 mV is 9.8 %)
     assert verdict(study(nerve("ulnar", (0.49, 0.49)), absent("median")), S) == "inexcitable"
-    # at 10 % and at 10.4 % of LLN it is not inexcitable
-    for amp in (0.5, 0.52):
-        assert verdict(study(nerve("ulnar", (amp, amp)), absent("median")), S) != "inexcitable"
-    # two responding nerves, both tiny: not inexcitable
+    # at 10 %, 10.2 % and 10.4 % of LLN it is not inexcitable ("< 10 %"). No feature: none
+    # is judged at 10 %, and at 10.2-10.4 % the ulnar nerve's DML (3 ms), velocity (57 m/s),
+    # F latency (25 ms) and drop (0 %) are normal; the ulnar dCMAP and the absent median one
+    # (0 mV) are both < 80 % of LLN (4.0 mV): axonal
+    for amp in (0.5, 0.51, 0.52):
+        assert verdict(study(nerve("ulnar", (amp, amp)), absent("median")), S) == "axonal", amp
+    # two responding nerves, both tiny (6 % of LLN): not inexcitable (that allows only one
+    # responding nerve); nothing judged, both < 80 % of LLN: axonal
     tiny = (0.3, 0.3)
-    assert verdict(study(nerve("ulnar", tiny), nerve("median", tiny)), S) != "inexcitable"
+    assert verdict(study(nerve("ulnar", tiny), nerve("median", tiny)), S) == "axonal"
 
 
 def test_axonal():
@@ -142,6 +163,11 @@ def test_axonal():
     )
     # 80 % and 82 % of LLN: not < 80 %
     assert verdict(study(nerve("ulnar", (4.0, 4.0)), nerve("median", (4.1, 4.1))), S) == "equivocal"
+    # 3.99 mV = 79.8 % (axonal above); 4.01 mV = 80.2 % in both: not < 80 %, and under the
+    # LLN so not normal either: equivocal
+    assert verdict(study(nerve("ulnar", (4.01, 4.01)), nerve("median", (4.01, 4.01))), S) == (
+        "equivocal"
+    )
     # one low nerve is not enough
     assert verdict(study(nerve("ulnar", (3.0, 3.0)), nerve("median")), S) == "equivocal"
     # a demyelinating item in one nerve rules axonal out
@@ -165,6 +191,32 @@ def test_normal_and_each_of_its_conditions():
     for kw in not_normal:
         assert verdict(study(nerve("ulnar", **kw), normal), S) == "equivocal", kw
     assert verdict(study(nerve("ulnar", (10.0, 5.01)), normal), S) == "normal"  # ratio 0.501
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({"amp": (5.0, 5.0)}, "normal"),  # distal CMAP = LLN 5 mV: >= LLN
+        ({"amp": (5.01, 5.01)}, "normal"),
+        ({"amp": (4.99, 4.99)}, "equivocal"),
+        ({"dml": 4.0}, "normal"),  # DML = ULN 4 ms: <= ULN
+        ({"dml": 3.99}, "normal"),
+        ({"dml": 4.01}, "equivocal"),
+        ({"f": 30.0}, "normal"),  # F latency = ULN 30 ms: <= ULN
+        ({"f": 29.9}, "normal"),
+        ({"f": 30.1}, "equivocal"),
+        ({"distance": 200.0, "dlat": 4.0}, "normal"),  # 50 m/s = LLN: >= LLN
+        ({"distance": 201.0, "dlat": 4.0}, "normal"),  # 50.25 m/s
+        ({"distance": 199.0, "dlat": 4.0}, "equivocal"),  # 49.75 m/s
+        ({"amp": (10.0, 5.0)}, "equivocal"),  # ratio 0.5: not > 0.5
+        ({"amp": (10.0, 5.01)}, "normal"),  # ratio 0.501
+        ({"amp": (10.0, 4.99)}, "equivocal"),  # ratio 0.499 (a block in one nerve)
+    ],
+)
+def test_normal_at_just_inside_and_just_outside_each_limit(kw, expected):
+    # the other nerve normal; every value just outside a limit is no demyelinating feature
+    # in two nerves, no inexcitable or axonal study either: equivocal
+    assert verdict(study(nerve("ulnar", **kw), nerve("median")), S) == expected
 
 
 def test_patient_and_nerve_columns():
