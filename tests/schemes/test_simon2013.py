@@ -30,7 +30,12 @@ def test_normal_study():
 
 @pytest.mark.parametrize(
     ("prox", "expected"),
-    [(6.5, "not_demyelinating"), (6.51, "demyelinating"), (7.0, "demyelinating")],
+    [
+        (6.5, "not_demyelinating"),  # 5.0 ms x 1.3 = 6.5 ms is +30 %: "> 30 %" not met
+        (6.51, "demyelinating"),  # +30.2 %
+        (6.49, "not_demyelinating"),  # +29.8 %
+        (7.0, "demyelinating"),
+    ],
 )
 def test_dispersion_alone(prox, expected):
     # ulnar duration 5.0 -> 7.0 ms (+40 %), nothing else abnormal: demyelinating
@@ -42,23 +47,32 @@ def test_dispersion_alone(prox, expected):
 
 
 @pytest.mark.parametrize(
-    ("prox", "expected"), [(7.0, "not_demyelinating"), (6.99, "demyelinating")]
+    ("prox", "expected"),
+    [(7.0, "not_demyelinating"), (6.99, "demyelinating"), (7.01, "not_demyelinating")],
 )
 def test_amplitude_drop(prox, expected):
+    # 10 -> 7 mV is a 30 % drop: "> 30 %" not met; 6.99 mV is 30.1 %, 7.01 mV 29.9 %
     sites = nerve("ulnar", (10.0, prox), area=(30.0, 30.0))
     assert verdict(sites, S) == expected
 
 
 @pytest.mark.parametrize(
-    ("prox", "expected"), [(21.0, "not_demyelinating"), (20.97, "demyelinating")]
+    ("prox", "expected"),
+    [(21.0, "not_demyelinating"), (20.97, "demyelinating"), (21.03, "not_demyelinating")],
 )
 def test_area_drop(prox, expected):
+    # 30 -> 21 mV ms is a 30 % drop: not > 30 %; 20.97 is 30.1 %, 21.03 is 29.9 %
     assert verdict(nerve("ulnar", area=(30.0, prox)), S) == expected
 
 
 @pytest.mark.parametrize(
     ("distance", "expected"),
-    [(200.0, "not_demyelinating"), (199.0, "demyelinating"), (210.0, "not_demyelinating")],
+    [
+        (200.0, "not_demyelinating"),
+        (199.0, "demyelinating"),
+        (201.0, "not_demyelinating"),  # 50.25 m/s
+        (210.0, "not_demyelinating"),
+    ],
 )
 def test_slowing_below_the_lln(distance, expected):
     # 200 mm / 4 ms = 50 m/s = the LLN: not below it; 199 mm: 49.75 m/s
@@ -69,7 +83,12 @@ def test_slowing_below_the_lln(distance, expected):
 
 @pytest.mark.parametrize(
     ("f", "expected"),
-    [(30.0, "not_demyelinating"), (30.1, "demyelinating"), (29.0, "not_demyelinating")],
+    [
+        (30.0, "not_demyelinating"),  # = ULN 30 ms: not above it
+        (30.1, "demyelinating"),
+        (29.9, "not_demyelinating"),
+        (29.0, "not_demyelinating"),
+    ],
 )
 def test_f_latency_above_the_uln(f, expected):
     assert verdict(nerve("ulnar", f=f), S) == expected
