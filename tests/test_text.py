@@ -104,6 +104,29 @@ def test_infinite_and_huge_numbers_are_written_as_they_are():
             tx.SMALL = old
 
 
+def test_every_operation_takes_a_column_built_in_chunks():
+    # a long sentence column is a pyarrow ChunkedArray (tx.chunked); each operation of the kit
+    # gives with it what it gives with the same column as one array (is_empty read every
+    # chunked row as non-empty, join and where failed)
+    rows = ["a", "", "bc", "", "d", "ef"] * 3
+    whole = pa.array(rows, pa.large_string())
+    chunked = pa.chunked_array([whole.slice(0, 7), whole.slice(7, 5), whole.slice(12)])
+    mask = np.arange(len(rows)) % 2 == 0
+    index = np.arange(len(rows))[::-1].copy()
+    for text in (whole, chunked):
+        assert tx.is_empty(text).tolist() == [r == "" for r in rows]
+        assert _plain(tx.join(text, "!", text)) == [f"{r}!{r}" for r in rows]
+        assert _plain(tx.where(mask, text, "-")) == [
+            r if m else "-" for r, m in zip(rows, mask, strict=True)
+        ]
+        assert _plain(tx.concat([text, text])) == rows + rows
+        assert _plain(tx.take(text, index)) == [rows[i] for i in index]
+        assert _plain(tx.scatter(text, np.array([1]), ["x"])) == [rows[0], "x", *rows[2:]]
+        halves = [(np.arange(9), tx.take(text, np.arange(9))), (np.arange(9, 18), ["z"] * 9)]
+        assert _plain(tx.assemble(halves, 18)) == rows[:9] + ["z"] * 9
+        assert list(tx.to_pandas(text)) == rows
+
+
 @pytest.mark.parametrize(
     "sites",
     [

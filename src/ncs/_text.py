@@ -77,6 +77,14 @@ def _arrow(n: int) -> bool:
     return HAS_ARROW and n > SMALL
 
 
+def _whole(text: object) -> object:
+    """A column built in chunks (:func:`chunked`) as one Arrow array; anything else as it
+    is. Every operation of the kit accepts both."""
+    if isinstance(text, _Chunked):
+        return text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
+    return text
+
+
 def _scalar(text: str) -> pa.Scalar:
     return pa.scalar(text, _T)
 
@@ -119,6 +127,7 @@ def _length_of(parts: Sequence[object]) -> int | None:
 
 def join(*parts: Text | str) -> Text:
     """Element-wise concatenation of text columns and plain strings."""
+    parts = tuple(_whole(p) for p in parts)
     n = _length_of(parts)
     if n is None:
         return "".join(parts)  # type: ignore[arg-type]
@@ -166,6 +175,7 @@ def _arrow_join(parts: Sequence[Text | str]) -> pa.Array:
 
 def where(mask: np.ndarray, a: Text | str, b: Text | str) -> Text:
     """``a`` where ``mask``, else ``b``."""
+    a, b = _whole(a), _whole(b)
     mask = np.asarray(mask, dtype=bool)
     n = mask.size
     if (
@@ -221,6 +231,7 @@ def _take_chunked(text: pa.ChunkedArray, index: np.ndarray) -> pa.Array:
 
 def scatter(text: Text, rows: np.ndarray, values: Text) -> Text:
     """``text`` with ``values`` in place of the given rows (an integer index)."""
+    text, values = _whole(text), _whole(values)
     rows = np.asarray(rows, dtype=np.int64)
     n = len(text)
     if not rows.size:
@@ -244,7 +255,7 @@ def assemble(pieces: Sequence[tuple[np.ndarray, Text]], n: int) -> Text:
     """One column of ``n`` rows from pieces that each fill some rows (together: every row
     once), with a single gather."""
     rows = np.concatenate([np.asarray(r, dtype=np.int64) for r, _ in pieces])
-    texts = [t for _, t in pieces]
+    texts = [_whole(t) for _, t in pieces]
     if _arrow(n) or any(isinstance(t, _Array) for t in texts):
         where_ = np.empty(n, dtype=np.int64)
         where_[rows] = np.arange(rows.size)
@@ -291,6 +302,7 @@ def by_key(keys: Sequence[np.ndarray], format_key) -> Text:
 
 def concat(texts: Sequence[Text]) -> Text:
     """Text columns one after another."""
+    texts = [_whole(t) for t in texts]
     n = sum(len(t) for t in texts)
     if _arrow(n) or any(isinstance(t, _Array) for t in texts):
         arrays = [t if isinstance(t, _Array) else pa.array(t, _T) for t in texts]
@@ -316,6 +328,7 @@ def chunked(build, n: int) -> Text:
 
 def is_empty(text: Text) -> np.ndarray:
     """Per row: the string is empty."""
+    text = _whole(text)
     if isinstance(text, _Array):
         return np.asarray(pc.equal(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False))
     return np.fromiter((s == "" for s in text), dtype=bool, count=len(text))
