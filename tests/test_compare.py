@@ -485,5 +485,24 @@ def test_decisive_area_and_duration_thresholds_by_hand():
     m = c.margins.set_index(["criterion", "measure"])
     assert bool(m.loc[("katz2002", "area_drop_pct"), "decisive"])  # area alone carries it
     assert not bool(m.loc[("katz2002", "amp_drop_pct"), "decisive"])
-    # the dispersion rule has one threshold: its result alone decides the dispersion finding
-    assert bool(m.loc[("katz2002", "dur_change_pct"), "decisive"])
+    # Katz's dispersion rule has one threshold (duration > 30 %): +3.3 % is not met, so no
+    # dispersion, 26.7 points short (0.2 / 6.0 = 3.33 %; 3.33 - 30 = -26.67), and flipping
+    # that one result alone would make it dispersion: decisive
+    katz_dur = m.loc[("katz2002", "dur_change_pct")]
+    assert c.segments["dispersion_katz2002"].item() == "no"
+    assert katz_dur["met"] == "no"
+    assert katz_dur["margin_points"] == pytest.approx(10 / 3 - 30, abs=1e-6)
+    assert bool(katz_dur["decisive"])
+    # a duration threshold is not decisive just for being there: Bouche's guard (|change|
+    # < 15 %) is met, but amplitude (5 %) and area (31 %) fall short of its "> 50 %", so
+    # flipping the guard alone leaves no block
+    assert c.segments["block_bouche1995"].item() == "no"
+    assert m.loc[("bouche1995", "dur_change_pct"), "met"] == "yes"
+    assert not bool(m.loc[("bouche1995", "dur_change_pct"), "decisive"])
+    # nor is a lone threshold whose result is unknown: without the proximal duration Katz's
+    # dispersion is not_assessable, and flipping an unknown result changes nothing
+    unknown = compare(two_sites(amp=(10.0, 9.5), area=(30.0, 20.7), dur=(6.0, np.nan)), cv={})
+    u = unknown.margins.set_index(["criterion", "measure"])
+    assert unknown.segments["dispersion_katz2002"].item() == "not_assessable"
+    assert u.loc[("katz2002", "dur_change_pct"), "met"] == "unknown"
+    assert not bool(u.loc[("katz2002", "dur_change_pct"), "decisive"])
