@@ -226,3 +226,16 @@ def test_join_of_many_parts_is_plain_concatenation(parts):
     assert _plain(tx.join(*parts)) == expected
     arrow_parts = [p if isinstance(p, str) else pa.array(p, pa.large_string()) for p in parts]
     assert _plain(tx.join(*arrow_parts)) == expected
+
+
+def test_row_ids_are_the_same_whether_the_key_fits_one_integer_or_not():
+    # three columns; the rows (1, 5, 0) and (1, 5, 0) share an id, ids follow key order
+    a = np.array([1, 0, 1, 2, 0, -1])
+    b = np.array([5, 7, 5, 0, 7, 3])
+    c = np.array([0, 2, 0, 1, 1, 4])
+    # the distinct rows in key order: (-1, 3, 4), (0, 7, 1), (0, 7, 2), (1, 5, 0), (2, 0, 1)
+    expected = [3, 2, 3, 4, 1, 0]
+    assert _codes.row_ids([a, b, c]).tolist() == expected
+    huge = np.array([2**40, 0, 2**40, 2**41, 0, -1])  # the combined key would overflow int64
+    assert _codes.combined_key([huge, b * 2**30, c]) is None
+    assert _codes.row_ids([huge, b * 2**30, c]).tolist() == expected

@@ -304,6 +304,21 @@ def dense_ids(key: np.ndarray) -> np.ndarray:
     return (np.cumsum(seen) - 1)[key]
 
 
+def row_ids(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """0-based ids of the distinct rows of some integer columns (>= -1), in key order.
+
+    One int64 key per row where the columns' values fit (:func:`combined_key`,
+    :func:`dense_ids`), else a sort of the stacked rows: the same ids either way.
+    """
+    if not len(columns) or not np.asarray(columns[0]).size:
+        return np.zeros(0, dtype=np.int64)
+    key = combined_key(list(columns))
+    if key is None:  # too many distinct values for one int64 key
+        stacked = np.stack(columns, axis=1)
+        return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    return dense_ids(key)
+
+
 @functools.lru_cache(maxsize=256)
 def fixed_dtype(categories: tuple[str, ...]) -> pd.CategoricalDtype:
     """The categorical dtype of a fixed list of values, in the given order (cached)."""

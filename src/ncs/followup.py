@@ -39,11 +39,10 @@ import pandas as pd
 from ncs import _text as tx
 from ncs._codes import (
     categorical,
-    combined_key,
-    dense_ids,
     fixed,
     from_codes,
     names_of,
+    row_ids,
     table,
 )
 from ncs._version import __version__
@@ -800,7 +799,7 @@ class _Build:
         self.single = np.flatnonzero(n_visits == 1)
         # nerve identities (patient, nerve, side) across visits
         codes = [patient, _codes(first["nerve"])[0], _codes(first["side"])[0]]
-        self.nerve_ident = _dense(codes)
+        self.nerve_ident = row_ids(codes)
         self.nerve_codes = codes
 
     def _study_columns(self, before: np.ndarray, after: np.ndarray) -> dict[str, Any]:
@@ -857,7 +856,7 @@ class _Build:
         codes = [self.nerve_ident[segment_nerve]]
         for col in ("distal_site", "proximal_site"):
             codes.append(_codes(seg[col])[0])
-        ident = _dense(codes)
+        ident = row_ids(codes)
         comparison = _codes(seg["comparison"])[0]
         before, after, pair = _pairs(ident, patient, index, self.n_visits, self.pair_offset)
         rep = np.where(before >= 0, before, after)
@@ -1575,17 +1574,6 @@ _BEYOND_COLUMNS = MappingProxyType(
         "dur_change_pct": "dur_beyond_variability",
     }
 )
-
-
-def _dense(codes: list[np.ndarray]) -> np.ndarray:
-    """Dense ids (in key order) of the rows of some integer code columns."""
-    if not codes[0].size:
-        return np.zeros(0, dtype=np.int64)
-    key = combined_key(codes)
-    if key is None:
-        stacked = np.stack(codes, axis=1)
-        return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
-    return dense_ids(key)
 
 
 def _per_criterion(values: np.ndarray, which: np.ndarray, n_units: int, k: int) -> np.ndarray:

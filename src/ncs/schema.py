@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ncs._codes import combined_key, dense_ids, from_codes, sorted_codes
+from ncs._codes import combined_key, from_codes, row_ids, sorted_codes
 from ncs._codes import table as new_table
 from ncs.cells import ABSENT_WORDS, RESPONSE_MEASURES, missing_text, normalise_word, parse_numbers
 from ncs.errors import Problem, ValidationError
@@ -425,12 +425,7 @@ def _study_order(text: Mapping[str, _Coded], order: Mapping[str, int] | None) ->
     rows = np.flatnonzero(keyed)
     study = np.full(n, -1, dtype=np.int64)
     if rows.size:
-        pair = combined_key([patient[rows], visit[rows]])
-        if pair is None:
-            stacked = np.stack([patient[rows], visit[rows]], axis=1)
-            study[rows] = np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1)
-        else:
-            study[rows] = dense_ids(pair)
+        study[rows] = row_ids([patient[rows], visit[rows]])
     n_studies = int(study.max(initial=-1)) + 1
 
     # one date per study: the smallest and largest date code of its dated rows
@@ -1062,11 +1057,7 @@ def _nerve_ids(
     if visit_rank is not None:
         codes.insert(1, visit_rank)
     keyed = np.logical_and.reduce([c >= 0 for c in codes])
-    combined = combined_key(codes)
-    if combined is None:  # too many distinct values for one int64 key
-        stacked = np.stack(codes, axis=1)
-        return np.unique(stacked, axis=0, return_inverse=True)[1].reshape(-1), keyed
-    return dense_ids(combined), keyed
+    return row_ids(codes), keyed
 
 
 def _site_order(
