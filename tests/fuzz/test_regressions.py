@@ -123,12 +123,50 @@ def test_zero_area_on_an_absent_response_is_data():
     assert row["block"].item() == "yes"  # a 100 % drop
 
 
-@pytest.mark.parametrize("pid", [0, -1, 2**63, 2**70, 1e308, 1.5])
-def test_numeric_patient_ids(pid):
+@pytest.mark.parametrize(
+    ("pid", "text"),
+    [
+        (0, "0"),
+        (-1, "-1"),
+        (2**63, "9223372036854775808"),
+        (2**63 + 1, "9223372036854775809"),  # no float holds it: float() gives 2**63
+        (2**70, "1180591620717411303424"),
+        (2**70 + 1, "1180591620717411303425"),
+        # a whole-number float is written as its whole number (1.0 -> "1"), every digit of it
+        (1e308, str(int(1e308))),
+        (1.5, "1.5"),
+    ],
+)
+def test_numeric_patient_ids(pid, text):
+    # numbers in the patient_id column are read as typed, as text: one patient, whose id is
+    # the number written out in full on every table (not rounded through a float, not lost)
     sites = _study()
     sites["patient_id"] = pid
     res = ncs.analyze(sites, criteria="katz2002")
-    assert res.patients["patient_id"].nunique() == 1
+    assert res.patients["patient_id"].astype(str).tolist() == [text]
+    assert set(res.nerves["patient_id"].astype(str)) == {text}
+    assert set(res.findings["patient_id"].astype(str)) == {text}
+
+
+@pytest.mark.parametrize(
+    ("pids", "texts"),
+    [
+        # one float (9.223372036854776e18) and one float (1.1805916207174113e21) respectively
+        ((2**63, 2**63 + 1), ("9223372036854775808", "9223372036854775809")),
+        ((2**70, 2**70 + 1), ("1180591620717411303424", "1180591620717411303425")),
+        ((1, 1.5), ("1", "1.5")),  # one integer
+        ((0, -1), ("0", "-1")),
+    ],
+)
+def test_numeric_patient_ids_a_cast_would_merge_stay_two_patients(pids, texts):
+    # the ulnar nerve is the first patient's, the median the second's
+    sites = _study()
+    sites["patient_id"] = [pids[0]] * 3 + [pids[1]] * 2
+    res = ncs.analyze(sites, criteria="katz2002")
+    assert sorted(res.patients["patient_id"].astype(str)) == sorted(texts)
+    nerves = res.nerves
+    owner = dict(zip(nerves["nerve"].astype(str), nerves["patient_id"].astype(str), strict=True))
+    assert owner == {"ulnar": texts[0], "median": texts[1]}
 
 
 @pytest.mark.parametrize("cell", [[1, 2], {"y": 2024}, {2024}])
