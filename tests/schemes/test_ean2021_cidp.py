@@ -224,6 +224,8 @@ def test_f_dispersion_in_two_nerves_is_strongly_supportive():
         (2.0, "peroneal", 8.8),
         (2.0, "tibial", 9.2),
         (5.0, "median", 8.0),
+        (5.0, "ulnar", 8.6),
+        (5.0, "peroneal", 8.5),
         (5.0, "tibial", 8.3),
     ],
 )
