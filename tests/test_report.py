@@ -760,6 +760,34 @@ def test_an_impression_from_a_cohort_is_the_one_of_the_patient_alone():
         assert impression(whole, "FU_RES", visit) == impression(alone, "FU_RES", visit), visit
 
 
+def test_an_impression_keeps_the_warnings_about_the_whole_input():
+    # distances in cm: a warning about the whole input (no patient) is a caveat of every
+    # patient's impression, as on the page
+    from ncs.cli import demo_path
+
+    sites = ncs.read_sites(demo_path())
+    result = _quiet(sites.assign(distance_mm=sites["distance_mm"] / 10))
+    assert result.warnings["patient_id"].isna().any()  # the premise
+    (caveat,) = [c.text for c in impression(result, "MMN01") if c.kind == "warnings"]
+    assert "1 about the whole input" in caveat
+
+
+def test_an_impression_of_a_patient_whose_rows_were_all_set_aside_says_so():
+    # errors="collect": every row of BAD1 set aside; its impression says so (no error)
+    from ncs.cli import demo_path
+
+    sites = ncs.read_sites(demo_path())
+    bad = sites.iloc[:2].assign(patient_id="BAD1", latency_ms="abc")
+    result = _quiet(pd.concat([sites, bad], ignore_index=True), errors="collect")
+    kinds = {c.kind: c.text for c in impression(result, "BAD1")}
+    assert "2 input rows were set aside as invalid" in kinds["rejected"]
+    serial = ncs.read_sites(FIXTURES / "followup_resolved.csv")
+    bad = serial.iloc[:2].assign(patient_id="BAD2", latency_ms="abc")
+    result = _quiet(pd.concat([serial, bad], ignore_index=True), errors="collect")
+    kinds = {c.kind: c.text for c in impression(result, "BAD2")}
+    assert "2 input rows were set aside as invalid" in kinds["rejected"]
+
+
 def test_impression_of_a_patient_not_in_the_analysis_is_an_error(mmn):
     # an impression of nobody is not an empty impression ("nothing found" by omission)
     pid = str(mmn.patients["patient_id"].iloc[0])

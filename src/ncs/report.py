@@ -507,7 +507,8 @@ def _context(analysis: Any, print_mode: bool, followup: Any = None) -> _Context:
         firsts = {}
         for study in ids:
             firsts.setdefault(_patient_of(study), study)
-        by_patient = {firsts[p]: r for p, r in by_patient.items() if p in firsts}
+        # a patient with every row set aside has no study: its rows stay under its id
+        by_patient = {firsts.get(p, p): r for p, r in by_patient.items()}
     return _Context(
         analysis=analysis,
         crits=crits,
@@ -650,6 +651,10 @@ def impression(analysis: Any, patient_id: str, visit: str | None = None) -> list
     """
     ctx = _context(_patient_view(analysis, str(patient_id)), print_mode=False)
     study: Study = str(patient_id)
+    if study in ctx.rejected_by_patient and not any(
+        _patient_of(s) == study for s in ctx.patient_ids
+    ):  # every row of the patient was set aside: the impression says so
+        return _impression(ctx, study)
     if ctx.visits:
         studies = [s for s in ctx.patient_ids if s[0] == study]
         if visit is not None:
@@ -693,10 +698,13 @@ def _patient_view(analysis: Any, patient_id: str) -> Any:
     impression from a cohort analysis is the one a single-patient analysis gives."""
     from types import SimpleNamespace
 
-    def mine(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    def mine(df: pd.DataFrame | None, whole_input: bool = False) -> pd.DataFrame | None:
         if df is None or "patient_id" not in df.columns:
             return df
-        return df[_column(df, "patient_id") == patient_id]
+        keep = _column(df, "patient_id") == patient_id
+        if whole_input:  # warnings about the whole input name no patient: every patient's
+            keep |= df["patient_id"].isna().to_numpy()
+        return df[keep]
 
     return SimpleNamespace(
         criteria=getattr(analysis, "criteria", ()),
@@ -707,7 +715,7 @@ def _patient_view(analysis: Any, patient_id: str) -> Any:
         findings=mine(analysis.findings),
         nerves=mine(analysis.nerves),
         patients=mine(analysis.patients),
-        warnings=mine(getattr(analysis, "warnings", None)),
+        warnings=mine(getattr(analysis, "warnings", None), whole_input=True),
         rejected=mine(getattr(analysis, "rejected", None)),
     )
 
