@@ -194,3 +194,14 @@ def test_the_help_states_the_librarys_own_defaults():
         assert str(DEFAULT_VARIABILITY.citation.text).startswith("Kong")
     default = _inspect.signature(followup).parameters["confidence"].default
     assert f"(default: {default:g})" in " ".join(helps["followup"].split())
+
+
+def test_a_reference_problem_keeps_the_labs_own_words(tmp_path, capsys):
+    # a nerve name that reads "row 99" is the lab's text, not a row to place
+    ref = tmp_path / "limits.csv"
+    ref.write_text("nerve,cv_lln_m_s\nrow 99,49\n", "utf-8")
+    sites = FIXTURES / "mmn_forearm_block.csv"
+    assert main(["analyze", str(sites), "-c", "efns2010_cidp", "--reference", str(ref)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown nerve name 'row 99'" in err
+    assert "limits.csv, line 2, column 'nerve'" in err

@@ -230,6 +230,61 @@ def test_a_long_reference_row_without_a_muscle_is_the_nerves_limit():
     assert set(missing["nerve"]) == {"peroneal", "tibial"}  # not in the lab's table
 
 
+def test_a_muscles_own_row_takes_the_nerves_limits_it_leaves_blank():
+    # median: DML and velocity limits for any muscle, an amplitude LLN for APB only. The APB
+    # has its own amplitude LLN and the nerve's DML and velocity limits (they used to be
+    # lost for the APB: the lookup took its row whole)
+    long = pd.DataFrame(
+        {
+            "nerve": ["median", "median", "median"],
+            "muscle": [None, None, "APB"],
+            "parameter": ["dml_uln_ms", "cv_lln_m_s", "amp_lln_mv"],
+            "value": [4.4, 49.0, 4.0],
+        }
+    )
+    table, _ = normative.reference_table(long)
+    limits = normative.limits_for(np.array(["median", "median"]), np.array(["APB", "FPB"]), table)
+    assert limits["dml_uln_ms"].tolist() == [4.4, 4.4]
+    assert limits["cv_lln_m_s"].tolist() == [49.0, 49.0]
+    assert limits["amp_lln_mv"][0] == 4.0 and np.isnan(limits["amp_lln_mv"][1])
+    # the same in a wide table, and a muscle's own value wins over the nerve's
+    wide = pd.DataFrame(
+        {
+            "nerve": ["median", "median"],
+            "muscle": [None, "APB"],
+            "dml_uln_ms": [4.4, 4.2],
+            "amp_lln_mv": [None, 4.0],
+        }
+    )
+    table, _ = normative.reference_table(wide)
+    limits = normative.limits_for(np.array(["median"]), np.array(["APB"]), table)
+    assert (limits["dml_uln_ms"][0], limits["amp_lln_mv"][0]) == (4.2, 4.0)
+
+
+@pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow", None])
+def test_a_long_reference_row_without_a_parameter_is_an_error_naming_it(backend, tmp_path):
+    if backend == "pyarrow":
+        pytest.importorskip("pyarrow")
+    path = tmp_path / "limits.csv"
+    path.write_text("nerve,parameter,value\nmedian,cv_lln_m_s,49\nmedian,,3\n", "utf-8")
+    long = pd.read_csv(path, dtype_backend=backend) if backend else pd.read_csv(path)
+    with pytest.raises(ncs.ValidationError) as info:
+        normative.reference_table(long)
+    assert [(p.row, p.column) for p in info.value.problems] == [(1, "parameter")]
+    assert "parameter is missing" in info.value.problems[0].message
+
+
+def test_an_unknown_parameter_of_a_long_reference_table_names_its_first_row():
+    lab = _long_lab()
+    lab.loc[2, "parameter"] = "amp_lln_uv"
+    with pytest.raises(ncs.ValidationError) as info:
+        normative.reference_table(lab)
+    (problem,) = info.value.problems
+    assert (problem.row, problem.column) == (2, "parameter")
+    assert "unknown parameter 'amp_lln_uv'" in problem.message
+    assert "did you mean 'amp_lln_mv'" in problem.message
+
+
 def test_a_long_reference_row_without_a_nerve_is_an_error_naming_it():
     lab = _long_lab()
     lab.loc[2, "nerve"] = None
@@ -471,3 +526,11 @@ def test_a_unit_slip_only_ever_makes_a_finding_not_assessable(amp, area, n, row,
     changed = a != b
     assert set(b[changed]) <= {"not_assessable"}, (a, b)
     assert row in set(after.warnings["input_row"].dropna().astype(int))
+
+
+def test_a_long_reference_parameter_with_spaces_is_read():
+    lab = _long_lab()
+    lab["parameter"] = [" cv_lln_m_s", "cv_lln_m_s ", " amp_lln_mv "]
+    table, _ = normative.reference_table(lab)
+    ulnar = table[table["nerve"] == "ulnar"].iloc[0]
+    assert (ulnar["cv_lln_m_s"], ulnar["amp_lln_mv"]) == (52.0, 7.9)

@@ -16,6 +16,7 @@ import inspect
 import io
 import json
 import os
+import re
 import sys
 import warnings
 from importlib import resources
@@ -28,7 +29,6 @@ from ncs._progress import Status
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
 from ncs.cli_input import (
-    ROW_IN_TEXT,
     CommaList,
     Input,
     add_input_options,
@@ -756,6 +756,10 @@ def _write(path: Path, content: bytes) -> None:
 # --------------------------------------------------------------------------------------
 
 
+_OTHER_ROW = re.compile(r"in row (\d+)\)")
+"""The other row a reference-table problem names ("... 52 in row 1)"), placed in the file."""
+
+
 def _reference(args: argparse.Namespace) -> dict[str, object]:
     """``reference=`` for analyze when --reference is given and analyze supports it."""
     if not getattr(args, "reference", None):
@@ -774,10 +778,17 @@ def _reference(args: argparse.Namespace) -> dict[str, object]:
                 return ""
             return f", {source.where(p.row, p.column)}"
 
-        def message(p: Problem) -> str:  # "row N" inside it (another row) placed too
+        def message(p: Problem) -> str:  # "in row N)" (the other row of a conflict) placed
             if source is None:
                 return p.message
-            return ROW_IN_TEXT.sub(lambda m: source.where(int(m.group(1))), p.message)
+
+            def line(m: re.Match) -> str:
+                try:
+                    return f"in {source.where(int(m.group(1)))})"
+                except (IndexError, ValueError, KeyError):
+                    return m.group(0)
+
+            return _OTHER_ROW.sub(line, p.message)
 
         raise ValidationError(
             [

@@ -399,7 +399,7 @@ def problem_lines(err: ValidationError, data: Input | None) -> list[str]:
     return out
 
 
-ROW_IN_TEXT = re.compile(r"\brow (\d+)\b")
+_ROW_IN_TEXT = re.compile(r"\brow (\d+)\b")
 
 
 def place_rows(text: str, data: Input | None) -> str:
@@ -414,7 +414,7 @@ def place_rows(text: str, data: Input | None) -> str:
         except (IndexError, ValueError, KeyError):
             return match.group(0)
 
-    return ROW_IN_TEXT.sub(place, text)
+    return _ROW_IN_TEXT.sub(place, text)
 
 
 def _plain(p: Problem) -> str:

@@ -11,6 +11,7 @@ table passed as ``reference=``, the shipped default.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
@@ -149,16 +150,16 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
     is_long = "parameter" in given.columns and "value" in given.columns
     table = given.reset_index(drop=True)
     notes = [c for c in table.columns if str(c).strip().lower() in _NOTE_COLUMNS]
-    _check_columns(table, notes, is_long)
+    parameters = _check_columns(table, notes, is_long)
     nerves = _nerve_names(table["nerve"])
     muscles = [_muscle_name(m) for m in table["muscle"]] if "muscle" in table else None
     if muscles is None:
         muscles = [None] * len(table)
     if is_long:
         values, found = _limit_values(table["value"], "value")
-        found.extend(_range_problems(values, table["parameter"].tolist(), "value"))
-        _raise_if(found, "parameter", table["parameter"])
-        keys = list(zip(nerves, muscles, table["parameter"].tolist(), strict=True))
+        found.extend(_range_problems(values, parameters, "value"))
+        _raise_if(found, "parameter", pd.Series(parameters, dtype=object))
+        keys = list(zip(nerves, muscles, parameters, strict=True))
         _raise_if(_conflicts(keys, values[:, None], ("value",), "limit"))
         limits: dict[tuple, dict[str, float]] = {}
         for (nerve, muscle, parameter), value in zip(keys, values.tolist(), strict=True):
@@ -195,10 +196,11 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(data), name
 
 
-def _check_columns(table: pd.DataFrame, notes: list, is_long: bool) -> None:
+def _check_columns(table: pd.DataFrame, notes: list, is_long: bool) -> list[str]:
     """A table without a nerve column or any limit, or with a column (or long-format
     parameter) that is neither a limit, a name nor a note, is refused: a misspelt limit or a
-    column that splits the limits (by age, say) is never dropped quietly."""
+    column that splits the limits (by age, say) is never dropped quietly. Returns a long
+    table's parameter per row, as read (blanks stripped)."""
     problems = []
     if "nerve" not in table.columns:
         problems.append(Problem(None, "nerve", "reference table needs a nerve column"))
@@ -214,27 +216,47 @@ def _check_columns(table: pd.DataFrame, notes: list, is_long: bool) -> None:
                     "and notes are read)",
                 )
             )
-        parameters = table["parameter"]
-        unknown = list(dict.fromkeys(p for p in parameters.tolist() if p not in LIMIT_COLUMNS))
-        limits = [c for c in LIMIT_COLUMNS if c in set(parameters.tolist())]
+        # each row's parameter as text or None (a nullable column's missing cells included)
+        column = table["parameter"].astype(object)
+        parameters = [None if pd.isna(p) else str(p).strip() for p in column.tolist()]
+        first_row: dict[str, int] = {}
+        for i, p in enumerate(parameters):
+            if not p:
+                problems.append(Problem(i, "parameter", "parameter is missing"))
+            elif p not in LIMIT_COLUMNS:
+                first_row.setdefault(p, i)
+        for p, i in first_row.items():  # a misspelt limit is never dropped quietly
+            problems.append(
+                Problem(
+                    i,
+                    "parameter",
+                    f"unknown parameter {p!r} in the reference table"
+                    f"{_did_you_mean(p)}; known: {', '.join(LIMIT_COLUMNS)}",
+                )
+            )
+        limits = [c for c in LIMIT_COLUMNS if c in set(parameters)]
     else:
         unknown = [c for c in table.columns if c not in (*names, *LIMIT_COLUMNS)]
         limits = [c for c in LIMIT_COLUMNS if c in table.columns]
-    for c in unknown:  # a misspelt limit is never dropped quietly
-        close = difflib.get_close_matches(str(c), LIMIT_COLUMNS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        what = "parameter" if is_long else "column"
-        problems.append(
-            Problem(
-                None,
-                str(c),
-                f"unknown {what} in the reference table{hint}; known: {', '.join(LIMIT_COLUMNS)}",
+        for c in unknown:  # a misspelt limit is never dropped quietly
+            problems.append(
+                Problem(
+                    None,
+                    str(c),
+                    f"unknown column in the reference table{_did_you_mean(str(c))}; known: "
+                    f"{', '.join(LIMIT_COLUMNS)}",
+                )
             )
-        )
     if not limits:
         problems.append(Problem(None, None, f"reference table has none of {list(LIMIT_COLUMNS)}"))
     if problems:
         raise ValidationError(problems)
+    return parameters if is_long else []
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name, LIMIT_COLUMNS, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _nerve_names(column: pd.Series) -> list[str]:
@@ -357,8 +379,8 @@ def limits_for(
     muscles: np.ndarray,
     table: pd.DataFrame,
 ) -> dict[str, np.ndarray]:
-    """Limits per nerve: an exact (nerve, muscle) row first, else the nerve's muscle-less row,
-    else the nerve's only row."""
+    """Limits per nerve: an exact (nerve, muscle) row first (its blank limits from the
+    nerve's muscle-less row), else the nerve's muscle-less row, else the nerve's first row."""
     n = len(nerves)
     out = {c: np.full(n, np.nan) for c in LIMIT_COLUMNS}
     if n == 0:
@@ -387,20 +409,31 @@ _LOOKUPS: dict[int, dict] = {}
 
 
 def _lookup(table: pd.DataFrame) -> dict:
-    """(nerve, muscle) -> limits; (nerve, None) -> the muscle-less row, else the first row."""
+    """(nerve, muscle) -> limits: the muscle's row, each limit it leaves blank taken from the
+    nerve's any-muscle row (blank muscle); (nerve, None) -> the any-muscle row, else the
+    nerve's first row."""
     key = id(table)
     if key in _LOOKUPS and table is _default_wide():
         return _LOOKUPS[key]
     rows = table.to_dict("records")
-    out: dict = {}
+    exact: dict = {}
+    any_muscle: dict = {}
     first: dict = {}
     for r in rows:
         limits = tuple(float(r[c]) for c in LIMIT_COLUMNS)
         if r["muscle"] is None:
-            out[(r["nerve"], None)] = limits  # a muscle-less row is the nerve's default
+            any_muscle[r["nerve"]] = limits  # a muscle-less row is the nerve's default
         else:
-            out.setdefault((r["nerve"], r["muscle"]), limits)
+            exact.setdefault((r["nerve"], r["muscle"]), limits)
             first.setdefault(r["nerve"], limits)
+    out: dict = {}
+    for (nerve, muscle), limits in exact.items():
+        base = any_muscle.get(nerve)
+        if base is not None:  # a limit the muscle's row leaves blank is the nerve's own
+            limits = tuple(b if math.isnan(v) else v for v, b in zip(limits, base, strict=True))
+        out[(nerve, muscle)] = limits
+    for nerve, limits in any_muscle.items():
+        out[(nerve, None)] = limits
     for nerve, limits in first.items():
         out.setdefault((nerve, None), limits)
     if table is _default_wide():
