@@ -903,3 +903,23 @@ def test_sentences_are_the_same_from_chunked_findings(monkeypatch):
     chunked = run_followup()
     assert lists == arrow == chunked
     assert any("The block is not" in s for s in lists[0])  # the quoting path is exercised
+
+
+def test_the_report_writes_a_change_and_its_bounds_as_the_sentences_do():
+    # -34.46 beyond -34.45, written as the sentences write numbers (half to even at the
+    # printed decimal: 344.6 -> 345, 344.5 -> 344): -34.5 beyond -34.4, distinct at one
+    # decimal. Python's own rounding of -34.45 (a binary value just beyond it) gave -34.5,
+    # the change's own text, beside "beyond"
+    from ncs.report import _change_cells, _variability_cell
+
+    record = {
+        "amp_drop_before_pct": 60.0,
+        "amp_drop_after_pct": 25.54,
+        "amp_drop_change_pts": -34.46,
+        "amp_drop_change_low_pts": -34.45,
+        "amp_drop_change_high_pts": 20.0,
+        "beyond_variability": "yes",
+    }
+    cell = re.search(r">([+−\d.]+)</td>$", _change_cells(record, "amp_drop")).group(1)
+    span = re.search(r"beyond \(([+−\d.]+) to ([+−\d.]+)\)", _variability_cell(record))
+    assert (cell, span.group(1), span.group(2)) == ("−34.5", "−34.4", "+20.0")

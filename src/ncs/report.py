@@ -1881,7 +1881,7 @@ def _change_cells(record: Mapping[str, Any], measure: str) -> str:
     if _missing(before) and _missing(after):
         values = "—"
     decimals = _change_decimals(record) if measure == "amp_drop" else 1
-    shown = _signed(change, decimals) if not _missing(change) else "—"
+    shown = _signed_as_written(change, decimals) if not _missing(change) else "—"
     return f'<td class="num">{_e(values)}</td><td class="num">{_e(shown)}</td>'
 
 
@@ -1898,6 +1898,15 @@ def _change_decimals(record: Mapping[str, Any]) -> int:
 _BOUNDS = ("amp_drop_change_low_pts", "amp_drop_change_high_pts")
 
 
+def _signed_as_written(value: Any, decimals: int) -> str:
+    """A change in points as the follow-up sentences write it (the text kit's rounding, which
+    :func:`ncs._text.decimals_apart` reasons with), "+" only above 0, a true minus sign."""
+    (text,), _ = tx.number_table(np.array([float(value)]), decimals, signed=True)
+    if float(value) <= 0 and text.startswith("+"):  # 0, or rounds to 0 from below
+        text = text[1:]
+    return text.replace("-", "−")
+
+
 def _variability_cell(record: Mapping[str, Any]) -> str:
     low, high = (record.get(k) for k in _BOUNDS)
     beyond = _text(record.get("beyond_variability"))
@@ -1905,7 +1914,7 @@ def _variability_cell(record: Mapping[str, Any]) -> str:
     span = ""
     if not _missing(low) and not _missing(high):
         decimals = _change_decimals(record)
-        span = f" ({_signed(low, decimals)} to {_signed(high, decimals)})"
+        span = f" ({_signed_as_written(low, decimals)} to {_signed_as_written(high, decimals)})"
     if not words:
         return '<td class="missing">—</td>'
     tone = {"beyond": "flag", "within": "", "not assessable": "missing"}[words]
