@@ -117,27 +117,85 @@ def test_serial_studies_are_drawn_one_visit_at_a_time():
         plot_nerve(res, "P", "median", "R", visit="day 99")
 
 
+def _segments_of(nerve, sites, criteria):
+    """The segments of one nerve studied at these sites (distal to proximal)."""
+    n = len(sites)
+    study = pd.DataFrame(
+        {
+            "patient_id": "P",
+            "nerve": nerve,
+            "side": "R",
+            "site": list(sites),
+            "latency_ms": [3.5 + 3.0 * i for i in range(n)],
+            "amplitude_mv": [10.0] * n,
+            "area_mvms": [30.0] * n,
+            "duration_ms": [5.5] * n,
+            "distance_mm": [80] * n,
+        }
+    )
+    return ncs.analyze(study, criteria=criteria).segments
+
+
 def test_threshold_lines_leave_out_rules_whose_scope_leaves_the_nerve_out():
     from ncs.plot import drop_thresholds
 
-    efns = [ncs.CRITERIA["efns2010_cidp"]]
-    # the partial-block rule (amplitude >= 30 %) excludes the tibial nerve (criteria.md)
-    assert ("amp_drop_pct", 30.0) in {(m, v) for m, v, _ in drop_thresholds(efns, "median")}
-    assert ("amp_drop_pct", 30.0) not in {(m, v) for m, v, _ in drop_thresholds(efns, "tibial")}
+    def lines(cid, nerve, sites):
+        crits = [ncs.CRITERIA[cid]]
+        return {
+            (m, v) for m, v, _ in drop_thresholds(crits, nerve, _segments_of(nerve, sites, cid))
+        }
+
+    median = ("wrist", "elbow", "axilla")
+    tibial = ("ankle", "knee")
+    # EFNS/PNS 2010 CIDP: the partial-block rule (amplitude >= 30 %) excludes the tibial nerve
+    assert ("amp_drop_pct", 30.0) in lines("efns2010_cidp", "median", median)
+    assert ("amp_drop_pct", 30.0) not in lines("efns2010_cidp", "tibial", tibial)
+    # EAN/PNS 2021: the 30 % rule excludes the tibial nerve and the 50 % rule is Erb's point
+    # only: no block rule takes a tibial segment, so no line
+    assert lines("ean2021_cidp", "tibial", tibial) == set()
+    assert ("amp_drop_pct", 50.0) not in lines("ean2021_cidp", "median", median)
+    assert ("amp_drop_pct", 50.0) in lines("ean2021_cidp", "median", ("wrist", "elbow", "erb"))
     # EFNS/PNS 2010 MMN: median, ulnar and peroneal only; its area >= 30 % rule (definite
     # block) median and ulnar only
-    mmn = [ncs.CRITERIA["efns2010_mmn"]]
-    assert drop_thresholds(mmn, "tibial") == []
-    assert ("area_drop_pct", 30.0) in {(m, v) for m, v, _ in drop_thresholds(mmn, "ulnar")}
-    assert ("area_drop_pct", 30.0) not in {(m, v) for m, v, _ in drop_thresholds(mmn, "peroneal")}
+    assert lines("efns2010_mmn", "tibial", tibial) == set()
+    assert ("area_drop_pct", 30.0) in lines("efns2010_mmn", "ulnar", ("wrist", "below elbow"))
+    peroneal = ("ankle", "below fibular head")
+    assert ("area_drop_pct", 30.0) not in lines("efns2010_mmn", "peroneal", peroneal)
     # a criterion limited to listed segments (as AAN 1991's forearm and leg segments)
     katz = ncs.CRITERIA["katz2002"]
     pairs = (("median", "wrist", "elbow"),)
     forearm = dataclasses.replace(
         katz, id="katz_forearm", scope=dataclasses.replace(katz.scope, only_pairs=pairs)
     )
-    assert {(m, v) for m, v, _ in drop_thresholds([forearm], "median")} == {
+    seg = _segments_of("median", median, "katz2002")
+    assert {(m, v) for m, v, _ in drop_thresholds([forearm], "median", seg)} == {
         ("amp_drop_pct", 30.0),
         ("area_drop_pct", 30.0),
     }
-    assert drop_thresholds([forearm], "ulnar") == []
+    ulnar = _segments_of("ulnar", ("wrist", "below elbow"), "katz2002")
+    assert drop_thresholds([forearm], "ulnar", ulnar) == []
+
+
+def test_one_criterions_adjacent_block_does_not_hide_anothers_bracket():
+    # ulnar 10 / 7 / 4.9 / 4.8 mV at wrist, below elbow, above elbow, axilla (areas in
+    # proportion): EFNS/PNS 2010 CIDP finds a probable block wrist to below elbow (-30 %,
+    # >= 30 %), Katz 2002 none there (-30 %, not > 30 %) but wrist to above elbow (-51 %,
+    # against the most distal site): Katz's bracket is drawn beside EFNS's shading
+    sites = pd.DataFrame(
+        {
+            "patient_id": "P",
+            "nerve": "ulnar",
+            "side": "R",
+            "site": ["wrist", "below elbow", "above elbow", "axilla"],
+            "latency_ms": [3.0, 7.0, 9.0, 11.0],
+            "amplitude_mv": [10.0, 7.0, 4.9, 4.8],
+            "area_mvms": [30.0, 21.0, 14.7, 14.4],
+            "duration_ms": [5.5, 5.6, 5.7, 5.8],
+            "distance_mm": [70, 220, 100, 120],
+        }
+    )
+    res = ncs.analyze(sites, criteria=["katz2002", "efns2010_cidp"])
+    ax = plot_nerve(res, "P", "ulnar", "R")
+    assert (0.0, 1.0) in _spans(ax)  # EFNS's probable block, shaded
+    brackets = [t for t in _texts(ax) if t.startswith("block vs wrist")]
+    assert any("Katz 2002" in t for t in brackets), _texts(ax)

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ncs.engine import scope_mask
+
 __all__ = [
     "PALETTE",
     "plot_agreement",
@@ -411,7 +413,7 @@ def _text_column(df: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def drop_thresholds(
-    criteria: Sequence[Any], nerve: str | None = None
+    criteria: Sequence[Any], nerve: str | None = None, segments: pd.DataFrame | None = None
 ) -> list[tuple[str, float, list[str]]]:
     """The drop thresholds of the criteria's block rules: (measure, value, criteria) triples.
 
@@ -423,9 +425,12 @@ def drop_thresholds(
     ----------
     criteria : sequence of Criterion
     nerve : str, optional
-        Use the thresholds' overrides for this nerve, and leave out the rules (and criteria)
-        whose scope leaves the nerve out (EFNS/PNS 2010 CIDP's 30 % rule excludes the
-        tibial nerve; its line is not drawn there).
+        Use the thresholds' overrides for this nerve.
+    segments : pandas.DataFrame, optional
+        The nerve's segments (rows of ``Analysis.segments``): a rule whose scope, or whose
+        criterion's scope, takes none of them is left out (EFNS/PNS 2010 CIDP's 30 % rule
+        excludes the tibial nerve: its line is not drawn there). The scope is the rule
+        engine's (:func:`ncs.engine.scope_mask`).
 
     Returns
     -------
@@ -433,12 +438,12 @@ def drop_thresholds(
         ``(measure, value_pct, [short names of the criteria])``, sorted by measure and value.
     """
     found: dict[tuple[str, float], list[str]] = {}
+    judged = segments is not None and len(segments) > 0 and "nerve" in segments.columns
     for crit in criteria:
-        if nerve is not None and not _scope_has_nerve(crit.scope, nerve):
-            continue
+        inside = scope_mask(crit.scope, segments) if judged else None
         for rule in crit.block:
-            if nerve is not None and not _scope_has_nerve(rule.scope, nerve):
-                continue  # a rule this nerve is outside of draws no line on it
+            if inside is not None and not (inside & scope_mask(rule.scope, segments)).any():
+                continue  # a rule that takes none of the nerve's segments draws no line
             for t in rule.thresholds:
                 if t.measure not in ("amp_drop_pct", "area_drop_pct") or t.of is not None:
                     continue
@@ -452,15 +457,6 @@ def drop_thresholds(
                 if crit.short not in names:
                     names.append(crit.short)
     return [(m, v, names) for (m, v), names in sorted(found.items())]
-
-
-def _scope_has_nerve(scope: Any, nerve: str) -> bool:
-    """Whether a scope considers any segment of this nerve (its nerve lists and pairs)."""
-    if scope.nerves is not None and nerve not in scope.nerves:
-        return False
-    if nerve in scope.exclude_nerves:
-        return False
-    return scope.only_pairs is None or any(pair[0] == nerve for pair in scope.only_pairs)
 
 
 def _signed_drop(value: float) -> str:
@@ -504,7 +500,8 @@ def _draw_nerve(
         far = _text_column(findings, "comparison") == "distal"
     shorts = {c.id: c.short for c in criteria}
     block_by: dict[tuple[str, str], list[str]] = {}
-    far_block_by: dict[tuple[str, str], list[str]] = {}
+    blocked_by: dict[tuple[str, str], set[str]] = {}  # the criteria of each adjacent block
+    far_block_by: dict[tuple[str, str], list[tuple[str, str]]] = {}
     disp_by: dict[tuple[str, str], list[str]] = {}
     phase: set[tuple[str, str]] = set()
     if len(findings):
@@ -525,11 +522,12 @@ def _draw_nerve(
             if against_first:  # against the most distal site: a bracket, if a block
                 if b in _POSITIVE_BLOCK:
                     label = shorts[c] + (" (probable)" if b == "probable" else "")
-                    far_block_by.setdefault((d, p), []).append(label)
+                    far_block_by.setdefault((d, p), []).append((c, label))
                 continue
             if b in _POSITIVE_BLOCK:
                 label = shorts[c] + (" (probable)" if b == "probable" else "")
                 block_by.setdefault((d, p), []).append(label)
+                blocked_by.setdefault((d, p), set()).add(c)
                 if flag:
                     phase.add((d, p))
             if s == "yes":
@@ -549,21 +547,21 @@ def _draw_nerve(
                 color=PALETTE["block"],
                 fontweight="bold",
             )
-    # a block found against the most distal site only (no adjacent segment within it
-    # shaded): a bracket over the two sites under the curves, naming the criteria
+    # a block a criterion found against the most distal site only (none of its adjacent
+    # segments within it blocked): a bracket over the two sites under the curves, naming
+    # the criteria
     level = 0.22
-    for (d, p), labels in far_block_by.items():
+    for (d, p), found in far_block_by.items():
         if d not in position or p not in position:
             continue
-        inside = [
-            (a, b)
-            for a, b in block_by
-            if a in position
-            and b in position
-            and position[d] <= min(position[a], position[b])
-            and max(position[a], position[b]) <= position[p]
-        ]
-        if inside:  # the adjacent shading already shows where it lies
+        shaded = set()  # criteria whose adjacent shading already shows where it lies
+        for (a, b), crits in blocked_by.items():
+            if a in position and b in position:
+                lo, hi = sorted((position[a], position[b]))
+                if position[d] <= lo and hi <= position[p]:
+                    shaded |= crits
+        labels = [label for c, label in found if c not in shaded]
+        if not labels:
             continue
         ax.annotate(  # the bracket alone: an arrow between the two sites, no text
             "",
@@ -660,7 +658,7 @@ def _draw_nerve(
     # on the amplitude axis (on the shared scale they hold for the area too)
     if len(amp) and np.isfinite(amp[0]) and amp[0] > 0:
         values = {}
-        for measure, value, _who in drop_thresholds(criteria, nerve):
+        for measure, value, _who in drop_thresholds(criteria, nerve, segments):
             if measure == "amp_drop_pct" or scale is not None:
                 values[value] = True
         for value in values:
