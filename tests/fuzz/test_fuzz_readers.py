@@ -123,3 +123,112 @@ def _valid_xlsx() -> bytes:
 @given(edits=_edits)
 def test_mutated_xlsx(edits, fuzz_stats):
     _read_and_analyze(_mutate(_valid_xlsx(), edits), ".xlsx", fuzz_stats)
+
+
+# --- laboratory reference tables ------------------------------------------------------------
+
+try:  # Arrow-backed columns when pyarrow is installed (it is optional)
+    import pyarrow  # noqa: F401
+
+    _ARROW = True
+except ImportError:
+    _ARROW = False
+
+_REF_NERVES = ["median", "ulnar", "peroneal", "tibial", "Median ", "medianus", "", None, 7]
+_REF_MUSCLES = ["APB", "ADM", " apb", "", None, 3.5, "EDB"]
+_REF_PARAMETERS = [
+    "dml_uln_ms",
+    "amp_lln_mv",
+    "cv_lln_m_s",
+    "f_latency_uln_ms",
+    " cv_lln_m_s ",
+    "amp_lln_uv",
+    "",
+    None,
+]
+_REF_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["4,4", "4.4", "fifty", "", None, "NR", 0, -1, 4100, 0.0041, True]),
+)
+
+
+@st.composite
+def reference_tables(draw) -> pd.DataFrame:
+    """A laboratory's reference table, long or wide, as a lab might write it (or slip)."""
+    n = draw(st.integers(0, 8))
+    slips = draw(st.booleans())  # half the tables as a careful lab writes them
+    nerve_names = _REF_NERVES if slips else _REF_NERVES[:5]
+    parameters = _REF_PARAMETERS if slips else _REF_PARAMETERS[:5]
+    values = _REF_VALUES if slips else st.floats(0.5, 60.0)
+    nerves = draw(st.lists(st.sampled_from(nerve_names), min_size=n, max_size=n))
+    muscles = draw(st.lists(st.sampled_from(_REF_MUSCLES), min_size=n, max_size=n))
+    if draw(st.booleans()):  # long
+        table = {
+            "nerve": nerves,
+            "parameter": draw(st.lists(st.sampled_from(parameters), min_size=n, max_size=n)),
+            "value": draw(st.lists(values, min_size=n, max_size=n)),
+        }
+    else:
+        pool = _REF_PARAMETERS[:6] if slips else _REF_PARAMETERS[:4]
+        columns = draw(st.lists(st.sampled_from(pool), max_size=5, unique=True))
+        table = {"nerve": nerves}
+        for col in columns:
+            table[col] = draw(st.lists(values, min_size=n, max_size=n))
+    if draw(st.booleans()):
+        table["muscle"] = muscles
+    if slips and draw(st.booleans()):
+        table[draw(st.sampled_from(["source", "age_group", "unit"]))] = ["x"] * n
+    frame = pd.DataFrame(table)
+    if "nerve" in frame and draw(st.booleans()):
+        frame = frame.drop(columns="nerve")
+    backend = draw(st.sampled_from([None, "numpy_nullable", *(["pyarrow"] if _ARROW else [])]))
+    if backend is not None and len(frame.columns):
+        frame = frame.convert_dtypes(dtype_backend=backend)
+    return frame
+
+
+@_fixture_ok
+@given(table=reference_tables())
+def test_any_reference_table_gives_limits_or_a_validation_error(table, fuzz_stats):
+    from ncs import normative
+
+    fuzz_stats["reference_tables"] += 1
+    try:
+        wide, _ = normative.reference_table(table)
+    except ncs.ValidationError as err:
+        fuzz_stats["reference_validation_errors"] += 1
+        for p in err.problems:  # each problem names a row of the table, or none
+            assert p.row is None or 0 <= p.row < len(table)
+        return
+    assert list(wide.columns) == ["nerve", "muscle", *normative.LIMIT_COLUMNS]
+    assert wide["muscle"].map(lambda m: m is None or isinstance(m, str)).all()
+    for col in normative.LIMIT_COLUMNS:  # every limit is a number in its range, or none
+        values = wide[col].to_numpy(dtype=float)
+        known = ~pd.isna(values)
+        assert not normative.out_of_range(values[known], col).any()
+        assert (values[known] > 0).all()
+    limits = normative.limits_for(
+        wide["nerve"].to_numpy(dtype=object), wide["muscle"].to_numpy(dtype=object), wide
+    )
+    assert set(limits) == set(normative.LIMIT_COLUMNS)
+    fuzz_stats["reference_tables_read"] += 1
+    with warnings.catch_warnings():  # a table that reads is one analyze takes
+        warnings.simplefilter("ignore")
+        result = ncs.analyze(_REF_STUDY, criteria="efns2010_cidp", reference=table)
+    assert len(result.nerves) == 2
+
+
+_REF_STUDY = pd.DataFrame(
+    {
+        "patient_id": "P",
+        "nerve": ["median", "median", "tibial", "tibial"],
+        "side": "R",
+        "site": ["wrist", "elbow", "ankle", "knee"],
+        "latency_ms": [3.6, 7.8, 4.5, 12.0],
+        "amplitude_mv": [8.0, 3.0, 10.0, 8.0],
+        "area_mvms": [28.0, 10.0, 30.0, 24.0],
+        "duration_ms": [5.5, 5.9, 5.5, 6.0],
+        "distance_mm": [70, 230, 80, 400],
+        "muscle": ["APB", "APB", "AH", "AH"],
+    }
+)
