@@ -205,3 +205,30 @@ def test_a_reference_problem_keeps_the_labs_own_words(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown nerve name 'row 99'" in err
     assert "limits.csv, line 2, column 'nerve'" in err
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--pseudonymize-key-file", "KEY"],
+        ["--patients", "MMN01"],
+        ["-c", "katz2002"],
+        ["--units", "amplitude=uV"],
+        ["--sep", ";"],
+    ],
+)
+def test_a_saved_result_refuses_the_options_of_a_sites_file(tmp_path, capsys, options):
+    # a report of result.json used to ignore them silently: real patient ids on a page asked
+    # for with pseudonyms, every patient on a page asked for one
+    key = tmp_path / "key.txt"
+    key.write_bytes(b"k" * 32)
+    options = [str(key) if o == "KEY" else o for o in options]
+    result = tmp_path / "result.json"
+    assert main(["analyze", str(FIXTURES / "mmn_forearm_block.csv"), "-o", str(result)]) == 0
+    capsys.readouterr()
+    page = tmp_path / "page.html"
+    assert main(["report", str(result), *options, "-o", str(page)]) == 2
+    err = capsys.readouterr().err
+    assert options[0] in err and "saved result" in err
+    assert not page.exists()
+    assert main(["report", str(result), "-o", str(page)]) == 0  # without them: as analysed

@@ -914,6 +914,45 @@ def _is_result_json(path: Path) -> bool:
     return head.startswith("{") and '"schema_version"' in head
 
 
+#: Options that say how to read and analyse a sites file: a saved result was read and
+#: analysed already, so none of them can act on it (dest, the flag users type).
+_SITES_FILE_OPTIONS = (
+    ("criteria", "--criteria"),
+    ("reference", "--reference"),
+    ("visits", "--visits"),
+    ("wide", "--wide"),
+    ("mapping", "--mapping"),
+    ("sheet", "--sheet"),
+    ("header_row", "--header-row"),
+    ("sep", "--sep"),
+    ("decimal", "--decimal"),
+    ("encoding", "--encoding"),
+    ("units", "--units"),
+    ("patients", "--patients"),
+    ("pseudonymize_key_file", "--pseudonymize-key-file"),
+)
+
+
+def _result_from_json(args: argparse.Namespace, path: Path) -> Analysis:
+    """A saved result (``ncs analyze -o result.json``), refusing the options it cannot take:
+    reported as it is, a --pseudonymize-key-file or --patients would be silently ignored
+    (real ids, every patient on the page)."""
+    given = [flag for dest, flag in _SITES_FILE_OPTIONS if getattr(args, dest, None)]
+    if given:
+        raise ValidationError(
+            [
+                (
+                    None,
+                    given[0],
+                    f"{', '.join(given)} act on a sites file; {path.name} is a saved result, "
+                    "reported as it was analysed: run ncs analyze (or ncs report) on the sites "
+                    "file with them",
+                )
+            ]
+        )
+    return from_json(path)
+
+
 def _report(args: argparse.Namespace) -> int:
     from ncs.report import MAX_REPORT_PATIENTS, to_html
 
@@ -924,7 +963,7 @@ def _report(args: argparse.Namespace) -> int:
     _check_output_dir(args.output)
     limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
     if _is_result_json(path):
-        result = from_json(path)
+        result = _result_from_json(args, path)
     else:
         data = read_input(args)
         if fmt == "html":
@@ -975,7 +1014,7 @@ def _report_pdf(args: argparse.Namespace) -> int:
     limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
     path = Path(args.file)
     if _is_result_json(path):
-        result = from_json(path)
+        result = _result_from_json(args, path)
     else:
         data = read_input(args)
         n = data.sites["patient_id"].nunique() if "patient_id" in data.sites else 0
