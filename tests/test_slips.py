@@ -534,3 +534,44 @@ def test_a_long_reference_parameter_with_spaces_is_read():
     table, _ = normative.reference_table(lab)
     ulnar = table[table["nerve"] == "ulnar"].iloc[0]
     assert (ulnar["cv_lln_m_s"], ulnar["amp_lln_mv"]) == (52.0, 7.9)
+
+
+def test_amplitudes_declared_in_microvolts_by_their_column_are_checked_like_units():
+    # an amplitude_uv column holding mV values (12.1, 10.2, ...) became 0.012 mV and was
+    # judged; as with units={"amplitude": "uV"}, every amplitude below 0.05 mV after the
+    # conversion is an error naming the fix
+    sites = pd.DataFrame(
+        {
+            "patient_id": "P1",
+            "nerve": ["tibial", "tibial", "ulnar", "ulnar"],
+            "side": "R",
+            "site": ["ankle", "popliteal fossa", "wrist", "below elbow"],
+            "latency_ms": [4.8, 13.4, 2.9, 6.6],
+            "amplitude_uv": [12.1, 10.2, 10.5, 10.1],
+            "distance_mm": [100, 400, 70, 210],
+        }
+    )
+    with pytest.raises(ncs.ValidationError, match="name it amplitude_mv"):
+        ncs.analyze(sites)
+    ncs.analyze(sites.assign(amplitude_uv=sites["amplitude_uv"] * 1000))  # real µV: read
+
+
+def test_amplitudes_declared_in_microvolts_by_wide_headers_are_checked_like_units():
+    from ncs.wide import from_wide
+
+    wide = pd.DataFrame(
+        {
+            "patient_id": ["P1"],
+            "R Tibial AH Ankle Lat (ms)": [4.8],
+            "R Tibial AH Ankle Amp (uV)": [12.1],
+            "R Tibial AH Popliteal Fossa Lat (ms)": [13.4],
+            "R Tibial AH Popliteal Fossa Amp (uV)": [10.2],
+        }
+    )
+    sites = from_wide(wide)
+    with pytest.raises(ncs.ValidationError, match="amplitude headers say µV"):
+        ncs.analyze(sites)
+    scaled = wide.copy()
+    for col in [c for c in wide.columns if "Amp" in c]:
+        scaled[col] = wide[col] * 1000
+    ncs.analyze(from_wide(scaled))

@@ -667,23 +667,34 @@ def warn_implausible(valid: pd.DataFrame, cells: Mapping[str, np.ndarray] | None
 
 
 def declared_unit_problems(
-    amplitude_mv: np.ndarray, absent: np.ndarray, units: Mapping[str, str] | None
+    amplitude_mv: np.ndarray,
+    absent: np.ndarray,
+    units: Mapping[str, str] | None,
+    declared_by: str | None = None,
 ) -> list[Problem]:
     """A whole table declared in µV whose every converted amplitude is below
-    ``declared_uv_max_mv``: the values were in mV already."""
+    ``declared_uv_max_mv``: the values were in mV already.
+
+    The declaration is ``units={'amplitude': 'uV'}``, or ``declared_by``: what said µV (an
+    ``amplitude_uv`` column, wide headers in µV) and its fix, in words for the message.
+    """
     declared = str((units or {}).get("amplitude", "")).strip().lower()
-    if declared not in ("uv", "µv", "μv", "microvolt", "microvolts"):
+    if declared not in ("uv", "µv", "μv", "microvolt", "microvolts") and declared_by is None:
         return []
     present = amplitude_mv[~absent & ~np.isnan(amplitude_mv)]
     limit = IMPLAUSIBLE_LIMITS["declared_uv_max_mv"]
     if present.size and (present < limit).all():
+        fix = (
+            declared_by
+            if declared_by is not None
+            else "drop units={'amplitude': 'uV'} (command line: --units amplitude=uV)"
+        )
         return [
             Problem(
                 None,
                 "amplitude_mv",
                 f"amplitudes were declared in µV, but every one is below {limit:g} mV after "
-                "the conversion: they look like mV already; drop units={'amplitude': 'uV'} "
-                "(command line: --units amplitude=uV)",
+                f"the conversion: they look like mV already; {fix}",
             )
         ]
     return []

@@ -874,7 +874,11 @@ def _validate(
     df = _canonical_columns(sites)
     problems: list[Problem] = []
 
-    # Alternative unit-bearing column names (amplitude_uv, area_uvms, distance_cm).
+    # Alternative unit-bearing column names (amplitude_uv, area_uvms, distance_cm); an
+    # amplitude declared in µV by its column or headers is checked like units= (below)
+    declared_by = sites.attrs.get("ncs_amplitude_declared_uv")
+    if "amplitude_uv" in df.columns:
+        declared_by = "the column amplitude_uv says µV: name it amplitude_mv"
     for alt, (canon, factor) in _ALT_COLUMNS.items():
         if alt in df.columns:
             if canon in df.columns:
@@ -981,7 +985,7 @@ def _validate(
         absent = says_absent
 
     amp = out["amplitude_mv"]
-    problems.extend(declared_unit_problems(amp, absent, units))
+    problems.extend(declared_unit_problems(amp, absent, units, declared_by))
     flag(
         (amp == 0) & ~absent,
         "amplitude_mv",

@@ -903,7 +903,12 @@ def from_wide(
             continue
         out[target] = frame[header].to_numpy()[tidy["wide_row"].to_numpy(dtype=np.int64)]
     out["wide_row"] = tidy["wide_row"].astype(np.int64)
-    return pd.DataFrame(out)
+    result = pd.DataFrame(out)
+    amplitude = [c for c in plan.measures.values() if c.measure == "amplitude_mv"]
+    if amplitude and all(c.factor < 1.0 for c in amplitude):  # every amplitude header in µV
+        # validation checks a declared µV as it checks units= (values that were mV already)
+        result.attrs["ncs_amplitude_declared_uv"] = "the amplitude headers say µV: write mV"
+    return result
 
 
 def _check_segment_distances(
