@@ -422,3 +422,44 @@ def test_without_charset_normalizer_windows_1252_is_the_fallback(monkeypatch):
     monkeypatch.setattr(dialect, "_has_charset_normalizer", lambda: False)
     assert dialect.detect_encoding("Žák;Œ".encode("cp1252"), complete=True)[0] == "cp1252"
     assert dialect.detect_encoding(b"\x81\x8d;x", complete=True)[0] == "latin-1"
+
+
+def test_rows_of_separators_only_are_blank_lines(tmp_path, capsys):
+    # a spreadsheet's empty rows saved as ";;;;;;": skipped like blank lines, and a problem
+    # below them names its own line (they used to be rows of missing values, and the lines
+    # named were shifted, down to "line 0")
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "patient_id;nerve;side;site;latency_ms;amplitude_mv;distance_mm\n"
+        "P1;median;R;wrist;3,6;8,2;70\n"
+        ";;;;;;\n"
+        "P1;median;R;elbow;7,9;2,9;230\n"
+        ";;;;;;\n"
+        "P2;ulnar;R;wrist;2,9;10,5;70\n"
+        "P2;ulnar;R;below elbow;6,6;-1;210\n"
+        ";;;;;;\n",
+        "utf-8",
+    )
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "line 7, column 'amplitude_mv': negative value" in err
+    assert "value is missing" not in err and "line 0" not in err
+    path.write_text(path.read_text("utf-8").replace(";-1;", ";10,1;"), "utf-8")
+    assert main(["validate", str(path)]) == 0
+    assert "valid: 4 rows, 2 nerves, 2 patients" in capsys.readouterr().out
+
+
+def test_a_column_with_values_but_no_header_is_an_error(tmp_path, capsys):
+    # unquoted decimal commas in a comma-separated file shift every cell after them: the
+    # cells beyond the header's last column have no header, and are refused (they were read
+    # as an 'Unnamed' column, and the shifted values judged)
+    path = tmp_path / "shifted.csv"
+    path.write_text(
+        "patient_id,nerve,side,site,latency_ms,amplitude_mv,distance_mm,\n"
+        "P1,median,R,wrist,3,6,8,70\n"
+        "P1,median,R,elbow,7,9,3,230\n",
+        "utf-8",
+    )
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "column 8 has values but no header (first on line 2)" in err

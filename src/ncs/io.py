@@ -504,6 +504,12 @@ def _read_csv(
     except (ValueError, OverflowError) as err:
         raise _unreadable("CSV", err) from None
     frame = _drop_empty_unnamed(frame)
+    _refuse_unnamed(frame, data if data is not None else p, dialect)
+    # a row of separators only (";;;;", a spreadsheet's empty row saved as CSV) is a blank
+    # line, as the line numbers of problems count it: no data to keep or to judge
+    blank = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(0, bool)
+    if blank.any():
+        frame = frame[~blank].reset_index(drop=True)
     if dialect.decimal == "," and len(frame):
         frame = _decimal_commas(frame)
     source = Source(
@@ -547,6 +553,39 @@ def _long_row_problem(data: Any, dialect: Any, err: BaseException) -> Problem:
     except (StopIteration, csv.Error):
         pass
     return _unreadable("CSV", err).problems[0]
+
+
+def _refuse_unnamed(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
+    """A column with values but no header is an error (as in a spreadsheet): its cells
+    would otherwise be read as an extra column, or shift the others (unquoted decimal
+    commas in a comma-separated file)."""
+    unnamed = [c for c in frame.columns if isinstance(c, str) and c.startswith("Unnamed: ")]
+    if not unnamed:
+        return
+    source = Source(
+        name="",
+        format="csv",
+        encoding=dialect.encoding,
+        sep=dialect.sep,
+        decimal=dialect.decimal,
+        header_row=dialect.header_line,
+        _text=data,
+    )
+    problems = []
+    for c in unnamed:
+        first = int(np.flatnonzero(frame[c].notna().to_numpy())[0])
+        line = int(_csv_record_lines(source, first + 1)[first])
+        number = int(c.split(": ", 1)[1]) + 1
+        problems.append(
+            Problem(
+                None,
+                None,
+                f"column {number} has values but no header (first on line {line}): name it "
+                "in the header, or quote cells holding the separator (a decimal comma in a "
+                "comma-separated file?)",
+            )
+        )
+    raise ValidationError(problems)
 
 
 def _drop_empty_unnamed(frame: pd.DataFrame) -> pd.DataFrame:
