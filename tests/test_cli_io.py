@@ -463,3 +463,15 @@ def test_a_column_with_values_but_no_header_is_an_error(tmp_path, capsys):
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err
     assert "column 8 has values but no header (first on line 2)" in err
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8"])
+def test_a_wrong_encoding_option_is_a_user_error(tmp_path, capsys, encoding):
+    # utf-16 raised its codec's own error (no BOM): an internal error, exit 1
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(
+        "Messung Müller\npatient_id;nerve;side;site;latency_ms;amplitude_mv\n"
+        "P1;median;R;wrist;3,6;8,2\n".encode("cp1252")
+    )
+    assert main(["analyze", str(path), "--encoding", encoding]) == 2
+    assert f"the file is not {encoding}" in capsys.readouterr().err

@@ -314,9 +314,10 @@ def detect_csv(
             raise _unsure(f"unknown encoding {encoding!r}; e.g. utf-8, cp1252, latin-1") from None
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
-    except UnicodeDecodeError as err:
+    except UnicodeError as err:  # a decoding error, or a codec's own (utf-16 without a BOM)
+        where = f" (byte {err.start} cannot be read)" if hasattr(err, "start") else ""
         raise _unsure(
-            f"the file is not {encoding} (byte {err.start} cannot be read); pass the "
+            f"the file is not {encoding}{where}; pass the "
             "encoding, e.g. encoding='cp1252' (command line: --encoding cp1252)"
         ) from None
     text = text.lstrip("\ufeff")

@@ -487,7 +487,7 @@ def _read_csv(
         raise ValidationError(
             [_long_row_problem(data if data is not None else p, dialect, err)]
         ) from None
-    except UnicodeDecodeError:
+    except UnicodeError:  # a decoding error, or a codec's own (utf-16 without a BOM)
         raise ValidationError(
             [
                 Problem(
