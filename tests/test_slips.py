@@ -575,3 +575,32 @@ def test_amplitudes_declared_in_microvolts_by_wide_headers_are_checked_like_unit
     for col in [c for c in wide.columns if "Amp" in c]:
         scaled[col] = wide[col] * 1000
     ncs.analyze(from_wide(scaled))
+
+
+def test_a_reference_row_for_another_muscle_is_not_used():
+    # the lab's table has the ulnar nerve at FDI only; the study records it at ADM: FDI's
+    # limits were used without a word; now no limits there, and a warning names the nerve
+    lab = pd.DataFrame(
+        {
+            "nerve": ["ulnar", "median"],
+            "muscle": ["FDI", "APB"],
+            "dml_uln_ms": [4.5, 4.4],
+            "amp_lln_mv": [7.0, 4.1],
+            "cv_lln_m_s": [50.0, 49.0],
+            "f_latency_uln_ms": [32.0, 31.0],
+        }
+    )
+    with pytest.warns(ncs.NcsWarning, match="the ulnar nerve recorded at ADM"):
+        res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=lab)
+    nerves = res.nerves.set_index("nerve")
+    assert np.isnan(nerves.loc["ulnar", "dml_uln_ms"])
+    assert nerves.loc["median", "dml_uln_ms"] == 4.4
+    assert "reference_other_muscle" in set(res.warnings["code"])
+    # a row without a muscle (any muscle) is the nerve's: used, no warning about it
+    anyone = pd.concat([lab, lab.iloc[[0]].assign(muscle=None, dml_uln_ms=3.3)])
+    res = ncs.analyze(_study(), criteria="efns2010_cidp", reference=anyone)
+    assert res.nerves.set_index("nerve").loc["ulnar", "dml_uln_ms"] == 3.3
+    assert "reference_other_muscle" not in set(res.warnings["code"])
+    # a study that names no muscle takes the nerve's first row, as before
+    res = ncs.analyze(_study().drop(columns="muscle"), criteria="efns2010_cidp", reference=lab)
+    assert res.nerves.set_index("nerve").loc["ulnar", "dml_uln_ms"] == 4.5

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ncs._codes import equals_mask, floats, labels
 from ncs.errors import Problem, ValidationError, warn
-from ncs.normative import LIMIT_COLUMNS, limits_for, reference_table
+from ncs.normative import LIMIT_COLUMNS, limits_for, other_muscle, reference_table
 
 __all__ = ["NERVE_MEASURES", "nerve_measures"]
 
@@ -204,6 +204,21 @@ def nerve_measures(
                 "nerve",
                 stacklevel=4,
             )
+    other = other_muscle(nerves, out["muscle"], table) & ~given & ~absent
+    if other.any():  # the table has the nerve at other muscles only: no limits of its own
+        rows = sorted_sites["input_row"].to_numpy(dtype=np.int64)[first[other]]
+        pairs = zip(nerves[other], out["muscle"][other], strict=True)
+        what = sorted({f"the {x} nerve recorded at {m}" for x, m in pairs})
+        warn(
+            "reference_other_muscle",
+            f"no reference limits for {', '.join(what)}: the reference table has the nerve "
+            "at other muscles only, and another muscle's limits are not used, so the items "
+            "that need limits are not assessable there; add a row for the muscle, or one "
+            "without a muscle (any muscle)",
+            rows,
+            "muscle",
+            stacklevel=4,
+        )
     for col in LIMIT_COLUMNS:  # per-row columns of the same name override the table
         out[col] = np.where(np.isnan(out[col]), looked_up[col], out[col])
     return out, name

@@ -27,6 +27,7 @@ __all__ = [
     "LIMIT_RANGES",
     "default_reference",
     "distal_duration_cutoffs",
+    "other_muscle",
     "out_of_range",
     "reference_table",
 ]
@@ -380,38 +381,72 @@ def limits_for(
     table: pd.DataFrame,
 ) -> dict[str, np.ndarray]:
     """Limits per nerve: an exact (nerve, muscle) row first (its blank limits from the
-    nerve's muscle-less row), else the nerve's muscle-less row, else the nerve's first row."""
+    nerve's muscle-less row), else the nerve's muscle-less row; a nerve whose muscle is not
+    recorded takes the nerve's first row when the table has no muscle-less one. A nerve
+    recorded at a muscle the table has no row for (only other muscles of that nerve) gets no
+    limits (see :func:`other_muscle`): another muscle's limits are not its own."""
     n = len(nerves)
     out = {c: np.full(n, np.nan) for c in LIMIT_COLUMNS}
     if n == 0:
         return out
     lookup = _lookup(table)
-    nerve_codes, nerve_uniques = pd.factorize(np.asarray(nerves, dtype=object))
-    raw_codes, raw_uniques = pd.factorize(np.asarray(muscles, dtype=object))
-    cleaned = [str(m).strip().upper() for m in raw_uniques]  # per distinct muscle only
-    muscle_codes, muscle_uniques = pd.factorize(np.array([*cleaned, None], dtype=object)[raw_codes])
-    combined = nerve_codes.astype(np.int64) * (len(muscle_uniques) + 1) + (muscle_codes + 1)
-    pairs, inverse = np.unique(combined, return_inverse=True)
+    pairs, inverse = _distinct_pairs(nerves, muscles)
     values = np.full((len(pairs), len(LIMIT_COLUMNS)), np.nan)
-    for k, code in enumerate(pairs):  # one lookup per distinct (nerve, muscle)
-        nerve = nerve_uniques[code // (len(muscle_uniques) + 1)]
-        m = code % (len(muscle_uniques) + 1) - 1
-        muscle = muscle_uniques[m] if m >= 0 else None
+    for k, (nerve, muscle) in enumerate(pairs):  # one lookup per distinct (nerve, muscle)
         row = lookup.get((nerve, muscle)) or lookup.get((nerve, None))
+        if row is None and muscle is None:  # no muscle recorded: the nerve's first row
+            row = lookup.get((nerve, _FIRST))
         if row is not None:
             values[k] = row
     for j, c in enumerate(LIMIT_COLUMNS):
-        out[c] = values[inverse.reshape(-1), j]
+        out[c] = values[inverse, j]
     return out
 
 
+def _distinct_pairs(nerves: np.ndarray, muscles: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+    """The distinct (nerve, muscle as the lookup spells it or None) pairs, and each row's."""
+    nerve_codes, nerve_uniques = pd.factorize(np.asarray(nerves, dtype=object))
+    raw_codes, raw_uniques = pd.factorize(np.asarray(muscles, dtype=object))
+    cleaned = [_muscle_name(m) for m in raw_uniques]  # per distinct muscle only
+    muscle_codes, muscle_uniques = pd.factorize(np.array([*cleaned, None], dtype=object)[raw_codes])
+    width = len(muscle_uniques) + 1
+    combined = nerve_codes.astype(np.int64) * width + (muscle_codes + 1)
+    codes, inverse = np.unique(combined, return_inverse=True)
+    pairs = [
+        (nerve_uniques[c // width], muscle_uniques[c % width - 1] if c % width else None)
+        for c in codes.tolist()
+    ]
+    return pairs, inverse.reshape(-1)
+
+
+def other_muscle(nerves: np.ndarray, muscles: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+    """Per nerve: recorded at a muscle the table has no row for, while it has rows for other
+    muscles of that nerve and none for any muscle (the nerve gets no limits there)."""
+    if not len(nerves):
+        return np.zeros(0, dtype=bool)
+    lookup = _lookup(table)
+    pairs, inverse = _distinct_pairs(nerves, muscles)
+    other = np.array(
+        [
+            muscle is not None
+            and (nerve, muscle) not in lookup
+            and (nerve, None) not in lookup
+            and (nerve, _FIRST) in lookup
+            for nerve, muscle in pairs
+        ],
+        dtype=bool,
+    )
+    return other[inverse]
+
+
+_FIRST = "\x00first"  # the lookup key of a nerve's first row with a muscle
 _LOOKUPS: dict[int, dict] = {}
 
 
 def _lookup(table: pd.DataFrame) -> dict:
     """(nerve, muscle) -> limits: the muscle's row, each limit it leaves blank taken from the
-    nerve's any-muscle row (blank muscle); (nerve, None) -> the any-muscle row, else the
-    nerve's first row."""
+    nerve's any-muscle row (blank muscle); (nerve, None) -> the any-muscle row; (nerve,
+    _FIRST) -> the nerve's first row with a muscle."""
     key = id(table)
     if key in _LOOKUPS and table is _default_wide():
         return _LOOKUPS[key]
@@ -435,7 +470,7 @@ def _lookup(table: pd.DataFrame) -> dict:
     for nerve, limits in any_muscle.items():
         out[(nerve, None)] = limits
     for nerve, limits in first.items():
-        out.setdefault((nerve, None), limits)
+        out[(nerve, _FIRST)] = limits
     if table is _default_wide():
         _LOOKUPS[key] = out
     return out
