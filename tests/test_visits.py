@@ -201,6 +201,15 @@ def test_same_day_visits_are_ordered_by_the_visits_argument():
     assert not visit_table(ncs.validate(df))["order_known"].all()
     table = visit_table(ncs.validate(df), visits=["b", "a"], require_order=True)
     assert table["visit"].astype(str).tolist() == ["b", "a"]
+    # without the order: the message says the two share a date (not "give a study_date")
+    with pytest.raises(ValidationError) as info:
+        visit_table(ncs.validate(df), require_order=True)
+    messages = " ".join(p.message for p in info.value.problems)
+    assert "same study_date (2023-01-01) as another visit" in messages
+    assert "give a study_date for every visit" not in messages
+    undated = pd.concat([_study("a", None), _study("b", None)]).reset_index(drop=True)
+    with pytest.raises(ValidationError, match="give a study_date for every visit"):
+        visit_table(ncs.validate(undated), require_order=True)
 
 
 def test_a_blank_visit_is_an_error():

@@ -598,19 +598,31 @@ def visit_table(
     out["n_rows"] = grouped.size().to_numpy(dtype=np.int64)
     out["first_row"] = grouped["row"].min().to_numpy(dtype=np.int64)
     if require_order and not out["order_known"].all():
-        unknown = out[~out["order_known"]]
-        raise ValidationError(
-            [
+        shared = np.zeros(len(out), dtype=bool)  # a date another visit of the patient has too
+        if "study_date" in out.columns:
+            dated = out["study_date"].notna().to_numpy()
+            keys = out[["patient_id", "study_date"]].astype(object)
+            shared = dated & keys.duplicated(keep=False).to_numpy()
+        problems = []
+        for i in np.flatnonzero(~out["order_known"].to_numpy()):
+            row, v = int(out["first_row"].iloc[i]), str(out["visit"].iloc[i])
+            if shared[i]:
+                why = (
+                    f"it has the same study_date ({out['study_date'].iloc[i]}) as another "
+                    "visit of the patient, so the dates cannot order them: give the visits "
+                    "order"
+                )
+            else:
+                why = "give a study_date for every visit, or the visits order"
+            problems.append(
                 Problem(
-                    int(r),
+                    row,
                     "visit",
                     f"the order of visit {v!r} against the patient's other visits is not "
-                    "known: give a study_date for every visit, or the visits order "
-                    "(visits=[...] in Python, --visits on the command line)",
+                    f"known: {why} (visits=[...] in Python, --visits on the command line)",
                 )
-                for r, v in zip(unknown["first_row"], unknown["visit"].astype(str), strict=True)
-            ]
-        )
+            )
+        raise ValidationError(problems)
     return out
 
 
