@@ -475,3 +475,30 @@ def test_a_wrong_encoding_option_is_a_user_error(tmp_path, capsys, encoding):
     )
     assert main(["analyze", str(path), "--encoding", encoding]) == 2
     assert f"the file is not {encoding}" in capsys.readouterr().err
+
+
+def test_thousands_separators_in_a_decimal_comma_file_are_refused(tmp_path, capsys):
+    # µV amplitudes written 8.200 (8200) in a ';' file with decimal commas were read as
+    # 8.2: a thousands separator cannot be told from a decimal point, so it is an error
+    path = tmp_path / "uv.csv"
+    path.write_text(
+        "patient_id;nerve;side;site;latency_ms;amplitude_uv;area_mvms;distance_mm\n"
+        "P1;median;R;wrist;3,6;8.200;28,5;70\n"
+        "P1;median;R;elbow;7,9;2.900;10,1;230\n",
+        "utf-8",
+    )
+    assert main(["analyze", str(path), "--decimal", ","]) == 2
+    err = capsys.readouterr().err
+    assert "column 'amplitude_uv': 2 number(s) with '.' between groups of three digits" in err
+    assert "(line 2, line 3)" in err
+    path.write_text(path.read_text("utf-8").replace("8.200", "8200").replace("2.900", "2900"))
+    assert main(["analyze", str(path), "--decimal", ","]) == 0, capsys.readouterr().err
+
+
+def test_a_comma_between_groups_of_three_digits_names_both_readings():
+    from ncs.cells import parse_numbers
+
+    cells = parse_numbers(pd.Series(["8,200", "8,2", "1,250,000"], dtype=object))
+    assert "thousands separator (8,200 = 8200) or a decimal comma" in cells.errors[0]
+    assert "a decimal comma?" in cells.errors[1] and "thousands" not in cells.errors[1]
+    assert "thousands separator" in cells.errors[2]

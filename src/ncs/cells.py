@@ -118,6 +118,7 @@ _DATE_TEXT = re.compile(
     r"|(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[ .-]?\d{1,4})$"
 )
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+_COMMA_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+$")
 _SPREADSHEET_ERROR = re.compile(r"^#(n/a|value!|div/0!|ref!|name\?|num!|null!|spill!|calc!)$")
 
 _DATE_MESSAGE = (
@@ -197,6 +198,15 @@ def _read_one(value: object, response: bool) -> tuple[float, bool, str | None]:
         return np.nan, False, AMBIGUOUS_WORDS[word]
     if _SPREADSHEET_ERROR.match(word):
         return np.nan, False, "a spreadsheet error value (#VALUE!, #N/A, ...), not a number"
+    if _COMMA_THOUSANDS.match(word):
+        return (
+            np.nan,
+            False,
+            "not a number: ',' between groups of three digits is a thousands separator "
+            "(8,200 = 8200) or a decimal comma (8.2)? write the number without thousands "
+            "separators, or read the file with decimal=',' (command line: --decimal ,) if "
+            "it has decimal commas",
+        )
     if _DECIMAL_COMMA.match(word):
         return (
             np.nan,

@@ -511,6 +511,7 @@ def _read_csv(
     if blank.any():
         frame = frame[~blank].reset_index(drop=True)
     if dialect.decimal == "," and len(frame):
+        _refuse_thousands(frame, data if data is not None else p, dialect)
         frame = _decimal_commas(frame)
     source = Source(
         name=name,
@@ -599,6 +600,46 @@ def _drop_empty_unnamed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 _COMMA_DECIMAL = r"^\s*[-+]?\d+,\d+\s*$"
+_DOT_THOUSANDS = r"^\s*[-+]?\d{1,3}(\.\d{3})+(,\d+)?\s*$"
+
+
+def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
+    """In a file with decimal commas, a number written with '.' between groups of three
+    digits (8.200) is a thousands separator, or a decimal point: it cannot be read either
+    way without guessing, so it is an error naming its line (it was read as 8.2)."""
+    problems = []
+    for col in frame.columns:
+        values = frame[col]
+        if col in _TEXT_COLUMNS or values.dtype.kind in "fiub":
+            continue
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
+        hits = values.astype("string").str.match(_DOT_THOUSANDS).fillna(False).to_numpy(bool)
+        if not hits.any():
+            continue
+        rows = np.flatnonzero(hits)
+        source = Source(
+            name="",
+            format="csv",
+            encoding=dialect.encoding,
+            sep=dialect.sep,
+            decimal=dialect.decimal,
+            header_row=dialect.header_line,
+            _text=data,
+        )
+        lines = _csv_record_lines(source, int(rows.max()) + 1)[rows]
+        where = ", ".join(f"line {int(x)}" for x in lines[:6]) + (" ..." if rows.size > 6 else "")
+        problems.append(
+            Problem(
+                None,
+                str(col),
+                f"{rows.size} number(s) with '.' between groups of three digits in a file "
+                f"whose decimal mark is ',' ({where}): a thousands separator (8.200 = 8200) "
+                "or a decimal point? write the numbers without thousands separators",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
 
 
 def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
