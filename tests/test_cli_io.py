@@ -502,3 +502,16 @@ def test_a_comma_between_groups_of_three_digits_names_both_readings():
     assert "thousands separator (8,200 = 8200) or a decimal comma" in cells.errors[0]
     assert "a decimal comma?" in cells.errors[1] and "thousands" not in cells.errors[1]
     assert "thousands separator" in cells.errors[2]
+
+
+def test_free_text_beside_decimal_commas_is_not_read_as_thousands(tmp_path, capsys):
+    # a comment column that happens to hold "1.250" among words is not a column of numbers
+    path = tmp_path / "notes.csv"
+    path.write_text(
+        "patient_id;nerve;side;site;latency_ms;amplitude_mv;distance_mm;notes\n"
+        "P1;median;R;wrist;3,6;8,2;70;device v1.250\n"
+        "P1;median;R;elbow;7,9;2,9;230;1.250\n"
+        "P1;ulnar;R;wrist;2,9;10,5;70;cold room\n",
+        "utf-8",
+    )
+    assert main(["validate", str(path), "--decimal", ","]) == 0, capsys.readouterr().err

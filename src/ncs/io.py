@@ -601,6 +601,7 @@ def _drop_empty_unnamed(frame: pd.DataFrame) -> pd.DataFrame:
 
 _COMMA_DECIMAL = r"^\s*[-+]?\d+,\d+\s*$"
 _DOT_THOUSANDS = r"^\s*[-+]?\d{1,3}(\.\d{3})+(,\d+)?\s*$"
+_NUMBER_WITH_COMMA = r"^\s*[-+]?\d+(,\d+)?\s*$"
 
 
 def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
@@ -614,8 +615,14 @@ def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
             continue
         if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
             continue
-        hits = values.astype("string").str.match(_DOT_THOUSANDS).fillna(False).to_numpy(bool)
+        text = values.astype("string")
+        hits = text.str.match(_DOT_THOUSANDS).fillna(False).to_numpy(bool)
         if not hits.any():
+            continue
+        # a column of numbers (not free text that happens to hold '1.250'): most of its
+        # cells are numbers in the file's convention or in this form
+        numeric = hits | text.str.match(_NUMBER_WITH_COMMA).fillna(False).to_numpy(bool)
+        if numeric.sum() * 2 < text.notna().sum():
             continue
         rows = np.flatnonzero(hits)
         source = Source(
