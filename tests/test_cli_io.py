@@ -515,3 +515,20 @@ def test_free_text_beside_decimal_commas_is_not_read_as_thousands(tmp_path, caps
         "utf-8",
     )
     assert main(["validate", str(path), "--decimal", ","]) == 0, capsys.readouterr().err
+
+
+def test_a_title_padded_with_separators_is_not_the_header(tmp_path, capsys):
+    # spreadsheets save a title cell as "EMG Export;;;;;;" (as wide as the table): it was
+    # taken for the header, and every required column reported missing
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "EMG Export;;;;;;\n"
+        "patient_id;nerve;side;site;latency_ms;amplitude_mv;distance_mm\n"
+        "P1;median;R;wrist;3,6;8,2;70\n"
+        "P1;median;R;elbow;7,9;2,9;230\n",
+        "utf-8",
+    )
+    assert main(["validate", str(path), "-v"]) == 0
+    captured = capsys.readouterr()
+    assert "header on line 2 (detected)" in captured.err
+    assert "valid: 2 rows" in captured.out

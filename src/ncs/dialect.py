@@ -218,11 +218,13 @@ def _field_counts(lines: list[str], sep: str) -> list[int]:
 
 
 def _header_cells_look_like_names(line: str, sep: str) -> bool:
-    """A header holds names: at most half of its cells are numbers."""
+    """A header holds names: more than half of its cells are filled (a title padded with
+    separators to the table's width, ``EMG Export;;;;;;``, is not one), and at most half
+    of those are numbers."""
     cells = [c.strip() for c in next(csv.reader([line], delimiter=sep), [])]
     filled = [c for c in cells if c]
     numbers = sum(bool(_NUMBER.match(c)) for c in filled)
-    return bool(filled) and numbers * 2 <= len(filled)
+    return len(filled) * 2 > len(cells) and numbers * 2 <= len(filled)
 
 
 @dataclass(frozen=True)
