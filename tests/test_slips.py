@@ -604,3 +604,12 @@ def test_a_reference_row_for_another_muscle_is_not_used():
     # a study that names no muscle takes the nerve's first row, as before
     res = ncs.analyze(_study().drop(columns="muscle"), criteria="efns2010_cidp", reference=lab)
     assert res.nerves.set_index("nerve").loc["ulnar", "dml_uln_ms"] == 4.5
+
+
+def test_reference_table_column_names_in_another_case_are_read():
+    lab = LAB.rename(columns={"nerve": "Nerve", "cv_lln_m_s": "CV_LLN_m_s"})
+    table, _ = normative.reference_table(lab)
+    assert table.set_index("nerve").loc["ulnar", "cv_lln_m_s"] == 52.0
+    long = _long_lab().rename(columns={"nerve": "Nerve", "muscle": " Muscle ", "value": "Value"})
+    table, _ = normative.reference_table(long)
+    assert table.set_index("nerve").loc["ulnar", "cv_lln_m_s"] == 52.0

@@ -148,8 +148,16 @@ def _wide(reference: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
         given, name = _read_default(), DEFAULT_REFERENCE_NAME
     else:
         given, name = reference, str(reference.attrs.get("name", "user reference table"))
-    is_long = "parameter" in given.columns and "value" in given.columns
     table = given.reset_index(drop=True)
+    known = {"nerve", "muscle", "parameter", "value", *LIMIT_COLUMNS}
+    rename = {}  # names written in another case or with spaces (Nerve, CV LLN m s)
+    for col in table.columns:
+        key = str(col).strip().lower().replace(" ", "_")
+        if key != col and key in known and key not in table.columns:
+            rename[col] = key
+    if rename:
+        table = table.rename(columns=rename)
+    is_long = "parameter" in table.columns and "value" in table.columns
     notes = [c for c in table.columns if str(c).strip().lower() in _NOTE_COLUMNS]
     parameters = _check_columns(table, notes, is_long)
     nerves = _nerve_names(table["nerve"])
