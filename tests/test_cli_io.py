@@ -532,3 +532,19 @@ def test_a_title_padded_with_separators_is_not_the_header(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "header on line 2 (detected)" in captured.err
     assert "valid: 2 rows" in captured.out
+
+
+def test_the_text_output_places_a_warnings_row_in_the_file(tmp_path, capsys):
+    # the warnings section of the text output said "(row 1)" (a table position) where
+    # standard error said "(line 5)"
+    path = tmp_path / "slip.csv"
+    path.write_text(
+        "EMG export\n\npatient_id,nerve,side,site,latency_ms,amplitude_mv,distance_mm\n"
+        "P1,median,R,wrist,3.6,8.2,70\nP1,median,R,elbow,7.9,2900,230\n",
+        "utf-8",
+    )
+    assert main(["analyze", str(path)]) == 0
+    captured = capsys.readouterr()
+    section = captured.out.split("warnings (1;", 1)[1]
+    assert "(line 5)" in section and "(row 1)" not in section
+    assert "(line 5)" in captured.err

@@ -601,26 +601,29 @@ def render_verdicts(result: Analysis) -> str:
     return "  ".join(header).rstrip() + "\n" + "\n".join(s.rstrip() for s in body) + "\n"
 
 
-def _render_text(result: Analysis, to_terminal: bool) -> str:
+def _render_text(result: Analysis, to_terminal: bool, data: Input | None = None) -> str:
     if not to_terminal or len(result.findings) <= TEXT_MAX_FINDINGS:
-        return render_table(result) + _warnings_text(result)
+        return render_table(result) + _warnings_text(result, data)
     n_patients = result.patients["patient_id"].nunique()
     return (
         render_verdicts(result)
         + f"\n{len(result.findings):,} findings of {n_patients:,} patients are not shown (more "
         f"than {TEXT_MAX_FINDINGS:,} lines): write them to a file with -o findings.csv (or "
         "-o result.json, -o all.xlsx), or show a few patients with --patients ID,...\n"
-        + _warnings_text(result)
+        + _warnings_text(result, data)
     )
 
 
-def _warnings_text(result: Analysis) -> str:
-    """The result's warnings, one line per warning (their rows are in --table warnings)."""
+def _warnings_text(result: Analysis, data: Input | None = None) -> str:
+    """The result's warnings, one line per warning (their rows are in --table warnings);
+    a row a message names is placed in the file, as on standard error."""
     table = getattr(result, "warnings", None)
     if not isinstance(table, pd.DataFrame) or table.empty:
         return ""
     messages = table.drop_duplicates(["code", "message"])
-    lines = [f"  {r.code}: {r.message}" for r in messages.itertuples(index=False)]
+    lines = [
+        f"  {r.code}: {place_rows(str(r.message), data)}" for r in messages.itertuples(index=False)
+    ]
     return (
         f"\nwarnings ({len(messages)}; their rows: --table warnings):\n" + "\n".join(lines) + "\n"
     )
@@ -647,7 +650,13 @@ def _result_tables(result: Analysis) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _render(result: Analysis, fmt: str, table: str, to_terminal: bool = False) -> str | bytes:
+def _render(
+    result: Analysis,
+    fmt: str,
+    table: str,
+    to_terminal: bool = False,
+    data: Input | None = None,
+) -> str | bytes:
     if fmt == "json":
         return result.to_json(indent=2) + "\n"
     if fmt in ("csv", "tsv"):
@@ -670,7 +679,7 @@ def _render(result: Analysis, fmt: str, table: str, to_terminal: bool = False) -
         from ncs.report import to_html
 
         return to_html(result)
-    return _render_text(result, to_terminal)
+    return _render_text(result, to_terminal, data)
 
 
 def _output_format(
@@ -1336,10 +1345,11 @@ def _run(args: argparse.Namespace) -> int:
         return _report(args)
     fmt = _output_format(args)
     _check_output_dir(args.output)
-    result = analysis_from_args(args)
+    data = _input_of(args)
+    result = analysis_from_args(args, data)
     to_terminal = not args.output
     with Status("writing"):
-        content = _render(result, fmt, args.table, to_terminal=to_terminal)
+        content = _render(result, fmt, args.table, to_terminal=to_terminal, data=data)
     _emit(content, args.output)
     return EXIT_OK
 
