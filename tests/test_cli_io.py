@@ -548,3 +548,22 @@ def test_the_text_output_places_a_warnings_row_in_the_file(tmp_path, capsys):
     section = captured.out.split("warnings (1;", 1)[1]
     assert "(line 5)" in section and "(row 1)" not in section
     assert "(line 5)" in captured.err
+
+
+def test_numbers_stored_as_text_with_decimal_commas_in_a_workbook(tmp_path, capsys):
+    # the hint says --decimal ,: it now applies to text cells of a sheet too (it was CSV only,
+    # so following the hint gave the same errors)
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"])
+    sheet.append(["P1", "median", "R", "wrist", "3,6", "8,2"])
+    sheet.append(["P1", "median", "R", "elbow", "7,9", "2,9"])
+    path = tmp_path / "text.xlsx"
+    book.save(path)
+    assert main(["validate", str(path)]) == 2
+    assert "--decimal ," in capsys.readouterr().err
+    assert main(["validate", str(path), "--decimal", ","]) == 0
+    out = tmp_path / "sites.csv"
+    assert main(["convert", str(path), "--decimal", ",", "-o", str(out)]) == 0
+    assert pd.read_csv(out)["amplitude_mv"].tolist() == [8.2, 2.9]

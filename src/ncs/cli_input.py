@@ -91,7 +91,10 @@ def add_input_options(parser: argparse.ArgumentParser, *, size_limit: bool = Tru
         "--sep", metavar="CHAR", help="CSV column separator: ',' ';' tab '|' (default: detected)"
     )
     group.add_argument(
-        "--decimal", choices=(".", ","), help="decimal mark of CSV numbers (default: detected)"
+        "--decimal",
+        choices=(".", ","),
+        help="decimal mark of CSV numbers, and of numbers stored as text in XLSX (default: "
+        "detected in CSV)",
     )
     group.add_argument(
         "--encoding",

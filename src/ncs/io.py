@@ -408,6 +408,8 @@ def read_sites(
         frame, source = _read_csv(p, data, name, sep, decimal, encoding, header_row, kwargs)
     elif fmt == "xlsx":
         frame, source = _read_xlsx(p, data, name, limit, sheet, header_row, kwargs)
+        if decimal == "," and len(frame):  # numbers stored as text with decimal commas
+            frame = _decimal_commas(frame)
     elif fmt == "parquet":
         _require("pyarrow", "parquet")
         import io as _io
