@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -230,3 +231,18 @@ def test_records_of_every_column_type_match_a_value_by_value_conversion(
     assert json.dumps(got, allow_nan=False)  # plain JSON: no NaN, no numpy scalars
     assert all(type(row["i"]) is int and type(row["b"]) is bool for row in got)
     assert got[0]["num_cat"] == 2 and type(got[0]["num_cat"]) is int
+
+
+def test_a_follow_up_result_is_named_as_such(tmp_path, capsys):
+    from ncs.cli import main
+
+    serial = FIXTURES / "followup_resolved.csv"
+    fu = tmp_path / "followup.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["followup", str(serial), "-o", str(fu)]) == 0
+    with pytest.raises(ncs.ValidationError, match="this is a follow-up result"):
+        from_json(fu)
+    capsys.readouterr()
+    assert main(["report", str(fu), "-o", str(tmp_path / "r.html")]) == 2
+    assert "this is a follow-up result" in capsys.readouterr().err

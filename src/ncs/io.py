@@ -1122,6 +1122,18 @@ def from_json(source: str | Path | dict):
             ) from None
     if not isinstance(doc, dict):
         raise ValidationError([Problem(None, None, "expected a JSON object")])
+    if doc.get("kind") == "followup":
+        raise ValidationError(
+            [
+                Problem(
+                    None,
+                    None,
+                    "this is a follow-up result (ncs followup -o followup.json); an analysis "
+                    "is read here (ncs analyze -o result.json): report the serial studies "
+                    "from their sites file (ncs report serial.csv)",
+                )
+            ]
+        )
     problems = []
     version = doc.get("schema_version")
     if version != JSON_SCHEMA_VERSION:
