@@ -567,3 +567,20 @@ def test_numbers_stored_as_text_with_decimal_commas_in_a_workbook(tmp_path, caps
     out = tmp_path / "sites.csv"
     assert main(["convert", str(path), "--decimal", ",", "-o", str(out)]) == 0
     assert pd.read_csv(out)["amplitude_mv"].tolist() == [8.2, 2.9]
+
+
+@pytest.mark.parametrize(
+    ("header", "cell", "named"),
+    [("amplitude_uv", "-2900", "amplitude_uv"), ("Amplitude_mV", "-2.9", "Amplitude_mV")],
+)
+def test_a_problem_names_the_files_own_header(tmp_path, capsys, header, cell, named):
+    # the file says amplitude_uv (converted to amplitude_mv) or Amplitude_mV: the message
+    # names the header the file has
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        f"patient_id,nerve,side,site,latency_ms,{header},distance_mm\n"
+        f"P1,median,R,wrist,3.6,8200,70\nP1,median,R,elbow,7.9,{cell},230\n",
+        "utf-8",
+    )
+    assert main(["validate", str(path)]) == 2
+    assert f"line 3, column '{named}': negative value" in capsys.readouterr().err

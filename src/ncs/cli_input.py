@@ -451,7 +451,7 @@ class _Locator:
         if data.rows is not None and row < len(data.rows):
             row = int(data.rows[row])
         if data.wide is None:
-            return source.where(row, p.column)
+            return source.where(row, self._file_header(p.column))
         # a wide sheet: problems found while converting carry the wide row and the header;
         # problems of the converted table carry a tidy row, from one wide row and header
         tidy = data.converted
@@ -465,6 +465,19 @@ class _Locator:
         wide_row = int(record["wide_row"])
         header = self._header(record, p.column)
         return source.where(wide_row, header)
+
+    def _file_header(self, column: str | None) -> str | None:
+        """The file's own header of a tidy column (``Amplitude (mV)`` read as
+        ``amplitude_mv``, an ``amplitude_uv`` column converted to ``amplitude_mv``)."""
+        if column is None or self.data.sites is None or column in self.data.sites.columns:
+            return column
+        from ncs.schema import _ALT_COLUMNS
+
+        for header in self.data.sites.columns:
+            key = str(header).strip().lower().replace(" ", "_")
+            if key == column or _ALT_COLUMNS.get(key, (None,))[0] == column:
+                return str(header)
+        return column
 
     def _header(self, record: pd.Series, column: str | None) -> str | None:
         if column is None or self.plan is None:
