@@ -558,13 +558,9 @@ def _long_row_problem(data: Any, dialect: Any, err: BaseException) -> Problem:
     return _unreadable("CSV", err).problems[0]
 
 
-def _refuse_unnamed(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
-    """A column with values but no header is an error (as in a spreadsheet): its cells
-    would otherwise be read as an extra column, or shift the others (unquoted decimal
-    commas in a comma-separated file)."""
-    unnamed = [c for c in frame.columns if isinstance(c, str) and c.startswith("Unnamed: ")]
-    if not unnamed:
-        return
+def _lines_of(data: Any, dialect: Any, rows: np.ndarray) -> np.ndarray:
+    """The file's line of each of some data rows (positions of the table as read), for a
+    problem found while the file is read (before its :class:`Source` is made)."""
     source = Source(
         name="",
         format="csv",
@@ -574,10 +570,20 @@ def _refuse_unnamed(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
         header_row=dialect.header_line,
         _text=data,
     )
+    return _csv_record_lines(source, int(rows.max()) + 1)[rows]
+
+
+def _refuse_unnamed(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
+    """A column with values but no header is an error (as in a spreadsheet): its cells
+    would otherwise be read as an extra column, or shift the others (unquoted decimal
+    commas in a comma-separated file)."""
+    unnamed = [c for c in frame.columns if isinstance(c, str) and c.startswith("Unnamed: ")]
+    if not unnamed:
+        return
     problems = []
     for c in unnamed:
         first = int(np.flatnonzero(frame[c].notna().to_numpy())[0])
-        line = int(_csv_record_lines(source, first + 1)[first])
+        line = int(_lines_of(data, dialect, np.array([first]))[0])
         number = int(c.split(": ", 1)[1]) + 1
         problems.append(
             Problem(
@@ -627,16 +633,7 @@ def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
         if numeric.sum() * 2 < text.notna().sum():
             continue
         rows = np.flatnonzero(hits)
-        source = Source(
-            name="",
-            format="csv",
-            encoding=dialect.encoding,
-            sep=dialect.sep,
-            decimal=dialect.decimal,
-            header_row=dialect.header_line,
-            _text=data,
-        )
-        lines = _csv_record_lines(source, int(rows.max()) + 1)[rows]
+        lines = _lines_of(data, dialect, rows)
         where = ", ".join(f"line {int(x)}" for x in lines[:6]) + (" ..." if rows.size > 6 else "")
         problems.append(
             Problem(
