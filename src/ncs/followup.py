@@ -1403,13 +1403,12 @@ class _Build:
         out = tx.where(no_pair, single, tx.join(lead, tallies))
         if level == "nerve" and "muscle_before" in data:
             mb, ma = data["muscle_before"], data["muscle_after"]
-            b, a = np.asarray(mb.codes), np.asarray(ma.codes)
+            b, a = np.asarray(mb.codes, dtype=np.int64), np.asarray(ma.codes, dtype=np.int64)
             b_names, a_names = names_of(mb), names_of(ma)
-            changed = (b >= 0) & (a >= 0)
-            changed[changed] = np.array(
-                [b_names[i] != a_names[j] for i, j in zip(b[changed], a[changed], strict=True)],
-                dtype=bool,
-            )
+            union = {n: i for i, n in enumerate(sorted({*b_names, *a_names}))}
+            b_ids = np.array([union[n] for n in b_names] + [-1], dtype=np.int64)[b]
+            a_ids = np.array([union[n] for n in a_names] + [-2], dtype=np.int64)[a]
+            changed = (b >= 0) & (a >= 0) & (b_ids != a_ids)  # codes, not row by row
             if changed.any():  # few rows: a nerve recorded at another muscle at the later visit
                 note = tx.by_key(
                     [np.where(changed, b, -1), np.where(changed, a, -1)],
