@@ -612,18 +612,24 @@ _DOT_THOUSANDS = r"^\s*[-+]?\d{1,3}(\.\d{3})+(,\d+)?\s*$"
 _NUMBER_WITH_COMMA = r"^\s*[-+]?\d+(,\d+)?\s*$"
 
 
-def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
-    """In a file with decimal commas, a number written with '.' between groups of three
-    digits (8.200) is a thousands separator, or a decimal point: it cannot be read either
-    way without guessing, so it is an error naming its line (it was read as 8.2)."""
-    problems = []
+def _number_text_columns(frame: pd.DataFrame):
+    """Each column read as text that may hold numbers (not a key or label column): its
+    name, its values and those values as pandas ``string``."""
     for col in frame.columns:
         values = frame[col]
         if col in _TEXT_COLUMNS or values.dtype.kind in "fiub":
             continue
         if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
             continue
-        text = values.astype("string")
+        yield col, values, values.astype("string")
+
+
+def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
+    """In a file with decimal commas, a number written with '.' between groups of three
+    digits (8.200) is a thousands separator, or a decimal point: it cannot be read either
+    way without guessing, so it is an error naming its line (it was read as 8.2)."""
+    problems = []
+    for col, _, text in _number_text_columns(frame):
         hits = text.str.match(_DOT_THOUSANDS).fillna(False).to_numpy(bool)
         if not hits.any():
             continue
@@ -651,13 +657,7 @@ def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
 def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns whose number cells have decimal commas (next to words such as NR)."""
     out = frame
-    for col in frame.columns:
-        values = frame[col]
-        if col in _TEXT_COLUMNS or values.dtype.kind in "fiub":
-            continue
-        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
-            continue
-        text = values.astype("string")
+    for col, values, text in _number_text_columns(frame):
         commas = text.str.match(_COMMA_DECIMAL).fillna(False).to_numpy(dtype=bool)
         if commas.any():
             if out is frame:
