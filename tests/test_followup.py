@@ -199,6 +199,23 @@ def test_every_other_segment_of_the_fixtures_has_no_block():
                 assert r.transition == "no_block", (name, r.nerve, r.distal_site)
 
 
+def _median_site(patient, visit, date, site, latency, amplitude, distance, **more) -> dict:
+    """One row of a right median nerve at one visit (duration 5.6 ms unless given)."""
+    return {
+        "patient_id": patient,
+        "visit": visit,
+        "study_date": date,
+        "nerve": "median",
+        "side": "R",
+        "site": site,
+        "latency_ms": latency,
+        "amplitude_mv": amplitude,
+        "duration_ms": 5.6,
+        "distance_mm": distance,
+        **more,
+    }
+
+
 def _inching_study():
     """Wrist, elbow and axilla at baseline; at follow-up a site below the elbow is added
     (inching). The wrist-to-elbow segment is the same two sites at both visits: adjacent
@@ -228,21 +245,7 @@ def _inching_study():
         ),
     ):
         for site, lat, amp, area, dist in sites:
-            rows.append(
-                {
-                    "patient_id": "FU_INCH",
-                    "visit": visit,
-                    "study_date": date,
-                    "nerve": "median",
-                    "side": "R",
-                    "site": site,
-                    "latency_ms": lat,
-                    "amplitude_mv": amp,
-                    "area_mvms": area,
-                    "duration_ms": 5.6,
-                    "distance_mm": dist,
-                }
-            )
+            rows.append(_median_site("FU_INCH", visit, date, site, lat, amp, dist, area_mvms=area))
     return pd.DataFrame(rows)
 
 
@@ -416,20 +419,7 @@ def _change_beside_its_bound():
     rows = []
     for visit, date, prox in (("before", "2024-01-01", 3.5), ("after", "2024-06-01", after)):
         for site, lat, amp, dist in (("wrist", 3.5, 10.0, 70), ("elbow", 7.5, prox, 230)):
-            rows.append(
-                {
-                    "patient_id": "P",
-                    "visit": visit,
-                    "study_date": date,
-                    "nerve": "median",
-                    "side": "R",
-                    "site": site,
-                    "latency_ms": lat,
-                    "amplitude_mv": amp,
-                    "duration_ms": 5.5,
-                    "distance_mm": dist,
-                }
-            )
+            rows.append(_median_site("P", visit, date, site, lat, amp, dist, duration_ms=5.5))
     return pd.DataFrame(rows), change, low
 
 

@@ -156,25 +156,21 @@ def test_the_study_table_holds_every_site_value_with_the_limits_and_their_table(
 
 
 @pytest.mark.parametrize(
-    ("latency", "marked"),
-    [(4.4, False), (4.5, False), (4.6, True)],  # median distal latency ULN 4.5 ms (default)
+    ("measure", "value", "marked"),
+    [
+        ("latency", 4.4, False),  # median distal latency ULN 4.5 ms (default): above it
+        ("latency", 4.5, False),
+        ("latency", 4.6, True),
+        ("amp", 4.2, False),  # median distal amplitude LLN 4.1 mV (default): below it
+        ("amp", 4.1, False),
+        ("amp", 4.0, True),
+    ],
 )
-def test_a_value_beyond_its_limit_is_marked_at_the_boundary(latency, marked):
-    sites = two_sites(nerve="median", sites=("wrist", "elbow"), latency=(latency, 8.6))
+def test_a_value_beyond_its_limit_is_marked_at_the_boundary(measure, value, marked):
+    given = {"latency": (value, 8.6)} if measure == "latency" else {"amp": (value, 3.9)}
+    sites = two_sites(nerve="median", sites=("wrist", "elbow"), **given)
     page = to_html(_quiet(sites, criteria="efns2010_cidp"), plots=False)
-    cell = re.search(r'<td class="num( abn)?">(?:<b>)?' + re.escape(f"{latency}"), page)
-    assert cell is not None
-    assert bool(cell.group(1)) is marked
-
-
-@pytest.mark.parametrize(
-    ("amplitude", "marked"),
-    [(4.2, False), (4.1, False), (4.0, True)],  # median distal amplitude LLN 4.1 mV (default)
-)
-def test_a_value_below_its_lower_limit_is_marked_at_the_boundary(amplitude, marked):
-    sites = two_sites(nerve="median", sites=("wrist", "elbow"), amp=(amplitude, 3.9))
-    page = to_html(_quiet(sites, criteria="efns2010_cidp"), plots=False)
-    cell = re.search(r'<td class="num( abn)?">(?:<b>)?' + re.escape(f"{amplitude}"), page)
+    cell = re.search(r'<td class="num( abn)?">(?:<b>)?' + re.escape(f"{value}"), page)
     assert cell is not None
     assert bool(cell.group(1)) is marked
 
