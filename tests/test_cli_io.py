@@ -584,3 +584,22 @@ def test_a_problem_names_the_files_own_header(tmp_path, capsys, header, cell, na
     )
     assert main(["validate", str(path)]) == 2
     assert f"line 3, column '{named}': negative value" in capsys.readouterr().err
+
+
+def test_thousands_separators_in_a_workbook_read_with_decimal_commas_are_refused(
+    tmp_path, capsys
+):
+    # --decimal , on a sheet's text numbers: '8.200' is refused as in a CSV file, naming its
+    # cell (it was read as 8.2)
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"])
+    sheet.append(["P1", "median", "R", "wrist", "3,6", "8.200"])
+    sheet.append(["P1", "median", "R", "elbow", "7,9", "2.900"])
+    path = tmp_path / "text.xlsx"
+    book.save(path)
+    assert main(["validate", str(path), "--decimal", ","]) == 2
+    err = capsys.readouterr().err
+    assert "2 number(s) with '.' between groups of three digits" in err
+    assert "row 2" in err and "row 3" in err

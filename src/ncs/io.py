@@ -409,6 +409,7 @@ def read_sites(
     elif fmt == "xlsx":
         frame, source = _read_xlsx(p, data, name, limit, sheet, header_row, kwargs)
         if decimal == "," and len(frame):  # numbers stored as text with decimal commas
+            _refuse_thousands(frame, lambda rows: [source.where(int(r)) for r in rows])
             frame = _decimal_commas(frame)
     elif fmt == "parquet":
         _require("pyarrow", "parquet")
@@ -513,7 +514,10 @@ def _read_csv(
     if blank.any():
         frame = frame[~blank].reset_index(drop=True)
     if dialect.decimal == "," and len(frame):
-        _refuse_thousands(frame, data if data is not None else p, dialect)
+        text_of = data if data is not None else p
+        _refuse_thousands(
+            frame, lambda rows: [f"line {int(x)}" for x in _lines_of(text_of, dialect, rows)]
+        )
         frame = _decimal_commas(frame)
     source = Source(
         name=name,
@@ -624,10 +628,12 @@ def _number_text_columns(frame: pd.DataFrame):
         yield col, values, values.astype("string")
 
 
-def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
+def _refuse_thousands(frame: pd.DataFrame, places) -> None:
     """In a file with decimal commas, a number written with '.' between groups of three
     digits (8.200) is a thousands separator, or a decimal point: it cannot be read either
-    way without guessing, so it is an error naming its line (it was read as 8.2)."""
+    way without guessing, so it is an error naming its place (it was read as 8.2).
+    ``places(rows)`` words the place of some rows of the table in the file (CSV lines,
+    sheet rows)."""
     problems = []
     for col, _, text in _number_text_columns(frame):
         hits = text.str.match(_DOT_THOUSANDS).fillna(False).to_numpy(bool)
@@ -639,8 +645,7 @@ def _refuse_thousands(frame: pd.DataFrame, data: Any, dialect: Any) -> None:
         if numeric.sum() * 2 < text.notna().sum():
             continue
         rows = np.flatnonzero(hits)
-        lines = _lines_of(data, dialect, rows)
-        where = ", ".join(f"line {int(x)}" for x in lines[:6]) + (" ..." if rows.size > 6 else "")
+        where = ", ".join(places(rows[:6])) + (" ..." if rows.size > 6 else "")
         problems.append(
             Problem(
                 None,
