@@ -613,3 +613,16 @@ def test_reference_table_column_names_in_another_case_are_read():
     long = _long_lab().rename(columns={"nerve": "Nerve", "muscle": " Muscle ", "value": "Value"})
     table, _ = normative.reference_table(long)
     assert table.set_index("nerve").loc["ulnar", "cv_lln_m_s"] == 52.0
+
+
+def test_a_muscle_the_shipped_table_lacks_says_so():
+    # the shipped table has the ulnar nerve at ADM; a study recorded at FDI gets no limits
+    # there, and the warning points to a reference table (the shipped one cannot be edited)
+    sites = _study()
+    sites.loc[sites["nerve"] == "ulnar", "muscle"] = "FDI"
+    with pytest.warns(ncs.NcsWarning) as caught:
+        res = ncs.analyze(sites, criteria="efns2010_cidp")
+    (message,) = [str(w.message) for w in caught if "recorded at FDI" in str(w.message)]
+    assert "the shipped table has the nerve at other muscles only" in message
+    assert "pass a reference table that has it" in message
+    assert np.isnan(res.nerves.set_index("nerve").loc["ulnar", "amp_lln_mv"])

@@ -209,12 +209,17 @@ def nerve_measures(
         rows = sorted_sites["input_row"].to_numpy(dtype=np.int64)[first[other]]
         pairs = zip(nerves[other], out["muscle"][other], strict=True)
         what = sorted({f"the {x} nerve recorded at {m}" for x, m in pairs})
+        advice = (
+            "add a row for the muscle, or one without a muscle (any muscle)"
+            if reference is not None
+            else "pass a reference table that has it"
+        )
         warn(
             "reference_other_muscle",
-            f"no reference limits for {', '.join(what)}: the reference table has the nerve "
-            "at other muscles only, and another muscle's limits are not used, so the items "
-            "that need limits are not assessable there; add a row for the muscle, or one "
-            "without a muscle (any muscle)",
+            f"no reference limits for {', '.join(what)}: "
+            f"{'the reference table' if reference is not None else 'the shipped table'} has "
+            "the nerve at other muscles only, and another muscle's limits are not used, so "
+            f"the items that need limits are not assessable there; {advice}",
             rows,
             "muscle",
             stacklevel=4,
