@@ -586,9 +586,7 @@ def test_a_problem_names_the_files_own_header(tmp_path, capsys, header, cell, na
     assert f"line 3, column '{named}': negative value" in capsys.readouterr().err
 
 
-def test_thousands_separators_in_a_workbook_read_with_decimal_commas_are_refused(
-    tmp_path, capsys
-):
+def test_thousands_separators_in_a_workbook_read_with_decimal_commas_are_refused(tmp_path, capsys):
     # --decimal , on a sheet's text numbers: '8.200' is refused as in a CSV file, naming its
     # cell (it was read as 8.2)
     openpyxl = pytest.importorskip("openpyxl")

@@ -471,11 +471,11 @@ class _Locator:
         ``amplitude_mv``, an ``amplitude_uv`` column converted to ``amplitude_mv``)."""
         if column is None or self.data.sites is None or column in self.data.sites.columns:
             return column
-        from ncs.schema import _ALT_COLUMNS
+        from ncs.schema import ALT_COLUMNS
 
         for header in self.data.sites.columns:
             key = str(header).strip().lower().replace(" ", "_")
-            if key == column or _ALT_COLUMNS.get(key, (None,))[0] == column:
+            if key == column or ALT_COLUMNS.get(key, (None,))[0] == column:
                 return str(header)
         return column
 

@@ -165,7 +165,7 @@ _UNIT_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 # Alternative column names that carry their own unit: name -> (canonical name, factor).
-_ALT_COLUMNS: Mapping[str, tuple[str, float]] = MappingProxyType(
+ALT_COLUMNS: Mapping[str, tuple[str, float]] = MappingProxyType(
     {
         "amplitude_uv": ("amplitude_mv", 1e-3),
         "area_uvms": ("area_mvms", 1e-3),
@@ -891,7 +891,7 @@ def _validate(
     declared_by = sites.attrs.get("ncs_amplitude_declared_uv")
     if "amplitude_uv" in df.columns:
         declared_by = "the column amplitude_uv says µV: name it amplitude_mv"
-    for alt, (canon, factor) in _ALT_COLUMNS.items():
+    for alt, (canon, factor) in ALT_COLUMNS.items():
         if alt in df.columns:
             if canon in df.columns:
                 problems.append(Problem(None, alt, f"both {alt!r} and {canon!r} given; keep one"))
@@ -1051,7 +1051,7 @@ def _validate(
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
     """Copy with known columns renamed from case/space variants (``Amplitude_mV``)."""
-    known = {c.name for c in COLUMNS} | set(_ALT_COLUMNS)
+    known = {c.name for c in COLUMNS} | set(ALT_COLUMNS)
     rename = {}
     present = set(map(str, sites.columns))
     for col in sites.columns:

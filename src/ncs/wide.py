@@ -59,7 +59,7 @@ from ncs.names import (
     clean_name,
     site_rank_array,
 )
-from ncs.schema import _ALT_COLUMNS
+from ncs.schema import ALT_COLUMNS
 
 __all__ = [
     "WideColumn",
@@ -507,8 +507,8 @@ def _spec(header: str, spec: Any) -> WideColumn | str | Problem:
     else:
         return Problem(None, header, "mapping entry must be (side, nerve, site, measure)")
     measure, factor = col.measure, col.factor
-    if measure in _ALT_COLUMNS:
-        measure, alt = _ALT_COLUMNS[measure]
+    if measure in ALT_COLUMNS:
+        measure, alt = ALT_COLUMNS[measure]
         factor *= alt
     elif measure not in SITE_MEASURES and measure not in NERVE_MEASURES:
         word = _MEASURE_WORDS.get(clean_name(str(measure)))
