@@ -107,6 +107,22 @@ def test_anything_else_is_an_error_naming_the_cell(cell, hint):
     assert hint in problem.message
 
 
+@pytest.mark.parametrize("first", [1, 1.0, 0, 0.0, np.int64(1), np.float64(0.0)])
+@pytest.mark.parametrize("flag", [True, False, np.bool_(True), np.bool_(False)])
+@pytest.mark.parametrize("flag_first", [False, True])
+def test_a_true_false_cell_is_never_read_as_a_number_equal_to_it(first, flag, flag_first):
+    # Python sees True == 1 and False == 0 (one hash): a TRUE typed into a column holding a 1
+    # was read as 1, and a 1 after a TRUE was refused as a true/false value
+    cells = [flag, first, 7.5] if flag_first else [first, flag, 7.5]
+    parsed = parse_numbers(pd.Series(cells, dtype=object))
+    at_flag, at_number = (0, 1) if flag_first else (1, 0)
+    assert np.isnan(parsed.values[at_flag])
+    assert "true/false" in parsed.errors[at_flag]
+    assert parsed.values[at_number] == float(first)
+    assert parsed.errors[at_number] is None
+    assert parsed.values[2] == 7.5
+
+
 def test_a_column_of_dates_is_reported_cell_by_cell():
     sites = two_sites()
     sites["duration_ms"] = pd.to_datetime(["2024-06-03", None])

@@ -601,3 +601,36 @@ def test_thousands_separators_in_a_workbook_read_with_decimal_commas_are_refused
     err = capsys.readouterr().err
     assert "2 number(s) with '.' between groups of three digits" in err
     assert "row 2" in err and "row 3" in err
+
+
+def test_a_true_cell_in_a_workbook_is_not_read_as_the_number_one(tmp_path, capsys):
+    # a TRUE typed into a sheet's number column beside a 1 (Python: True == 1) was read as
+    # an amplitude of 1 mV and judged; it is an error naming its row
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"])
+    sheet.append(["P1", "median", "R", "wrist", 3.6, 1])
+    sheet.append(["P1", "median", "R", "elbow", 7.9, True])
+    path = tmp_path / "flag.xlsx"
+    book.save(path)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "row 3, column 'amplitude_mv' (cell F3): a true/false value, not a number" in err
+
+
+def test_a_true_cell_in_a_workbook_key_is_not_the_same_patient_as_one(tmp_path):
+    # patient 1 and a patient_id cell TRUE were one patient (Python: True == 1)
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"])
+    sheet.append([1, "median", "R", "wrist", 3.6, 8.2])
+    sheet.append([1, "median", "R", "elbow", 7.9, 7.9])
+    sheet.append([True, "ulnar", "R", "wrist", 3.1, 9.0])
+    sheet.append([True, "ulnar", "R", "below elbow", 7.0, 8.5])
+    path = tmp_path / "flag.xlsx"
+    book.save(path)
+    out = tmp_path / "sites.csv"
+    assert main(["convert", str(path), "-o", str(out)]) == 0
+    assert pd.read_csv(out, dtype=str)["patient_id"].tolist() == ["1", "1", "True", "True"]

@@ -223,6 +223,47 @@ _HINT = " (a number, or empty or n/a when not measured)"
 _HINT_RESPONSE = " (a number, empty or n/a when not measured, or NR for no response)"
 
 
+def _is_true_false(value: object) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+def factorize_cells(cells: np.ndarray) -> tuple[np.ndarray, list]:
+    """Codes (-1 = missing) and distinct values of an object array of cells, as
+    ``pd.factorize`` gives them but with true/false cells apart from the numbers equal to
+    them.
+
+    Python sees ``True == 1`` and ``False == 0`` (one hash), so ``pd.factorize`` puts a
+    TRUE typed into a sheet's column together with a 1: in a number column it was read as
+    the number 1 (or the 1 refused as a true/false value, whichever came first), in a text
+    column patient 1 and a TRUE were one patient. Where a distinct value is a true/false
+    value or a number equal to one, the cells' types split the codes again. Raises
+    TypeError for unhashable cells, as pandas does.
+    """
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    uniques = list(uniques)
+    if not any(
+        _is_true_false(u) or (isinstance(u, int | float | np.number) and u in (0, 1))
+        for u in uniques
+    ):
+        return codes, uniques
+    flags = np.fromiter((_is_true_false(v) for v in cells.tolist()), dtype=bool, count=cells.size)
+    key = np.where(codes < 0, -1, codes * 2 + flags)
+    new_codes, distinct = pd.factorize(key, use_na_sentinel=False)
+    new_uniques = []
+    for k in np.asarray(distinct).tolist():
+        if k < 0:
+            continue
+        value = uniques[k // 2]
+        if k % 2:  # the true/false cells of this value
+            new_uniques.append(bool(value))
+        else:  # the numbers (a true/false value seen first stands for them)
+            new_uniques.append(int(value) if _is_true_false(value) else value)
+    present = np.asarray(distinct) >= 0
+    table = np.full(len(distinct) + 1, -1, dtype=np.int64)
+    table[np.flatnonzero(present)] = np.arange(int(present.sum()))
+    return table[new_codes], new_uniques
+
+
 def parse_numbers(values: pd.Series, *, response: bool = False) -> NumberCells:
     """Read a number column of any dtype by the rule of this module.
 
@@ -265,10 +306,11 @@ def parse_numbers(values: pd.Series, *, response: bool = False) -> NumberCells:
     if kind == "b" and kind:
         errors = np.full(n, "a true/false value, not a number", dtype=object)
         return NumberCells(np.full(n, np.nan), np.zeros(n, dtype=bool), errors)
+    cells = values.to_numpy(dtype=object)
     try:
-        codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+        codes, uniques = factorize_cells(cells)
     except TypeError:  # unhashable cells (lists, dicts): one by one
-        parsed = [_read_one(v, response) for v in values.to_numpy(dtype=object)]
+        parsed = [_read_one(v, response) for v in cells]
         codes = np.arange(n)
     else:
         parsed = [_read_one(u, response) for u in uniques]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ncs._optional import require as _require
+from ncs.cells import factorize_cells
 from ncs.errors import Problem, ValidationError
 from ncs.schema import COLUMNS
 from ncs.wide import detect_wide_columns, from_wide, to_wide
@@ -730,7 +731,7 @@ def _text_cells(values: pd.Series) -> pd.Series:
             return str(v)
         return v
 
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = factorize_cells(values.to_numpy(dtype=object))
     mapped = np.array([text(u) for u in uniques] + [None], dtype=object)[codes]
     return _as_text(pd.Series(mapped, index=values.index))
 
