@@ -626,3 +626,21 @@ def test_a_muscle_the_shipped_table_lacks_says_so():
     assert "the shipped table has the nerve at other muscles only" in message
     assert "pass a reference table that has it" in message
     assert np.isnan(res.nerves.set_index("nerve").loc["ulnar", "amp_lln_mv"])
+
+
+@pytest.mark.parametrize(
+    ("number", "flag", "label"), [(1, True, "1"), (0, False, "0"), (1.0, True, "1")]
+)
+def test_a_true_false_patient_id_is_not_the_patient_with_that_number(number, flag, label):
+    # Python sees True == 1: patient 1 and a patient_id cell TRUE (an object column built
+    # from a sheet) were one patient, their nerves judged together
+    one = median().assign(patient_id=number)
+    other = median(amp=(8.0, 7.5), area=(28.0, 27.0)).assign(patient_id=flag, nerve="ulnar")
+    other["site"] = ["wrist", "below elbow"]
+    sites = pd.concat([one, other], ignore_index=True)
+    sites["patient_id"] = np.array([number, number, flag, flag], dtype=object)
+    patients = ncs.analyze(sites, criteria="katz2002").patients
+    assert len(patients) == 2
+    verdicts = dict(zip(patients["patient_id"].astype(str), patients["verdict"], strict=True))
+    # 62.5 % drop in the numbered patient's median; 6.25 % in the other's ulnar
+    assert verdicts == {label: "demyelinating", str(flag): "not_demyelinating"}

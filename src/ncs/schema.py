@@ -21,7 +21,14 @@ import pandas as pd
 
 from ncs._codes import combined_key, from_codes, row_ids, sorted_codes
 from ncs._codes import table as new_table
-from ncs.cells import ABSENT_WORDS, RESPONSE_MEASURES, missing_text, normalise_word, parse_numbers
+from ncs.cells import (
+    ABSENT_WORDS,
+    RESPONSE_MEASURES,
+    factorize_cells,
+    missing_text,
+    normalise_word,
+    parse_numbers,
+)
 from ncs.errors import Problem, ValidationError
 from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
 from ncs.plausibility import (
@@ -262,7 +269,10 @@ class _Text:
     def __init__(self, values: pd.Series) -> None:
         if len(values) < _SMALL_TABLE and isinstance(values.dtype, pd.StringDtype):
             values = values.to_numpy(dtype=object)  # faster for a single study
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if values.dtype == object:  # cells of any type: a TRUE is not a 1
+            codes, uniques = factorize_cells(np.asarray(values, dtype=object))
+        else:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
         self.codes = codes
         self.uniques = np.asarray(uniques, dtype=object).tolist()
 
