@@ -227,6 +227,15 @@ def test_pseudonymize_reads_ids_as_validation_does():
     assert frame["patient_id"].iloc[1] == "P1"  # input unchanged
 
 
+def test_pseudonymize_keeps_a_true_cell_apart_from_patient_one():
+    # Python sees True == 1: patient 1 and a TRUE cell got one pseudonym (one patient)
+    frame = pd.DataFrame({"patient_id": np.array([1, True, 1.0, False, 0], dtype=object)})
+    ids = pseudonymize(frame, KEY)["patient_id"].tolist()
+    assert ids[0] == ids[2] == pseudonym("1", KEY)
+    assert ids[1] == pseudonym("True", KEY)
+    assert ids[3] == pseudonym("False", KEY) and ids[4] == pseudonym("0", KEY)
+
+
 def test_no_output_carries_the_real_id(tmp_path, capsys):
     secret = "Jane-Doe-1970"
     path = tmp_path / "s.csv"

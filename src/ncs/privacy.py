@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ncs.cells import factorize_cells
+
 __all__ = ["MIN_KEY_BYTES", "load_key", "pseudonym", "pseudonymize"]
 
 #: Shortest key accepted [bytes]: 128 bits. Generate one with ``python -c "import secrets;
@@ -126,7 +128,10 @@ def pseudonymize(
         if col not in out.columns:
             continue
         try:
-            codes, uniques = pd.factorize(out[col], use_na_sentinel=True)
+            if out[col].dtype == object:  # cells of any type: a TRUE is not a 1
+                codes, uniques = factorize_cells(out[col].to_numpy(dtype=object))
+            else:
+                codes, uniques = pd.factorize(out[col], use_na_sentinel=True)
         except TypeError:  # unhashable cells: validation reports them
             codes, uniques = pd.factorize(out[col].astype(str), use_na_sentinel=True)
         texts = [_text_of(u) for u in uniques]
