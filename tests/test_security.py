@@ -137,6 +137,14 @@ def test_every_formula_prefix_is_neutralised_and_numbers_are_kept():
     assert frame["text"].iloc[0] == "=1+1"  # the input is not changed
 
 
+def test_neutralising_a_column_keeps_its_true_false_cells():
+    # the column is rewritten where a cell starts a formula: a TRUE beside a 1 was written 1
+    frame = pd.DataFrame({"objects": pd.Series([1, True, "=x", 0, False], dtype=object)})
+    cells = safe_for_spreadsheet(frame)["objects"].tolist()
+    assert cells == [1, True, "'=x", 0, False]
+    assert [type(c) for c in cells] == [int, bool, str, int, bool]
+
+
 def _study_with_id(patient: str) -> pd.DataFrame:
     return two_sites(amp=(10.0, 3.0), area=(30.0, 9.0), patient=patient)
 

@@ -833,7 +833,7 @@ def safe_for_spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
                 out.isetitem(i, col.mask(risky, "'" + col))
         elif dtype.kind == "O":
             try:
-                codes, uniques = pd.factorize(col)
+                codes, uniques = factorize_cells(col.to_numpy(dtype=object))
             except TypeError:  # unhashable cells: one by one
                 out.isetitem(i, col.map(_neutralise))
                 continue
