@@ -634,3 +634,37 @@ def test_a_true_cell_in_a_workbook_key_is_not_the_same_patient_as_one(tmp_path):
     out = tmp_path / "sites.csv"
     assert main(["convert", str(path), "-o", str(out)]) == 0
     assert pd.read_csv(out, dtype=str)["patient_id"].tolist() == ["1", "1", "True", "True"]
+
+
+def test_a_saved_result_piped_to_report_is_reported(tmp_path):
+    # `ncs analyze ... -f json | ncs report -` was refused: the result was read as a sites file
+    saved = subprocess.run(
+        [sys.executable, "-m", "ncs", "analyze", str(NORMAL), "-f", "json"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    page = tmp_path / "page.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "ncs", "report", "-", "--no-plots", "-o", str(page)],
+        input=saved,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "katz2002" in page.read_text(encoding="utf-8")
+    # the options of a sites file are refused as for a saved file
+    done = subprocess.run(
+        [sys.executable, "-m", "ncs", "report", "-", "--sep", ";", "-o", str(page)],
+        input=saved,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "saved result" in done.stderr.decode()
+    # a sites table on standard input is still read as one
+    done = subprocess.run(
+        [sys.executable, "-m", "ncs", "report", "-", "--no-plots", "-f", "csv"],
+        input=NORMAL.read_bytes(),
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()

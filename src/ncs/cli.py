@@ -38,7 +38,7 @@ from ncs.cli_input import (
     read_input,
 )
 from ncs.errors import NcsWarning, Problem, UnknownCriteriaError, ValidationError
-from ncs.io import from_json, read_sites
+from ncs.io import MAX_BYTES, from_json, read_sites
 from ncs.normative import reference_table
 from ncs.registry import CRITERIA, DEFAULT_CRITERIA
 from ncs.schema import nerve_keys
@@ -273,11 +273,14 @@ def _parser() -> argparse.ArgumentParser:
         "  ncs report study.csv -c katz2002 --title 'EMG lab, 2024-05-01' -o report.html\n"
         "  ncs report cohort.csv --patients P1,P7 -o report.html   (a cohort: pick patients)\n"
         "  ncs report result.json -o report.html   (a saved `ncs analyze -f json` result)\n"
+        "  ncs analyze study.csv -f json | ncs report - -o report.html\n"
         "  ncs report study.csv -o report.pdf       (printed through a headless Chromium)\n"
         "  ncs report study.csv --paper letter -o report.pdf\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p_rep.add_argument("file", help="sites table, or a JSON result of ncs analyze")
+    p_rep.add_argument(
+        "file", help="sites table, or a JSON result of ncs analyze ('-': stdin, either)"
+    )
     add_output_options(p_rep, formats)
     p_rep.add_argument("--title", help="page title")
     p_rep.add_argument(
@@ -918,9 +921,37 @@ def _is_result_json(path: Path) -> bool:
     """A JSON file holding a saved analysis (``schema_version`` key), not a sites table."""
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
-    with path.open("r", encoding="utf-8") as fh:
-        head = fh.read(4096).lstrip()
-    return head.startswith("{") and '"schema_version"' in head
+    with path.open("rb") as fh:
+        return _looks_like_result(fh.read(4096))
+
+
+def _looks_like_result(head: bytes) -> bool:
+    """The first bytes of a saved analysis: a JSON object with a ``schema_version`` key."""
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    return text.startswith("{") and '"schema_version"' in text
+
+
+def _saved_result(args: argparse.Namespace) -> Analysis | None:
+    """The saved analysis ``ncs report`` was given (a ``.json`` file, or standard input
+    holding one: ``ncs analyze ... -f json | ncs report -``), or None for a sites table.
+
+    Standard input is read once; a sites table read from it is kept for
+    :func:`ncs.cli_input.read_input`.
+    """
+    path = Path(args.file)
+    if str(args.file) != "-":
+        return _result_from_json(args, path) if _is_result_json(path) else None
+    given = getattr(args, "max_bytes", None)
+    limit = MAX_BYTES["json"] if given is None else int(given)
+    data = sys.stdin.buffer.read((MAX_BYTES["csv"] if given is None else int(given)) + 1)
+    args._stdin = io.BytesIO(data)
+    if not _looks_like_result(data[:4096]):
+        return None
+    if len(data) > limit:
+        raise ValidationError(
+            [(None, None, f"the input is larger than {limit:,} bytes, the limit for JSON")]
+        )
+    return _result_from_json(args, Path("standard input"), data.decode("utf-8-sig"))
 
 
 #: Options that say how to read and analyse a sites file: a saved result was read and
@@ -942,7 +973,7 @@ _SITES_FILE_OPTIONS = (
 )
 
 
-def _result_from_json(args: argparse.Namespace, path: Path) -> Analysis:
+def _result_from_json(args: argparse.Namespace, path: Path, text: str | None = None) -> Analysis:
     """A saved result (``ncs analyze -o result.json``), refusing the options it cannot take:
     reported as it is, a --pseudonymize-key-file or --patients would be silently ignored
     (real ids, every patient on the page)."""
@@ -959,21 +990,19 @@ def _result_from_json(args: argparse.Namespace, path: Path) -> Analysis:
                 )
             ]
         )
-    return from_json(path)
+    return from_json(path if text is None else text)
 
 
 def _report(args: argparse.Namespace) -> int:
     from ncs.report import MAX_REPORT_PATIENTS, to_html
 
-    path = Path(args.file)
     if args.output and Path(args.output).suffix.lower() == ".pdf":
         return _report_pdf(args)
     fmt = _output_format(args, default="html")
     _check_output_dir(args.output)
     limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
-    if _is_result_json(path):
-        result = _result_from_json(args, path)
-    else:
+    result = _saved_result(args)
+    if result is None:
         data = read_input(args)
         if fmt == "html":
             n = data.sites["patient_id"].nunique() if "patient_id" in data.sites else 0
@@ -1021,10 +1050,8 @@ def _report_pdf(args: argparse.Namespace) -> int:
         )
         return EXIT_INVALID
     limit = args.max_patients if args.max_patients is not None else MAX_REPORT_PATIENTS
-    path = Path(args.file)
-    if _is_result_json(path):
-        result = _result_from_json(args, path)
-    else:
+    result = _saved_result(args)
+    if result is None:
         data = read_input(args)
         n = data.sites["patient_id"].nunique() if "patient_id" in data.sites else 0
         _check_report_size(n, limit)

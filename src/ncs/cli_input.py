@@ -234,7 +234,10 @@ def read_input(args: argparse.Namespace, path: str | Path | None = None) -> Inpu
     from ncs._progress import Status
 
     stdin = str(target) == "-"
-    source_file: Any = sys.stdin.buffer if stdin else Path(target)
+    # standard input already read (ncs report looked for a saved result in it) is kept
+    source_file: Any = (
+        (getattr(args, "_stdin", None) or sys.stdin.buffer) if stdin else Path(target)
+    )
     with Status(f"reading {'standard input' if stdin else Path(target).name}"):
         table = read_sites(source_file, **options)
     source = table.attrs.get("ncs_source")
