@@ -267,3 +267,26 @@ def test_cli_batch_writes_every_table(tmp_path, capsys):
         "rejected.csv",
         "segments.csv",
     ]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 5, 1000])
+def test_analyze_file_skips_rows_of_separators_only(tmp_path, chunk_rows):
+    # ";;;;;" (a spreadsheet's empty row saved as CSV) is a blank line, as ncs analyze reads
+    # it; batch read it as a row and rejected it for its missing values
+    sites = simulate.cohort(3, seed=4)
+    lines = sites.to_csv(index=False, sep=";").splitlines()
+    blank = ";" * (sites.shape[1] - 1)
+    # data rows 0-11 are patient 1, then a blank row (position 12), then the others
+    lines = [lines[0], *lines[1:13], blank, *lines[13:], blank]
+    path = tmp_path / "sites.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    counts = analyze_file(path, out, chunk_rows=chunk_rows, format="csv", read_options={"sep": ";"})
+    assert counts["n_rows_rejected"] == 0
+    assert counts["n_input_rows"] == len(sites)
+    whole = ncs.analyze(sites, reasons=False)
+    assert counts["findings"] == len(whole.findings)
+    seg = pd.read_csv(out / "segments.csv")
+    # rows after the blank one keep their place in the file (the blank row counted)
+    file_rows = np.r_[np.arange(12), np.arange(13, len(sites) + 1)]
+    assert sorted(seg["distal_row"]) == sorted(file_rows[whole.segments["distal_row"]])

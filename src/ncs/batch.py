@@ -143,7 +143,12 @@ def _csv_chunks(
         **options,
     )
     with reader:
-        for chunk in reader:
+        for chunk in reader:  # indexed by position in the file (0 = first data row)
+            # a row of separators only (";;;;", a spreadsheet's empty row saved as CSV) is a
+            # blank line, as ncs.read_sites reads it: no data to keep or to judge
+            blank = chunk.isna().all(axis=1).to_numpy()
+            if blank.any():
+                chunk = chunk[~blank]
             # decimal commas in columns that also hold words (8,2 next to NR)
             yield _decimal_commas(chunk) if options.get("decimal") == "," else chunk
 
@@ -151,8 +156,12 @@ def _csv_chunks(
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     pq = _require("pyarrow.parquet", "parquet")
     file = pq.ParquetFile(path)
+    offset = 0
     for batch in file.iter_batches(batch_size=chunk_rows):
-        yield batch.to_pandas()
+        frame = batch.to_pandas()  # indexed by position in the file, as CSV chunks are
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
+        offset += len(frame)
+        yield frame
 
 
 class _Progress:
@@ -327,7 +336,10 @@ def analyze_file(
     Notes
     -----
     Row numbers in the output (``distal_row``, ``proximal_row``, ``rejected.input_row``)
-    are positions in the whole file (0 = first data row).
+    are positions in the whole file (0 = first data row). A CSV row of separators only
+    (``;;;;``, an empty spreadsheet row saved as CSV) is a blank line, as
+    :func:`ncs.read_sites` reads it: it is skipped, counted in the positions of the rows
+    after it, and is not an input row.
     """
     src = Path(path)
     if not src.is_file():
@@ -379,7 +391,7 @@ def analyze_file(
         offset = 0
         try:
             for chunk in chunks:
-                rows = np.arange(offset, offset + len(chunk), dtype=np.int64)
+                rows = chunk.index.to_numpy(dtype=np.int64)  # positions in the file
                 offset += len(chunk)
                 if carry is not None and len(carry):
                     chunk = pd.concat([carry, chunk], ignore_index=True)
