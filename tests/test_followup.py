@@ -504,6 +504,7 @@ def test_three_visits_give_two_pairs_and_a_single_visit_patient_is_listed():
     ]
     assert p["course"].tolist() == ["improved", "unchanged", "not_assessable"]
     assert p["days_between"].tolist()[:2] == [21.0, 70.0]
+    assert np.isnan(p["days_between"].iloc[2])  # one visit: no interval
     assert "one visit only" in p["evidence"].iloc[2]
     assert any("one visit only" in str(w.message) for w in caught)
     assert "followup_single_visit" in set(fu.warnings["code"])

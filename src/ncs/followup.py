@@ -1281,9 +1281,9 @@ class _Build:
         for key, values in cols.items():
             data[key] = _tile(values, k)
         if "study_date" in self.study_cols:
-            b = pd.to_datetime(pd.Series(data["study_date_before"]).astype(object))
-            a = pd.to_datetime(pd.Series(data["study_date_after"]).astype(object))
-            data["days_between"] = (a - b).dt.days.to_numpy(dtype=float, na_value=np.nan)
+            data["days_between"] = _days_between(
+                data["study_date_before"], data["study_date_after"]
+            )
         n_studies = len(r.patients) // k if k else 0
         verdict = categorical(r.patients["verdict"])
         vcodes = np.asarray(verdict.codes, dtype=np.int64)
@@ -1607,6 +1607,18 @@ def _take(values: pd.Categorical, rows: np.ndarray) -> pd.Categorical:
     codes = np.asarray(values.codes, dtype=np.int64)
     picked = np.where(rows >= 0, codes[np.maximum(rows, 0)], -1) if codes.size else rows
     return from_codes(picked, values.dtype)
+
+
+def _days_between(before: pd.Categorical, after: pd.Categorical) -> np.ndarray:
+    """Days from each ``before`` date to its ``after`` date (ISO dates; NaN where either is
+    missing). Each distinct date is parsed once."""
+
+    def days(dates: pd.Categorical) -> np.ndarray:
+        parsed = pd.to_datetime(pd.Index(list(names_of(dates)), dtype=object), format="ISO8601")
+        epoch_days = (parsed.to_numpy(dtype="datetime64[D]").astype(np.int64)).astype(float)
+        return np.append(epoch_days, np.nan)[np.asarray(dates.codes, dtype=np.int64)]
+
+    return days(after) - days(before)
 
 
 def _tile(values: pd.Categorical, k: int) -> pd.Categorical:
