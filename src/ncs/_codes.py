@@ -447,7 +447,7 @@ class ColumnCache:
     columns nobody reads are never copied. ``columns`` and ``len`` describe the view.
     """
 
-    __slots__ = ("_series", "frame", "rows")
+    __slots__ = ("_local", "_parent", "_series", "frame", "rows")
 
     def __init__(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> None:
         if rows is not None and len(frame) < _COMBINE_BELOW:  # small: one take is cheaper
@@ -455,6 +455,19 @@ class ColumnCache:
         self.frame = frame
         self.rows = rows
         self._series: dict[str, pd.Series] = {}
+        self._parent: ColumnCache | None = None
+        self._local: np.ndarray | None = None
+
+    def view(self, rows: np.ndarray) -> ColumnCache:
+        """Some rows of this cache, in that order: each column is gathered from this cache's
+        Series when first read (a few columns of a few rows: no table is copied)."""
+        out = ColumnCache.__new__(ColumnCache)
+        out.frame = self.frame
+        out.rows = rows if self.rows is None else self.rows[rows]
+        out._series = {}
+        out._parent = self
+        out._local = rows
+        return out
 
     @property
     def columns(self) -> pd.Index:
@@ -464,10 +477,14 @@ class ColumnCache:
         if isinstance(key, str):
             series = self._series.get(key)
             if series is None:
-                series = self.frame[key]
-                if self.rows is not None:
-                    values = series.array.take(self.rows)
+                if self._parent is not None:  # a view: gather from the parent's Series
+                    values = self._parent[key].array.take(self._local)
                     series = pd.Series(values, name=key, copy=False)
+                else:
+                    series = self.frame[key]
+                    if self.rows is not None:
+                        values = series.array.take(self.rows)
+                        series = pd.Series(values, name=key, copy=False)
                 self._series[key] = series
             return series
         if self.rows is not None:

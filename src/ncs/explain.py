@@ -327,10 +327,11 @@ def _row_view(segments: pd.DataFrame | ColumnCache, rows: np.ndarray) -> ColumnC
 
 
 def _rows_of(segments: pd.DataFrame | ColumnCache, rows: np.ndarray, columns: list[str]):
-    """Some rows of the segments (only ``columns`` copied from a table; a row view of a long
-    table, one chunk of a cohort's sentences, gathers each column when it is read)."""
-    if isinstance(segments, ColumnCache) and segments.rows is not None:
-        return _row_view(segments, rows)
+    """Some rows of the segments: a view of a :class:`ColumnCache` gathers each column when
+    it is read (a rule's words read a few columns); from a table, only ``columns`` are
+    copied."""
+    if isinstance(segments, ColumnCache):
+        return segments.view(rows)
     return segments[columns].iloc[rows].reset_index(drop=True)
 
 

@@ -18,6 +18,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from ncs._codes import equals_mask
 from ncs.errors import Problem, ValidationError, warn
 from ncs.normative import LIMIT_COLUMNS, LIMIT_RANGES, out_of_range
 
@@ -641,7 +642,7 @@ def implausible_cells(valid: pd.DataFrame) -> dict[str, np.ndarray]:
 def _column_equals(valid: pd.DataFrame, name: str, value: str) -> np.ndarray:
     if name not in valid.columns:
         return np.zeros(len(valid), dtype=bool)
-    return np.asarray(valid[name].eq(value).to_numpy(dtype=bool, na_value=False), dtype=bool)
+    return equals_mask(valid[name], value)
 
 
 def warn_implausible(valid: pd.DataFrame, cells: Mapping[str, np.ndarray] | None = None) -> None:
