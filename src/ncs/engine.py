@@ -915,7 +915,9 @@ def _hadden(
     n_maybe = (stack >= UNKNOWN).sum(axis=0)
     two_items = np.where(n_true >= 2, TRUE, np.where(n_maybe >= 2, UNKNOWN, FALSE)).astype(np.int8)
 
-    excitable = ~_absent(m) & (m["distal_amplitude_mv"] > 0)
+    # a nerve is excitable when its distal site responds: an unknown amplitude (not measured,
+    # or set aside as implausible) is still a response; a 0 mV one is an absent response
+    excitable = ~_absent(m) & ~(m["distal_amplitude_mv"] == 0)
     n_excitable = np.bincount(p, weights=excitable, minlength=n_p)
     only_one = np.where(n_excitable == 1, TRUE, FALSE).astype(np.int8)
     demyelinating = at_least(feature, p, n_p, options["demyelinating_min_nerves"])

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import pytest
 
+import ncs
+
 from .helpers import absent, nerve, param, reference, run, study, verdict
 
 S = "hadden1998_gbs"
@@ -155,6 +157,28 @@ def test_inexcitable():
     # responding nerve); nothing judged, both < 80 % of LLN: axonal
     tiny = (0.3, 0.3)
     assert verdict(study(nerve("ulnar", tiny), nerve("median", tiny)), S) == "axonal"
+
+
+def test_a_responding_nerve_with_an_unknown_amplitude_is_excitable():
+    # a present response whose distal amplitude is not known (not measured, or set aside as
+    # implausible) is excitable: "inexcitable" means no distal response. It was counted as
+    # inexcitable (NaN > 0 is false)
+    unknown = (float("nan"), 8.0)
+    two = study(nerve("ulnar", unknown), nerve("median", unknown))
+    # nothing can be judged (dCMAP > 10 % of LLN unknown), two responding nerves: not
+    # inexcitable; the other classes need the amplitude: open, equivocal
+    assert verdict(two, S) == "equivocal"
+    assert "inexcitable" not in _open_classes(two)
+    # the only responding nerve, its amplitude unknown: "< 10 % of LLN" is unknown, so
+    # inexcitable is possible, not met
+    one = study(nerve("ulnar", unknown), absent("median"))
+    assert verdict(one, S) == "equivocal"
+    assert _open_classes(one).startswith("inexcitable: ")
+    # the same with distal amplitudes typed in µV (8200 in a mV table): set aside as
+    # implausible, never read as "no response"
+    slip = study(nerve("ulnar", (8200.0, 8.0)), nerve("median", (9100.0, 8.0)))
+    with pytest.warns(ncs.NcsWarning, match="above 50 mV"):
+        assert verdict(slip, S) == "equivocal"
 
 
 def test_axonal():
