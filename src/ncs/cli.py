@@ -40,7 +40,7 @@ from ncs.cli_input import (
 from ncs.errors import NcsWarning, Problem, UnknownCriteriaError, ValidationError
 from ncs.io import MAX_BYTES, from_json, read_sites
 from ncs.normative import reference_table
-from ncs.registry import CRITERIA, DEFAULT_CRITERIA
+from ncs.registry import CRITERIA, DEFAULT_CRITERIA, resolve
 from ncs.schema import nerve_keys
 
 __all__ = [
@@ -1355,7 +1355,38 @@ def render_followup(result, *, to_terminal: bool = False) -> str:
     return "\n".join(text[order].tolist()) + "\n" + _warnings_text(result)
 
 
+#: Fewest criteria ``ncs compare`` compares (agreement is between two or more).
+MIN_COMPARED = 2
+
+
+def _check_criteria(args: argparse.Namespace) -> None:
+    """``--criteria`` checked before any input is read: named once each (``all`` includes
+    every criterion), at least one, and for ``compare`` at least two. Raises
+    ValidationError naming the flag (UnknownCriteriaError for an unknown id)."""
+    named = getattr(args, "criteria", None)
+    if named is None:
+        return
+    try:
+        crits = resolve(named)
+    except ValidationError as err:
+        raise ValidationError(
+            [Problem(p.row, "--criteria", p.message) for p in err.problems]
+        ) from None
+    if args.command == "compare" and len(crits) < MIN_COMPARED:
+        raise ValidationError(
+            [
+                Problem(
+                    None,
+                    "--criteria",
+                    f"compare needs two or more criteria, got {len(crits)} "
+                    f"({', '.join(c.id for c in crits)}); e.g. -c katz2002,bouche1995",
+                )
+            ]
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
+    _check_criteria(args)
     if args.command == "followup":
         return _run_followup(args)
     if args.command == "criteria":

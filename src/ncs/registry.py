@@ -22,7 +22,7 @@ from ncs.criteria import (
     SegmentRule,
     Threshold,
 )
-from ncs.errors import UnknownCriteriaError
+from ncs.errors import UnknownCriteriaError, ValidationError
 from ncs.guidelines import GUIDELINES
 from ncs.schemes import NerveItem
 
@@ -83,28 +83,85 @@ def list_criteria() -> pd.DataFrame:
 
 
 def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tuple[Criterion, ...]:
-    """Criteria named by the user: an id, a Criterion, several, ``"all"``, ``"verified"``,
-    or None (the defaults)."""
+    """Criteria named by the user, each once.
+
+    Parameters
+    ----------
+    criteria : str, Criterion, iterable of them, or None
+        An id, a :class:`Criterion`, several of them, ``"all"`` (every built-in criterion),
+        ``"verified"`` (the verified ones), or None (:data:`DEFAULT_CRITERIA`).
+
+    Returns
+    -------
+    tuple of Criterion
+        In the order named (``"all"`` and ``"verified"`` in the order of :data:`CRITERIA`).
+
+    Raises
+    ------
+    UnknownCriteriaError
+        For an id not in :data:`CRITERIA`.
+    ValidationError
+        When ``criteria`` is neither an id, a Criterion nor an iterable of them, names none,
+        or names a criterion twice (also through ``"all"`` or ``"verified"``): applied twice,
+        a criterion would be counted twice, so the slip is refused rather than guessed at.
+
+    Examples
+    --------
+    >>> [c.id for c in resolve("katz2002,bouche1995".split(","))]
+    ['katz2002', 'bouche1995']
+    """
     if criteria is None:
         named: list[str | Criterion] = list(DEFAULT_CRITERIA)
     elif isinstance(criteria, (str, Criterion)):
         named = [criteria]
-    else:
+    elif isinstance(criteria, Iterable):
         named = list(criteria)
+    else:
+        raise ValidationError(
+            [
+                (
+                    None,
+                    "criteria",
+                    "criteria must be a criterion id, a Criterion or a list of them, got "
+                    f"{type(criteria).__name__}",
+                )
+            ]
+        )
     items: list[str | Criterion] = []
+    keywords: dict[str, str] = {}  # id -> the keyword that named it
     for c in named:
         word = c.strip().lower() if isinstance(c, str) else None
-        if word == "all":
-            items.extend(CRITERIA)
-        elif word == "verified":
-            items.extend(k for k, v in CRITERIA.items() if v.verified)
+        if word in _KEYWORDS:
+            ids = [k for k, v in CRITERIA.items() if word == "all" or v.verified]
+            items.extend(ids)
+            for k in ids:
+                keywords.setdefault(k, word)
         else:
             items.append(c)
     out = tuple(get_criteria(c) for c in items)
+    if not out:
+        raise ValidationError(
+            [
+                (
+                    None,
+                    "criteria",
+                    f"no criteria named: name at least one; known: {', '.join(CRITERIA)}",
+                )
+            ]
+        )
     ids = [c.id for c in out]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"criteria named twice: {ids}")
+    twice = list(dict.fromkeys(k for k in ids if ids.count(k) > 1))
+    if twice:
+        problems = []
+        for k in twice:
+            via = f' ("{keywords[k]}" includes it)' if k in keywords else ""
+            problems.append((None, "criteria", f"{k} named twice{via}: name each criterion once"))
+        raise ValidationError(problems)
     return out
+
+
+#: Words that name several built-in criteria at once (``criteria="all"``).
+_KEYWORDS = ("all", "verified")
 
 
 def with_entrapment_sites(criterion: str | Criterion, exclude: bool) -> Criterion:
