@@ -109,7 +109,26 @@ def _known_headers(names: list[str]) -> int:
 
 
 def _iter_values(sheet: Any) -> Iterator[tuple[Any, ...]]:
-    return sheet.iter_rows(values_only=True)
+    """Every row of a sheet as a tuple of cell values, without its trailing empty cells.
+
+    The ``<dimension ref="A1:N4">`` a worksheet declares is not trusted: some writers
+    understate the used range, and openpyxl's read-only mode would stop at it (rows and
+    columns beyond it silently lost). Spreadsheet programs ignore it, and so does ncs.
+    """
+    reset = getattr(sheet, "reset_dimensions", None)
+    if reset is not None:
+        reset()
+    for row in sheet.iter_rows(values_only=True):
+        yield _trimmed(row)
+
+
+def _trimmed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row without its trailing empty cells (a formatted empty cell far to the right of
+    the table adds no column)."""
+    end = len(row)
+    while end and row[end - 1] is None:
+        end -= 1
+    return row if end == len(row) else row[:end]
 
 
 def read_sheet(
@@ -327,7 +346,7 @@ def _check_formulas(
         ws = book[sheet]
         wanted = {row: k for k, row in enumerate(sheet_rows)}
         problems = []
-        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        for number, row in enumerate(_iter_values(ws), start=1):
             k = wanted.get(number)
             if k is None:
                 continue
