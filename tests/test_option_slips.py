@@ -93,3 +93,35 @@ def test_cli_compare_of_two_criteria_runs(capsys):
     argv = ["compare", str(FIXTURES / "normal.csv"), "-c", "katz2002,bouche1995", "--draws", "10"]
     assert main(argv) == 0
     assert "katz2002" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- ncs batch
+
+
+@pytest.mark.parametrize("chunk_rows", [0, -5, 1.5, "10", True, None])
+def test_batch_chunk_rows_slips_are_validation_errors(chunk_rows, tmp_path):
+    from ncs.batch import analyze_file
+
+    out = tmp_path / "out"
+    with pytest.raises(ValidationError, match="chunk_rows") as err:
+        analyze_file(FIXTURES / "normal.csv", out, chunk_rows=chunk_rows)
+    assert err.value.problems[0].column == "chunk_rows"
+    assert not out.exists()  # nothing written
+
+
+def test_batch_unknown_format_is_a_validation_error(tmp_path):
+    from ncs.batch import analyze_file
+
+    with pytest.raises(ValidationError, match="format"):
+        analyze_file(FIXTURES / "normal.csv", tmp_path / "out", format="xlsx")
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_cli_batch_chunk_rows_below_one_is_a_usage_error(value, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["batch", str(FIXTURES / "normal.csv"), "-d", str(out), "--chunk-rows", value]
+    assert main(argv) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert "--chunk-rows" in err
+    assert "internal error" not in err
+    assert not out.exists()

@@ -270,6 +270,29 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, keys[starts]
 
 
+#: Output formats of :func:`analyze_file`.
+FORMATS: tuple[str, ...] = ("parquet", "csv")
+
+
+def _check_options(*, chunk_rows: object, format: object) -> None:
+    """Keyword arguments checked like the input: a ValidationError naming the option (a
+    chunk of no rows would never end; a float or text is a slip, never rounded)."""
+    problems = []
+    integer = isinstance(chunk_rows, int | np.integer) and not isinstance(chunk_rows, bool)
+    if not integer or chunk_rows < 1:
+        problems.append(
+            Problem(
+                None, "chunk_rows", f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}"
+            )
+        )
+    if format is not None and format not in FORMATS:
+        problems.append(
+            Problem(None, "format", f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+        )
+    if problems:
+        raise ValidationError(problems)
+
+
 def analyze_file(
     path: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
@@ -329,9 +352,10 @@ def analyze_file(
     Raises
     ------
     ValidationError
-        When the file is missing, unreadable, lacks a required column, or is not grouped by
-        patient. Nothing is left in ``output_dir`` then: tables are written to a temporary
-        directory and moved into place only when the whole file has been analysed.
+        When ``chunk_rows`` is not a whole number >= 1 or ``format`` is unknown, or the file
+        is missing, unreadable, lacks a required column, or is not grouped by patient.
+        Nothing is left in ``output_dir`` then: tables are written to a temporary directory
+        and moved into place only when the whole file has been analysed.
 
     Notes
     -----
@@ -342,13 +366,10 @@ def analyze_file(
     after it, and is not an input row.
     """
     src = Path(path)
+    _check_options(chunk_rows=chunk_rows, format=format)
     if not src.is_file():
         raise ValidationError([Problem(None, None, f"no such file: {src.name}")])
-    if chunk_rows < 1:
-        raise ValueError("chunk_rows must be at least 1")
     fmt = format or ("parquet" if has_module("pyarrow") else "csv")
-    if fmt not in ("parquet", "csv"):
-        raise ValueError(f"format must be 'parquet' or 'csv', got {fmt!r}")
     suffix = src.suffix.lower()
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

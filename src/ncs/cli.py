@@ -28,6 +28,7 @@ import pandas as pd
 from ncs._progress import Status
 from ncs._version import __version__
 from ncs.analyze import Analysis, analyze
+from ncs.batch import DEFAULT_CHUNK_ROWS
 from ncs.cli_input import (
     CommaList,
     Input,
@@ -107,6 +108,22 @@ _FOLLOWUP_EXAMPLES = """examples:
 """
 
 
+def _at_least(low: int):
+    """An argparse type: a whole number >= ``low`` (anything else is a usage error, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {low}"
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ncs",
@@ -179,7 +196,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_batch.add_argument("file", help="sites table grouped by patient_id")
     p_batch.add_argument("--output-dir", "-d", required=True, help="directory for the tables")
-    p_batch.add_argument("--chunk-rows", type=int, default=1_000_000, metavar="N")
+    p_batch.add_argument(
+        "--chunk-rows",
+        type=_at_least(1),
+        default=DEFAULT_CHUNK_ROWS,
+        metavar="N",
+        help=f"rows read per chunk, at least 1 (default: {DEFAULT_CHUNK_ROWS:_})",
+    )
     criteria_option(p_batch)
     p_batch.add_argument("--format", "-f", choices=("parquet", "csv"), default=None)
     p_batch.add_argument(
