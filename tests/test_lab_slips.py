@@ -78,3 +78,72 @@ def test_a_formula_beyond_an_understated_dimension_is_still_named(tmp_path):
         ncs.read_sites(path)
     (problem,) = err.value.problems
     assert problem.column == "amplitude_mv" and "cell G12 of sheet 'Motor'" in problem.message
+
+
+# --------------------------------------------------------------------------------------
+# Two columns with the same header, or two headers read as the same column
+# --------------------------------------------------------------------------------------
+
+
+def _with_extra_column(header: str, value: str = "1.0", source=MMN) -> list[list[str]]:
+    """The lines of a CSV fixture as cells, with one more column at the end."""
+    import csv
+
+    with open(source, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return [[*row, header if k == 0 else value] for k, row in enumerate(rows)]
+
+
+def _write_csv(path, rows, sep=","):
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, delimiter=sep, lineterminator="\n").writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        # the fixture's amplitude_mv is its 7th column; the copy is the 15th
+        ("amplitude_mv", "two columns have this header (columns 7 and 15 of the header on line 1)"),
+        (
+            "Amplitude_mV",
+            "columns 7 ('amplitude_mv') and 15 ('Amplitude_mV') of the header on line 1 are "
+            "both read as 'amplitude_mv'",
+        ),
+    ],
+)
+def test_csv_columns_with_the_same_header_are_an_error_naming_both(
+    tmp_path, capsys, header, message
+):
+    path = _write_csv(tmp_path / "dup.csv", _with_extra_column(header))
+    code, out, err = _run(["validate", path], capsys)
+    assert code == 2 and "valid:" not in out
+    assert message in err and f"column {header!r}" in err
+    assert "amplitude_mv.1" not in err
+
+
+def test_xlsx_headers_read_as_the_same_column_are_an_error_naming_both(tmp_path, capsys):
+    pytest.importorskip("openpyxl")
+    rows = _with_extra_column("Amplitude_mV")
+    frame = pd.DataFrame(rows[1:], columns=rows[0])
+    path = tmp_path / "dup.xlsx"
+    frame.to_excel(path, index=False, sheet_name="Motor")
+    code, _, err = _run(["validate", path], capsys)
+    assert code == 2
+    assert (
+        "columns G ('amplitude_mv') and O ('Amplitude_mV') of sheet 'Motor' are both read as "
+        "'amplitude_mv'" in err
+    )
+
+
+def test_a_wide_csv_with_a_header_twice_names_the_header(tmp_path, capsys):
+    source = FIXTURES / "exports" / "segment_distances.csv"
+    header = "R Median APB Wrist Amp (mV)"  # the 4th column of the export
+    rows = _with_extra_column(header, "8.2", source=source)
+    path = _write_csv(tmp_path / "wide.csv", rows)
+    code, _, err = _run(["validate", path, "--wide"], capsys)
+    assert code == 2
+    assert f"column {header!r}: two columns have this header (columns 4 and {len(rows[0])}" in err
+    assert ".1'" not in err

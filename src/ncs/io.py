@@ -10,6 +10,8 @@ analysis results come back from JSON with :func:`from_json`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -20,7 +22,7 @@ import pandas as pd
 from ncs._optional import require as _require
 from ncs.cells import factorize_cells
 from ncs.errors import Problem, ValidationError
-from ncs.schema import COLUMNS
+from ncs.schema import ALT_COLUMNS, COLUMNS
 from ncs.wide import detect_wide_columns, from_wide, to_wide
 
 __all__ = [
@@ -482,6 +484,15 @@ def _read_csv(
         "index_col": False,
     }
     options.update(kwargs)
+    text_of = data if data is not None else p
+    # options that change how lines become rows and columns: the reader trusts them
+    header_cells = None if _STRUCTURE_OPTIONS & set(kwargs) else _header_cells(text_of, dialect)
+    if header_cells is not None:
+        _refuse_same_headers(
+            header_cells,
+            [str(k + 1) for k in range(len(header_cells))],
+            f"of the header on line {dialect.header_line}",
+        )
     try:
         with warnings.catch_warnings():
             # a row longer than the header would lose its last cells: an error, not a warning
@@ -515,7 +526,6 @@ def _read_csv(
     if blank.any():
         frame = frame[~blank].reset_index(drop=True)
     if dialect.decimal == "," and len(frame):
-        text_of = data if data is not None else p
         _refuse_thousands(
             frame, lambda rows: [f"line {int(x)}" for x in _lines_of(text_of, dialect, rows)]
         )
@@ -561,6 +571,109 @@ def _long_row_problem(data: Any, dialect: Any, err: BaseException) -> Problem:
     except (StopIteration, csv.Error):
         pass
     return _unreadable("CSV", err).problems[0]
+
+
+#: ``pandas.read_csv`` options that change how a file's lines become rows and columns;
+#: given, they are trusted and the reader's checks of the header and the line widths skip.
+_STRUCTURE_OPTIONS = frozenset(
+    {"names", "header", "usecols", "skiprows", "skipfooter", "nrows", "comment", "quotechar"}
+    | {"quoting", "escapechar", "doublequote", "lineterminator", "engine"}
+)
+
+
+@contextmanager
+def _csv_lines(data: Any, dialect: Any) -> Iterator[Any]:
+    """The CSV records of a file from its header line on (a :mod:`csv` reader, quotes
+    respected, spaces after a separator skipped as pandas skips them); the file is closed
+    on leaving the ``with`` block."""
+    import csv
+    import io as _io
+
+    with (
+        _io.BytesIO(data) if isinstance(data, bytes) else Path(data).open("rb") as raw,
+        _io.TextIOWrapper(raw, encoding=dialect.encoding, newline="") as text,
+    ):
+        for _ in range(dialect.header_line - 1):
+            text.readline()
+        yield csv.reader(text, delimiter=dialect.sep, skipinitialspace=True)
+
+
+def _header_cells(data: Any, dialect: Any) -> list[str] | None:
+    """The cells of a CSV file's header line, spaces around them stripped (None: unreadable,
+    left to the reader's own error)."""
+    import csv
+
+    try:
+        with _csv_lines(data, dialect) as reader:
+            return [cell.strip().lstrip("\ufeff") for cell in next(reader)]
+    except (StopIteration, csv.Error, UnicodeError):
+        return None
+
+
+def _column_key(header: str) -> str:
+    """The sites-table column a header names, as validation reads it (``Amplitude mV`` ->
+    ``amplitude_mv``; see ``ncs.schema``)."""
+    return header.strip().lower().replace(" ", "_")
+
+
+#: Columns of the sites table a header may name (with the unit-bearing alternatives).
+_KNOWN_COLUMNS = frozenset(c.name for c in COLUMNS) | frozenset(ALT_COLUMNS)
+
+
+def _refuse_same_headers(headers: list[str], places: list[str], where: str) -> None:
+    """Two columns with the same header, or two headers read as the same column of the
+    sites table (``Amplitude_mV`` beside ``amplitude_mv``), are an error naming both.
+
+    Parameters
+    ----------
+    headers : list of str
+        The headers, in the file's order (empty: a column without a header, not checked).
+    places : list of str
+        How a person finds each column: its number (CSV) or letter (XLSX).
+    where : str
+        Which header line or sheet, in words (``"of the header on line 1"``).
+
+    Raises
+    ------
+    ValidationError
+        Naming every such pair of columns. pandas would rename the second column
+        (``amplitude_mv.1``) or keep both, and one of them would be read silently.
+    """
+    problems = []
+    same: dict[str, int] = {}
+    known: dict[str, int] = {}
+    for k, header in enumerate(headers):
+        text = " ".join(str(header).split())
+        if not text:
+            continue
+        if text in same:
+            problems.append(
+                Problem(
+                    None,
+                    text,
+                    f"two columns have this header (columns {places[same[text]]} and "
+                    f"{places[k]} {where})",
+                )
+            )
+            continue
+        same[text] = k
+        key = _column_key(text)
+        if key not in _KNOWN_COLUMNS:
+            continue
+        if key in known:
+            first = known[key]
+            problems.append(
+                Problem(
+                    None,
+                    text,
+                    f"columns {places[first]} ({' '.join(str(headers[first]).split())!r}) and "
+                    f"{places[k]} ({text!r}) {where} are both read as {key!r}: keep one",
+                )
+            )
+            continue
+        known[key] = k
+    if problems:
+        raise ValidationError(problems)
 
 
 def _lines_of(data: Any, dialect: Any, rows: np.ndarray) -> np.ndarray:
@@ -703,6 +816,8 @@ def _read_xlsx(
     except Exception as err:  # any parser failure, defusedxml's refusals included
         raise _unreadable("XLSX", err) from None
     frame = table.frame
+    headers = [str(c) for c in frame.columns]
+    _refuse_same_headers(headers, [table.columns[h] for h in headers], f"of sheet {table.sheet!r}")
     for col in _TEXT_COLUMNS:
         if col in frame.columns:
             frame[col] = _text_cells(frame[col])
