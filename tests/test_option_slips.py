@@ -125,3 +125,167 @@ def test_cli_batch_chunk_rows_below_one_is_a_usage_error(value, tmp_path, capsys
     assert "--chunk-rows" in err
     assert "internal error" not in err
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- compare
+
+#: Four seed studies, one patient each, with a clinical diagnosis.
+_DIAGNOSES = {"MMN01": "MMN", "CIDP01": "CIDP", "NORM01": "normal", "ALS01": "ALS"}
+_FILES = ("mmn_forearm_block.csv", "cidp_dispersion.csv", "normal.csv", "als_axonal.csv")
+#: Few draws: these tests check options, not the simulation.
+_DRAWS = 5
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    import pandas as pd
+
+    sites = pd.concat([ncs.read_sites(FIXTURES / f) for f in _FILES], ignore_index=True)
+    sites["diagnosis"] = sites["patient_id"].map(_DIAGNOSES)
+    return sites
+
+
+@pytest.fixture(scope="module")
+def seed_analysis(cohort):
+    return ncs.analyze(cohort, criteria=["katz2002", "bouche1995"])
+
+
+def _diagnosis_of(comparison) -> dict:
+    p = comparison.patients
+    pairs = zip(p["patient_id"], p["diagnosis"], strict=True)
+    return {pid: (None if pd_isna(d) else bool(d)) for pid, d in pairs}
+
+
+def pd_isna(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+@pytest.mark.parametrize("positive", ["MMN", " mmn ", ["MMN"], ("MMN",)])
+def test_compare_positive_one_label_as_a_string(seed_analysis, positive):
+    c = ncs.compare(seed_analysis, positive=positive, n_draws=_DRAWS)
+    assert _diagnosis_of(c) == {"MMN01": True, "CIDP01": False, "NORM01": False, "ALS01": False}
+    # by hand: Katz 2002 calls MMN01 (median 8.2 -> 2.9 mV, 65% drop) and CIDP01 (median
+    # 5.1 -> 3.2 mV, 37%) demyelinating, NORM01 and ALS01 not: TP 1, FP 1, FN 0, TN 2
+    katz = c.accuracy.set_index("scheme").loc["katz2002"]
+    assert (katz.true_positive, katz.false_positive, katz.false_negative, katz.true_negative) == (
+        1,
+        1,
+        0,
+        2,
+    )
+
+
+def test_compare_positive_naming_nothing_is_refused(seed_analysis):
+    with pytest.raises(ValidationError, match="positive") as err:
+        ncs.compare(seed_analysis, positive=[], n_draws=_DRAWS)
+    assert err.value.problems[0].column == "positive"
+
+
+def test_compare_positive_matching_no_diagnosis_warns(seed_analysis):
+    with pytest.warns(ncs.NcsWarning, match="MNN"):
+        c = ncs.compare(seed_analysis, positive="MNN", n_draws=_DRAWS)
+    assert not any(_diagnosis_of(c).values())
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("n_draws", 0),
+        ("n_draws", -1),
+        ("n_draws", 1.5),
+        ("n_draws", "10"),
+        ("n_draws", True),
+        ("n_draws", None),
+        ("seed", -1),
+        ("seed", 1.5),
+        ("seed", "a"),
+        ("seed", None),
+        ("robust_level", 1.5),
+        ("robust_level", 0.4),
+        ("robust_level", float("nan")),
+        ("robust_level", "0.9"),
+        ("confidence", 0),
+        ("confidence", 1),
+        ("confidence", float("nan")),
+        ("confidence", "0.9"),
+        ("confidence", None),
+        ("diagnosis", 5),
+    ],
+)
+def test_compare_option_slips_are_validation_errors(seed_analysis, option, value):
+    kwargs = {"n_draws": _DRAWS, option: value}
+    with pytest.raises(ValidationError, match=option) as err:
+        ncs.compare(seed_analysis, positive="MMN", **kwargs)
+    assert err.value.problems[0].column == option
+
+
+def test_compare_diagnosis_series_with_none_is_unknown(seed_analysis):
+    import pandas as pd
+
+    dx = pd.Series({"MMN01": True, "CIDP01": False, "NORM01": None, "ALS01": False})
+    c = ncs.compare(seed_analysis, diagnosis=dx, n_draws=_DRAWS)
+    assert _diagnosis_of(c) == {"MMN01": True, "CIDP01": False, "NORM01": None, "ALS01": False}
+    katz = c.accuracy.set_index("scheme").loc["katz2002"]
+    assert katz.n_no_diagnosis == 1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "double[pyarrow]"])
+@pytest.mark.parametrize("as_column", [True, False])
+def test_compare_float_diagnosis_one_zero_with_a_blank_is_boolean(cohort, as_column, dtype):
+    import numpy as np
+    import pandas as pd
+
+    # a column of 1/0 with one blank cell is read as floats: 1.0, 0.0, NaN
+    codes = {"MMN01": 1.0, "CIDP01": 0.0, "NORM01": np.nan, "ALS01": 0.0}
+    sites = cohort.assign(dx=cohort["patient_id"].map(codes).astype(dtype))
+    analysis = ncs.analyze(sites, criteria=["katz2002", "bouche1995"])
+    dx = "dx" if as_column else pd.Series(codes)
+    c = ncs.compare(analysis, diagnosis=dx, n_draws=_DRAWS)
+    assert _diagnosis_of(c) == {"MMN01": True, "CIDP01": False, "NORM01": None, "ALS01": False}
+
+
+def test_compare_float_diagnosis_other_than_one_zero_is_refused(cohort):
+    sites = cohort.assign(dx=cohort["patient_id"].map({"MMN01": 0.5}).fillna(0.0))
+    analysis = ncs.analyze(sites, criteria=["katz2002", "bouche1995"])
+    with pytest.raises(ValidationError, match="not boolean-like") as err:
+        ncs.compare(analysis, diagnosis="dx", n_draws=_DRAWS)
+    assert err.value.problems[0].column == "dx"
+
+
+def test_compare_positive_one_on_a_float_column(cohort):
+    sites = cohort.assign(dx=cohort["patient_id"].map({"MMN01": 1.0}).fillna(0.0))
+    analysis = ncs.analyze(sites, criteria=["katz2002", "bouche1995"])
+    for positive in (1, 1.0, [1], "1"):
+        c = ncs.compare(analysis, diagnosis="dx", positive=positive, n_draws=_DRAWS)
+        assert _diagnosis_of(c)["MMN01"] is True
+        assert not _diagnosis_of(c)["CIDP01"]
+
+
+def test_compare_analysis_without_the_criterion_names_the_applied_ones(seed_analysis):
+    with pytest.raises(ValidationError, match="simon2013") as err:
+        ncs.compare(seed_analysis, ["simon2013", "katz2002"], n_draws=_DRAWS)
+    assert err.value.problems[0].column == "criteria"
+    assert "katz2002, bouche1995" in str(err.value)
+
+
+def test_compare_analysis_subset_by_the_analysis_own_ids(cohort):
+    from ncs.registry import with_entrapment_sites
+
+    strict = with_entrapment_sites("katz2002", exclude=True)
+    analysis = ncs.analyze(cohort, criteria=[strict, "katz2002"])
+    chosen = ["katz2002_no_entrapment", "katz2002"]
+    c = ncs.compare(analysis, chosen, positive="MMN", n_draws=_DRAWS)
+    assert c.meta["criteria"] == ["katz2002_no_entrapment", "katz2002"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--draws", "0"), ("--draws", "1.5"), ("--seed", "-1")]
+)
+def test_cli_compare_simulation_flags_out_of_range_are_usage_errors(flag, value, capsys):
+    argv = ["compare", str(FIXTURES / "normal.csv"), flag, value]
+    assert main(argv) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert flag in err
+    assert "internal error" not in err

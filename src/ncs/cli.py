@@ -388,8 +388,12 @@ def _add_compare_options(p: argparse.ArgumentParser, criteria_option) -> None:
         help="coefficient of variation of a site measure for the robustness simulation, "
         "e.g. amplitude_mv=0.1 (default: Kong et al. 2009, amplitude 0.156)",
     )
-    p.add_argument("--draws", type=int, default=1000, help="simulation draws (default: 1000)")
-    p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    p.add_argument(
+        "--draws", type=_at_least(1), default=1000, help="simulation draws (default: 1000)"
+    )
+    p.add_argument(
+        "--seed", type=_at_least(0), default=0, help="simulation seed, 0 or more (default: 0)"
+    )
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
 
 

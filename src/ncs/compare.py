@@ -57,7 +57,7 @@ from ncs.engine import (
     threshold_truth,
     threshold_values,
 )
-from ncs.errors import ValidationError
+from ncs.errors import ValidationError, warn
 from ncs.explain import format_number, threshold_words
 from ncs.labels import MEASURE_LABELS
 from ncs.measures import FALSE, TRUE, UNKNOWN, percent_change, percent_drop
@@ -534,23 +534,30 @@ def compare(
         The reference diagnosis per patient: the name of a sites-table column (constant per
         patient), a Series indexed by ``patient_id``, or a DataFrame with ``patient_id`` and
         ``diagnosis``. Default: the sites table's ``diagnosis`` column when there is one.
-    positive : iterable, optional
-        Diagnosis values that count as positive (all other known values are negative).
-        Default: the diagnosis must be boolean-like (``True``/``False``, ``1``/``0``,
-        ``yes``/``no``, ``positive``/``negative``).
+    positive : str, scalar or iterable of them, optional
+        Diagnosis values that count as positive (all other known values are negative): one
+        value (``positive="MMN"``) or several (``positive=["MMN", "CIDP"]``), compared as
+        text, case and surrounding blanks ignored (a whole number written ``1.0`` is ``1``).
+        A warning says when none of them occurs among the diagnoses. Default: the diagnosis
+        must be boolean-like (``True``/``False``, ``1``/``0`` (also ``1.0``/``0.0``, what a
+        column with a blank cell reads as), ``yes``/``no``, ``positive``/``negative``). A
+        missing diagnosis (blank, None, NaN) is unknown: the patient is left out of the
+        accuracy (``n_no_diagnosis``).
     cv : mapping or Variability, optional
         Coefficient of variation (fraction) per sites column (``amplitude_mv``, ``area_mvms``,
         ``duration_ms``). Default :data:`DEFAULT_VARIABILITY` (Kong et al. 2009, amplitude
         only). ``{}`` switches the simulation off.
     n_draws : int, default 1000
-        Monte Carlo draws per segment.
+        Monte Carlo draws per segment, at least 1.
     seed : int, default 0
-        Seed of the random generator; the same inputs and seed give the same result.
+        Seed of the random generator, 0 or more; the same inputs and seed give the same
+        result.
     robust_level : float, default 0.95
         A finding is ``robust_yes`` / ``robust_no`` when it holds in at least this share of
-        the draws, ``borderline`` otherwise.
+        the draws, ``borderline`` otherwise; from 0.5 to 1 (below one half, a finding and
+        its opposite could both be "robust").
     confidence : float, default 0.95
-        Coverage of the kappa and Wilson intervals.
+        Coverage of the kappa and Wilson intervals, strictly between 0 and 1.
     units : mapping, optional
         Input units, as for :func:`ncs.analyze`.
 
@@ -561,7 +568,11 @@ def compare(
     Raises
     ------
     ValidationError
-        Bad sites table, or a diagnosis that varies within a patient or is not boolean-like.
+        Bad sites table; a diagnosis that varies within a patient or is not boolean-like;
+        an option out of its range or of the wrong type (each problem names the option);
+        criteria named twice or none; with an ``Analysis``, a criterion it did not apply.
+    UnknownCriteriaError
+        A criterion id that is neither built in nor (with an ``Analysis``) applied in it.
 
     Notes
     -----
@@ -591,27 +602,21 @@ def compare(
     >>> c.patients[["verdict_katz2002", "verdict_bouche1995"]].values.tolist()
     [['demyelinating', 'conduction_block']]
     """
+    _check_options(
+        n_draws=n_draws,
+        seed=seed,
+        robust_level=robust_level,
+        confidence=confidence,
+        diagnosis=diagnosis,
+    )
+    positive = _positive_labels(positive)
+    variability = Variability.of(cv)
     if isinstance(sites_or_analysis, Analysis):
         result = sites_or_analysis
-        if criteria is not None:
-            from ncs.registry import resolve
-
-            wanted = [c.id for c in resolve(criteria)]
-            have = {c.id: c for c in result.criteria}
-            missing = [w for w in wanted if w not in have]
-            if missing:
-                raise ValueError(f"criteria {missing} were not applied in this analysis")
-            crits = tuple(have[w] for w in wanted)
-        else:
-            crits = result.criteria
+        crits = result.criteria if criteria is None else _applied(result, criteria)
     else:
         result = analyze(sites_or_analysis, criteria, units=units)
         crits = result.criteria
-    if n_draws < 1:
-        raise ValueError("n_draws must be at least 1")
-    if not 0.5 <= robust_level <= 1:
-        raise ValueError("robust_level must be in [0.5, 1]")
-    variability = Variability.of(cv)
 
     seg = result.segments
     n_seg = len(seg)
@@ -669,6 +674,147 @@ def compare(
         patient_robustness=patient_robustness,
         meta=meta,
     )
+
+
+#: Where ``robust_level`` may lie (both ends included): below one half, a finding and its
+#: opposite could both hold in "at least this share" of the draws.
+ROBUST_LEVEL_RANGE: tuple[float, float] = (0.5, 1.0)
+
+
+def _whole(value: object) -> bool:
+    """An int (numpy's too), never a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _real(value: object) -> float | None:
+    """A finite int or float (numpy's too) as a float, else None (bools and text too)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _check_options(
+    *, n_draws: object, seed: object, robust_level: object, confidence: object, diagnosis: object
+) -> None:
+    """compare's keyword arguments checked like the input, before anything is computed: a
+    ValidationError with one problem per option, naming it."""
+    problems = []
+    if not _whole(n_draws) or n_draws < 1:  # type: ignore[operator]
+        problems.append((None, "n_draws", f"n_draws must be a whole number >= 1, got {n_draws!r}"))
+    if not _whole(seed) or seed < 0:  # type: ignore[operator]
+        problems.append((None, "seed", f"seed must be a whole number >= 0, got {seed!r}"))
+    low, high = ROBUST_LEVEL_RANGE
+    level = _real(robust_level)
+    if level is None or not low <= level <= high:
+        problems.append(
+            (
+                None,
+                "robust_level",
+                f"robust_level must be a number from {low:g} to {high:g}, got {robust_level!r}",
+            )
+        )
+    coverage = _real(confidence)
+    if coverage is None or not 0 < coverage < 1:
+        problems.append(
+            (
+                None,
+                "confidence",
+                f"confidence must be a number strictly between 0 and 1, got {confidence!r}",
+            )
+        )
+    if diagnosis is not None and not isinstance(diagnosis, str | pd.Series | pd.DataFrame):
+        problems.append(
+            (
+                None,
+                "diagnosis",
+                "diagnosis must be a column name, a Series indexed by patient_id or a "
+                f"DataFrame with patient_id and diagnosis, got {type(diagnosis).__name__}",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+
+
+def _positive_labels(positive: object) -> dict[str, str] | None:
+    """The diagnosis values counted as positive, as compared (:func:`_value_text`, lower
+    case) and as given: one value (a string is one label, never its letters) or several;
+    None: the diagnosis is boolean-like."""
+    if positive is None:
+        return None
+    if isinstance(positive, str | bytes) or not isinstance(positive, Iterable):
+        values = [positive]
+    else:
+        values = list(positive)
+    missing = [v for v in values if _is_missing(v)]
+    if not values or missing:
+        what = "names no value" if not values else "holds a missing value"
+        raise ValidationError(
+            [
+                (
+                    None,
+                    "positive",
+                    f"positive {what}: give the diagnosis value (or values) that count as "
+                    "positive, e.g. positive='MMN'",
+                )
+            ]
+        )
+    return {_value_text(v).lower(): _value_text(v) for v in values}
+
+
+def _is_missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or array: not one missing value
+        return False
+
+
+def _value_text(value: object) -> str:
+    """A diagnosis value as text, stripped: a whole number is written without decimals
+    (``1.0`` -> ``"1"``: a numeric column with a blank cell is read as floats)."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if (
+        isinstance(value, float | np.floating)
+        and math.isfinite(value)
+        and float(value) == int(value)
+    ):
+        return str(int(value))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip()
+    return str(value).strip()
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """:func:`_value_text` of every value of a Series without missing values (each distinct
+    value converted once)."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    table = np.array([_value_text(u) for u in uniques] + [""], dtype=object)
+    return table[codes]
+
+
+def _applied(result: Analysis, criteria) -> tuple[Criterion, ...]:
+    """The criteria of an analysis a caller names (its own ids, variants included, first)."""
+    from ncs.registry import resolve
+
+    have = {c.id: c for c in result.criteria}
+    wanted = resolve(criteria, known=have)
+    missing = [c.id for c in wanted if c.id not in have]
+    if missing:
+        raise ValidationError(
+            [
+                (
+                    None,
+                    "criteria",
+                    f"{', '.join(missing)} {'was' if len(missing) == 1 else 'were'} not applied "
+                    f"in this analysis (it applied {', '.join(have)}): compare a subset of "
+                    "them, or pass the sites table to compare",
+                )
+            ]
+        )
+    return tuple(have[c.id] for c in wanted)
 
 
 def _categorical(codes: np.ndarray, categories: tuple[str, ...]) -> pd.Categorical:
@@ -925,14 +1071,15 @@ def _diagnosis(result: Analysis, reference, positive) -> pd.Series | None:
         if "diagnosis" not in sites.columns:
             return None
         reference = "diagnosis"
+    column = "diagnosis"
     if isinstance(reference, str):
         if reference not in sites.columns:
             raise ValidationError([(None, reference, "reference diagnosis column not found")])
+        column = reference
         values = sites[reference]
         ids = sites["patient_id"].astype(object).to_numpy()
         known = values.notna().to_numpy()
-        text = values.astype("string").str.strip()
-        per = pd.DataFrame({"patient_id": ids[known], "value": text[known].to_numpy()})
+        per = pd.DataFrame({"patient_id": ids[known], "value": _texts(values[known])})
         n_values = per.groupby("patient_id", sort=False)["value"].nunique()
         varying = n_values.index[n_values > 1]
         if len(varying):
@@ -945,34 +1092,42 @@ def _diagnosis(result: Analysis, reference, positive) -> pd.Series | None:
         if not {"patient_id", "diagnosis"} <= set(reference.columns):
             raise ValidationError([(None, None, "reference needs patient_id and diagnosis")])
         raw = reference.set_index(reference["patient_id"].astype(str))["diagnosis"]
-    elif isinstance(reference, pd.Series):
+    else:  # a Series (compare checked the type)
         raw = reference.copy()
         raw.index = raw.index.astype(str)
-    else:
-        raise TypeError("reference must be a column name, a Series or a DataFrame")
     if raw.index.duplicated().any():
         raise ValidationError([(None, "patient_id", "reference lists a patient twice")])
-    return _as_boolean(raw, positive)
+    return _as_boolean(raw, positive, column)
 
 
-def _as_boolean(raw: pd.Series, positive) -> pd.Series:
+def _as_boolean(raw: pd.Series, positive: Mapping[str, str] | None, column: str) -> pd.Series:
+    """Each patient's diagnosis as True/False (NA: unknown): in ``positive`` or not, or read
+    as a boolean-like value (any other value refused)."""
     known = raw.notna().to_numpy()
-    text = raw.astype("string").str.strip().str.lower().to_numpy(dtype=object)
+    text = np.full(len(raw), "", dtype=object)
+    text[known] = [t.lower() for t in _texts(raw[known])]
     out = np.full(len(raw), None, dtype=object)
     if positive is not None:
-        pos = {str(p).strip().lower() for p in positive}
-        out[known] = np.isin(text[known], list(pos))
+        out[known] = np.isin(text[known], list(positive))
+        if known.any() and not np.any(out[known].astype(bool)):
+            values = sorted(set(_texts(raw[known])))[:_SHOWN_VALUES]
+            warn(
+                "positive_not_found",
+                f"positive={list(positive.values())} matches no diagnosis value (the values are "
+                f"{values}): every patient with a diagnosis counts as negative",
+                column=column,
+            )
     else:
         is_true = np.isin(text, list(_TRUE_WORDS)) & known
         is_false = np.isin(text, list(_FALSE_WORDS)) & known
         bad = known & ~is_true & ~is_false
         if bad.any():
-            examples = sorted({str(v) for v in raw[bad]})[:5]
+            examples = sorted(set(_texts(raw[bad])))[:_SHOWN_VALUES]
             raise ValidationError(
                 [
                     (
                         None,
-                        "diagnosis",
+                        column,
                         f"diagnosis values {examples} are not boolean-like; "
                         "say which count as positive with positive=[...]",
                     )
@@ -981,6 +1136,10 @@ def _as_boolean(raw: pd.Series, positive) -> pd.Series:
         out[is_true] = True
         out[is_false] = False
     return pd.Series(pd.array(out, dtype="boolean"), index=raw.index.astype(str))
+
+
+#: How many distinct diagnosis values a message shows.
+_SHOWN_VALUES = 5
 
 
 # ---------------------------------------------------------------- agreement

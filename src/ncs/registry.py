@@ -82,7 +82,11 @@ def list_criteria() -> pd.DataFrame:
     )
 
 
-def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tuple[Criterion, ...]:
+def resolve(
+    criteria: str | Criterion | Iterable[str | Criterion] | None,
+    *,
+    known: Mapping[str, Criterion] | None = None,
+) -> tuple[Criterion, ...]:
     """Criteria named by the user, each once.
 
     Parameters
@@ -90,6 +94,9 @@ def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tup
     criteria : str, Criterion, iterable of them, or None
         An id, a :class:`Criterion`, several of them, ``"all"`` (every built-in criterion),
         ``"verified"`` (the verified ones), or None (:data:`DEFAULT_CRITERIA`).
+    known : mapping of str to Criterion, optional
+        Criteria an id is looked up in before :data:`CRITERIA` (e.g. those an analysis
+        applied, variants included).
 
     Returns
     -------
@@ -138,7 +145,7 @@ def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tup
                 keywords.setdefault(k, word)
         else:
             items.append(c)
-    out = tuple(get_criteria(c) for c in items)
+    out = tuple(_lookup(c, known or {}) for c in items)
     if not out:
         raise ValidationError(
             [
@@ -158,6 +165,19 @@ def resolve(criteria: str | Criterion | Iterable[str | Criterion] | None) -> tup
             problems.append((None, "criteria", f"{k} named twice{via}: name each criterion once"))
         raise ValidationError(problems)
     return out
+
+
+def _lookup(criterion: str | Criterion, known: Mapping[str, Criterion]) -> Criterion:
+    """A criterion by id, in ``known`` first (exact, then lower case), then in CRITERIA."""
+    if isinstance(criterion, str) and known:
+        for key in (criterion.strip(), criterion.strip().lower()):
+            if key in known:
+                return known[key]
+        if criterion.strip().lower() not in CRITERIA:
+            raise UnknownCriteriaError(
+                f"unknown criterion {criterion!r}; known: {', '.join(sorted({*CRITERIA, *known}))}"
+            )
+    return get_criteria(criterion)
 
 
 #: Words that name several built-in criteria at once (``criteria="all"``).
