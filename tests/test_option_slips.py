@@ -289,3 +289,103 @@ def test_cli_compare_simulation_flags_out_of_range_are_usage_errors(flag, value,
     err = capsys.readouterr().err
     assert flag in err
     assert "internal error" not in err
+
+
+# ---------------------------------------------------------------- waveform.measure
+
+#: Sampling rate and stimulus time of the test trace.
+_FS_HZ = 20_000.0
+_STIM_MS = 2.0
+#: A 5 mV negative half-sine from 3 to 8 ms after the stimulus.
+_AMPLITUDE_MV, _ONSET_MS, _HALF_MS = 5.0, 3.0, 5.0
+
+
+def _cmap():
+    import numpy as np
+
+    t = np.arange(1000) / _FS_HZ * 1000 - _STIM_MS
+    neg = (t >= _ONSET_MS) & (t < _ONSET_MS + _HALF_MS)
+    return np.where(neg, -_AMPLITUDE_MV * np.sin(np.pi * (t - _ONSET_MS) / _HALF_MS), 0.0)
+
+
+def test_waveform_test_trace_is_a_clean_cmap():
+    from ncs.waveform import measure
+
+    m = measure(_cmap(), _FS_HZ, _STIM_MS)
+    assert m.loc[0, "response"] == "present"
+    assert m.loc[0, "amplitude_mv"] == pytest.approx(_AMPLITUDE_MV)
+    assert m.loc[0, "latency_ms"] == pytest.approx(_ONSET_MS)
+
+
+@pytest.mark.parametrize("invert", ["no", "False", "true", 1, 0, None, [False]])
+def test_waveform_invert_must_be_a_bool(invert):
+    from ncs.waveform import from_array, measure
+
+    with pytest.raises(ValidationError, match="invert") as err:
+        measure(_cmap(), _FS_HZ, _STIM_MS, invert=invert)
+    assert err.value.problems[0].column == "invert"
+    with pytest.raises(ValidationError, match="invert"):
+        from_array(_cmap(), _FS_HZ, stim_ms=_STIM_MS, invert=invert)
+
+
+def test_waveform_invert_numpy_bool_is_a_bool():
+    import numpy as np
+
+    from ncs.waveform import measure
+
+    m = measure(-_cmap(), _FS_HZ, _STIM_MS, invert=np.bool_(True))
+    assert m.loc[0, "amplitude_mv"] == pytest.approx(_AMPLITUDE_MV)
+
+
+@pytest.mark.parametrize("fraction", [1.0, 1.5, -0.1, float("nan")])
+def test_waveform_threshold_fraction_outside_zero_one(fraction):
+    from ncs.waveform import measure
+
+    with pytest.raises(ValidationError, match="threshold_fraction"):
+        measure(_cmap(), _FS_HZ, _STIM_MS, threshold_fraction=fraction)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.05, 0.5])
+def test_waveform_threshold_fraction_inside_zero_one(fraction):
+    from ncs.waveform import measure
+
+    m = measure(_cmap(), _FS_HZ, _STIM_MS, threshold_fraction=fraction)
+    assert m.loc[0, "response"] == "present"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("onset_window_ms", (1,)),
+        ("onset_window_ms", (1, 2, 3)),
+        ("onset_window_ms", "ab"),
+        ("onset_window_ms", "12"),
+        ("onset_window_ms", 5),
+        ("onset_window_ms", None),
+        ("onset_window_ms", (1, float("nan"))),
+        ("baseline_ms", (1,)),
+        ("baseline_ms", "ab"),
+        ("baseline_ms", (-1.0, float("nan"))),
+        ("end_ms", "x"),
+        ("end_ms", float("inf")),
+    ],
+)
+def test_waveform_window_slips_are_validation_errors(option, value):
+    from ncs.waveform import measure
+
+    with pytest.raises(ValidationError, match=option) as err:
+        measure(_cmap(), _FS_HZ, _STIM_MS, **{option: value})
+    assert err.value.problems[0].column == option
+
+
+@pytest.mark.parametrize("kind", ["complex", "bool"])
+def test_waveform_complex_or_boolean_traces_are_refused(kind):
+    from ncs.waveform import from_array, measure
+
+    x = _cmap()
+    traces = x + 1j * x if kind == "complex" else x < 0
+    with pytest.raises(ValidationError, match=kind) as err:
+        measure(traces, _FS_HZ, _STIM_MS)
+    assert err.value.problems[0].column == "traces"
+    with pytest.raises(ValidationError, match=kind):
+        from_array(traces, _FS_HZ, stim_ms=_STIM_MS)

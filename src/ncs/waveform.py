@@ -92,10 +92,53 @@ def _units_factor(units: str, problems: list[tuple[Any, Any, str]]) -> float:
     return _UNIT_TO_MV[key]
 
 
+#: Array kinds refused as samples, by numpy dtype kind.
+_REFUSED_KINDS: Mapping[str, str] = {"c": "complex", "b": "bool"}
+
+#: ``threshold_fraction`` lies in ``[0, MAX)``: at 1 the threshold is the largest
+#: negativity itself, which no sample exceeds, so every trace would read as absent.
+_THRESHOLD_FRACTION_MAX = 1.0
+
+
+def _check_invert(invert: object, problems: list[tuple[Any, Any, str]]) -> None:
+    """``invert`` must be True or False: a string such as ``"no"`` is truthy, and read as
+    True it would flip every trace (a clean CMAP reported absent)."""
+    if not isinstance(invert, bool | np.bool_):
+        problems.append((None, "invert", f"must be True or False, got {invert!r}"))
+
+
+def _window(
+    value: object, name: str, problems: list[tuple[Any, Any, str]]
+) -> tuple[float, float] | None:
+    """A (start, end) pair of finite numbers in ms, or None with a problem recorded."""
+    pair = None
+    if not isinstance(value, str | bytes):
+        try:
+            pair = tuple(float(v) for v in value)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            pair = None
+    if pair is None or len(pair) != 2 or not all(math.isfinite(v) for v in pair):
+        problems.append(
+            (None, name, f"must be a pair of finite numbers (start, end) in ms, got {value!r}")
+        )
+        return None
+    return pair[0], pair[1]
+
+
 def _as_2d(traces: Any, problems: list[tuple[Any, Any, str]]) -> tuple[np.ndarray, bool]:
-    """Return a float64 2-D view/copy of ``traces`` and whether the input was 1-D."""
+    """Return a float64 2-D view/copy of ``traces`` and whether the input was 1-D.
+
+    Complex samples are refused (casting would silently drop the imaginary part), and so
+    are booleans (a mask, not a signal)."""
     try:
-        arr = np.asarray(traces, dtype=np.float64)
+        given = np.asarray(traces)
+        kind = _REFUSED_KINDS.get(given.dtype.kind)
+        if kind is not None:
+            problems.append(
+                (None, "traces", f"must be real numbers, got {kind} samples ({given.dtype})")
+            )
+            return np.zeros((0, 0)), False
+        arr = given.astype(np.float64, copy=False)
     except (TypeError, ValueError):
         problems.append((None, "traces", "must be a numeric array"))
         return np.zeros((0, 0)), False
@@ -365,6 +408,7 @@ def measure(
         Units of ``traces``. Outputs are always in mV.
     invert : bool, default False
         Set when the system stores the negative phase as positive values (negative-up).
+        Must be True or False (a string such as ``"no"`` is refused, not read as True).
     artefact_ms : float, default 0.5
         Length of the stimulus artefact after the stimulus; never used as baseline. [ms]
     onset_window_ms : (float, float), default (1.0, 30.0)
@@ -380,7 +424,8 @@ def measure(
         Detection threshold in baseline standard deviations.
     threshold_fraction : float, default 0.05
         Detection threshold as a fraction of the largest negative deflection in the
-        analysed part of the trace. The threshold is the larger of the two.
+        analysed part of the trace, in ``[0, 1)`` (at 1 no sample exceeds it). The
+        threshold is the larger of the two.
     min_departure_ms : float, default 0.2
         A departure from baseline must last at least this long to count (rejects spikes). [ms]
 
@@ -401,8 +446,10 @@ def measure(
     Raises
     ------
     ncs.errors.ValidationError
-        Invalid arguments (non-finite or non-positive ``fs_hz``, 0-D or 3-D ``traces``, an
-        unknown unit, a window outside the sweep); every problem is listed.
+        Invalid arguments (non-finite or non-positive ``fs_hz``, 0-D or 3-D ``traces``,
+        complex or boolean samples, an unknown unit, ``invert`` not a bool,
+        ``threshold_fraction`` outside ``[0, 1)``, a window that is not a pair of finite
+        numbers or lies outside the sweep); every problem is listed.
 
     Notes
     -----
@@ -497,8 +544,28 @@ def measure(
             problems.append((None, name, "must be > 0"))
         elif name != "fs_hz" and float(value) < 0:
             problems.append((None, name, "must be >= 0"))
+        elif name == "threshold_fraction" and float(value) >= _THRESHOLD_FRACTION_MAX:
+            problems.append(
+                (
+                    None,
+                    name,
+                    "must be below 1 (a fraction of the largest negativity, which no sample "
+                    f"exceeds), got {value!r}",
+                )
+            )
+    _check_invert(invert, problems)
+    window = _window(onset_window_ms, "onset_window_ms", problems)
+    base_window = None if baseline_ms is None else _window(baseline_ms, "baseline_ms", problems)
+    if end_ms is not None:
+        try:
+            end_ok = math.isfinite(float(end_ms))
+        except (TypeError, ValueError):
+            end_ok = False
+        if not end_ok:
+            problems.append((None, "end_ms", f"must be a finite number, got {end_ms!r}"))
     if problems:
         raise ValidationError(problems)
+    assert window is not None  # checked above
 
     fs = float(fs_hz)
     n_rows, n_samples = x_in.shape
@@ -510,7 +577,7 @@ def measure(
         """First sample index at or after a time relative to the stimulus."""
         return math.ceil((stim + t_from_stim_ms) / ms_per_sample - 1e-9)
 
-    win_lo, win_hi = (float(v) for v in onset_window_ms)
+    win_lo, win_hi = window
     if not (math.isfinite(win_lo) and math.isfinite(win_hi) and win_hi > win_lo >= 0):
         problems.append((None, "onset_window_ms", "must be finite with 0 <= start < end"))
     if win_lo < artefact_ms:
@@ -523,7 +590,8 @@ def measure(
         else:
             b_lo, b_hi = col(float(artefact_ms)), col(win_lo)
     else:
-        b_lo, b_hi = col(float(baseline_ms[0])), col(float(baseline_ms[1]))
+        assert base_window is not None  # checked above
+        b_lo, b_hi = col(base_window[0]), col(base_window[1])
     b_lo, b_hi = max(b_lo, 0), min(b_hi, n_samples)
     if b_hi - b_lo < 2:
         problems.append(
@@ -916,6 +984,7 @@ def from_array(
         fs_ok = False
     if not fs_ok:
         problems.append((None, "fs_hz", "must be finite and > 0"))
+    _check_invert(invert, problems)
     if problems:
         raise ValidationError(problems)
     data_mv = arr * (factor * (-1.0 if invert else 1.0))
@@ -987,6 +1056,10 @@ def read_text(
     .. [1] Stålberg E, van Dijk H, Falck B, et al. Standards for quantification of EMG and
        neurography. Clin Neurophysiol. 2019;130(9):1688-1729.
     """
+    bad: list[tuple[Any, Any, str]] = []
+    _check_invert(invert, bad)
+    if bad:
+        raise ValidationError(bad)
     table = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
     lower = {str(c).strip().lower(): c for c in table.columns}
     tcol = None
@@ -1106,8 +1179,11 @@ def read_edf(
     .. [2] Kemp B, Olivan J. European data format 'plus' (EDF+), an EDF alike standard format
        for the exchange of physiological data. Clin Neurophysiol. 2003;114(9):1755-1761.
     """
-    pyedflib = _require_pyedflib()
     problems: list[tuple[Any, Any, str]] = []
+    _check_invert(invert, problems)
+    if problems:
+        raise ValidationError(problems)
+    pyedflib = _require_pyedflib()
     with pyedflib.EdfReader(str(path)) as reader:
         labels = [str(lab).strip() for lab in reader.getSignalLabels()]
         if channels is None:
