@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
@@ -20,9 +20,13 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from ncs.criteria import Criterion
 from ncs.errors import Problem, ValidationError
 
 __all__ = [
+    "CUTOFF_COLUMNS",
+    "CUTOFF_OPS",
+    "CUTOFF_RANGE_MS",
     "LIMIT_COLUMNS",
     "LIMIT_RANGES",
     "default_reference",
@@ -86,16 +90,291 @@ def default_reference() -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def _read_cutoffs() -> pd.DataFrame:
     with resources.files("ncs").joinpath("data", "distal_duration_cutoffs.csv").open("rb") as fh:
-        return pd.read_csv(fh, dtype={"scheme": str, "nerve": str, "op": str, "source": str})
+        shipped = pd.read_csv(fh, dtype={"scheme": str, "nerve": str, "op": str, "source": str})
+    return _checked_cutoffs(shipped, ())
 
 
-def distal_duration_cutoffs() -> pd.DataFrame:
+#: Columns of a distal-duration cut-off table, in the order :func:`distal_duration_cutoffs`
+#: returns them (besides note columns such as ``verified`` and ``source``).
+CUTOFF_COLUMNS: tuple[str, ...] = ("scheme", "lff_hz", "nerve", "cutoff_ms", "op")
+#: Columns a cut-off table must have (``lff_hz`` blank = any filter; ``op`` blank = the
+#: scheme's own operator).
+_CUTOFF_REQUIRED: tuple[str, ...] = ("scheme", "nerve", "cutoff_ms")
+#: Operators a cut-off row may give (those of the engine's ``distal_duration_cutoff_op``).
+CUTOFF_OPS: tuple[str, ...] = (">", ">=", "<", "<=")
+CUTOFF_RANGE_MS: tuple[float, float] = (0.1, 100.0)
+"""Where a distal CMAP duration cut-off can lie, in ms (both ends excluded from refusal):
+cut-offs are 6-10 ms; one written in seconds lands below 0.1 ms, one in µs far above 100 ms
+(the same reasoning as ``dml_uln_ms`` in :data:`LIMIT_RANGES`). Not cited."""
+
+
+def distal_duration_cutoffs(
+    table: pd.DataFrame | None = None, *, criteria: Iterable[Criterion] = ()
+) -> pd.DataFrame:
     """Distal CMAP duration cut-offs per scheme, low-frequency filter and nerve (item g).
 
-    Every row is flagged ``verified=False``: the filter setting behind each cut-off could
-    not be confirmed in a guideline text (see the criteria reference).
+    Every row of the shipped table is flagged ``verified=False``: the filter setting behind
+    each cut-off could not be confirmed in a guideline text (see the criteria reference).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame, optional
+        A laboratory's table, read and checked: columns ``scheme``, ``nerve``,
+        ``cutoff_ms`` and optionally ``lff_hz`` (blank: any filter) and ``op`` (one of
+        ``>``, ``>=``, ``<``, ``<=``; blank: the scheme's own), plus note columns
+        (``verified``, ``source``, ``notes``, ...). None: the shipped table.
+    criteria : iterable of Criterion, optional
+        Criteria applied besides the built-in ones (custom schemes): those with a distal
+        CMAP duration item may be named in ``scheme`` too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``scheme`` as the scheme's id, ``nerve`` as its canonical name (as
+        :func:`ncs.names.normalize_nerve`), ``lff_hz`` and ``cutoff_ms`` as floats (``lff_hz``
+        NaN: any filter) and ``op`` as text (missing: the scheme's own), then the notes.
+
+    Raises
+    ------
+    ValidationError
+        Naming each problem's row (0-based, in the table as given) and column: a table that
+        is not a DataFrame or has no rows; a missing or unknown column (a misspelt
+        ``cutof_ms`` is never dropped quietly); a scheme that is not one with a distal CMAP
+        duration item, or an unknown nerve (the known ones listed: a misspelt name would
+        otherwise leave item g not applicable without a word); a missing, non-numeric,
+        non-positive or implausible cut-off (:data:`CUTOFF_RANGE_MS`); a filter that is not
+        a number above 0; an unknown operator; the same scheme, filter and nerve twice with
+        other values; or one scheme and nerve with rows for both any filter and a given
+        filter (which applies would depend on the row order).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> lab = pd.DataFrame({"scheme": ["ean2021_cidp"], "lff_hz": [2], "nerve": ["Median"],
+    ...                     "cutoff_ms": [8.4]})
+    >>> distal_duration_cutoffs(lab)[["scheme", "lff_hz", "nerve", "cutoff_ms"]].values.tolist()
+    [['ean2021_cidp', 2.0, 'median', 8.4]]
     """
-    return _read_cutoffs().copy()
+    if table is None:
+        return _read_cutoffs().copy()
+    return _checked_cutoffs(table, tuple(criteria))
+
+
+def _duration_schemes(criteria: Iterable[Criterion]) -> dict[str, str]:
+    """Ids of the schemes with a distal CMAP duration item, by lower-case id."""
+    from ncs.registry import CRITERIA
+
+    out = {}
+    for crit in (*CRITERIA.values(), *criteria):
+        if any(i.measure == DISTAL_DURATION for i in crit.nerve_items):
+            out.setdefault(crit.id.lower(), crit.id)
+    return out
+
+
+#: The measure of the distal CMAP duration item (EFNS/PNS 2010, EAN/PNS 2021 item g).
+DISTAL_DURATION = "distal_duration_ms"
+
+
+def _checked_cutoffs(table: object, criteria: Iterable[Criterion]) -> pd.DataFrame:
+    """A cut-off table read and checked (see :func:`distal_duration_cutoffs`)."""
+    if not isinstance(table, pd.DataFrame):
+        raise ValidationError(
+            [
+                Problem(
+                    None,
+                    None,
+                    "the distal-duration cut-off table must be a DataFrame with columns "
+                    f"{', '.join(CUTOFF_COLUMNS)}, got {type(table).__name__}",
+                )
+            ]
+        )
+    given = table.reset_index(drop=True)
+    rename = {}  # names written in another case or with spaces (Scheme, Cutoff ms)
+    for col in given.columns:
+        key = str(col).strip().lower().replace(" ", "_")
+        if key != col and key in CUTOFF_COLUMNS and key not in given.columns:
+            rename[col] = key
+    given = given.rename(columns=rename)
+    notes = [c for c in given.columns if str(c).strip().lower() in _NOTE_COLUMNS]
+    problems = [
+        Problem(None, c, f"the distal-duration cut-off table needs a {c} column")
+        for c in _CUTOFF_REQUIRED
+        if c not in given.columns
+    ]
+    for c in given.columns:
+        if c not in CUTOFF_COLUMNS and c not in notes:
+            close = difflib.get_close_matches(str(c), CUTOFF_COLUMNS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                Problem(
+                    None,
+                    str(c),
+                    f"unknown column in the distal-duration cut-off table{hint}; known: "
+                    f"{', '.join(CUTOFF_COLUMNS)} and notes",
+                )
+            )
+    if not problems and not len(given):
+        problems.append(
+            Problem(
+                None,
+                None,
+                "the distal-duration cut-off table has no rows (item g would apply nowhere); "
+                "pass None for the shipped table",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+    n = len(given)
+    schemes = _cutoff_schemes(given["scheme"], _duration_schemes(criteria), problems)
+    nerves = _cutoff_nerves(given["nerve"], problems)
+    cutoff, found = _limit_values(given["cutoff_ms"], "cutoff_ms")
+    problems.extend(
+        Problem(p.row, p.column, p.message.replace("reference limit", "cut-off")) for p in found
+    )
+    blank = given["cutoff_ms"].isna().to_numpy()
+    problems.extend(
+        Problem(int(i), "cutoff_ms", "the cut-off is missing") for i in np.flatnonzero(blank)
+    )
+    low, high = CUTOFF_RANGE_MS
+    with np.errstate(invalid="ignore"):
+        odd = (cutoff < low) | (cutoff > high)
+    problems.extend(
+        Problem(
+            int(i),
+            "cutoff_ms",
+            f"a cut-off of {cutoff[i]:g} ms lies outside {low:g} to {high:g} ms, where no "
+            "distal CMAP duration cut-off lies (written in another unit?)",
+        )
+        for i in np.flatnonzero(odd)
+    )
+    if "lff_hz" in given.columns:
+        lff, found = _limit_values(given["lff_hz"], "lff_hz")
+        problems.extend(
+            Problem(p.row, p.column, p.message.replace("reference limit", "filter setting"))
+            for p in found
+        )
+    else:
+        lff = np.full(n, np.nan)
+    ops = np.full(n, None, dtype=object)
+    if "op" in given.columns:
+        for i, value in enumerate(given["op"].astype(object).tolist()):
+            if value is None or (not isinstance(value, str) and pd.isna(value)):
+                continue
+            text = str(value).strip()
+            if text in CUTOFF_OPS:
+                ops[i] = text
+            elif text:
+                problems.append(
+                    Problem(
+                        i,
+                        "op",
+                        f"unknown operator {text!r} in the cut-off table; use one of "
+                        f"{', '.join(CUTOFF_OPS)} (or leave it blank for the scheme's own)",
+                    )
+                )
+    if not problems:
+        problems.extend(_cutoff_conflicts(schemes, nerves, lff, cutoff, ops))
+    if problems:
+        raise ValidationError(sorted(problems, key=lambda p: (p.row or 0, p.column or "")))
+    out = pd.DataFrame(
+        {
+            "scheme": pd.Series(schemes, dtype=object),
+            "lff_hz": lff,
+            "nerve": pd.Series(nerves, dtype=object),
+            "cutoff_ms": cutoff,
+            "op": pd.Series(ops, dtype=object),
+        }
+    )
+    for c in notes:
+        out[c] = given[c].to_numpy()
+    return out
+
+
+def _cutoff_schemes(
+    column: pd.Series, known: Mapping[str, str], problems: list[Problem]
+) -> list[str | None]:
+    """Each row's scheme id; a missing one, or one without a distal-duration item, is a
+    problem (each unknown name once, at its first row)."""
+    out: list[str | None] = []
+    first: dict[str, int] = {}
+    for i, value in enumerate(column.astype(object).tolist()):
+        text = None if value is None or pd.isna(value) else str(value).strip()
+        if not text:
+            problems.append(Problem(i, "scheme", "scheme is missing"))
+            out.append(None)
+        elif text.lower() in known:
+            out.append(known[text.lower()])
+        else:
+            first.setdefault(text, i)
+            out.append(None)
+    for text, i in first.items():
+        close = difflib.get_close_matches(text.lower(), list(known), n=1)
+        hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
+        problems.append(
+            Problem(
+                i,
+                "scheme",
+                f"unknown scheme {text!r} in the cut-off table{hint}: no scheme of that id has "
+                f"a distal CMAP duration item; known: {', '.join(sorted(known.values()))}",
+            )
+        )
+    return out
+
+
+def _cutoff_nerves(column: pd.Series, problems: list[Problem]) -> list[str | None]:
+    """Each row's canonical nerve; a missing or unknown name is a problem (the known listed)."""
+    from ncs.names import NERVE_ALIASES, normalize_nerve
+
+    names = normalize_nerve(column)
+    missing = column.isna().to_numpy()
+    unknown = names.isna().to_numpy() & ~missing
+    known = ", ".join(sorted(set(NERVE_ALIASES.values())))
+    for i in np.flatnonzero(missing | unknown):
+        message = (
+            "nerve is missing"
+            if missing[i]
+            else f"unknown nerve {column.iloc[i]!r} in the cut-off table; known: {known}"
+        )
+        problems.append(Problem(int(i), "nerve", message))
+    return [None if pd.isna(v) else str(v) for v in names.tolist()]
+
+
+def _cutoff_conflicts(
+    schemes: list, nerves: list, lff: np.ndarray, cutoff: np.ndarray, ops: np.ndarray
+) -> list[Problem]:
+    """A row that repeats a scheme, filter and nerve with another cut-off or operator, and a
+    scheme and nerve with rows both for any filter (blank) and for a given one."""
+    problems = []
+    seen: dict[tuple, int] = {}
+    any_filter: dict[tuple, bool] = {}
+    for i, (scheme, nerve) in enumerate(zip(schemes, nerves, strict=True)):
+        blank = bool(np.isnan(lff[i]))
+        pair = (scheme, nerve)
+        if any_filter.setdefault(pair, blank) != blank:
+            problems.append(
+                Problem(
+                    i,
+                    "lff_hz",
+                    f"the {scheme} cut-off of the {nerve} nerve is given both for any filter "
+                    "(blank lff_hz) and for a given filter: which applies would depend on the "
+                    "row order; give one or the other",
+                )
+            )
+            continue
+        key = (scheme, nerve, None if blank else float(lff[i]))
+        j = seen.setdefault(key, i)
+        if j != i and (cutoff[j] != cutoff[i] or ops[j] != ops[i]):
+            problems.append(
+                Problem(
+                    i,
+                    "cutoff_ms",
+                    f"a second cut-off for the {nerve} nerve under {scheme}"
+                    f"{'' if blank else f' at {lff[i]:g} Hz'} with another value "
+                    f"({cutoff[i]:g} {ops[i] or ''} here, {cutoff[j]:g} {ops[j] or ''} in "
+                    f"row {j}); keep one",
+                )
+            )
+    return problems
 
 
 def reference_table(reference: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str]:
