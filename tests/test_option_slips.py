@@ -526,3 +526,54 @@ def test_analyze_refuses_a_cutoff_table_with_an_unknown_nerve():
             criteria="ean2021_cidp",
             distal_duration_cutoffs=_cutoffs(nerve=["medianus", "ulnar"]),
         )
+
+
+# ---------------------------------------------------------------- README
+
+
+def _readme() -> str:
+    from conftest import ROOT
+
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _resolve(dotted: str) -> object:
+    """``dotted`` as a user reaches it after ``import ncs`` (and ``import ncs.<module>``
+    where the name is a submodule the package does not import itself)."""
+    import importlib
+
+    obj: object = importlib.import_module("ncs")
+    parts = dotted.split(".")
+    for k, part in enumerate(parts[1:], start=2):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            obj = importlib.import_module(".".join(parts[:k]))
+    return obj
+
+
+def test_readme_names_resolve():
+    import re
+
+    names = sorted(set(re.findall(r"`(ncs(?:\.[A-Za-z_]\w*)+)", _readme())))
+    assert "ncs.compare" in names
+    unresolved = []
+    for name in names:
+        try:
+            _resolve(name)
+        except (AttributeError, ModuleNotFoundError):
+            unresolved.append(name)
+    assert not unresolved
+
+
+def test_readme_python_blocks_run(monkeypatch, capsys):
+    import re
+
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    blocks = re.findall(r"```python\n(.*?)```", _readme(), flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})  # the README's own code
+    assert "MMN01" in capsys.readouterr().out

@@ -330,8 +330,9 @@ def analyze_file(
         Write the sentences, ``findings.reason`` and ``patients.evidence`` (slow on large
         cohorts). Without them the patients keep their evidence labels and counts
         (``evidence_nerve``, ``evidence_segment``, ``evidence_rule``,
-        ``n_positive_findings``); :func:`ncs.analyze.render_reasons` and
-        :func:`ncs.analyze.render_evidence` render sentences afterwards.
+        ``n_positive_findings``); ``render_reasons`` and ``render_evidence`` render
+        sentences afterwards (``from ncs.analyze import render_reasons``: ``ncs.analyze``
+        itself is the function).
     progress : bool, optional
         Draw a progress bar on stderr; default: only when stderr is a terminal.
     pseudonymize_key : bytes or str, optional
