@@ -147,3 +147,134 @@ def test_a_wide_csv_with_a_header_twice_names_the_header(tmp_path, capsys):
     assert code == 2
     assert f"column {header!r}: two columns have this header (columns 4 and {len(rows[0])}" in err
     assert ".1'" not in err
+
+
+# --------------------------------------------------------------------------------------
+# CSV: a line with fewer cells than the header (a cell left out, its separator missing)
+# --------------------------------------------------------------------------------------
+
+HEADER = "patient_id,nerve,side,site,latency_ms,amplitude_mv,area_mvms,duration_ms,distance_mm"
+WRIST = "{p},ulnar,R,wrist,2.9,10.5,31.0,5.9,70"
+BELOW_ELBOW = "{p},ulnar,R,below elbow,6.6,10.1,30.2,6.1,210"
+#: Q0's below-elbow line without its amplitude: 8 cells, the header names 9.
+AMPLITUDE_LEFT_OUT = "Q0,ulnar,R,below elbow,6.6,30.2,6.1,210"
+
+
+def _patients_csv(
+    path, n=20, sep=",", decimal=".", replace=None, header=HEADER, end="", extra=""
+) -> object:
+    """``n`` patients Q0.. with an ulnar nerve at wrist (line 2 + 2i) and below elbow
+    (line 3 + 2i); ``replace`` maps a line number to the line written instead; ``extra``
+    is added to every data line, ``end`` to every line (a trailing separator)."""
+    lines = [header]
+    for i in range(n):
+        lines += [WRIST.format(p=f"Q{i}") + extra, BELOW_ELBOW.format(p=f"Q{i}") + extra]
+    for number, line in (replace or {}).items():
+        lines[number - 1] = line
+    text = "".join(
+        line.replace(",", "\x00").replace(".", decimal).replace("\x00", sep) + end + "\n"
+        for line in lines
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+DIALECTS = [(",", "."), (";", ","), (";", ".")]
+
+
+@pytest.mark.parametrize(("sep", "decimal"), DIALECTS)
+@pytest.mark.parametrize("command", ["validate", "analyze"])
+def test_a_line_with_a_cell_left_out_is_an_error_naming_it(tmp_path, capsys, sep, decimal, command):
+    path = _patients_csv(
+        tmp_path / "study.csv", sep=sep, decimal=decimal, replace={3: AMPLITUDE_LEFT_OUT}
+    )
+    code, out, err = _run([command, path], capsys)
+    assert code == 2 and "valid:" not in out and "block" not in out
+    assert "line 3 has 8 cells but the header (line 1) names 9 columns" in err
+
+
+@pytest.mark.parametrize(("sep", "decimal"), DIALECTS)
+@pytest.mark.parametrize("given", [False, True])
+def test_a_short_line_in_a_tiny_file_is_named_not_a_separator_puzzle(
+    tmp_path, capsys, sep, decimal, given
+):
+    # header, a full line, a short line: detection used to give up on the separator
+    path = _patients_csv(
+        tmp_path / "tiny.csv", n=1, sep=sep, decimal=decimal, replace={3: AMPLITUDE_LEFT_OUT}
+    )
+    code, _, err = _run(["validate", path, *(["--sep", sep] if given else [])], capsys)
+    assert code == 2
+    assert "line 3 has 8 cells but the header (line 1) names 9 columns" in err
+    assert "separated" not in err and "--header-row" not in err
+
+
+def test_short_lines_beyond_the_detection_sample_are_named(tmp_path, capsys):
+    # patient Q1500's below-elbow line is line 3 + 2 * 1500 = 3003, past the first 64 KiB;
+    # line 3005 lacks two cells (area and duration)
+    short_by_two = "Q1501,ulnar,R,below elbow,6.6,10.1,210"
+    path = _patients_csv(
+        tmp_path / "big.csv",
+        n=2000,
+        replace={3003: AMPLITUDE_LEFT_OUT.replace("Q0", "Q1500"), 3005: short_by_two},
+    )
+    assert path.stat().st_size > 64 * 1024
+    code, _, err = _run(["validate", path], capsys)
+    assert code == 2
+    assert "line 3003 has 8 cells but the header (line 1) names 9 columns" in err
+    assert "line 3005 has 7 cells but the header (line 1) names 9 columns" in err
+
+
+@pytest.mark.parametrize(("sep", "decimal"), DIALECTS)
+def test_a_line_short_by_its_trailing_separator_is_named(tmp_path, capsys, sep, decimal):
+    # every line ends with the separator; line 3 still lacks its amplitude cell
+    path = _patients_csv(
+        tmp_path / "study.csv", sep=sep, decimal=decimal, end=sep, replace={3: AMPLITUDE_LEFT_OUT}
+    )
+    code, _, err = _run(["validate", path], capsys)
+    assert code == 2
+    assert "line 3 has 8 cells but the header (line 1) names 9 columns" in err
+
+
+@pytest.mark.parametrize(("sep", "decimal"), DIALECTS)
+@pytest.mark.parametrize("n", [1, 20])
+def test_every_line_equally_short_reads_the_last_columns_as_empty(
+    tmp_path, capsys, sep, decimal, n
+):
+    # a writer that leaves out the empty cells at the end of every line: the header names
+    # 10 columns (muscle last), every line has 9 cells
+    path = _patients_csv(
+        tmp_path / "study.csv", n=n, sep=sep, decimal=decimal, header=HEADER + ",muscle"
+    )
+    code, out, err = _run(["validate", path, "-v"], capsys)
+    assert code == 0, err
+    assert f"valid: {2 * n} rows" in out
+    assert (
+        "every line below the header has 9 cells, the header names 10: column 'muscle' read as empty"
+        in err
+    )
+    sites = ncs.validate(ncs.read_sites(path))
+    assert sites["amplitude_mv"].tolist()[:2] == [10.5, 10.1]  # WRIST and BELOW_ELBOW
+    assert sites["distance_mm"].tolist()[:2] == [70.0, 210.0]
+    assert sites["muscle"].isna().all()
+
+
+def test_every_line_equally_short_but_one_is_still_an_error(tmp_path, capsys):
+    # 10 header names, 9 cells on every line but line 5, which has 8
+    path = _patients_csv(
+        tmp_path / "study.csv",
+        header=HEADER + ",muscle",
+        replace={5: AMPLITUDE_LEFT_OUT.replace("Q0", "Q1")},
+    )
+    code, _, err = _run(["validate", path], capsys)
+    assert code == 2
+    assert "line 5 has 8 cells but the header (line 1) names 10 columns" in err
+    assert "line 2 has" not in err  # the usual width is not listed line by line
+
+
+def test_full_lines_with_empty_cells_stay_readable(tmp_path, capsys):
+    # empty cells written as two separators in a row (or at the end): nothing left out
+    path = _patients_csv(tmp_path / "study.csv", header=HEADER + ",muscle", extra=",")
+    path.write_text(path.read_text().replace("2.9,10.5,31.0,5.9,70", "2.9,10.5,,,70"))
+    code, out, err = _run(["validate", path], capsys)
+    assert code == 0, err
+    assert "valid: 40 rows" in out

@@ -11,7 +11,11 @@ Detection reads one sample from the start of the file (64 KiB), once per file:
 * **separator**: the one of ``,`` ``;`` tab ``|`` that splits the header line (names, not
   numbers) and nine in ten of the lines below it into the same number of columns (fields
   read by :mod:`csv`, quotes respected); lines above the header (a title, blank lines) are
-  skipped; when two fit, the one giving more columns, and two giving as many are an error;
+  skipped; when two fit, the one giving more columns, and two giving as many are an error.
+  Lines below the header with fewer cells than it are a cell left out, an error naming
+  them (:func:`short_lines_error`), unless every line has as many (a writer that leaves
+  out the empty cells at the end of every line): they are found here when the header fits
+  only with them, and in the whole file by :func:`ncs.read_sites`;
 * **decimal mark**: a comma when number cells are written ``8,2`` and none ``8.2``.
 
 Whatever is unsure raises :class:`~ncs.ValidationError` naming the option that settles it
@@ -36,6 +40,8 @@ __all__ = [
     "decode_text",
     "detect_csv",
     "detect_encoding",
+    "short_lines_error",
+    "short_widths",
 ]
 
 #: Bytes read from the start of a file for detection.
@@ -48,6 +54,10 @@ _SAMPLE_LINES = 200
 _MAX_TITLE_LINES = 30
 #: Share of the lines below a header that must have its number of cells.
 _MIN_SHARE = 0.9
+#: A header names at least this many columns (a single name is a title, or not CSV).
+_MIN_COLUMNS = 2
+#: Lines with too few cells named one by one in an error (the others are counted).
+MAX_LINES_NAMED = 10
 
 _SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 _SEPARATOR_OPTIONS = {",": ",", ";": "';'", "\t": "tab", "|": "'|'"}
@@ -227,34 +237,165 @@ def _header_cells_look_like_names(line: str, sep: str) -> bool:
     return len(filled) * 2 > len(cells) and numbers * 2 <= len(filled)
 
 
+#: How the lines below a header fit it (:class:`_Layout`): nine in ten have its cells;
+#: every line has the same number of cells, fewer than the header; some lines have fewer.
+_FULL, _EQUALLY_SHORT, _SOME_SHORT = "full", "equally short", "some short"
+
+
 @dataclass(frozen=True)
 class _Layout:
     sep: str
     n_columns: int
     header_index: int  # index into the sample lines
     share: float  # of the non-blank lines from the header on with n_columns fields
+    kind: str = _FULL  # _FULL, _EQUALLY_SHORT or _SOME_SHORT
+    named: int = 0  # columns the header names (a separator ending it adds none)
+    short: frozenset[int] = frozenset()  # numbers of cells of lines with a cell left out
+
+
+def short_widths(widths: dict[int, int], named: int) -> tuple[int | None, frozenset[int]]:
+    """Which lines below a header have a cell left out, by their number of cells.
+
+    Parameters
+    ----------
+    widths : dict of int to int
+        Number of cells -> how many lines below the header have as many (a separator
+        ending a line not counted as a cell when the header does not end with one).
+    named : int
+        Columns the header names.
+
+    Returns
+    -------
+    equal : int or None
+        The number of cells of every line, when all have as many and fewer than the header
+        names (a writer that leaves out the empty cells at the end of every line): the
+        columns at the end are empty, not an error.
+    short : frozenset of int
+        Numbers of cells that are a cell left out: fewer than the header names and than
+        most lines have (the usual number), or, when no line has fewer than the usual
+        number, every number fewer than the header names.
+
+    Examples
+    --------
+    >>> short_widths({9: 40, 8: 1}, named=9)
+    (None, frozenset({8}))
+    >>> short_widths({9: 40}, named=10)
+    (9, frozenset())
+    >>> short_widths({9: 39, 8: 1}, named=10)
+    (None, frozenset({8}))
+    """
+    fewer = {w for w in widths if w < named}
+    if not fewer:
+        return None, frozenset()
+    if len(widths) == 1:
+        return next(iter(widths)), frozenset()
+    usual = max(widths, key=lambda w: (widths[w], w))  # most lines; the wider on a tie
+    return None, frozenset(w for w in fewer if w < usual) or frozenset(fewer)
 
 
 def _layout(lines: list[str], sep: str) -> _Layout | None:
     """The first line that reads as a header the lines below it fit (None: no such line).
 
     A header has at least two cells, mostly names rather than numbers; the non-blank lines
-    below it have as many cells (or one more, empty, when lines end with the separator).
+    below it have as many cells (or one more, empty, when lines end with the separator;
+    or one fewer when only the header ends with it). Failing that, a header fits lines of
+    which nine in ten have at most its cells, half of them as many as the most, at least
+    two: when every line has as many (fewer than the header), ``_EQUALLY_SHORT`` (a writer
+    that leaves out the empty cells at the end of every line); else ``_SOME_SHORT``, with
+    the numbers of cells of lines with a cell left out (:func:`short_widths`), an error.
     """
     counts = _field_counts(lines, sep)
     for i, width in enumerate(counts[: _MAX_TITLE_LINES + 1]):
-        if width < 2 or not _header_cells_look_like_names(lines[i], sep):
+        if width < _MIN_COLUMNS or not _header_cells_look_like_names(lines[i], sep):
             continue
         below = [(c, lines[j]) for j, c in enumerate(counts[i + 1 :], start=i + 1) if c]
         if not below:
             continue
-        fits = sum(
-            c == width or (c == width + 1 and line.rstrip().endswith(sep)) for c, line in below
-        )
-        share = fits / len(below)
+        named = width - 1 if lines[i].rstrip().endswith(sep) else width
+        widths: dict[int, int] = {}
+        for c, line in below:
+            fits = c in (width, named) or (c == width + 1 and line.rstrip().endswith(sep))
+            key = named if fits else c
+            widths[key] = widths.get(key, 0) + 1
+        share = widths.get(named, 0) / len(below)
         if share >= _MIN_SHARE:
-            return _Layout(sep, width, i, share)
+            return _Layout(sep, width, i, share, _FULL, named)
+        usual = max(widths, key=lambda w: (widths[w], w))
+        at_most = sum(k for w, k in widths.items() if w <= named)
+        if (
+            at_most < _MIN_SHARE * len(below)
+            or usual < _MIN_COLUMNS
+            or 2 * widths[usual] < len(below)
+        ):
+            continue
+        equal, short = short_widths(widths, named)
+        if equal is not None:
+            return _Layout(sep, width, i, 1.0, _EQUALLY_SHORT, named)
+        if short:
+            return _Layout(sep, width, i, share, _SOME_SHORT, named, short)
     return None
+
+
+def short_lines_error(
+    lines: list[tuple[int, int]], n_lines: int, header_line: int, n_columns: int
+) -> ValidationError:
+    """The error for lines with fewer cells than the header: a cell left out.
+
+    Parameters
+    ----------
+    lines : list of (int, int)
+        Line of the file (1 = first line) and its number of cells, for the first lines
+        found (at most :data:`MAX_LINES_NAMED` are named).
+    n_lines : int
+        How many such lines there are in all.
+    header_line : int
+        Line of the header.
+    n_columns : int
+        Columns the header names.
+
+    Returns
+    -------
+    ValidationError
+        One problem per line named, and one counting the others.
+    """
+    problems = [
+        Problem(
+            None,
+            None,
+            f"line {line} has {cells} cells but the header (line {header_line}) names "
+            f"{n_columns} columns: a cell left out? the cells after it would be read into "
+            "the wrong columns; write every cell, an empty one as two separators in a row",
+        )
+        for line, cells in lines[:MAX_LINES_NAMED]
+    ]
+    if n_lines > len(problems):
+        problems.append(
+            Problem(
+                None,
+                None,
+                f"{n_lines - len(problems)} more line(s) with fewer cells than the header "
+                f"(line {header_line}) names",
+            )
+        )
+    return ValidationError(problems)
+
+
+def _short_lines(lines: list[str], layout: _Layout) -> ValidationError:
+    """The error naming the sample's lines with fewer cells than the header (_SOME_SHORT)."""
+    reader = csv.reader(lines[layout.header_index :], delimiter=layout.sep)
+    next(reader)  # the header
+    found = []
+    n = 0
+    while True:
+        before = reader.line_num  # lines read: the record starts on the next one
+        row = next(reader, None)
+        if row is None:
+            break
+        if not any(cell.strip() for cell in row) or len(row) not in layout.short:
+            continue
+        n += 1
+        found.append((layout.header_index + 1 + before, len(row)))
+    return short_lines_error(found, n, layout.header_index + 1, layout.named)
 
 
 def detect_csv(
@@ -286,7 +427,9 @@ def detect_csv(
     Raises
     ------
     ValidationError
-        When the file is empty, or detection is unsure: the message names the option.
+        When the file is empty, or detection is unsure: the message names the option;
+        or when the header fits the lines below it only with some of them short of
+        cells (a cell left out): the message names those lines.
 
     Examples
     --------
@@ -333,11 +476,14 @@ def detect_csv(
 
     if complete and sum(bool(line.strip()) for line in lines) == 1:
         raise _unsure("no data rows: the file has a header line only")
+    layout = None
     if sep is None:
         sep, layout = _detect_separator(lines, text, header_line)
         detected.append("sep")
     elif header_line is None:
         layout = _layout(lines, sep)
+    if layout is not None and layout.kind == _SOME_SHORT:
+        raise _short_lines(lines, layout)
     if header_line is None:
         if layout is None:
             raise _unsure(
@@ -379,7 +525,17 @@ def _detect_separator(
         layout = _layout(lines[start:], sep)
         if layout is None or (header_line and layout.header_index != 0):
             continue
-        candidates.append(_Layout(sep, layout.n_columns, start + layout.header_index, layout.share))
+        candidates.append(
+            _Layout(
+                sep,
+                layout.n_columns,
+                start + layout.header_index,
+                layout.share,
+                layout.kind,
+                layout.named,
+                layout.short,
+            )
+        )
     if not candidates:
         raise _unsure(
             "cannot tell how the columns are separated (tried ',', ';', tab and '|'); pass "
@@ -387,6 +543,8 @@ def _detect_separator(
         )
     earliest = min(c.header_index for c in candidates)
     candidates = [c for c in candidates if c.header_index == earliest]
+    if any(c.kind == _FULL for c in candidates):  # lines that fit the header, first
+        candidates = [c for c in candidates if c.kind == _FULL]
     widest = max(c.n_columns for c in candidates)
     candidates = [c for c in candidates if c.n_columns == widest]
     if len(candidates) == 1:

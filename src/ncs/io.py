@@ -518,6 +518,10 @@ def _read_csv(
         raise ValidationError([Problem(None, None, f"the file is empty: {name}")]) from None
     except (ValueError, OverflowError) as err:
         raise _unreadable("CSV", err) from None
+    notes = dialect.notes
+    if header_cells is not None:
+        note = _check_line_widths(text_of, dialect, header_cells, frame)
+        notes = (*notes, note) if note else notes
     frame = _drop_empty_unnamed(frame)
     _refuse_unnamed(frame, data if data is not None else p, dialect)
     # a row of separators only (";;;;", a spreadsheet's empty row saved as CSV) is a blank
@@ -538,7 +542,7 @@ def _read_csv(
         decimal=dialect.decimal,
         header_row=dialect.header_line,
         detected=tuple("header_row" if d == "header_line" else d for d in dialect.detected),
-        notes=dialect.notes,
+        notes=notes,
         _text=data if data is not None else p,
     )
     return frame, source
@@ -608,6 +612,90 @@ def _header_cells(data: Any, dialect: Any) -> list[str] | None:
             return [cell.strip().lstrip("\ufeff") for cell in next(reader)]
     except (StopIteration, csv.Error, UnicodeError):
         return None
+
+
+def _check_line_widths(
+    data: Any, dialect: Any, header_cells: list[str], frame: pd.DataFrame
+) -> str | None:
+    """Lines with fewer cells than the header are an error naming them.
+
+    pandas fills a short line up with empty cells at its end: a cell left out in the
+    middle of a line (its separator missing) would shift the cells after it into the
+    wrong columns, silently. A file whose every line has the same number of cells, fewer
+    than the header names, is read: its writer leaves out the empty cells at the end of
+    each line, and the columns at the end are empty. A separator ending every line (most
+    lines) adds no cell.
+
+    Parameters
+    ----------
+    data : bytes or path
+        The CSV file.
+    dialect : ncs.dialect.CsvDialect
+        How it is written.
+    header_cells : list of str
+        The cells of its header line.
+    frame : pandas.DataFrame
+        The table pandas read from it: only when its last named column has an empty cell
+        (which every short line leaves) is the file read again, line by line.
+
+    Returns
+    -------
+    str or None
+        A note when every line is equally short (its last columns read as empty).
+
+    Raises
+    ------
+    ValidationError
+        Naming the lines with fewer cells (:func:`ncs.dialect.short_lines_error`).
+    """
+    import csv
+
+    from ncs.dialect import MAX_LINES_NAMED, short_lines_error, short_widths
+
+    named = len(header_cells)
+    while named and not header_cells[named - 1]:
+        named -= 1
+    if not named or (frame.shape[1] >= named and frame.iloc[:, named - 1].notna().all()):
+        return None
+    widths: dict[tuple[int, bool], int] = {}  # (cells, last cell empty) -> lines
+    first: dict[tuple[int, bool], list[int]] = {}  # the first lines of each, for messages
+    try:
+        with _csv_lines(data, dialect) as reader:
+            next(reader)  # the header
+            before = reader.line_num  # lines read: the next record starts after them
+            for row in reader:
+                if row and (row[0].strip() or any(c.strip() for c in row)):  # not blank
+                    key = (len(row), row[-1] == "")
+                    widths[key] = widths.get(key, 0) + 1
+                    if key[0] <= named and len(first.setdefault(key, [])) < MAX_LINES_NAMED:
+                        first[key].append(dialect.header_line + before)
+                before = reader.line_num
+    except (csv.Error, UnicodeError, StopIteration):
+        return None  # pandas read the file: its own reading stands
+    total = sum(widths.values())
+    ending = sum(k for (n, empty), k in widths.items() if empty and n == named + 1)
+    trailing = 2 * ending > total  # most lines end with the separator
+
+    def cells(key: tuple[int, bool]) -> int:
+        n, empty = key
+        return n - 1 if trailing and empty else n
+
+    by_cells: dict[int, int] = {}
+    for key, k in widths.items():
+        by_cells[cells(key)] = by_cells.get(cells(key), 0) + k
+    equal, short = short_widths(by_cells, named)
+    if equal is not None:  # every line as short: the columns at the end are empty
+        missing = ", ".join(repr(h) for h in header_cells[equal:named])
+        columns = "column" if named - equal == 1 else "columns"
+        return (
+            f"every line below the header has {equal} cells, the header names {named}: "
+            f"{columns} {missing} read as empty"
+        )
+    if not short:
+        return None
+    keys = [key for key in widths if cells(key) in short]
+    found = sorted((line, cells(key)) for key in keys for line in first.get(key, []))
+    raise short_lines_error(found, sum(widths[key] for key in keys), dialect.header_line, named)
 
 
 def _column_key(header: str) -> str:
