@@ -278,3 +278,18 @@ def test_full_lines_with_empty_cells_stay_readable(tmp_path, capsys):
     code, out, err = _run(["validate", path], capsys)
     assert code == 0, err
     assert "valid: 40 rows" in out
+
+
+def test_a_separator_ending_only_the_header_adds_no_column(tmp_path, capsys):
+    # the header ends with ';', the lines below do not: the header is still line 1 (it was
+    # skipped as a title, and the first data line taken for the header)
+    path = tmp_path / "study.csv"
+    path.write_bytes(
+        b"patient_id;nerve;side;site;latency_ms;amplitude_mv;\n"
+        b"P1;ulnar;R;wrist;3,0;10,0\nP1;ulnar;R;below elbow;7,0;9,0\n"
+    )
+    sites = ncs.read_sites(path)
+    assert sites.attrs["ncs_source"].header_row == 1
+    assert ncs.validate(sites)["amplitude_mv"].tolist() == [10.0, 9.0]  # decimal commas read
+    code, out, _ = _run(["validate", path], capsys)
+    assert code == 0 and "valid: 2 rows" in out
