@@ -293,3 +293,70 @@ def test_a_separator_ending_only_the_header_adds_no_column(tmp_path, capsys):
     assert ncs.validate(sites)["amplitude_mv"].tolist() == [10.0, 9.0]  # decimal commas read
     code, out, _ = _run(["validate", path], capsys)
     assert code == 0 and "valid: 2 rows" in out
+
+
+# --------------------------------------------------------------------------------------
+# XLSX: cells formatted as percentages (Excel stores 70% as 0.7)
+# --------------------------------------------------------------------------------------
+
+
+def _mmn_workbook(path, formats: dict[str, tuple[object, str]], wide=False):
+    """The MMN fixture as a sheet 'Motor'; ``formats`` maps a cell ("M2") to the value
+    stored in it and its number format."""
+    openpyxl = pytest.importorskip("openpyxl")
+    source = FIXTURES / "exports" / "segment_distances.csv" if wide else MMN
+    frame = pd.read_csv(source, dtype={"patient_id": str, "Patient ID": str})
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Motor"
+    ws.append(list(frame.columns))
+    for record in frame.itertuples(index=False):
+        ws.append([None if pd.isna(v) else v for v in record])
+    for cell, (value, number_format) in formats.items():
+        ws[cell] = value
+        ws[cell].number_format = number_format
+    book.save(path)
+    return path
+
+
+def test_a_percentage_cell_in_a_percentage_column_reads_as_the_percentage_shown(tmp_path, capsys):
+    # f_persistence_pct is column M; MMN01's median F persistence is on row 2, ulnar on row 5
+    path = _mmn_workbook(tmp_path / "pct.xlsx", {"M2": (0.7, "0%"), "M5": (0.855, "0.0%")})
+    sites = ncs.read_sites(path)
+    # 0.7 shown as 70%, 0.855 as 85.5%: the percentages, not fractions of one percent
+    assert sites["f_persistence_pct"].iloc[[0, 3]].tolist() == [70.0, 85.5]
+    ncs.validate(sites)
+    out = tmp_path / "sites.csv"
+    code, _, err = _run(["convert", path, "-o", out], capsys)
+    assert code == 0, err
+    assert pd.read_csv(out)["f_persistence_pct"].iloc[[0, 3]].tolist() == [70.0, 85.5]
+
+
+def test_a_percent_sign_written_into_the_format_is_not_a_percentage(tmp_path):
+    # 0"%" and 0\% show 70 as "70%" without multiplying by 100: the number is as typed
+    path = _mmn_workbook(tmp_path / "pct.xlsx", {"M2": (70, '0"%"'), "M5": (85, "0\\%")})
+    sites = ncs.read_sites(path)
+    assert sites["f_persistence_pct"].iloc[[0, 3]].tolist() == [70.0, 85.0]
+    ncs.validate(sites)
+
+
+def test_a_percentage_cell_in_another_column_is_an_error_naming_the_cell(tmp_path, capsys):
+    # amplitude_mv is column G: 0.082 formatted 0.0% shows "8.2%", not 8.2 mV
+    path = _mmn_workbook(tmp_path / "pct.xlsx", {"G3": (0.082, "0.0%")})
+    code, out, err = _run(["analyze", path], capsys)
+    assert code == 2 and "block" not in out
+    assert (
+        "column 'amplitude_mv': cell G3 of sheet 'Motor' is formatted as a percentage (it "
+        "shows 8.2%) but the column is not a percentage" in err
+    )
+
+
+def test_a_wide_percentage_header_reads_the_percentage_shown(tmp_path, capsys):
+    # "R Median F Pers (%)" is the 23rd column of the export (W); its value on row 2 is 70
+    path = _mmn_workbook(tmp_path / "wide.xlsx", {"W2": (0.7, "0%")}, wide=True)
+    out = tmp_path / "sites.csv"
+    code, _, err = _run(["convert", path, "--wide", "-o", out], capsys)
+    assert code == 0, err
+    sites = pd.read_csv(out)
+    median = sites[(sites["nerve"] == "median") & (sites["side"] == "R")]
+    assert median["f_persistence_pct"].dropna().tolist() == [70.0]

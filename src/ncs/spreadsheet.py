@@ -10,16 +10,21 @@
 * **Cells**: a formula is read by the value the spreadsheet program stored with it; a
   formula without a stored value (a file written by a program that does not calculate) is
   an error naming the cell. Dates stay dates, so that a number the spreadsheet turned into
-  a date is reported as such (:mod:`ncs.cells`). Blank rows are skipped; every data row
-  keeps its sheet row number for messages.
+  a date is reported as such (:mod:`ncs.cells`). A number formatted as a percentage (Excel
+  stores 70% as 0.7) is the percentage the sheet shows (70) in a column of percentages,
+  and an error naming the cell in any other column. Blank rows are skipped; every data
+  row keeps its sheet row number for messages.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,6 +37,11 @@ __all__ = ["SheetTable", "column_letter", "read_sheet"]
 
 #: Rows searched for the header.
 HEADER_SEARCH_ROWS = 30
+#: A number formatted as a percentage shows this many times its stored value (70% = 0.7).
+PERCENT = 100
+#: Parts of a number format that are shown as they are written, not format codes:
+#: "quoted text", \\x (an escaped character), _x and *x (padding), [colour or condition].
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|[_*].|\[[^\]]*\]')
 
 
 @dataclass(frozen=True)
@@ -115,11 +125,126 @@ def _iter_values(sheet: Any) -> Iterator[tuple[Any, ...]]:
     understate the used range, and openpyxl's read-only mode would stop at it (rows and
     columns beyond it silently lost). Spreadsheet programs ignore it, and so does ncs.
     """
+    _whole(sheet)
+    for row in sheet.iter_rows(values_only=True):
+        yield _trimmed(row)
+
+
+def _whole(sheet: Any) -> None:
+    """Make a read-only sheet read every row and column (see :func:`_iter_values`)."""
     reset = getattr(sheet, "reset_dimensions", None)
     if reset is not None:
         reset()
-    for row in sheet.iter_rows(values_only=True):
-        yield _trimmed(row)
+
+
+def _sheet_rows(book: Any, sheet: Any) -> tuple[list[tuple[Any, ...]], set[tuple[int, int]]]:
+    """The rows of a sheet (as :func:`_iter_values`) and its number cells formatted as
+    percentages, as (row, column) indices from 0. Cells are looked at one by one only
+    when the workbook has a percentage format at all."""
+    if not _has_percent_styles(book):
+        return list(_iter_values(sheet)), set()
+    _whole(sheet)
+    rows = []
+    percent = set()
+    for i, row in enumerate(sheet.iter_rows()):
+        for j, cell in enumerate(row):
+            value = cell.value
+            if (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and cell.has_style
+                and _is_percent_format(cell.number_format)
+            ):
+                percent.add((i, j))
+        rows.append(_trimmed(tuple(cell.value for cell in row)))
+    return rows, percent
+
+
+def _has_percent_styles(book: Any) -> bool:
+    """Whether a cell style of the workbook formats numbers as percentages (True when
+    openpyxl does not say: the cells are then looked at one by one)."""
+    styles = getattr(book, "_cell_styles", None)
+    custom = getattr(book, "_number_formats", None)
+    if styles is None or custom is None:
+        return True
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE
+
+    for style in styles:
+        number = style.numFmtId
+        if number < BUILTIN_FORMATS_MAX_SIZE:
+            code = BUILTIN_FORMATS.get(number)
+        else:
+            k = number - BUILTIN_FORMATS_MAX_SIZE
+            code = custom[k] if k < len(custom) else None
+        if code and _is_percent_format(code):
+            return True
+    return False
+
+
+@lru_cache(maxsize=256)
+def _is_percent_format(code: str | None) -> bool:
+    """Whether a number format shows numbers as percentages (``0%``, ``0.0%``): a ``%``
+    that is a format code, not written text (``0"%"`` and ``0\\%`` show 70 as 70%)."""
+    return bool(code) and "%" in _FORMAT_LITERALS.sub("", code)
+
+
+def _percent_header(header: str) -> bool:
+    """Whether a column holds percentages: a ``*_pct`` column of the sites table, a header
+    whose unit is ``%``, ``pct`` or ``percent`` (``R Median F Pers (%)``), or one ncs reads
+    as a percentage (``R Median F Pers``)."""
+    from ncs.wide import detect_wide_columns
+
+    text = header.strip().lower()
+    if text.replace(" ", "_").endswith("_pct") or "%" in text:
+        return True
+    if {"pct", "percent"} & set(re.findall(r"[a-z]+", text)):
+        return True
+    column = detect_wide_columns([header]).measures.get(header)
+    return column is not None and column.measure.endswith("_pct")
+
+
+def _shown(value: float) -> Decimal:
+    """The percentage a spreadsheet shows for a number formatted as one (0.7 -> 70),
+    computed in decimal from the number as written (0.7 * 100 is 70.00000000000001)."""
+    return Decimal(repr(value)) * PERCENT
+
+
+def _read_percentages(
+    data: list[tuple[Any, ...]],
+    sheet_rows: list[int],
+    percent: set[tuple[int, int]],
+    keep: list[int],
+    headers: list[str],
+    sheet: str,
+) -> list[tuple[Any, ...]]:
+    """Data rows with their percentage cells read as the sheet shows them, in columns of
+    percentages; in other columns such a cell is an error naming it."""
+    row_of = {number: k for k, number in enumerate(sheet_rows)}
+    out_of = {j: out for out, j in enumerate(keep)}
+    fixed: dict[int, list[Any]] = {}
+    problems = []
+    for i, j in sorted(percent):
+        k, out = row_of.get(i + 1), out_of.get(j)
+        if k is None or out is None:  # the header, a row above it, a column left out
+            continue
+        value = data[k][out]
+        shown = _shown(value)
+        if _percent_header(headers[out]):
+            fixed.setdefault(k, list(data[k]))[out] = float(shown)
+            continue
+        problems.append(
+            Problem(
+                None,
+                headers[out],
+                f"cell {column_letter(j)}{i + 1} of sheet {sheet!r} is formatted as a "
+                f"percentage (it shows {shown.normalize():f}%) but the column is not a "
+                "percentage: format the cell as a number, holding the value in the "
+                "column's unit",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+    return [tuple(fixed[k]) if k in fixed else row for k, row in enumerate(data)]
 
 
 def _trimmed(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -195,7 +320,7 @@ def _read_book(book: Any, source: Any, sheet: Any, header_row: int | None) -> Sh
             raise _fail(f"no sheet named {sheet!r}; the workbook has {', '.join(map(repr, names))}")
         name = sheet
     ws = book[name]
-    rows = list(_iter_values(ws))
+    rows, percent = _sheet_rows(book, ws)
     # trailing blank rows and columns are common: ignore them
     while rows and all(_blank(v) for v in rows[-1]):
         rows.pop()
@@ -265,6 +390,8 @@ def _read_book(book: Any, source: Any, sheet: Any, header_row: int | None) -> Sh
         sheet_rows.append(index + 2 + k)
     if not data:
         raise _fail(f"no data rows: sheet {name!r} has a header row only")
+    if percent:
+        data = _read_percentages(data, sheet_rows, percent, keep, headers, name)
     _check_formulas(source, name, index, keep, headers, sheet_rows, data)
     frame = pd.DataFrame.from_records(data, columns=headers)
     return SheetTable(
