@@ -360,3 +360,12 @@ def test_a_wide_percentage_header_reads_the_percentage_shown(tmp_path, capsys):
     sites = pd.read_csv(out)
     median = sites[(sites["nerve"] == "median") & (sites["side"] == "R")]
     assert median["f_persistence_pct"].dropna().tolist() == [70.0]
+
+
+def test_short_lines_are_named_in_python_too_whatever_the_pandas_engine(tmp_path):
+    path = _patients_csv(tmp_path / "study.csv", replace={3: AMPLITUDE_LEFT_OUT})
+    for options in ({}, {"engine": "python"}, {"sep": ",", "header_row": 1}):
+        with pytest.raises(ncs.ValidationError) as err:
+            ncs.read_sites(path, **options)
+        (problem,) = err.value.problems
+        assert problem.message.startswith("line 3 has 8 cells but the header (line 1) names 9")

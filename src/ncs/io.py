@@ -581,7 +581,7 @@ def _long_row_problem(data: Any, dialect: Any, err: BaseException) -> Problem:
 #: given, they are trusted and the reader's checks of the header and the line widths skip.
 _STRUCTURE_OPTIONS = frozenset(
     {"names", "header", "usecols", "skiprows", "skipfooter", "nrows", "comment", "quotechar"}
-    | {"quoting", "escapechar", "doublequote", "lineterminator", "engine"}
+    | {"quoting", "escapechar", "doublequote", "lineterminator"}
 )
 
 
