@@ -25,7 +25,7 @@ from ncs._codes import (
 from ncs._version import __version__
 from ncs.criteria import BLOCK_VALUES, DISPERSION_VALUES, Criterion
 from ncs.engine import SegmentJudgement, category_codes, dispersion_confound, judge
-from ncs.errors import NcsWarning, Problem, ValidationError, collect_warnings
+from ncs.errors import NcsWarning, Problem, ValidationError, collect_warnings, warn
 from ncs.explain import explain_findings
 from ncs.fwave import nerve_measures
 from ncs.plausibility import (
@@ -397,7 +397,9 @@ def analyze(
             evidence=reasons,
             sentences=sentences,
             nerve_columns={"cold_limb": fixed(np.tile(cold, k), COLD_LIMB_VALUES)},
+            set_aside=rejected,
         )
+        _warn_set_aside(rejected, valid)
     meta = {
         "ncs_version": __version__,
         "criteria": {c.id: {"verified": c.verified, "citation": c.citation.text} for c in crits},
@@ -431,6 +433,35 @@ def analyze(
             "nerve_first_row": _first_rows(sites_read, site_nerve),
         },
     )
+
+
+def _warn_set_aside(rejected: pd.DataFrame, valid: pd.DataFrame) -> None:
+    """Say which patients had nerves set aside for invalid rows (``errors="collect"``): their
+    verdicts rest on the other nerves."""
+    if not len(rejected) or not len(valid):
+        return
+    ids = set(rejected["patient_id"].dropna().astype(str))
+    patient = valid["patient_id"].astype(object).astype(str)
+    first = ~patient.duplicated().to_numpy() & patient.isin(ids).to_numpy()
+    if not first.any():
+        return
+    rows = valid["input_row"].to_numpy(dtype=np.int64)[first]  # a row of each such patient
+    warn(
+        "nerves_set_aside",
+        f"{rows.size} patient(s) with nerve(s) set aside for invalid rows (the patients of "
+        f"{_rows_text(rows)}): their verdicts rest on the other nerves, and a rule the "
+        "set-aside nerves could meet is unknown for them, not 'not met' (see "
+        "Analysis.rejected)",
+        rows,
+        "patient_id",
+        stacklevel=3,
+    )
+
+
+def _rows_text(rows: np.ndarray, most: int = 5) -> str:
+    """'row 3, row 17 and 4 more'."""
+    shown = ", ".join(f"row {int(r)}" for r in rows[:most])
+    return shown + (f" and {rows.size - most} more" if rows.size > most else "")
 
 
 def _check_options(*, errors: object, reasons: object) -> None:

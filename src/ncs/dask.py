@@ -34,6 +34,20 @@ from ncs.criteria import Criterion
 __all__ = ["analyze"]
 
 _ROW = "__ncs_row"
+_ANCHOR = "__ncs_anchor"
+_KEY = "__ncs_key"
+
+
+def _with_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with their shuffle key (the patient id, or for a row without one the
+    patient of the row beside it: :func:`ncs.schema.stand_in_patients`) and the row each
+    is placed after."""
+    from ncs.schema import stand_in_patients
+
+    patients, anchor = stand_in_patients(frame)
+    rows = frame[_ROW].to_numpy(dtype=np.int64)
+    after = np.where(anchor >= 0, rows[np.maximum(anchor, 0)], rows)
+    return frame.assign(**{_KEY: patients.astype("string").fillna(""), _ANCHOR: after})
 
 
 def _analyze_partition(
@@ -45,8 +59,11 @@ def _analyze_partition(
     from ncs.analyze import analyze as analyze_frame
     from ncs.batch import renumber
 
+    # input order, each row without a patient id right after the row that names its patient
+    # (as on one machine, where that row is beside it: ncs.schema.stand_in_patients)
+    frame = frame.sort_values([_ANCHOR, _ROW], kind="stable")
     rows = frame[_ROW].to_numpy(dtype=np.int64)
-    sites = frame.drop(columns=[_ROW]).reset_index(drop=True)
+    sites = frame.drop(columns=[_ROW, _ANCHOR]).reset_index(drop=True)
     result = analyze_frame(sites, criteria=criteria, units=units, errors="collect", reasons=reasons)
     return renumber(result, rows)
 
@@ -87,7 +104,11 @@ def analyze(
     Notes
     -----
     Rows are first numbered (a cumulative sum over partitions), then shuffled on
-    ``patient_id`` so that no patient, hence no nerve, is split between partitions.
+    ``patient_id`` so that no patient, hence no nerve, is split between partitions. A row
+    without a patient id goes with the patient of the row before (else after) it, as on one
+    machine (:func:`ncs.schema.stand_in_patients`), and is analysed right after that row.
+    (Two such rows beside one row, before and after it, are the one case where the second
+    may be placed otherwise than on one machine.)
     """
     try:
         import dask
@@ -101,11 +122,14 @@ def analyze(
     meta = empty_tables(criteria, reasons=reasons)
     numbered = ddf.assign(**{_ROW: 1})
     numbered[_ROW] = numbered[_ROW].cumsum() - 1
-    # Missing patient ids are invalid rows; give them a shuffle key of their own.
-    key = numbered["patient_id"].astype("string").fillna("")
-    numbered = numbered.assign(__ncs_key=key)
-    shuffled = numbered.shuffle(on="__ncs_key", npartitions=npartitions or ddf.npartitions).drop(
-        columns=["__ncs_key"]
+    # A row without a patient id is invalid; it goes with the patient of the row beside it
+    # (one row of each neighbouring partition is seen), whose nerves it may be a site of.
+    meta_keys = numbered._meta.assign(
+        **{_KEY: pd.Series([], dtype="string"), _ANCHOR: pd.Series([], dtype=np.int64)}
+    )
+    numbered = numbered.map_overlap(_with_keys, before=1, after=1, meta=meta_keys)
+    shuffled = numbered.shuffle(on=_KEY, npartitions=npartitions or ddf.npartitions).drop(
+        columns=[_KEY]
     )
     parts = [
         dask.delayed(_analyze_partition, pure=True)(part, criteria, units, reasons)

@@ -480,6 +480,10 @@ class NerveContext:
         ``distal_duration_cutoff_op``) where it has one.
     segment_nerve : numpy.ndarray of int64
         Nerve index of each segment.
+    unseen : numpy.ndarray of int64, optional
+        Per patient, the nerves of which nothing is known: set aside for invalid input rows
+        (``errors="collect"``). Each may meet every rule, so a rule not met on the other
+        nerves is unknown, never "not met", for that patient.
     """
 
     patient: np.ndarray
@@ -487,6 +491,7 @@ class NerveContext:
     names: np.ndarray
     measures: Mapping[str, np.ndarray]
     segment_nerve: np.ndarray
+    unseen: np.ndarray | None = None
 
     @property
     def n_nerves(self) -> int:
@@ -730,13 +735,27 @@ def item_rule(
     excluded = {item.id, *item.not_corroborated_by}
     others = [codes[i.id] for i in items if i.counts_as_other and i.id not in excluded]
     other = any_of(others) if others else np.full(len(c), FALSE, dtype=np.int8)
-    count = at_least(c, p, n_p, item.min_nerves)
+    u = ctx.unseen
+    count = at_least(c, p, n_p, item.min_nerves, u)
     if item.corroboration == "none":
         return count
     if item.corroboration == "two_plus_other":
-        return two_plus_other(c, other, p, n_p)
-    pair = one_plus_other(c, other, p, n_p)
+        return two_plus_other(c, other, p, n_p, u)
+    pair = one_plus_other(c, other, p, n_p, u)
     return pair if item.corroboration == "one_plus_other" else any_of([count, pair])
+
+
+def _unless_unseen(rule: np.ndarray, ctx: NerveContext) -> np.ndarray:
+    """A per-patient rule not met on the nerves judged is unknown where a nerve was set
+    aside (:attr:`NerveContext.unseen`): that nerve may meet it."""
+    if ctx.unseen is None:
+        return rule
+    return np.where((np.asarray(ctx.unseen) > 0) & (rule == FALSE), UNKNOWN, rule).astype(np.int8)
+
+
+def _three_valued(known: np.ndarray, possible: np.ndarray) -> np.ndarray:
+    """TRUE where ``known``, else UNKNOWN where ``possible``, else FALSE."""
+    return np.where(known, TRUE, np.where(possible, UNKNOWN, FALSE)).astype(np.int8)
 
 
 def _levels(results: Sequence[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -781,11 +800,14 @@ def patient_verdicts(
     seg_code = np.maximum(j.block_code, j.disp_code) if counts_disp else j.block_code
     patient_code = _max_at(n_p, ctx.patient, nerve_outcomes(seg_code, ctx), NO_SEGMENT)
     kind = crit.verdict_kind
-    segment_rule = np.select(
-        [patient_code >= PROBABLE, patient_code == NOT_ASSESSABLE, patient_code == NO_SEGMENT],
-        [TRUE, UNKNOWN, UNKNOWN],
-        FALSE,
-    ).astype(np.int8)
+    segment_rule = _unless_unseen(
+        np.select(
+            [patient_code >= PROBABLE, patient_code == NOT_ASSESSABLE, patient_code == NO_SEGMENT],
+            [TRUE, UNKNOWN, UNKNOWN],
+            FALSE,
+        ).astype(np.int8),
+        ctx,
+    )
     names: dict[str, str] = {}
     for item in crit.nerve_items:  # items sharing an id are one rule (AAN's "absent or prolonged")
         names[item.id] = f"{names[item.id]} or {item.name}" if item.id in names else item.name
@@ -811,11 +833,13 @@ def patient_verdicts(
     codes = _by_id(crit.nerve_items, items)
     if kind == "simon2013":
         # a patient with no segment has no Katz finding to report: the items decide
-        katz = np.where(patient_code == NO_SEGMENT, FALSE, segment_rule).astype(np.int8)
+        katz = _unless_unseen(
+            np.where(patient_code == NO_SEGMENT, FALSE, segment_rule).astype(np.int8), ctx
+        )
         rules = {"katz": katz}
         names["katz"] = "Katz 2002 block or dispersion in a segment"
         for item in _unique_items(crit.nerve_items):
-            rules[item.id] = at_least(codes[item.id], ctx.patient, n_p, item.min_nerves)
+            rules[item.id] = at_least(codes[item.id], ctx.patient, n_p, item.min_nerves, ctx.unseen)
         result = any_of(list(rules.values()))
         level, _ = _levels([result], n_p)
         ids = tuple(rules)
@@ -830,7 +854,7 @@ def patient_verdicts(
         }
         parameters = [i.id for i in _unique_items(crit.nerve_items) if i.counts_as_other]
         full = any_of([rules[i] for i in parameters])
-        single_rules = {i: at_least(codes[i], ctx.patient, n_p, 1) for i in parameters}
+        single_rules = {i: at_least(codes[i], ctx.patient, n_p, 1, ctx.unseen) for i in parameters}
         single = any_of(list(single_rules.values()))
         if kind == "efns2010_cidp":
             level, by_level = _levels([full, rules["probable"], single], n_p)
@@ -919,18 +943,27 @@ def _hadden(
     # or set aside as implausible) is still a response; a 0 mV one is an absent response
     excitable = ~_absent(m) & ~(m["distal_amplitude_mv"] == 0)
     n_excitable = np.bincount(p, weights=excitable, minlength=n_p)
-    only_one = np.where(n_excitable == 1, TRUE, FALSE).astype(np.int8)
-    demyelinating = at_least(feature, p, n_p, options["demyelinating_min_nerves"])
-    demyelinating_one = all_of([at_least(two_items, p, n_p, 1), only_one])
+    u = np.zeros(n_p) if ctx.unseen is None else np.asarray(ctx.unseen, dtype=float)
+    # an unseen nerve may or may not respond
+    only_one = _three_valued(
+        (n_excitable == 1) & (u == 0), (n_excitable <= 1) & (n_excitable + u >= 1)
+    )
+    demyelinating = at_least(feature, p, n_p, options["demyelinating_min_nerves"], u)
+    demyelinating_one = all_of([at_least(two_items, p, n_p, 1, u), only_one])
 
     tiny = truth(amp_ratio, "<", options["inexcitable_below"])
-    none_excitable = np.where(n_excitable == 0, TRUE, FALSE).astype(np.int8)
+    none_excitable = _three_valued((n_excitable == 0) & (u == 0), n_excitable == 0)
     tiny_excitable = np.where(excitable, tiny, FALSE).astype(np.int8)
-    inexcitable = any_of([none_excitable, all_of([only_one, at_least(tiny_excitable, p, n_p, 1)])])
+    inexcitable = any_of(
+        [none_excitable, all_of([only_one, at_least(tiny_excitable, p, n_p, 1, u)])]
+    )
 
     low = truth(amp_ratio, "<", options["axonal_below"])
     axonal = all_of(
-        [negate(at_least(feature, p, n_p, 1)), at_least(low, p, n_p, options["axonal_min_nerves"])]
+        [
+            negate(at_least(feature, p, n_p, 1, u)),
+            at_least(low, p, n_p, options["axonal_min_nerves"], u),
+        ]
     )
 
     drop = np.full(len(ctx.segment_nerve), np.nan) if amp_drop_pct is None else amp_drop_pct
@@ -951,7 +984,7 @@ def _hadden(
             segment_ok,
         ]
     )
-    normal = negate(at_least(negate(nerve_normal), p, n_p, 1))
+    normal = negate(at_least(negate(nerve_normal), p, n_p, 1, u))
     rules = {
         "demyelinating": demyelinating,
         "demyelinating_one": demyelinating_one,
@@ -973,7 +1006,7 @@ def _hadden(
     ).astype(np.int64)
     item_nerves = {}
     for k, item in enumerate(_unique_items(crit.nerve_items)):
-        rules[f"item:{item.id}"] = at_least(items[k], p, n_p, 1)
+        rules[f"item:{item.id}"] = at_least(items[k], p, n_p, 1, u)
         names[f"item:{item.id}"] = item.name
         item_nerves[f"item:{item.id}"] = np.bincount(p, weights=items[k] == TRUE, minlength=n_p)
     item_nerves = {k: v.astype(np.int64) for k, v in item_nerves.items()}

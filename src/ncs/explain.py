@@ -476,7 +476,8 @@ def segment_evidence(
         Per patient: has a positive finding.
     counts : mapping
         Per patient: ``n_segments``, ``n_positive``, ``n_not_assessable``,
-        ``n_not_applicable``, ``n_one_site`` (nerves with one site only), ``n_implausible``.
+        ``n_not_applicable``, ``n_one_site`` (nerves with one site only), ``n_implausible``,
+        ``n_set_aside`` (nerves set aside for invalid input rows).
     """
     code = verdicts.patient_code
     judged = counts["n_segments"] - counts["n_not_applicable"]
@@ -529,12 +530,17 @@ def _not_judged_keys(counts: Mapping[str, np.ndarray], zeros: np.ndarray) -> lis
         counts["n_not_applicable"],
         counts.get("n_implausible", zeros),
         counts.get("n_one_site", zeros),
+        counts.get("n_set_aside", zeros),
     ]
+
+
+#: How many keys :func:`_not_judged_keys` gives (they close every evidence key).
+_N_NOT_JUDGED = 4
 
 
 def _not_judged_words(key: tuple) -> str:
     """'; 2 segment(s) not applicable (excluded by the rule); 1 nerve(s) with one site only'."""
-    n_excluded, n_odd, n_one = key
+    n_excluded, n_odd, n_one, n_set_aside = key
     out = ""
     if n_excluded:
         out += f"; {n_excluded} segment(s) not applicable (excluded by the rule)"
@@ -542,6 +548,11 @@ def _not_judged_words(key: tuple) -> str:
         out += f"; {n_odd} segment(s) with a value that cannot be a CMAP (not judged)"
     if n_one:
         out += f"; {n_one} nerve(s) with one site only (no segment)"
+    if n_set_aside:
+        out += (
+            f"; {n_set_aside} nerve(s) set aside for invalid input rows (not judged: they "
+            "could meet the rules)"
+        )
     return out
 
 
@@ -617,7 +628,7 @@ def rules_evidence(
         shown = [f"({i}) in {c} nerve(s)" for i, c in zip(excluded_ids, excluded, strict=True) if c]
         if shown:
             text += "; not applicable: " + "; ".join(shown)
-        return text + _not_judged_words(key[-3:])
+        return text + _not_judged_words(key[-_N_NOT_JUDGED:])
 
     return tx.by_key(keys, words)
 

@@ -30,7 +30,14 @@ from ncs.cells import (
     parse_numbers,
 )
 from ncs.errors import Problem, ValidationError
-from ncs.names import NERVE_ALIASES, SIDE_ALIASES, canonical_site, clean_name, site_rank_codes
+from ncs.names import (
+    NERVE_ALIASES,
+    SIDE_ALIASES,
+    SITE_RANK,
+    canonical_site,
+    clean_name,
+    site_rank_codes,
+)
 from ncs.plausibility import (
     check_cells,
     check_valid,
@@ -830,10 +837,24 @@ def _split_invalid(
         nid, keyed = checked.nerve_id, checked.keyed
         bad_nerve = np.zeros(int(nid.max(initial=-1)) + 1, dtype=bool)
         bad_nerve[nid[bad_local & keyed]] = True
-        drop = bad_local | (keyed & bad_nerve[nid])
         first_bad = np.full(bad_nerve.size, n, dtype=np.int64)
         np.minimum.at(first_bad, nid[bad_local & keyed], positions[bad_local & keyed])
+        # a row whose patient, visit, nerve or side cannot be read belongs to no nerve, but
+        # the nerve it was a site of lost that site: the nerves it may belong to go too
+        unkeyed_first = _nerves_of_unkeyed(
+            checked, np.flatnonzero(bad_local & ~keyed), bad_nerve.size
+        )
+        maybe = (unkeyed_first >= 0) & ~bad_nerve
+        bad_nerve |= maybe
+        drop = bad_local | (keyed & bad_nerve[nid])
         for i in np.flatnonzero(drop & ~bad_local):  # rejected rows only (few)
+            if maybe[nid[i]]:
+                row = int(positions[unkeyed_first[nid[i]]])
+                messages[int(positions[i])] = [
+                    "a row whose patient, visit, nerve or side cannot be read may be a site "
+                    f"of this nerve (row {row})"
+                ]
+                continue
             row = int(first_bad[nid[i]])
             messages[int(positions[i])] = [f"another row of this nerve is invalid (row {row})"]
         reject[positions[drop]] = True
@@ -842,6 +863,80 @@ def _split_invalid(
     valid = checked.valid
     valid["input_row"] = positions[valid["input_row"].to_numpy()]
     return valid, _rejected_table(sites, np.flatnonzero(reject), messages), checked
+
+
+def _nerves_of_unkeyed(checked: _Checked, rows: np.ndarray, n_nerves: int) -> np.ndarray:
+    """Per nerve, the first of ``rows`` (rows whose patient, visit, nerve or side cannot be
+    read) that may be one of its sites; -1 for none.
+
+    A row whose patient is known may be a site of the patient's nerves that agree with the
+    keys it has (a misspelt nerve name: the patient's nerves on that side); a row without a
+    patient, of the nerve of the row before or after it in the table (rows of a nerve are
+    written together) if that row agrees with its keys. Of these, a nerve that has the
+    row's site already, or for which that site name is not one of its sites, did not lose
+    it and is kept.
+    """
+    first = np.full(n_nerves, -1, dtype=np.int64)
+    if not rows.size or not checked.key_codes or checked.text is None:
+        return first
+    codes = np.stack(checked.key_codes, axis=1)
+    keyed, nerve_id = checked.keyed, checked.nerve_id
+    n = codes.shape[0]
+    # a row without a patient: the patient of the row beside it (stand_in_patients); a row
+    # with neither is set aside alone
+    anchor = _stand_in(codes[:, 0], codes[:, -2], codes[:, -1], keyed)
+    has = anchor >= 0
+    codes[has, 0] = codes[anchor[has], 0]
+    rows = rows[codes[rows, 0] >= 0]
+    known = codes[rows] >= 0
+    kept = np.flatnonzero(keyed)
+    found_u: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    found_j: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    for pattern in np.unique(known, axis=0):
+        sel = rows[(known == pattern).all(axis=1)]
+        cols = np.flatnonzero(pattern)
+        names = [f"k{c}" for c in cols]
+        left = pd.DataFrame(codes[np.ix_(sel, cols)], columns=names).assign(u=sel)
+        right = pd.DataFrame(codes[np.ix_(kept, cols)], columns=names).assign(j=kept)
+        pairs = left.merge(right, on=names)  # the patient's nerves that agree with the row
+        found_u.append(pairs["u"].to_numpy(dtype=np.int64))
+        found_j.append(pairs["j"].to_numpy(dtype=np.int64))
+    u, j = np.concatenate(found_u), np.concatenate(found_j)
+    u, j = _could_lose_site(checked.text, nerve_id, keyed, u, j)
+    if u.size:
+        lowest = np.full(n_nerves, n, dtype=np.int64)
+        np.minimum.at(lowest, nerve_id[j], u)
+        first = np.where(lowest < n, lowest, -1)
+    return first
+
+
+def _could_lose_site(
+    text: Mapping[str, _Coded],
+    nerve_id: np.ndarray,
+    keyed: np.ndarray,
+    u: np.ndarray,
+    j: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (row, nerve row) pairs whose nerve may be missing the row's site: it has no site of
+    that name, and the name is one of its sites (or either is not in :data:`SITE_RANK`)."""
+    site = np.asarray(text["site"].codes, dtype=np.int64)
+    if not u.size:
+        return u, j
+    n_sites = len(text["site"].categories) + 1
+    has = np.unique(nerve_id[keyed] * n_sites + site[keyed] + 1)
+    lacks = ~np.isin(nerve_id[j] * n_sites + site[u] + 1, has) | (site[u] < 0)
+    nerve_names, site_names = text["nerve"].categories, text["site"].categories
+    nerve = np.asarray(text["nerve"].codes, dtype=np.int64)[j]
+    listed = {name for ranks in SITE_RANK.values() for name in ranks}
+    table = np.ones((len(nerve_names) + 1, n_sites), dtype=bool)  # code -1: any
+    for a, nerve_name in enumerate(nerve_names):
+        ranks = SITE_RANK.get(nerve_name)
+        if ranks:
+            for b, site_name in enumerate(site_names):
+                table[a, b] = site_name in ranks or site_name not in listed
+    fits = table[nerve, site[u]]
+    keep = lacks & fits
+    return u[keep], j[keep]
 
 
 def _rejected_table(
@@ -867,6 +962,10 @@ class _Checked(NamedTuple):
     keyed: np.ndarray
     site_sort: np.ndarray | None = None
     """Rows in nerve order, distal to proximal within a nerve (None: already in order)."""
+    key_codes: tuple[np.ndarray, ...] = ()
+    """Each row's codes of patient, [visit,] nerve and side (-1: missing or unknown)."""
+    text: Mapping[str, _Coded] | None = None
+    """The text columns as codes (nerve and site names read for rows without a nerve)."""
 
 
 def _sort_by_nerve_and_site(nerve_id: np.ndarray, order: np.ndarray) -> np.ndarray | None:
@@ -951,13 +1050,13 @@ def _validate(
     patient_text = _Text(df["patient_id"])
     text["patient_id"] = _coded(patient_text, _text_of)
     flag(text["patient_id"].codes < 0, "patient_id", "value is missing")
-    for col, table, message in (
-        ("nerve", NERVE_ALIASES, "unknown nerve name"),
-        ("side", SIDE_ALIASES, "unknown side; use L or R"),
+    for col, message in (
+        ("nerve", "unknown nerve name"),
+        ("side", "unknown side; use L or R"),
     ):
         col_text = _Text(df[col])
         blank = col_text.map(lambda u: _text_of(u) is None, True, dtype=bool)
-        canon = _coded(col_text, lambda u, t=table: t.get(clean_name(_text_of(u) or "")))
+        canon = _coded(col_text, _KEY_READERS[col])
         flag(blank, col, "value is missing")
         flag(~blank & (canon.codes < 0), col, message)
         text[col] = canon
@@ -1039,7 +1138,7 @@ def _validate(
     problems.extend(studies.problems)
     if studies.date is not None:
         text["study_date"] = _Coded(studies.date, text["study_date"].categories)
-    nerve_id, keyed = _nerve_ids(text, studies.rank)
+    nerve_id, keyed, key_codes = _nerve_ids(text, studies.rank)
     order, order_problems = _site_order(text, out.get("site_order"), nerve_id, keyed)
     problems.extend(order_problems)
     out["site_order"] = order
@@ -1052,11 +1151,75 @@ def _validate(
 
     if problems:
         problems.sort(key=lambda p: (-1 if p.row is None else p.row, p.column or ""))
-        return _Checked(None, problems, nerve_id, keyed)
+        return _Checked(None, problems, nerve_id, keyed, key_codes=key_codes, text=text)
 
     valid = _assemble(df, out, text, n)
     check_valid(valid, nerve_id, site_sort)  # units that look wrong, supplied velocities
-    return _Checked(valid, [], nerve_id, keyed, site_sort)
+    return _Checked(valid, [], nerve_id, keyed, site_sort, key_codes, text)
+
+
+#: How each key cell is read (None: missing or unknown), by validation and by
+#: :func:`stand_in_patients`.
+_KEY_READERS = {
+    "patient_id": _text_of,
+    "visit": _text_of,
+    "nerve": lambda u: NERVE_ALIASES.get(clean_name(_text_of(u) or "")),
+    "side": lambda u: SIDE_ALIASES.get(clean_name(_text_of(u) or "")),
+}
+
+
+def stand_in_patients(sites: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """For each row whose patient id cannot be read, the patient it is taken to belong to
+    when its invalid row is set aside (``errors="collect"``), and the row that says so.
+
+    That is the patient of the row before it, else of the row after it, when that row has
+    every key (patient, visit, nerve, side) and agrees with the keys this row has: rows of
+    a nerve are written together. The nerves of that patient this row may be a site of are
+    then set aside with it (:func:`split_invalid`). ``ncs.dask`` sends such a row to that
+    patient's partition.
+
+    Returns
+    -------
+    patients : pandas.Series
+        Per row (``sites``' index): its own patient id, the stand-in one, or missing.
+    anchor : numpy.ndarray of int64
+        Per row: the position of the row the stand-in was read from (-1: none, or the row
+        has its own patient id).
+    """
+    df = _canonical_columns(sites).reset_index(drop=True)
+    keys = [c for c in ("patient_id", "visit", "nerve", "side") if c in df.columns]
+    coded = {c: _coded(_Text(df[c]), _KEY_READERS[c]) for c in keys}
+    codes = tuple(np.asarray(coded[c].codes, dtype=np.int64) for c in keys)
+    if "patient_id" not in coded or not len(df):
+        return pd.Series(pd.NA, index=sites.index, dtype=object), np.full(len(df), -1)
+    keyed = np.logical_and.reduce([c >= 0 for c in codes])
+    by_name = dict(zip(keys, codes, strict=True))
+    missing = np.full(len(df), -1, dtype=np.int64)
+    anchor = _stand_in(codes[0], by_name.get("nerve", missing), by_name.get("side", missing), keyed)
+    pid = codes[0].copy()
+    pid[anchor >= 0] = codes[0][anchor[anchor >= 0]]
+    names = np.array([*coded["patient_id"].categories, pd.NA], dtype=object)
+    return pd.Series(names[pid], index=sites.index, dtype=object), anchor
+
+
+def _stand_in(
+    patient: np.ndarray, nerve: np.ndarray, side: np.ndarray, keyed: np.ndarray
+) -> np.ndarray:
+    """Per row without a patient (code -1), the row before it, else after it, that has every
+    key and the row's nerve and side where the row has them (-1: none)."""
+    n = patient.size
+    anchor = np.full(n, -1, dtype=np.int64)
+    rows = np.flatnonzero(patient < 0)
+    for step in (-1, 1):  # the row after, then the row before (which wins)
+        j = rows - step
+        inside = (j >= 0) & (j < n)
+        jj = np.where(inside, j, 0)
+        same = ((nerve[jj] == nerve[rows]) | (nerve[rows] < 0)) & (
+            (side[jj] == side[rows]) | (side[rows] < 0)
+        )
+        agree = inside & keyed[jj] & same
+        anchor[rows[agree]] = j[agree]
+    return anchor
 
 
 def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
@@ -1073,8 +1236,9 @@ def _canonical_columns(sites: pd.DataFrame) -> pd.DataFrame:
 
 def _nerve_ids(
     text: dict[str, _Coded], visit_rank: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Id per row of its (patient, [visit,] nerve, side), and whether all keys are known.
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """Id per row of its (patient, [visit,] nerve, side), whether all keys are known, and
+    the key codes (-1: missing or unknown).
 
     Ids follow the key order; a visit is placed by ``visit_rank`` (its place among the
     patient's visits, :func:`_study_order`), so a patient's visits come in their order.
@@ -1083,7 +1247,7 @@ def _nerve_ids(
     if visit_rank is not None:
         codes.insert(1, visit_rank)
     keyed = np.logical_and.reduce([c >= 0 for c in codes])
-    return row_ids(codes), keyed
+    return row_ids(codes), keyed, tuple(np.asarray(c, dtype=np.int64) for c in codes)
 
 
 def _site_order(

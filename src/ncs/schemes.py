@@ -14,8 +14,10 @@ verdict by nerve-counting rules written once here and shared:
 All of them are three-valued (:data:`~ncs.measures.TRUE`, ``FALSE``, ``UNKNOWN``) and work on
 integer codes per nerve with ``bincount`` over patient ids: no Python loop over patients. The
 exclusion codes below ``FALSE`` (``NOT_APPLICABLE``, a nerve with no segment) count as not met:
-what a rule excludes never makes a count unknown. The rule engine (:mod:`ncs.engine`) applies
-the items and these combinators.
+what a rule excludes never makes a count unknown. ``unseen`` (per patient) counts nerves of
+which nothing is known (set aside for invalid input rows): each may meet every parameter, so
+it can make a count that is not met unknown, never met. The rule engine (:mod:`ncs.engine`)
+applies the items and these combinators.
 """
 
 from __future__ import annotations
@@ -191,49 +193,76 @@ def _three(known: np.ndarray, possible: np.ndarray) -> np.ndarray:
     return np.where(known, TRUE, np.where(possible, UNKNOWN, FALSE)).astype(np.int8)
 
 
-def at_least(codes: np.ndarray, patient: np.ndarray, n_patients: int, k: int) -> np.ndarray:
-    """Met in at least ``k`` nerves of the patient."""
+def _unseen(unseen: np.ndarray | None, n_patients: int) -> np.ndarray:
+    """Per patient, the nerves of which nothing is known (none when not given)."""
+    return np.zeros(n_patients) if unseen is None else np.asarray(unseen, dtype=float)
+
+
+def at_least(
+    codes: np.ndarray,
+    patient: np.ndarray,
+    n_patients: int,
+    k: int,
+    unseen: np.ndarray | None = None,
+) -> np.ndarray:
+    """Met in at least ``k`` nerves of the patient (``unseen`` nerves may be among them)."""
     known, maybe = _counts(codes, patient, n_patients)
-    return _three(known >= k, maybe >= k)
+    return _three(known >= k, maybe + _unseen(unseen, n_patients) >= k)
 
 
 def one_plus_other(
-    codes: np.ndarray, other: np.ndarray, patient: np.ndarray, n_patients: int
+    codes: np.ndarray,
+    other: np.ndarray,
+    patient: np.ndarray,
+    n_patients: int,
+    unseen: np.ndarray | None = None,
 ) -> np.ndarray:
     """Met in one nerve, plus another parameter in a *different* nerve.
 
     The number of ordered pairs (A, B), A meeting ``codes``, B meeting ``other``, A != B, is
-    ``n_codes * n_other - n_both``; the rule holds when it is positive.
+    ``n_codes * n_other - n_both``; the rule holds when it is positive. An ``unseen`` nerve
+    may meet both.
     """
+    extra = _unseen(unseen, n_patients)
 
-    def pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        na = np.bincount(patient, weights=a, minlength=n_patients)
-        nb = np.bincount(patient, weights=b, minlength=n_patients)
-        both = np.bincount(patient, weights=a & b, minlength=n_patients)
+    def pairs(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+        na = np.bincount(patient, weights=a, minlength=n_patients) + u
+        nb = np.bincount(patient, weights=b, minlength=n_patients) + u
+        both = np.bincount(patient, weights=a & b, minlength=n_patients) + u
         return na * nb - both
 
-    known = pairs(codes == TRUE, other == TRUE) > 0
-    possible = pairs(codes >= UNKNOWN, other >= UNKNOWN) > 0
+    known = pairs(codes == TRUE, other == TRUE, np.zeros(n_patients)) > 0
+    possible = pairs(codes >= UNKNOWN, other >= UNKNOWN, extra) > 0
     return _three(known, possible)
 
 
 def two_plus_other(
-    codes: np.ndarray, other: np.ndarray, patient: np.ndarray, n_patients: int
+    codes: np.ndarray,
+    other: np.ndarray,
+    patient: np.ndarray,
+    n_patients: int,
+    unseen: np.ndarray | None = None,
 ) -> np.ndarray:
     """Met in two nerves, plus another parameter in a third nerve.
 
     Holds when some nerve B meets ``other`` and at least two nerves other than B meet
     ``codes``: either >= 3 nerves meet ``codes`` (and any B exists), or exactly 2 do and B
-    is not one of them.
+    is not one of them. ``unseen`` nerves may meet both; each is one nerve, so it is one of
+    the two, or the third, not both.
     """
+    extra = _unseen(unseen, n_patients)
 
-    def holds(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def holds(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
         na = np.bincount(patient, weights=a, minlength=n_patients)
         nb = np.bincount(patient, weights=b, minlength=n_patients)
         b_only = np.bincount(patient, weights=b & ~a, minlength=n_patients)
-        return ((na >= 3) & (nb >= 1)) | ((na >= 2) & (b_only >= 1))
+        # >= 3 nerves meet codes and one meets other; or 2 meet codes and a third other
+        # (the unseen nerves fill what is missing of either, one role each)
+        short = np.maximum(2 - na, 0) + np.maximum(1 - b_only, 0)
+        return ((na + u >= 3) & (nb + u >= 1)) | (short <= u)
 
-    return _three(holds(codes == TRUE, other == TRUE), holds(codes >= UNKNOWN, other >= UNKNOWN))
+    known = holds(codes == TRUE, other == TRUE, np.zeros(n_patients))
+    return _three(known, holds(codes >= UNKNOWN, other >= UNKNOWN, extra))
 
 
 def k_of(results: Sequence[np.ndarray], k: int) -> np.ndarray:

@@ -161,6 +161,7 @@ def summarize(
     evidence: bool = True,
     sentences: Sequence | None = None,
     nerve_columns: Mapping[str, Any] | None = None,
+    set_aside: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The nerves and patients tables for every judged criterion.
 
@@ -186,6 +187,10 @@ def summarize(
     nerve_columns : mapping, optional
         More columns for the nerves table (one value per row, criteria after one another),
         added at its end (the ``cold_limb`` flag of :func:`ncs.analyze`).
+    set_aside : pandas.DataFrame, optional
+        Rows set aside for invalid input (``Analysis.rejected``): a patient's nerves among
+        them are nerves of which nothing is known, and a patient rule they could meet is
+        unknown for that patient, not "not met" (:attr:`ncs.engine.NerveContext.unseen`).
 
     Returns
     -------
@@ -230,6 +235,7 @@ def summarize(
     }
     segment_patient = nerve_patient[segment_nerve] if n_nerves else segment_nerve
     n_one_site = _count(n_patients, nerve_patient, n_seg == 0)
+    unseen = unseen_nerves(set_aside, patient_ids.get("patient_id"), n_patients)
 
     nerve_parts: list[dict[str, np.ndarray]] = []
     patient_parts: list[dict[str, np.ndarray]] = []
@@ -252,7 +258,7 @@ def summarize(
         is_na = (b == NOT_ASSESSABLE) | ((d == NOT_ASSESSABLE) & counts_disp)
         is_excluded = b == NOT_APPLICABLE
         ctx = nerve_context(
-            crit, measures, nerve_patient, n_patients, nerve_names, segment_nerve, cutoffs
+            crit, measures, nerve_patient, n_patients, nerve_names, segment_nerve, cutoffs, unseen
         )
         cutoff = ctx.measures["distal_duration_cutoff_ms"]
         nerve_part = {
@@ -337,9 +343,11 @@ def nerve_context(
     nerve_names: np.ndarray,
     segment_nerve: np.ndarray,
     cutoffs: pd.DataFrame | None = None,
+    unseen: np.ndarray | None = None,
 ) -> NerveContext:
     """What the engine reads for one scheme's nerve items: the per-nerve measures with the
-    scheme's distal-duration cut-offs (and their operators) added."""
+    scheme's distal-duration cut-offs (and their operators) added, and the nerves of each
+    patient set aside (``unseen``, :func:`unseen_nerves`)."""
     cutoff, cutoff_op = _cutoffs_for(
         crit,
         nerve_names,
@@ -356,7 +364,42 @@ def nerve_context(
             "distal_duration_cutoff_op": cutoff_op,
         },
         segment_nerve=segment_nerve,
+        unseen=unseen,
     )
+
+
+def unseen_nerves(
+    set_aside: pd.DataFrame | None, patients: pd.Categorical | None, n_patients: int
+) -> np.ndarray | None:
+    """Per patient, the nerves among the rows set aside for invalid input (None: none).
+
+    A nerve is its nerve and side as written (case and spaces aside); rows with the
+    patient's id count for each of the patient's visits (the rows set aside do not say
+    which visit they were). Rows without a patient id count for no patient: the nerves
+    they may belong to were set aside with them (:func:`ncs.schema.split_invalid`).
+    """
+    if set_aside is None or not len(set_aside) or patients is None or not n_patients:
+        return None
+
+    def text(col: str) -> pd.Series:
+        if col not in set_aside:
+            return pd.Series("", index=set_aside.index, dtype="string")
+        words = set_aside[col].astype("string").str.lower().str.split().str.join(" ")
+        return words.fillna("")
+
+    rows = pd.DataFrame(
+        {
+            "patient_id": set_aside["patient_id"].astype("string"),
+            "nerve": text("nerve"),
+            "side": text("side"),
+        }
+    ).dropna(subset=["patient_id"])
+    if rows.empty:
+        return None
+    per_patient = rows.drop_duplicates().groupby("patient_id", sort=False).size()
+    ids = pd.Index(labels(patients), dtype=object)
+    out = per_patient.reindex(ids).fillna(0).to_numpy(dtype=np.int64)
+    return out if out.any() else None
 
 
 def _cutoffs_for(
@@ -547,6 +590,8 @@ def _patient_part(
     if "implausible" in segments.columns:
         odd = np.asarray(pd.notna(segments["implausible"].array), dtype=bool)
         counts["n_implausible"] = _count(n_patients, segment_patient, odd)
+    if ctx.unseen is not None:
+        counts["n_set_aside"] = np.asarray(ctx.unseen, dtype=np.int64)
     if crit.verdict_kind in ("any_segment", "cb_grade"):
         has_reason = np.zeros(n_patients, dtype=bool)
         has_reason[has_ev] = True
