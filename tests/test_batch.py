@@ -23,17 +23,19 @@ def _cohort_with_bad_rows() -> tuple[pd.DataFrame, set[int], int]:
     # 1. a text amplitude in the middle site of the first nerve: its 3 rows go
     sites.loc[1, "amplitude_mv"] = "lots"
     rejected |= {0, 1, 2}
-    # 2. a missing patient id: only that row goes (it belongs to no nerve)
+    # 2. a missing patient id on the axilla row of patient 4's median (rows 48-50): the row
+    # before it is that median, so the median goes with it (it lost its axilla site)
     sites.loc[50, "patient_id"] = None
-    rejected |= {50}
+    rejected |= {48, 49, 50}
     # 3. a proximal latency before the distal one: the whole nerve goes
     sites.loc[100, "latency_ms"] = sites.loc[99, "latency_ms"] - 1.0
     nerve = sites.loc[100, ["patient_id", "nerve", "side"]]
     same = (sites[["patient_id", "nerve", "side"]] == nerve.to_numpy()).all(axis=1)
     rejected |= set(np.flatnonzero(same.to_numpy()).tolist())
-    # 4. an unknown nerve name: only that row goes
+    # 4. an unknown nerve name on patient 16's peroneal below the fibular head (rows 199-201):
+    # of the patient's nerves, only the peroneal lacks that site and has it as a site
     sites.loc[200, "nerve"] = "sciatic-ish"
-    rejected |= {200}
+    rejected |= {199, 200, 201}
     # two single-site nerves (valid, no segment)
     single = sites.iloc[[12, 24]].assign(nerve="radial", site="forearm", site_order=0)
     single["patient_id"] = ["S1", "S2"]
@@ -51,8 +53,8 @@ def test_default_still_raises_on_bad_rows():
 def test_every_row_accounted_for_with_injected_bad_rows():
     sites, expected_rejected, n_single = _cohort_with_bad_rows()
     n = len(sites)
-    # rows 50 and 200 break the nerve that remains: 50 has no patient; the rest of its
-    # nerve (same patient/nerve/side rows) is a 2-site nerve and still analysed.
+    # rows 50 and 200 belong to no nerve (no patient, unknown nerve name): the nerves they
+    # were sites of go with them (see tests/test_set_aside.py)
     res = ncs.analyze(sites, errors="collect")
     assert list(res.rejected.columns) == list(REJECTED_COLUMNS)
     assert set(res.rejected["input_row"]) == expected_rejected
@@ -81,6 +83,10 @@ def test_rejected_rows_say_why():
     assert why[1].startswith("column 'amplitude_mv': not a number")
     assert why[0] == "another row of this nerve is invalid (row 1)"
     assert why[50] == "column 'patient_id': value is missing"
+    assert why[48] == why[49] == (
+        "a row whose patient, visit, nerve or side cannot be read may be a site of this nerve "
+        "(row 50)"
+    )
     assert "unknown nerve name" in why[200]
     assert "proximal latency is not longer" in why[100]
 

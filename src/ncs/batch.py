@@ -43,6 +43,10 @@ TABLES: tuple[str, ...] = ("segments", "findings", "nerves", "patients", "reject
 DEFAULT_CHUNK_ROWS = 1_000_000
 
 
+#: How a problem names another row of the analysed frame ("(row 12)").
+_NAMED_ROW = r"\(row (\d+)\)"
+
+
 def renumber(result: Analysis, rows: np.ndarray) -> dict[str, pd.DataFrame]:
     """The result tables with row numbers mapped from positions in the analysed frame.
 
@@ -56,8 +60,9 @@ def renumber(result: Analysis, rows: np.ndarray) -> dict[str, pd.DataFrame]:
     Returns
     -------
     dict of str to pandas.DataFrame
-        :data:`TABLES`, with ``segments.distal_row``/``proximal_row`` and
-        ``rejected.input_row`` renumbered.
+        :data:`TABLES`, with ``segments.distal_row``/``proximal_row``,
+        ``rejected.input_row`` and the rows named in ``rejected.problems`` ("another row
+        of this nerve is invalid (row 12)") renumbered.
     """
     rows = np.asarray(rows, dtype=np.int64)
     seg = result.segments.copy(deep=False)
@@ -65,6 +70,10 @@ def renumber(result: Analysis, rows: np.ndarray) -> dict[str, pd.DataFrame]:
         seg[col] = rows[seg[col].to_numpy()]
     rejected = result.rejected.copy(deep=False)
     rejected["input_row"] = rows[rejected["input_row"].to_numpy()]
+    if len(rejected):
+        rejected["problems"] = rejected["problems"].str.replace(
+            _NAMED_ROW, lambda m: f"(row {int(rows[int(m.group(1))])})", regex=True
+        )
     return {
         "segments": seg,
         "findings": result.findings,
