@@ -67,6 +67,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "item_codes",
         "_by_id",
         "item_rule",
+        "_unless_unseen",
+        "_three_valued",
         "_levels",
         "_first_met",
         "patient_verdicts",
@@ -74,6 +76,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "_nerves_meeting",
     ),
     "ncs/schemes.py": (
+        "_unseen",
         "_counts",
         "_three",
         "at_least",
@@ -111,6 +114,7 @@ TESTS: tuple[str, ...] = (
     "tests/test_schemes.py",
     "tests/schemes",
     "tests/test_compare.py",
+    "tests/test_set_aside.py",
 )
 
 SCHEME_TESTS: tuple[str, ...] = ("tests/test_schemes.py",)
