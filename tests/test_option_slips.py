@@ -513,11 +513,6 @@ def test_cutoff_table_scheme_of_a_custom_criterion():
     ]
 
 
-@pytest.mark.xfail(
-    reason="ncs.analyze passes distal_duration_cutoffs to the summary unread: it should read "
-    "it with ncs.normative.distal_duration_cutoffs(table, criteria=crits)",
-    strict=False,
-)
 def test_analyze_refuses_a_cutoff_table_with_an_unknown_nerve():
     sites = two_sites(nerve="median", sites=("wrist", "elbow"))
     with pytest.raises(ValidationError, match="medianus"):

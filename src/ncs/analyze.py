@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ncs import _text as tx
+from ncs import normative
 from ncs._codes import (
     ColumnCache,
     categorical,
@@ -338,6 +339,10 @@ def analyze(
     crits = resolve(criteria)
     if not crits:
         raise ValueError("no criteria to apply")
+    if distal_duration_cutoffs is not None:  # a lab's table: read and checked like reference
+        distal_duration_cutoffs = normative.distal_duration_cutoffs(
+            distal_duration_cutoffs, criteria=crits
+        )
     _check_options(errors=errors, reasons=reasons)
     limits = temperature_limits(temperature_limits_c)
     with collect_warnings() as records:

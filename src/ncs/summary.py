@@ -412,7 +412,11 @@ def _cutoffs_for(
     ops = np.full(len(nerves), -1, dtype=np.int8)
     if not any(i.measure == "distal_duration_ms" for i in crit.nerve_items):
         return out, ops
-    rules = _default_cutoff_rules(crit.id) if cutoffs is None else _cutoff_rules(cutoffs, crit.id)
+    rules = _scheme_cutoff_rules(crit.id, cutoffs)
+    if not rules and crit.verdict_kind != crit.id:
+        # a variant of a guideline scheme (ean2021_cidp_adjacent, a lab's copy) without rows
+        # of its own takes the cut-offs of the guideline whose patient rule it keeps
+        rules = _scheme_cutoff_rules(crit.verdict_kind, cutoffs)
     if not rules or not len(nerves):
         return out, ops
     for nerve, lff, cutoff_ms, op in rules:  # a handful of table rows, not data rows
@@ -423,6 +427,12 @@ def _cutoffs_for(
         if op >= 0:
             ops[sel] = op
     return out, ops
+
+
+def _scheme_cutoff_rules(
+    scheme: str, cutoffs: pd.DataFrame | None
+) -> tuple[tuple[str, float | None, float, int], ...]:
+    return _default_cutoff_rules(scheme) if cutoffs is None else _cutoff_rules(cutoffs, scheme)
 
 
 def _cutoff_rules(

@@ -324,6 +324,17 @@ def test_g_a_cutoff_table_without_operators_uses_the_schemes_own(duration, expec
     assert str(res.nerves["distal_duration_prolonged"].item()) == expected
 
 
+@pytest.mark.parametrize("duration", [8.4, 8.41])
+def test_g_a_variant_of_the_scheme_keeps_its_cutoffs(duration):
+    # a variant (block judged on adjacent segments only) has the scheme's item (g): the
+    # median's 8.4 ms cut-off at 2 Hz applies (it found no row for its own id: not_applicable)
+    variant = ncs.with_options(S, block_comparisons="adjacent")
+    sites = nerve("median", lff=2.0, distal_duration=duration)
+    expected = "yes" if duration > 8.4 else "no"
+    assert param(sites, variant, "distal_duration_prolonged", "median") == expected
+    assert param(sites, S, "distal_duration_prolonged", "median") == expected
+
+
 def test_evidence_names_the_deciding_rule():
     p = run(study(nerve("ulnar", **SLOW), nerve("median", **SLOW)), S).patients.iloc[0]
     assert p["evidence"].startswith("decided by: (b) motor conduction velocity slowed, in >= 2")
