@@ -83,9 +83,13 @@ def test_rejected_rows_say_why():
     assert why[1].startswith("column 'amplitude_mv': not a number")
     assert why[0] == "another row of this nerve is invalid (row 1)"
     assert why[50] == "column 'patient_id': value is missing"
-    assert why[48] == why[49] == (
-        "a row whose patient, visit, nerve or side cannot be read may be a site of this nerve "
-        "(row 50)"
+    assert (
+        why[48]
+        == why[49]
+        == (
+            "a row whose patient, visit, nerve or side cannot be read may be a site of this nerve "
+            "(row 50)"
+        )
     )
     assert "unknown nerve name" in why[200]
     assert "proximal latency is not longer" in why[100]
@@ -296,3 +300,16 @@ def test_analyze_file_skips_rows_of_separators_only(tmp_path, chunk_rows):
     # rows after the blank one keep their place in the file (the blank row counted)
     file_rows = np.r_[np.arange(12), np.arange(13, len(sites) + 1)]
     assert sorted(seg["distal_row"]) == sorted(file_rows[whole.segments["distal_row"]])
+
+
+@pytest.mark.parametrize("second", ["amplitude_mv", "Amplitude_mV"])
+def test_analyze_file_refuses_two_columns_of_one_name(tmp_path, second):
+    # pandas renamed the second amplitude_mv to amplitude_mv.1 and the batch read the first
+    sites = simulate.cohort(2, seed=3)
+    sites.insert(len(sites.columns), "extra", 1.0)
+    text = sites.to_csv(index=False).replace(",extra\n", f",{second}\n", 1)
+    path = tmp_path / "sites.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ncs.ValidationError, match="amplitude_mv"):
+        analyze_file(path, tmp_path / "out", format="csv")
+    assert not (tmp_path / "out" / "patients.csv").exists()

@@ -30,7 +30,13 @@ from ncs._optional import has_module
 from ncs.analyze import Analysis, analyze
 from ncs.criteria import Criterion
 from ncs.errors import Problem, ValidationError
-from ncs.io import _TEXT_COLUMNS, _decimal_commas, _require, safe_for_spreadsheet
+from ncs.io import (
+    _TEXT_COLUMNS,
+    _decimal_commas,
+    _require,
+    refuse_same_headers,
+    safe_for_spreadsheet,
+)
 from ncs.privacy import pseudonymize
 from ncs.schema import nerve_keys
 
@@ -144,6 +150,7 @@ def _csv_chunks(
     options = {**_CSV_OPTIONS, **(read_options or {})}
     if path.suffix.lower() == ".tsv":
         options.setdefault("sep", "\t")
+    _check_header(handle, options)
     reader = pd.read_csv(
         handle,
         chunksize=chunk_rows,
@@ -160,6 +167,24 @@ def _csv_chunks(
                 chunk = chunk[~blank]
             # decimal commas in columns that also hold words (8,2 next to NR)
             yield _decimal_commas(chunk) if options.get("decimal") == "," else chunk
+
+
+def _check_header(handle: IO[bytes], options: Mapping[str, Any]) -> None:
+    """Two columns with the same header (or read as the same column) are an error naming
+    both, as :func:`ncs.read_sites` says (pandas would rename the second ``x.1``)."""
+    start = handle.tell()
+    keep = ("sep", "encoding", "skiprows", "quotechar", "escapechar", "comment")
+    header = pd.read_csv(
+        handle,
+        header=None,
+        nrows=1,
+        dtype=str,
+        keep_default_na=False,
+        **{k: v for k, v in options.items() if k in keep},
+    )
+    handle.seek(start)
+    cells = [str(c) for c in header.iloc[0].tolist()] if len(header) else []
+    refuse_same_headers(cells, [str(k + 1) for k in range(len(cells))], "of the header line")
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

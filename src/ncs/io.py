@@ -488,7 +488,7 @@ def _read_csv(
     # options that change how lines become rows and columns: the reader trusts them
     header_cells = None if _STRUCTURE_OPTIONS & set(kwargs) else _header_cells(text_of, dialect)
     if header_cells is not None:
-        _refuse_same_headers(
+        refuse_same_headers(
             header_cells,
             [str(k + 1) for k in range(len(header_cells))],
             f"of the header on line {dialect.header_line}",
@@ -708,7 +708,7 @@ def _column_key(header: str) -> str:
 _KNOWN_COLUMNS = frozenset(c.name for c in COLUMNS) | frozenset(ALT_COLUMNS)
 
 
-def _refuse_same_headers(headers: list[str], places: list[str], where: str) -> None:
+def refuse_same_headers(headers: list[str], places: list[str], where: str) -> None:
     """Two columns with the same header, or two headers read as the same column of the
     sites table (``Amplitude_mV`` beside ``amplitude_mv``), are an error naming both.
 
@@ -905,7 +905,7 @@ def _read_xlsx(
         raise _unreadable("XLSX", err) from None
     frame = table.frame
     headers = [str(c) for c in frame.columns]
-    _refuse_same_headers(headers, [table.columns[h] for h in headers], f"of sheet {table.sheet!r}")
+    refuse_same_headers(headers, [table.columns[h] for h in headers], f"of sheet {table.sheet!r}")
     for col in _TEXT_COLUMNS:
         if col in frame.columns:
             frame[col] = _text_cells(frame[col])
