@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import decimal
 
 import numpy as np
 import pandas as pd
@@ -161,3 +162,45 @@ def test_response_measures_are_the_measures_of_a_cmap():
     assert {"latency_ms", "amplitude_mv", "area_mvms", "duration_ms"} <= RESPONSE_MEASURES
     assert "distance_mm" not in RESPONSE_MEASURES and "f_latency_ms" not in RESPONSE_MEASURES
     assert not (MISSING_WORDS & ABSENT_WORDS)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "Float32", "float32[pyarrow]", object])
+def test_a_narrow_float_column_is_read_as_written(dtype):
+    # 3.0 -> 2.1 mV is a 30 % drop exactly: not a block by Katz's "> 30 %". In float32 2.1 is
+    # 2.0999999046..., widened as it is a 30.000003 % drop: a block that the same study in
+    # float64 (or as text) is not. Each cell is read as the number written
+    # object: a column of NumPy float32 cells (as a float32 array's items)
+    amp = list(np.array([3.0, 2.1], dtype=np.float32)) if dtype is object else [3.0, 2.1]
+    sites = two_sites(amp=(3.0, 2.1), area=(30.0, 30.0))
+    sites["amplitude_mv"] = pd.Series(amp, dtype=dtype)
+    result = ncs.analyze(sites, criteria="katz2002")
+    assert result.segments["amp_drop_pct"].iloc[0] == pytest.approx(30.0, abs=1e-12)
+    assert result.findings["block"].iloc[0] == "no"
+
+
+@pytest.mark.parametrize(
+    ("cell", "hint"),
+    [
+        (decimal.Decimal("Infinity"), "not a finite number"),
+        (decimal.Decimal("-Infinity"), "not a finite number"),
+        (decimal.Decimal("1E+400"), "not a finite number"),
+        ("8_0", "not a number"),  # Python reads it as 80
+        ("1_000", "not a number"),
+    ],
+)
+def test_cells_python_reads_but_a_lab_never_writes_are_errors(cell, hint):
+    sites = two_sites().astype({"duration_ms": object})
+    sites.loc[1, "duration_ms"] = cell
+    with pytest.raises(ncs.ValidationError) as err:
+        ncs.validate(sites)
+    (problem,) = err.value.problems
+    assert (problem.row, problem.column) == (1, "duration_ms")
+    assert hint in problem.message
+
+
+def test_a_decimal_nan_is_no_value_and_a_decimal_number_is_read():
+    sites = two_sites().astype({"duration_ms": object})
+    sites.loc[0, "duration_ms"] = decimal.Decimal("6.5")
+    sites.loc[1, "duration_ms"] = decimal.Decimal("NaN")
+    valid = ncs.validate(sites)
+    assert valid["duration_ms"].iloc[0] == 6.5 and np.isnan(valid["duration_ms"].iloc[1])

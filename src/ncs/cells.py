@@ -157,6 +157,8 @@ def _read_one(value: object, response: bool) -> tuple[float, bool, str | None]:
     if isinstance(value, bool | np.bool_):
         return np.nan, False, "a true/false value, not a number"
     if isinstance(value, int | float | np.integer | np.floating):
+        if isinstance(value, np.floating) and _narrow_float(value.dtype):
+            value = str(value)  # the number as written (see _as_written)
         try:
             number = float(value)
         except OverflowError:  # an int beyond the float range
@@ -170,7 +172,17 @@ def _read_one(value: object, response: bool) -> tuple[float, bool, str | None]:
         import decimal
 
         if isinstance(value, decimal.Decimal):
-            return float(value), False, None
+            if value.is_nan():  # as a float NaN: no value
+                return np.nan, False, None
+            if value.is_infinite():
+                return np.nan, False, "not a finite number"
+            try:
+                number = float(value)
+            except OverflowError:  # pragma: no cover - float() of a Decimal gives inf
+                return np.nan, False, "not a finite number"
+            if np.isinf(number):  # beyond the float range (1E+400)
+                return np.nan, False, "not a finite number"
+            return number, False, None
         return np.nan, False, f"unsupported value of type {type(value).__name__}"
     word = normalise_word(value)
     if word in MISSING_WORDS:
@@ -185,6 +197,8 @@ def _read_one(value: object, response: bool) -> tuple[float, bool, str | None]:
             "if it was not measured",
         )
     try:
+        if "_" in word:  # Python reads 8_0 as 80; no spreadsheet or lab does
+            raise ValueError(word)
         number = float(word)
     except ValueError:
         pass
@@ -264,6 +278,23 @@ def factorize_cells(cells: np.ndarray) -> tuple[np.ndarray, list]:
     return table[new_codes], new_uniques
 
 
+def _narrow_float(dtype: object) -> bool:
+    """A float type narrower than float64 (NumPy, pandas' ``Float32`` or Arrow's)."""
+    np_dtype = dtype if isinstance(dtype, np.dtype) else getattr(dtype, "numpy_dtype", None)
+    return isinstance(np_dtype, np.dtype) and np_dtype.kind == "f" and np_dtype.itemsize < 8
+
+
+def _as_written(values: pd.Series) -> np.ndarray:
+    """float32 (or float16) cells as the float64 of their shortest decimal form.
+
+    2.1 stored as float32 is 2.0999999046...: widened as it is, a drop from 3.0 to it is
+    30.000003 %, a block by "> 30 %" that the same study in float64 (or as text) is not.
+    The shortest decimal that reads back as the same float32 is the number as written.
+    """
+    narrow = np.asarray(values.to_numpy(dtype=np.float32, na_value=np.nan))
+    return narrow.astype(str).astype(np.float64)
+
+
 def parse_numbers(values: pd.Series, *, response: bool = False) -> NumberCells:
     """Read a number column of any dtype by the rule of this module.
 
@@ -290,6 +321,8 @@ def parse_numbers(values: pd.Series, *, response: bool = False) -> NumberCells:
     [False, False, False, False, True]
     """
     n = len(values)
+    if _narrow_float(values.dtype):  # float32: the number as written, not its binary expansion
+        values = pd.Series(_as_written(values), index=values.index)
     kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else ""
     if kind in "fiu" and kind:
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
