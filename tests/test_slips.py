@@ -107,6 +107,26 @@ def test_a_rise_beyond_any_conduction_is_not_judged():
     assert set(res.findings["block"].astype(str)) == {"no"}
 
 
+@pytest.mark.parametrize(
+    ("distal", "proximal", "set_aside"),
+    [
+        (0.7, 2.1, False),  # exactly 3 x (2.1 / 0.7 is 3.0000000000000004 in floats)
+        (0.3, 0.9, False),  # exactly 3 x
+        (1.0, 3.0, False),
+        (1.0, 3.001, True),  # just above 3 x
+        (1.0, 2.999, False),  # just below
+    ],
+)
+def test_the_rise_limit_is_three_times_exactly(distal, proximal, set_aside):
+    # "more than 3 x the distal response" is compared as the percentages are (snapped), so a
+    # rise of exactly 3 x is judged whatever its floating-point quotient; amplitude and area
+    res = quiet(median(amp=(distal, proximal), area=(distal, proximal)))
+    katz = res.findings.set_index("criterion").loc["katz2002", "block"]
+    assert (katz == "not_assessable") is set_aside
+    if not set_aside:
+        assert katz == "no"  # a rise is no drop
+
+
 def test_a_side_typo_warns_and_the_one_site_nerves_are_said():
     sites = median(side=("L", "R"))  # "Left" on the wrist row of a right median
     with pytest.warns(ncs.NcsWarning, match="one site on each side"):

@@ -347,14 +347,22 @@ def _set_aside(
 
     amp_bad, area_bad = sort(implausible["amplitude_mv"]), sort(implausible["area_mvms"])
     amp_code, area_code = sort(implausible["amplitude_code"]), sort(implausible["area_code"])
-    limit = IMPLAUSIBLE_LIMITS["rise_max"]
+    # "more than rise_max x the distal response", compared as every percentage is (snapped:
+    # 2.1 / 0.7 is exactly 3): a drop below -(rise_max - 1) x 100 %
+    floor_pct = -(IMPLAUSIBLE_LIMITS["rise_max"] - 1.0) * 100.0
     both = ~absent[distal] & ~absent[proximal]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(invalid="ignore"):
         amp_rise = (
-            both & ~amp_bad[distal] & ~amp_bad[proximal] & (amp[proximal] > limit * amp[distal])
+            both
+            & ~amp_bad[distal]
+            & ~amp_bad[proximal]
+            & (percent_drop(amp[distal], amp[proximal]) < floor_pct)
         )
         area_rise = (
-            both & ~area_bad[distal] & ~area_bad[proximal] & (area[proximal] > limit * area[distal])
+            both
+            & ~area_bad[distal]
+            & ~area_bad[proximal]
+            & (percent_drop(area[distal], area[proximal]) < floor_pct)
         )
     cell = amp_bad[distal] | amp_bad[proximal] | area_bad[distal] | area_bad[proximal]
     flagged = np.flatnonzero(cell | amp_rise | area_rise)
