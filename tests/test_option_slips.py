@@ -572,3 +572,11 @@ def test_readme_python_blocks_run(monkeypatch, capsys):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})  # the README's own code
     assert "MMN01" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("option", ["reasons", "reference_fallback"])
+@pytest.mark.parametrize("value", ["no", "False", 0, None])
+def test_analyze_switches_are_true_or_false(option, value):
+    # "no" is true in Python: reference_fallback="no" switched the fallback on
+    with pytest.raises(ValidationError, match=f"{option} must be True or False"):
+        ncs.analyze(two_sites(), **{option: value})

@@ -343,7 +343,7 @@ def analyze(
         distal_duration_cutoffs = normative.distal_duration_cutoffs(
             distal_duration_cutoffs, criteria=crits
         )
-    _check_options(errors=errors, reasons=reasons)
+    _check_options(errors=errors, reasons=reasons, reference_fallback=reference_fallback)
     limits = temperature_limits(temperature_limits_c)
     with collect_warnings() as records:
         visits = None if visits is None else list(visits)
@@ -469,13 +469,15 @@ def _rows_text(rows: np.ndarray, most: int = 5) -> str:
     return shown + (f" and {rows.size - most} more" if rows.size > most else "")
 
 
-def _check_options(*, errors: object, reasons: object) -> None:
-    """Keyword arguments checked like the input: a ValidationError naming the option."""
+def _check_options(*, errors: object, reasons: object, reference_fallback: object) -> None:
+    """Keyword arguments checked like the input: a ValidationError naming the option (a
+    string such as "no" is true in Python: it would switch an option on)."""
     problems = []
     if errors not in ("raise", "collect"):
         problems.append(Problem(None, None, f"errors must be 'raise' or 'collect', got {errors!r}"))
-    if not isinstance(reasons, bool | np.bool_):
-        problems.append(Problem(None, None, f"reasons must be True or False, got {reasons!r}"))
+    for name, value in (("reasons", reasons), ("reference_fallback", reference_fallback)):
+        if not isinstance(value, bool | np.bool_):
+            problems.append(Problem(None, None, f"{name} must be True or False, got {value!r}"))
     if problems:
         raise ValidationError(problems)
 
