@@ -127,6 +127,39 @@ def test_the_rise_limit_is_three_times_exactly(distal, proximal, set_aside):
         assert katz == "no"  # a rise is no drop
 
 
+@pytest.mark.parametrize(
+    ("proximal_ms", "set_aside"),
+    [
+        (5200.0, True),  # 5.2 ms typed in µs: was "duration +99900.0%": dispersion, Katz positive
+        (100.0, False),  # the limit itself is a duration (above 100 ms is not)
+        (100.01, True),
+        (99.99, False),
+        (0.5, False),  # the low limit itself
+        (0.49, True),  # below 0.5 ms: not a CMAP
+        (0.0052, True),  # seconds typed as ms
+    ],
+)
+def test_a_duration_no_cmap_has_is_not_judged(proximal_ms, set_aside):
+    sites = median(amp=(8.0, 7.6), area=(28.0, 27.0))
+    sites["duration_ms"] = [5.2, proximal_ms]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ncs.NcsWarning)
+        res = ncs.analyze(sites)
+    f = res.findings.set_index("criterion")
+    codes = {getattr(w.message, "code", None) for w in caught}
+    if set_aside:
+        # 5 % amplitude and 3.6 % area drops: no block by either (Bouche's amplitude drop
+        # alone rules its block out); the duration change is unknown: dispersion is not
+        # assessable, never "yes"
+        assert f.loc["katz2002", "dispersion"] == "not_assessable"
+        assert f.loc["bouche1995", "block"] == "no"
+        assert "implausible_duration" in set(res.warnings["code"])
+        assert "not judged as data" in f.loc["katz2002", "reason"]
+    else:
+        assert f.loc["katz2002", "dispersion"] in ("yes", "no")
+        assert "implausible_duration" not in codes | set(res.warnings["code"])
+
+
 def test_a_side_typo_warns_and_the_one_site_nerves_are_said():
     sites = median(side=("L", "R"))  # "Left" on the wrist row of a right median
     with pytest.warns(ncs.NcsWarning, match="one site on each side"):

@@ -561,6 +561,8 @@ IMPLAUSIBLE_LIMITS: Mapping[str, float] = MappingProxyType(
         "amplitude_max_mv": 50.0,
         "amplitude_min_mv": 0.01,
         "area_max_mvms": 200.0,
+        "duration_max_ms": 100.0,
+        "duration_min_ms": 0.5,
         "rise_max": 3.0,
         "declared_uv_max_mv": 0.05,
     }
@@ -578,6 +580,14 @@ IMPLAUSIBLE_LIMITS: Mapping[str, float] = MappingProxyType(
 ``area_max_mvms``
     A negative-peak area above 200 mV·ms, several times the largest normal areas (tens of
     mV·ms), while a value typed in µV·ms lands far above it.
+``duration_max_ms``
+    A negative-peak CMAP duration above 100 ms: normal ones are about 4-7 ms and even a
+    markedly dispersed response lasts a few tens of ms, while a value typed in µs (× 1000)
+    lands far above it. A slip by a factor of ten that stays within the limits (5.2 typed as
+    52) is not caught here.
+``duration_min_ms``
+    A present response lasting less than 0.5 ms is not a CMAP (a stimulus artefact, or a
+    value typed in seconds).
 ``rise_max``
     A proximal response more than 3 × the distal one. A modest rise is physiology or
     technique (a Martin-Gruber anastomosis adds median-to-ulnar fibres above the wrist;
@@ -596,6 +606,9 @@ IMPLAUSIBLE_REASONS: Mapping[str, str] = MappingProxyType(
         "(no response is written NR)",
         "area_high": "above {area_max_mvms:g} mV·ms, no CMAP area is this large "
         "(µV·ms typed as mV·ms?)",
+        "duration_high": "above {duration_max_ms:g} ms, no CMAP lasts this long (µs typed as ms?)",
+        "duration_low": "below {duration_min_ms:g} ms, no CMAP is this short (seconds typed "
+        "as ms, or a stimulus artefact?)",
         "rise": "more than {rise_max:g} × the distal response (a unit slip, swapped sites or "
         "submaximal distal stimulation?)",
     }
@@ -608,34 +621,43 @@ def _reason(code: str) -> str:
 
 
 def implausible_cells(valid: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Masks of the amplitude and area cells that cannot be a CMAP (present responses only).
+    """Masks of the amplitude, area and duration cells that cannot be a CMAP (present
+    responses only).
 
     Returns
     -------
     dict
-        ``amplitude_mv`` and ``area_mvms``: boolean masks in ``valid``'s row order;
-        ``amplitude_code`` and ``area_code``: the :data:`IMPLAUSIBLE_REASONS` key per row
-        (``None`` where the value is plausible).
+        ``amplitude_mv``, ``area_mvms`` and ``duration_ms``: boolean masks in ``valid``'s
+        row order; ``amplitude_code``, ``area_code`` and ``duration_code``: the
+        :data:`IMPLAUSIBLE_REASONS` key per row (``None`` where the value is plausible).
     """
     n = len(valid)
     present = ~_column_equals(valid, "response", "absent")
     amp = _column(valid, "amplitude_mv")
     area = _column(valid, "area_mvms")
+    dur = _column(valid, "duration_ms")
     lim = IMPLAUSIBLE_LIMITS
     with np.errstate(invalid="ignore"):
         amp_high = present & (amp > lim["amplitude_max_mv"])
         amp_low = present & (amp > 0) & (amp < lim["amplitude_min_mv"])
         area_high = present & (area > lim["area_max_mvms"])
+        dur_high = present & (dur > lim["duration_max_ms"])
+        dur_low = present & (dur > 0) & (dur < lim["duration_min_ms"])
     amp_code = np.full(n, None, dtype=object)
     amp_code[amp_high] = "amplitude_high"
     amp_code[amp_low] = "amplitude_low"
     area_code = np.full(n, None, dtype=object)
     area_code[area_high] = "area_high"
+    dur_code = np.full(n, None, dtype=object)
+    dur_code[dur_high] = "duration_high"
+    dur_code[dur_low] = "duration_low"
     return {
         "amplitude_mv": amp_high | amp_low,
         "area_mvms": area_high,
+        "duration_ms": dur_high | dur_low,
         "amplitude_code": amp_code,
         "area_code": area_code,
+        "duration_code": dur_code,
     }
 
 
@@ -649,16 +671,28 @@ def warn_implausible(valid: pd.DataFrame, cells: Mapping[str, np.ndarray] | None
     """One warning per implausible cell kind, naming its rows (:func:`ncs.errors.warn`)."""
     cells = implausible_cells(valid) if cells is None else cells
     rows = valid["input_row"].to_numpy(dtype=np.int64) if len(valid) else np.zeros(0, int)
-    for column, code_column in (("amplitude_mv", "amplitude_code"), ("area_mvms", "area_code")):
-        codes = cells[code_column]
-        for code in ("amplitude_high", "amplitude_low", "area_high"):
+    for column, code_column in (
+        ("amplitude_mv", "amplitude_code"),
+        ("area_mvms", "area_code"),
+        ("duration_ms", "duration_code"),
+    ):
+        codes = cells.get(code_column)
+        if codes is None:
+            continue
+        for code in (
+            "amplitude_high",
+            "amplitude_low",
+            "area_high",
+            "duration_high",
+            "duration_low",
+        ):
             hit = np.flatnonzero(codes == code)
             if not hit.size:
                 continue
             shown = ", ".join(f"row {int(r)}" for r in rows[hit][:5])
             more = f" and {hit.size - 5} more" if hit.size > 5 else ""
             warn(
-                f"implausible_{column.removesuffix('_mv').removesuffix('_mvms')}",
+                f"implausible_{column.split('_')[0]}",
                 f"{hit.size} {column} value(s) {_reason(code)} ({shown}{more}); the "
                 "segments they enter are not judged (not_assessable)",
                 rows[hit],

@@ -268,8 +268,8 @@ def build_segments(
     distal_present = ~absent[distal]
     notes, amp_rise, area_rise = None, np.zeros(distal.size, bool), np.zeros(distal.size, bool)
     if implausible is not None:
-        amp, area, notes, amp_rise, area_rise = _set_aside(
-            amp, area, implausible, site_sort, distal, proximal, absent, text["site"]
+        amp, area, dur, notes, amp_rise, area_rise = _set_aside(
+            amp, area, dur, implausible, site_sort, distal, proximal, absent, text["site"]
         )
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -330,16 +330,17 @@ def build_segments(
 def _set_aside(
     amp: np.ndarray,
     area: np.ndarray,
+    dur: np.ndarray,
     implausible: Mapping[str, np.ndarray],
     site_sort: np.ndarray | None,
     distal: np.ndarray,
     proximal: np.ndarray,
     absent: np.ndarray,
     sites: pd.Categorical,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-    """Amplitudes and areas that cannot be a CMAP set to unknown, with a note per segment
-    they enter (``None`` if none), and the segments whose proximal response rises more than
-    any conduction gives (amplitude, area)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Amplitudes, areas and durations that cannot be a CMAP set to unknown, with a note per
+    segment they enter (``None`` if none), and the segments whose proximal response rises
+    more than any conduction gives (amplitude, area)."""
 
     def sort(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values)
@@ -347,6 +348,9 @@ def _set_aside(
 
     amp_bad, area_bad = sort(implausible["amplitude_mv"]), sort(implausible["area_mvms"])
     amp_code, area_code = sort(implausible["amplitude_code"]), sort(implausible["area_code"])
+    no_cell = np.zeros(amp.size, dtype=bool)
+    dur_bad = sort(implausible.get("duration_ms", no_cell))
+    dur_code = sort(implausible.get("duration_code", np.full(amp.size, None, dtype=object)))
     # "more than rise_max x the distal response", compared as every percentage is (snapped:
     # 2.1 / 0.7 is exactly 3): a drop below -(rise_max - 1) x 100 %
     floor_pct = -(IMPLAUSIBLE_LIMITS["rise_max"] - 1.0) * 100.0
@@ -365,9 +369,10 @@ def _set_aside(
             & (percent_drop(area[distal], area[proximal]) < floor_pct)
         )
     cell = amp_bad[distal] | amp_bad[proximal] | area_bad[distal] | area_bad[proximal]
+    cell |= dur_bad[distal] | dur_bad[proximal]
     flagged = np.flatnonzero(cell | amp_rise | area_rise)
     if not flagged.size:
-        return amp, area, None, amp_rise, area_rise
+        return amp, area, dur, None, amp_rise, area_rise
     names = labels(sites)
     notes = np.full(distal.size, None, dtype=object)
     for k in flagged.tolist():  # only the segments a slip enters: rare, worded one by one
@@ -382,6 +387,10 @@ def _set_aside(
                 parts.append(
                     f"{names[row]} area {area[row]:.6g} mV·ms {cell_reason(area_code[row])}"
                 )
+            if dur_bad[row]:
+                parts.append(
+                    f"{names[row]} duration {dur[row]:.6g} ms {cell_reason(dur_code[row])}"
+                )
         rise = rise_reason()
         if amp_rise[k]:
             parts.append(f"{names[p]} amplitude {amp[p] / amp[d]:.1f} × {names[d]}: {rise}")
@@ -390,7 +399,8 @@ def _set_aside(
         notes[k] = "; ".join(parts)
     amp = np.where(amp_bad, np.nan, amp)
     area = np.where(area_bad, np.nan, area)
-    return amp, area, notes, amp_rise, area_rise
+    dur = np.where(dur_bad, np.nan, dur)
+    return amp, area, dur, notes, amp_rise, area_rise
 
 
 def _odd_index(frame: pd.DataFrame) -> bool:
