@@ -668,3 +668,27 @@ def test_a_saved_result_piped_to_report_is_reported(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr.decode()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_warnings_in_every_output_name_the_files_lines(tmp_path, suffix):
+    # amplitudes typed in µV: stderr said "(line 2, line 3)", the JSON and CSV outputs
+    # "(row 0, row 1)", positions in a table the user never sees
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "patient_id;nerve;side;site;latency_ms;amplitude_mv;distance_mm\n"
+        "P1;median;R;wrist;3,6;8200;70\nP1;median;R;elbow;7,9;7900;230\n",
+        "utf-8",
+    )
+    out = tmp_path / f"out{suffix}"
+    args = ["analyze", str(path), "-o", str(out)]
+    if suffix == ".csv":
+        args += ["--table", "warnings"]
+    assert main(args) == 0
+    if suffix == ".json":
+        messages = [w["message"] for w in json.loads(out.read_text("utf-8"))["warnings"]]
+    else:
+        messages = pd.read_csv(out)["message"].tolist()
+    amplitude = [m for m in messages if "amplitude_mv" in m]
+    assert amplitude and all("(line 2, line 3)" in m for m in amplitude)
+    assert not any("row 0" in m for m in messages)

@@ -633,27 +633,26 @@ def render_verdicts(result: Analysis) -> str:
 
 def _render_text(result: Analysis, to_terminal: bool, data: Input | None = None) -> str:
     if not to_terminal or len(result.findings) <= TEXT_MAX_FINDINGS:
-        return render_table(result) + _warnings_text(result, data)
+        return render_table(result) + _warnings_text(result)
     n_patients = result.patients["patient_id"].nunique()
     return (
         render_verdicts(result)
         + f"\n{len(result.findings):,} findings of {n_patients:,} patients are not shown (more "
         f"than {TEXT_MAX_FINDINGS:,} lines): write them to a file with -o findings.csv (or "
         "-o result.json, -o all.xlsx), or show a few patients with --patients ID,...\n"
-        + _warnings_text(result, data)
+        + _warnings_text(result)
     )
 
 
-def _warnings_text(result: Analysis, data: Input | None = None) -> str:
+def _warnings_text(result: Analysis) -> str:
     """The result's warnings, one line per warning (their rows are in --table warnings);
-    a row a message names is placed in the file, as on standard error."""
+    the rows a message names are the file's (:func:`_place_warnings`)."""
     table = getattr(result, "warnings", None)
     if not isinstance(table, pd.DataFrame) or table.empty:
         return ""
     messages = table.drop_duplicates(["code", "message"])
-    lines = [
-        f"  {r.code}: {place_rows(str(r.message), data)}" for r in messages.itertuples(index=False)
-    ]
+    # the rows a message names were placed in the file when the result was made
+    lines = [f"  {r.code}: {r.message}" for r in messages.itertuples(index=False)]
     return (
         f"\nwarnings ({len(messages)}; their rows: --table warnings):\n" + "\n".join(lines) + "\n"
     )
@@ -868,10 +867,21 @@ def analysis_from_args(args: argparse.Namespace, data: Input | None = None) -> A
             **_reference(args),
         )
     _print_warnings(caught, data)
+    _place_warnings(result.warnings, data)
     provenance = result.meta.get("provenance")
     if isinstance(provenance, dict):
         provenance["input"] = data.provenance()
     return result
+
+
+def _place_warnings(table: pd.DataFrame, data: Input | None) -> None:
+    """The rows a warning's message names ("row 0, row 1": table positions) placed in the
+    file (its lines, or a sheet's rows), as on standard error: every output of the result
+    (JSON, CSV, XLSX, the report, the text table) then names what the user can find."""
+    if data is None or data.source is None or table.empty or "message" not in table:
+        return
+    placed = [place_rows(str(m), data) for m in table["message"].astype(object)]
+    table["message"] = pd.array(placed, dtype="string")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -1249,6 +1259,9 @@ def _run_followup(args: argparse.Namespace) -> int:
             **_reference(args),
         )
     _print_warnings(caught, data)
+    _place_warnings(result.warnings, data)
+    if result.analysis.warnings is not result.warnings:
+        _place_warnings(result.analysis.warnings, data)
     provenance = result.analysis.meta.get("provenance")
     if isinstance(provenance, dict):
         provenance["input"] = data.provenance()
