@@ -692,3 +692,9 @@ def test_warnings_in_every_output_name_the_files_lines(tmp_path, suffix):
     amplitude = [m for m in messages if "amplitude_mv" in m]
     assert amplitude and all("(line 2, line 3)" in m for m in amplitude)
     assert not any("row 0" in m for m in messages)
+
+
+def test_patients_naming_no_patient_is_an_error(capsys):
+    # --patients "" (an empty shell variable) analysed every patient of the file
+    assert main(["analyze", str(NORMAL), "--patients", ""]) == 2
+    assert "--patients" in capsys.readouterr().err

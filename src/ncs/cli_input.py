@@ -254,7 +254,7 @@ def read_input(args: argparse.Namespace, path: str | Path | None = None) -> Inpu
         )
     data.units = parse_units(getattr(args, "units", None)) or None
     patients = getattr(args, "patients", None)
-    if patients:
+    if patients is not None:  # --patients "" names no patient: not every patient
         data.sites, data.rows = _only_patients(data.sites, patients)
     data.sites = _pseudonymized(data.sites, args)
     if getattr(args, "verbose", False):
@@ -328,6 +328,8 @@ def _rename_tidy(table: pd.DataFrame, mapping: dict[str, Any]) -> pd.DataFrame:
 def _only_patients(sites: pd.DataFrame, patients: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     if "patient_id" not in sites.columns:
         raise ValidationError([Problem(None, "patient_id", "required column is missing")])
+    if not patients:
+        raise ValidationError([Problem(None, "--patients", "names no patient (give IDs: P1,P7)")])
     ids = sites["patient_id"].astype("string").str.strip()
     wanted = set(patients)
     keep = ids.isin(wanted).fillna(False).to_numpy(dtype=bool)
