@@ -24,7 +24,7 @@ import ncs
 from ncs.measures import FALSE, TRUE, UNKNOWN
 from ncs.schema import stand_in_patients
 from ncs.schemes import at_least, one_plus_other, two_plus_other
-from schemes.helpers import REFERENCE, nerve, study
+from schemes.helpers import REFERENCE, absent, nerve, study
 
 pytestmark = pytest.mark.filterwarnings("ignore::ncs.NcsWarning")
 
@@ -93,6 +93,27 @@ def test_hadden_normal_needs_every_nerve():
     result = collect(with_bad, "hadden1998_gbs")
     assert verdicts(result) == {"hadden1998_gbs": "equivocal"}
     assert "normal: every nerve within normal limits" in result.patients["evidence"].item()
+
+
+def test_simon_with_a_nerve_set_aside_is_open_not_positive():
+    # Simon 2013: demyelinating if a Katz finding or an item is met; normal ulnar (no
+    # finding, no item), the median set aside: either could be met there, neither is known
+    normal = study(nerve("ulnar"), nerve("peroneal"))
+    assert verdicts(collect(normal, "simon2013")) == {"simon2013": "not_demyelinating"}
+    with_bad = study(nerve("ulnar"), nerve("peroneal"), bad_median())
+    assert verdicts(collect(with_bad, "simon2013")) == {"simon2013": "indeterminate"}
+
+
+def test_hadden_inexcitable_needs_every_nerve():
+    # no distal response in any nerve judged: inexcitable; a nerve set aside may respond, so
+    # inexcitable is open (not met, not ruled out): equivocal, and the evidence says so
+    dead = study(absent("ulnar"), absent("peroneal"))
+    assert verdicts(collect(dead, "hadden1998_gbs")) == {"hadden1998_gbs": "inexcitable"}
+    result = collect(study(absent("ulnar"), absent("peroneal"), bad_median()), "hadden1998_gbs")
+    assert verdicts(result) == {"hadden1998_gbs": "equivocal"}
+    evidence = result.patients["evidence"].item()
+    opened = evidence.partition("could be met with the missing data: ")[2]
+    assert "inexcitable: no distal response in any nerve" in opened
 
 
 def test_other_patients_are_not_touched():
