@@ -108,12 +108,33 @@ def test_hadden_inexcitable_needs_every_nerve():
     # no distal response in any nerve judged: inexcitable; a nerve set aside may respond, so
     # inexcitable is open (not met, not ruled out): equivocal, and the evidence says so
     dead = study(absent("ulnar"), absent("peroneal"))
-    assert verdicts(collect(dead, "hadden1998_gbs")) == {"hadden1998_gbs": "inexcitable"}
+    result = collect(dead, "hadden1998_gbs")
+    assert verdicts(result) == {"hadden1998_gbs": "inexcitable"}
+    assert "could be met" not in result.patients["evidence"].item()  # nothing left open
     result = collect(study(absent("ulnar"), absent("peroneal"), bad_median()), "hadden1998_gbs")
     assert verdicts(result) == {"hadden1998_gbs": "equivocal"}
-    evidence = result.patients["evidence"].item()
-    opened = evidence.partition("could be met with the missing data: ")[2]
+    opened = _opened(result)
     assert "inexcitable: no distal response in any nerve" in opened
+    # the set-aside nerve may be the one excitable nerve, with two features
+    assert "demyelinating: >= 2 demyelinating features in the one excitable nerve" in opened
+
+
+def test_hadden_the_one_responding_nerve_with_a_nerve_set_aside():
+    # one nerve responds, 0.49 mV (9.8 % of the 5 mV LLN), the other is absent: inexcitable.
+    # A nerve set aside may respond too: "only one responding nerve" is open, so is the class
+    tiny = study(nerve("ulnar", (0.49, 0.49)), absent("peroneal"))
+    assert verdicts(collect(tiny, "hadden1998_gbs")) == {"hadden1998_gbs": "inexcitable"}
+    result = collect(
+        study(nerve("ulnar", (0.49, 0.49)), absent("peroneal"), bad_median()), "hadden1998_gbs"
+    )
+    assert verdicts(result) == {"hadden1998_gbs": "equivocal"}
+    assert "inexcitable: no distal response in any nerve" in _opened(result)
+
+
+def _opened(result: ncs.Analysis) -> str:
+    """The classes the evidence says the missing data could still meet."""
+    evidence = result.patients["evidence"].item()
+    return evidence.partition("could be met with the missing data: ")[2]
 
 
 def test_other_patients_are_not_touched():
