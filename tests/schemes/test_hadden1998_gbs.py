@@ -181,6 +181,14 @@ def test_a_responding_nerve_with_an_unknown_amplitude_is_excitable():
         assert verdict(slip, S) == "equivocal"
 
 
+def test_two_nerves_responding_at_one_millivolt_are_axonal_not_inexcitable():
+    # 1.0 mV is 20 % of the 5 mV LLN: both nerves respond (excitable), items are judged
+    # (> 10 % of LLN) and none is met (DML 3 ms, 57 m/s, F 25 ms, no drop); both distal CMAPs
+    # are < 80 % of LLN (4.0 mV): axonal
+    low = (1.0, 1.0)
+    assert verdict(study(nerve("ulnar", low), nerve("peroneal", low)), S) == "axonal"
+
+
 def test_axonal():
     assert (
         verdict(study(nerve("ulnar", (3.99, 3.99)), nerve("median", (3.99, 3.99))), S) == "axonal"
