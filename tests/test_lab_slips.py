@@ -63,16 +63,8 @@ def test_an_understated_sheet_dimension_loses_no_row_or_column(tmp_path, capsys,
 
 
 def test_a_formula_beyond_an_understated_dimension_is_still_named(tmp_path):
-    openpyxl = pytest.importorskip("openpyxl")
-    frame = pd.read_csv(MMN, dtype={"patient_id": str})
-    book = openpyxl.Workbook()
-    ws = book.active
-    ws.title = "Motor"
-    ws.append(list(frame.columns))
-    for record in frame.itertuples(index=False):
-        ws.append([None if pd.isna(v) else v for v in record])
-    ws["G12"] = "=G11*0.96"  # amplitude of the last site: openpyxl stores no value
-    book.save(tmp_path / "plain.xlsx")
+    # the amplitude of the last site a formula: openpyxl stores no value for it
+    _mmn_workbook(tmp_path / "plain.xlsx", {"G12": ("=G11*0.96", "General")})
     path = _redimension(tmp_path / "plain.xlsx", tmp_path / "formula.xlsx", "A1:N4")
     with pytest.raises(ncs.ValidationError) as err:
         ncs.read_sites(path)
