@@ -58,6 +58,7 @@ __all__ = [
     "normalize_units",
     "patient_keys",
     "split_invalid",
+    "stand_in_patients",
     "validate",
     "visit_table",
 ]
@@ -746,8 +747,12 @@ def split_invalid(
     The batch counterpart of :func:`validate`: a row with a problem is rejected together
     with the other rows of its nerve (one bad site would corrupt that nerve's segments, for
     instance by dropping a distance from a conduction length), and every other nerve, of the
-    same patient too, is validated and kept. Each input row ends up in exactly one of the
-    two tables.
+    same patient too, is validated and kept. A row whose patient, visit, nerve or side cannot
+    be read belongs to no nerve, but the nerve it was a site of lost it: the nerves it may be
+    a site of are set aside with it (of its patient, or of the patient
+    :func:`stand_in_patients` gives a row without one: those that agree with its keys, lack
+    its site and have that site name). Each input row ends up in exactly one of the two
+    tables.
 
     Parameters
     ----------
