@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ncs.errors import ValidationError
@@ -105,6 +105,7 @@ def test_signed_integral_is_conserved_by_dispersion():
 
 @settings(max_examples=10, deadline=None)
 @given(spread=st.floats(0.15, 0.8), seed=st.integers(0, 2**16))
+@example(spread=0.75, seed=584)  # the negative peak trimmed between the last two sites
 def test_phase_cancellation_area_falls_duration_grows_with_distance(spread, seed):
     sim = cmap([70.0, 200.0, 350.0, 500.0], cv_spread=spread, n_units=60, sweep_ms=60.0, seed=seed)
     assert sim.conducting.all()  # no block anywhere
@@ -114,7 +115,16 @@ def test_phase_cancellation_area_falls_duration_grows_with_distance(spread, seed
     duration = m["duration_ms"].to_numpy()
     assert np.all(np.diff(area) < 0)
     assert np.all(np.diff(amplitude) < 0)
-    assert np.all(np.diff(duration) > 0)
+    assert duration[-1] > duration[0]
+    if spread <= STEPWISE_SPREAD:
+        assert np.all(np.diff(duration) > 0)
+
+
+#: Up to this velocity spread the negative-peak duration grows at every site. Beyond it,
+#: cancellation can trim the negative peak of the most dispersed response by a few hundredths
+#: of a ms between two proximal sites (spread 0.75, seed 584: 6.93 -> 6.87 ms from 350 to
+#: 500 mm; 1 of 150 seeds at 0.8, none of 150 at 0.6), while it still grows over the nerve.
+STEPWISE_SPREAD = 0.6
 
 
 def test_phase_cancellation_grows_with_velocity_spread():
