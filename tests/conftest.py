@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -18,6 +19,11 @@ SEED_FIXTURES = (
     "missing_measures.csv",
     "mmn_forearm_block.csv",
     "normal.csv",
+)
+
+#: Arrow-backed dtypes need pyarrow (an optional extra: the core suite runs without it).
+NEEDS_ARROW = pytest.mark.skipif(
+    importlib.util.find_spec("pyarrow") is None, reason="pyarrow not installed"
 )
 
 settings.register_profile(

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import ncs
-from conftest import two_sites
+from conftest import NEEDS_ARROW, two_sites
 from ncs.cells import ABSENT_WORDS, MISSING_WORDS, RESPONSE_MEASURES, parse_numbers
 from ncs.wide import from_wide
 
@@ -169,7 +169,10 @@ def test_response_measures_are_the_measures_of_a_cmap():
     assert not (MISSING_WORDS & ABSENT_WORDS)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32", "Float32", "float32[pyarrow]", object])
+@pytest.mark.parametrize(
+    "dtype",
+    ["float64", "float32", "Float32", pytest.param("float32[pyarrow]", marks=NEEDS_ARROW), object],
+)
 def test_a_narrow_float_column_is_read_as_written(dtype):
     # 3.0 -> 2.1 mV is a 30 % drop exactly: not a block by Katz's "> 30 %". In float32 2.1 is
     # 2.0999999046..., widened as it is a 30.000003 % drop: a block that the same study in

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import ncs
-from conftest import FIXTURES, two_sites
+from conftest import FIXTURES, NEEDS_ARROW, two_sites
 from ncs.cli import main
 from ncs.errors import UnknownCriteriaError, ValidationError
 from ncs.registry import resolve
@@ -231,7 +231,7 @@ def test_compare_diagnosis_series_with_none_is_unknown(seed_analysis):
     assert katz.n_no_diagnosis == 1
 
 
-@pytest.mark.parametrize("dtype", ["float64", "double[pyarrow]"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("double[pyarrow]", marks=NEEDS_ARROW)])
 @pytest.mark.parametrize("as_column", [True, False])
 def test_compare_float_diagnosis_one_zero_with_a_blank_is_boolean(cohort, as_column, dtype):
     import numpy as np
