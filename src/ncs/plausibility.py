@@ -629,7 +629,9 @@ def implausible_cells(valid: pd.DataFrame) -> dict[str, np.ndarray]:
     dict
         ``amplitude_mv``, ``area_mvms`` and ``duration_ms``: boolean masks in ``valid``'s
         row order; ``amplitude_code``, ``area_code`` and ``duration_code``: the
-        :data:`IMPLAUSIBLE_REASONS` key per row (``None`` where the value is plausible).
+        :data:`IMPLAUSIBLE_REASONS` key per row (``None`` where the value is plausible), or
+        ``None`` instead of the array when no value of that kind is implausible (the usual
+        case: no array of a million ``None`` is made).
     """
     n = len(valid)
     present = ~_column_equals(valid, "response", "absent")
@@ -643,22 +645,25 @@ def implausible_cells(valid: pd.DataFrame) -> dict[str, np.ndarray]:
         area_high = present & (area > lim["area_max_mvms"])
         dur_high = present & (dur > lim["duration_max_ms"])
         dur_low = present & (dur > 0) & (dur < lim["duration_min_ms"])
-    amp_code = np.full(n, None, dtype=object)
-    amp_code[amp_high] = "amplitude_high"
-    amp_code[amp_low] = "amplitude_low"
-    area_code = np.full(n, None, dtype=object)
-    area_code[area_high] = "area_high"
-    dur_code = np.full(n, None, dtype=object)
-    dur_code[dur_high] = "duration_high"
-    dur_code[dur_low] = "duration_low"
     return {
         "amplitude_mv": amp_high | amp_low,
         "area_mvms": area_high,
         "duration_ms": dur_high | dur_low,
-        "amplitude_code": amp_code,
-        "area_code": area_code,
-        "duration_code": dur_code,
+        "amplitude_code": _codes(n, amplitude_high=amp_high, amplitude_low=amp_low),
+        "area_code": _codes(n, area_high=area_high),
+        "duration_code": _codes(n, duration_high=dur_high, duration_low=dur_low),
     }
+
+
+def _codes(n: int, **masks: np.ndarray) -> np.ndarray | None:
+    """The :data:`IMPLAUSIBLE_REASONS` key of each row a mask flags (None elsewhere); None
+    when no row is flagged."""
+    if not any(m.any() for m in masks.values()):
+        return None
+    out = np.full(n, None, dtype=object)
+    for code, mask in masks.items():
+        out[mask] = code
+    return out
 
 
 def _column_equals(valid: pd.DataFrame, name: str, value: str) -> np.ndarray:
@@ -671,21 +676,15 @@ def warn_implausible(valid: pd.DataFrame, cells: Mapping[str, np.ndarray] | None
     """One warning per implausible cell kind, naming its rows (:func:`ncs.errors.warn`)."""
     cells = implausible_cells(valid) if cells is None else cells
     rows = valid["input_row"].to_numpy(dtype=np.int64) if len(valid) else np.zeros(0, int)
-    for column, code_column in (
-        ("amplitude_mv", "amplitude_code"),
-        ("area_mvms", "area_code"),
-        ("duration_ms", "duration_code"),
+    for column, code_column, kinds in (
+        ("amplitude_mv", "amplitude_code", ("amplitude_high", "amplitude_low")),
+        ("area_mvms", "area_code", ("area_high",)),
+        ("duration_ms", "duration_code", ("duration_high", "duration_low")),
     ):
         codes = cells.get(code_column)
-        if codes is None:
+        if codes is None:  # none of this kind (the usual case)
             continue
-        for code in (
-            "amplitude_high",
-            "amplitude_low",
-            "area_high",
-            "duration_high",
-            "duration_low",
-        ):
+        for code in kinds:
             hit = np.flatnonzero(codes == code)
             if not hit.size:
                 continue

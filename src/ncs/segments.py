@@ -347,27 +347,16 @@ def _set_aside(
         return values if site_sort is None else values[site_sort]
 
     amp_bad, area_bad = sort(implausible["amplitude_mv"]), sort(implausible["area_mvms"])
-    amp_code, area_code = sort(implausible["amplitude_code"]), sort(implausible["area_code"])
-    no_cell = np.zeros(amp.size, dtype=bool)
-    dur_bad = sort(implausible.get("duration_ms", no_cell))
-    dur_code = sort(implausible.get("duration_code", np.full(amp.size, None, dtype=object)))
-    # "more than rise_max x the distal response", compared as every percentage is (snapped:
-    # 2.1 / 0.7 is exactly 3): a drop below -(rise_max - 1) x 100 %
-    floor_pct = -(IMPLAUSIBLE_LIMITS["rise_max"] - 1.0) * 100.0
+    dur_bad = sort(implausible.get("duration_ms", np.zeros(amp.size, dtype=bool)))
+
+    def code(kind: str, row: int) -> str:
+        """The reason key of one implausible cell (a sorted row)."""
+        codes = implausible[kind]
+        return codes[row if site_sort is None else site_sort[row]]
+
     both = ~absent[distal] & ~absent[proximal]
-    with np.errstate(invalid="ignore"):
-        amp_rise = (
-            both
-            & ~amp_bad[distal]
-            & ~amp_bad[proximal]
-            & (percent_drop(amp[distal], amp[proximal]) < floor_pct)
-        )
-        area_rise = (
-            both
-            & ~area_bad[distal]
-            & ~area_bad[proximal]
-            & (percent_drop(area[distal], area[proximal]) < floor_pct)
-        )
+    amp_rise = _rises(amp, distal, proximal, both & ~amp_bad[distal] & ~amp_bad[proximal])
+    area_rise = _rises(area, distal, proximal, both & ~area_bad[distal] & ~area_bad[proximal])
     cell = amp_bad[distal] | amp_bad[proximal] | area_bad[distal] | area_bad[proximal]
     cell |= dur_bad[distal] | dur_bad[proximal]
     flagged = np.flatnonzero(cell | amp_rise | area_rise)
@@ -380,17 +369,14 @@ def _set_aside(
         parts = []
         for row in (d, p):
             if amp_bad[row]:
-                parts.append(
-                    f"{names[row]} amplitude {amp[row]:.6g} mV {cell_reason(amp_code[row])}"
-                )
+                reason = cell_reason(code("amplitude_code", row))
+                parts.append(f"{names[row]} amplitude {amp[row]:.6g} mV {reason}")
             if area_bad[row]:
-                parts.append(
-                    f"{names[row]} area {area[row]:.6g} mV·ms {cell_reason(area_code[row])}"
-                )
+                reason = cell_reason(code("area_code", row))
+                parts.append(f"{names[row]} area {area[row]:.6g} mV·ms {reason}")
             if dur_bad[row]:
-                parts.append(
-                    f"{names[row]} duration {dur[row]:.6g} ms {cell_reason(dur_code[row])}"
-                )
+                reason = cell_reason(code("duration_code", row))
+                parts.append(f"{names[row]} duration {dur[row]:.6g} ms {reason}")
         rise = rise_reason()
         if amp_rise[k]:
             parts.append(f"{names[p]} amplitude {amp[p] / amp[d]:.1f} × {names[d]}: {rise}")
@@ -401,6 +387,26 @@ def _set_aside(
     area = np.where(area_bad, np.nan, area)
     dur = np.where(dur_bad, np.nan, dur)
     return amp, area, dur, notes, amp_rise, area_rise
+
+
+def _rises(
+    values: np.ndarray, distal: np.ndarray, proximal: np.ndarray, judged: np.ndarray
+) -> np.ndarray:
+    """Segments whose proximal value is more than ``rise_max`` x the distal one, compared as
+    every percentage is (snapped: 0.7 -> 2.1 is exactly 3 x): a drop below
+    -(rise_max - 1) x 100 %. Only the segments near or beyond the limit are computed."""
+    limit = IMPLAUSIBLE_LIMITS["rise_max"]
+    d, p = values[distal], values[proximal]
+    with np.errstate(invalid="ignore"):
+        near = np.flatnonzero(judged & (p > limit * d * _RISE_MARGIN))
+    out = np.zeros(distal.size, dtype=bool)
+    if near.size:
+        out[near] = percent_drop(d[near], p[near]) < -(limit - 1.0) * 100.0
+    return out
+
+
+#: A rise within this factor below the limit is checked exactly (far wider than float noise).
+_RISE_MARGIN = 0.999
 
 
 def _odd_index(frame: pd.DataFrame) -> bool:
