@@ -553,14 +553,14 @@ def test_the_text_output_places_a_warnings_row_in_the_file(tmp_path, capsys):
 def test_numbers_stored_as_text_with_decimal_commas_in_a_workbook(tmp_path, capsys):
     # the hint says --decimal ,: it now applies to text cells of a sheet too (it was CSV only,
     # so following the hint gave the same errors)
-    openpyxl = pytest.importorskip("openpyxl")
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"])
-    sheet.append(["P1", "median", "R", "wrist", "3,6", "8,2"])
-    sheet.append(["P1", "median", "R", "elbow", "7,9", "2,9"])
-    path = tmp_path / "text.xlsx"
-    book.save(path)
+    path = _workbook(
+        tmp_path / "text.xlsx",
+        [
+            ["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"],
+            ["P1", "median", "R", "wrist", "3,6", "8,2"],
+            ["P1", "median", "R", "elbow", "7,9", "2,9"],
+        ],
+    )
     assert main(["validate", str(path)]) == 2
     assert "--decimal ," in capsys.readouterr().err
     assert main(["validate", str(path), "--decimal", ","]) == 0
@@ -589,14 +589,14 @@ def test_a_problem_names_the_files_own_header(tmp_path, capsys, header, cell, na
 def test_thousands_separators_in_a_workbook_read_with_decimal_commas_are_refused(tmp_path, capsys):
     # --decimal , on a sheet's text numbers: '8.200' is refused as in a CSV file, naming its
     # cell (it was read as 8.2)
-    openpyxl = pytest.importorskip("openpyxl")
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"])
-    sheet.append(["P1", "median", "R", "wrist", "3,6", "8.200"])
-    sheet.append(["P1", "median", "R", "elbow", "7,9", "2.900"])
-    path = tmp_path / "text.xlsx"
-    book.save(path)
+    path = _workbook(
+        tmp_path / "text.xlsx",
+        [
+            ["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"],
+            ["P1", "median", "R", "wrist", "3,6", "8.200"],
+            ["P1", "median", "R", "elbow", "7,9", "2.900"],
+        ],
+    )
     assert main(["validate", str(path), "--decimal", ","]) == 2
     err = capsys.readouterr().err
     assert "2 number(s) with '.' between groups of three digits" in err
@@ -606,14 +606,14 @@ def test_thousands_separators_in_a_workbook_read_with_decimal_commas_are_refused
 def test_a_true_cell_in_a_workbook_is_not_read_as_the_number_one(tmp_path, capsys):
     # a TRUE typed into a sheet's number column beside a 1 (Python: True == 1) was read as
     # an amplitude of 1 mV and judged; it is an error naming its row
-    openpyxl = pytest.importorskip("openpyxl")
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"])
-    sheet.append(["P1", "median", "R", "wrist", 3.6, 1])
-    sheet.append(["P1", "median", "R", "elbow", 7.9, True])
-    path = tmp_path / "flag.xlsx"
-    book.save(path)
+    path = _workbook(
+        tmp_path / "flag.xlsx",
+        [
+            ["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"],
+            ["P1", "median", "R", "wrist", 3.6, 1],
+            ["P1", "median", "R", "elbow", 7.9, True],
+        ],
+    )
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "row 3, column 'amplitude_mv' (cell F3): a true/false value, not a number" in err
@@ -621,16 +621,16 @@ def test_a_true_cell_in_a_workbook_is_not_read_as_the_number_one(tmp_path, capsy
 
 def test_a_true_cell_in_a_workbook_key_is_not_the_same_patient_as_one(tmp_path):
     # patient 1 and a patient_id cell TRUE were one patient (Python: True == 1)
-    openpyxl = pytest.importorskip("openpyxl")
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"])
-    sheet.append([1, "median", "R", "wrist", 3.6, 8.2])
-    sheet.append([1, "median", "R", "elbow", 7.9, 7.9])
-    sheet.append([True, "ulnar", "R", "wrist", 3.1, 9.0])
-    sheet.append([True, "ulnar", "R", "below elbow", 7.0, 8.5])
-    path = tmp_path / "flag.xlsx"
-    book.save(path)
+    path = _workbook(
+        tmp_path / "flag.xlsx",
+        [
+            ["patient_id", "nerve", "side", "site", "latency_ms", "amplitude_mv"],
+            [1, "median", "R", "wrist", 3.6, 8.2],
+            [1, "median", "R", "elbow", 7.9, 7.9],
+            [True, "ulnar", "R", "wrist", 3.1, 9.0],
+            [True, "ulnar", "R", "below elbow", 7.0, 8.5],
+        ],
+    )
     out = tmp_path / "sites.csv"
     assert main(["convert", str(path), "-o", str(out)]) == 0
     assert pd.read_csv(out, dtype=str)["patient_id"].tolist() == ["1", "1", "True", "True"]
@@ -698,3 +698,13 @@ def test_patients_naming_no_patient_is_an_error(capsys):
     # --patients "" (an empty shell variable) analysed every patient of the file
     assert main(["analyze", str(NORMAL), "--patients", ""]) == 2
     assert "--patients" in capsys.readouterr().err
+
+
+def _workbook(path, rows: list[list]) -> object:
+    """A one-sheet workbook of these rows (the first is the header), as a lab saves it."""
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return path
