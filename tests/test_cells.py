@@ -113,7 +113,9 @@ def test_anything_else_is_an_error_naming_the_cell(cell, hint):
     assert hint in problem.message
 
 
-@pytest.mark.parametrize("first", [1, 1.0, 0, 0.0, np.int64(1), np.float64(0.0)])
+@pytest.mark.parametrize(
+    "first", [1, 1.0, 0, 0.0, np.int64(1), np.float64(0.0), decimal.Decimal("1")]
+)
 @pytest.mark.parametrize("flag", [True, False, np.bool_(True), np.bool_(False)])
 @pytest.mark.parametrize("flag_first", [False, True])
 def test_a_true_false_cell_is_never_read_as_a_number_equal_to_it(first, flag, flag_first):

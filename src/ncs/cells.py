@@ -21,6 +21,7 @@ on the distinct values of a column, never cell by cell.
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 import re
 from typing import NamedTuple
 
@@ -256,8 +257,7 @@ def factorize_cells(cells: np.ndarray) -> tuple[np.ndarray, list]:
     codes, uniques = pd.factorize(cells, use_na_sentinel=True)
     uniques = list(uniques)
     if not any(
-        _is_true_false(u) or (isinstance(u, int | float | np.number) and u in (0, 1))
-        for u in uniques
+        _is_true_false(u) or (isinstance(u, numbers.Number) and u in (0, 1)) for u in uniques
     ):
         return codes, uniques
     flags = np.fromiter((_is_true_false(v) for v in cells.tolist()), dtype=bool, count=cells.size)
