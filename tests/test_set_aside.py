@@ -58,7 +58,9 @@ def test_a_negative_verdict_with_a_nerve_set_aside_is_indeterminate():
     assert verdicts(result) == {"katz2002": "indeterminate", "bouche1995": "indeterminate"}
     evidence = result.patients["evidence"].tolist()
     assert all("1 nerve(s) set aside for invalid input rows" in e for e in evidence)
-    assert "nerves_set_aside" in set(result.warnings["code"])
+    warned = result.warnings[result.warnings["code"] == "nerves_set_aside"]
+    # one row per such patient: its first valid row (the ulnar wrist, input row 0)
+    assert warned["input_row"].tolist() == [0] and warned["patient_id"].tolist() == ["P"]
 
 
 def test_a_block_found_stands_with_a_nerve_set_aside():

@@ -446,11 +446,14 @@ def _warn_set_aside(rejected: pd.DataFrame, valid: pd.DataFrame) -> None:
     if not len(rejected) or not len(valid):
         return
     ids = set(rejected["patient_id"].dropna().astype(str))
-    patient = valid["patient_id"].astype(object).astype(str)
-    first = ~patient.duplicated().to_numpy() & patient.isin(ids).to_numpy()
-    if not first.any():
+    patient = categorical(valid["patient_id"])  # compared per distinct id, not per row
+    codes = np.asarray(patient.codes, dtype=np.int64)
+    hit = np.array([name in ids for name in names_of(patient)], dtype=bool)
+    seen, first_row = np.unique(codes, return_index=True)
+    first = first_row[hit[seen]]
+    if not first.size:
         return
-    rows = valid["input_row"].to_numpy(dtype=np.int64)[first]  # a row of each such patient
+    rows = np.sort(valid["input_row"].to_numpy(dtype=np.int64)[first])  # a row of each
     warn(
         "nerves_set_aside",
         f"{rows.size} patient(s) with nerve(s) set aside for invalid rows (the patients of "
