@@ -874,12 +874,11 @@ def _nerves_of_unkeyed(checked: _Checked, rows: np.ndarray, n_nerves: int) -> np
     """Per nerve, the first of ``rows`` (rows whose patient, visit, nerve or side cannot be
     read) that may be one of its sites; -1 for none.
 
-    A row whose patient is known may be a site of the patient's nerves that agree with the
-    keys it has (a misspelt nerve name: the patient's nerves on that side); a row without a
-    patient, of the nerve of the row before or after it in the table (rows of a nerve are
-    written together) if that row agrees with its keys. Of these, a nerve that has the
-    row's site already, or for which that site name is not one of its sites, did not lose
-    it and is kept.
+    A row may be a site of its patient's nerves that agree with the keys it has (a misspelt
+    nerve name: the patient's nerves on that side); a row without a patient takes the
+    patient :func:`stand_in_patients` gives it (none: it goes alone). Of these nerves, one
+    that has the row's site already, or for which that site name is not one of its sites,
+    did not lose it and is kept.
     """
     first = np.full(n_nerves, -1, dtype=np.int64)
     if not rows.size or not checked.key_codes or checked.text is None:
