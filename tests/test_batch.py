@@ -276,6 +276,7 @@ def test_cli_batch_writes_every_table(tmp_path, capsys):
         "patients.csv",
         "rejected.csv",
         "segments.csv",
+        "warnings.csv",
     ]
 
 
@@ -313,3 +314,22 @@ def test_analyze_file_refuses_two_columns_of_one_name(tmp_path, second):
     with pytest.raises(ncs.ValidationError, match="amplitude_mv"):
         analyze_file(path, tmp_path / "out", format="csv")
     assert not (tmp_path / "out" / "patients.csv").exists()
+
+
+def test_analyze_file_writes_the_warnings_with_file_rows(tmp_path):
+    # the batch wrote no warnings anywhere but standard error: an amplitude typed in µV, a
+    # nerve set aside, were in no output file. Rows are the file's (0 = first data row)
+    sites = simulate.cohort(4, seed=5)
+    sites["amplitude_mv"] = sites["amplitude_mv"].astype(object)
+    sites.loc[37, "amplitude_mv"] = 9100.0  # patient 3, µV typed in a mV column
+    sites.loc[13, "amplitude_mv"] = "lots"  # patient 1: its nerve is set aside
+    path = tmp_path / "sites.csv"
+    sites.to_csv(path, index=False)
+    counts = analyze_file(path, tmp_path / "out", chunk_rows=12, format="csv")
+    warned = pd.read_csv(tmp_path / "out" / "warnings.csv")
+    assert counts["warnings"] == len(warned)
+    amp = warned[warned["code"] == "implausible_amplitude"]
+    assert amp["input_row"].tolist() == [37]
+    assert "(row 37)" in amp["message"].item()  # not the row within its chunk (1)
+    aside = warned[warned["code"] == "nerves_set_aside"]
+    assert aside["patient_id"].tolist() == [sites.loc[13, "patient_id"]]

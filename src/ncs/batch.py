@@ -40,10 +40,30 @@ from ncs.io import (
 from ncs.privacy import pseudonymize
 from ncs.schema import nerve_keys
 
-__all__ = ["TABLES", "account", "analyze_file", "empty_tables", "renumber"]
+__all__ = ["FILES", "TABLES", "account", "analyze_file", "empty_tables", "renumber"]
 
 TABLES: tuple[str, ...] = ("segments", "findings", "nerves", "patients", "rejected")
-"""The tables :func:`analyze_file` writes, one file each."""
+"""The result tables of a chunk (:func:`renumber`, ``ncs.dask``)."""
+
+FILES: tuple[str, ...] = (*TABLES, "warnings")
+"""The tables :func:`analyze_file` writes, one file each: every warning is in the output,
+not only on standard error."""
+
+#: Columns of the warnings file (``visit`` always: the chunks need one layout).
+_WARNING_FILE_COLUMNS: tuple[str, ...] = (
+    "code",
+    "message",
+    "patient_id",
+    "visit",
+    "nerve",
+    "side",
+    "site",
+    "column",
+    "input_row",
+)
+
+#: How a message names a row of the analysed frame ("(row 3, row 17)").
+_ROW_IN_MESSAGE = r"\brow (\d+)\b"
 
 #: Rows per chunk when none is given: about 1 GB of working memory per chunk.
 DEFAULT_CHUNK_ROWS = 1_000_000
@@ -87,6 +107,31 @@ def renumber(result: Analysis, rows: np.ndarray) -> dict[str, pd.DataFrame]:
         "patients": result.patients,
         "rejected": rejected,
     }
+
+
+def _warnings_file(warnings_table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """A chunk's warnings in the file's layout, their rows (column and message) renumbered
+    to positions in the whole file."""
+    out = pd.DataFrame(
+        {
+            c: warnings_table[c]
+            if c in warnings_table.columns
+            else pd.array([None] * len(warnings_table), dtype="string")
+            for c in _WARNING_FILE_COLUMNS
+        }
+    )
+    row = out["input_row"].to_numpy(dtype=np.float64, na_value=np.nan)
+    known = ~np.isnan(row)
+    placed = np.full(len(out), np.nan)
+    placed[known] = rows[row[known].astype(np.int64)]
+    out["input_row"] = pd.array(np.where(known, placed, np.nan)).astype("Int64")
+    if len(out):
+        out["message"] = (
+            out["message"]
+            .astype("string")
+            .str.replace(_ROW_IN_MESSAGE, lambda m: f"row {int(rows[int(m.group(1))])}", regex=True)
+        )
+    return out
 
 
 def empty_tables(
@@ -351,7 +396,9 @@ def analyze_file(
         'sorted.parquet'"``, or with pandas when it fits in memory.
     output_dir : path-like
         Directory (created if needed) that receives ``segments``, ``findings``, ``nerves``,
-        ``patients`` and ``rejected`` as ``<table>.parquet`` or ``<table>.csv``.
+        ``patients``, ``rejected`` and ``warnings`` as ``<table>.parquet`` or
+        ``<table>.csv`` (:data:`FILES`; the warnings with the rows they name as positions in
+        the file).
     criteria : str, Criterion or iterable, optional
         As for :func:`ncs.analyze`.
     units : mapping, optional
@@ -380,7 +427,7 @@ def analyze_file(
     Returns
     -------
     dict of str to int
-        Rows written per table (``segments`` ... ``rejected``), ``n_input_rows``,
+        Rows written per table (``segments`` ... ``warnings``), ``n_input_rows``,
         ``n_rows_in_segments``, ``n_rows_single_site``, ``n_rows_rejected`` and
         ``n_chunks``.
 
@@ -409,6 +456,12 @@ def analyze_file(
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     schemas = empty_tables(criteria, reasons=reasons)
+    schemas["warnings"] = _warnings_file(
+        pd.DataFrame({c: pd.array([], dtype="string") for c in _WARNING_FILE_COLUMNS}).astype(
+            {"input_row": "Int64"}
+        ),
+        np.zeros(0, dtype=np.int64),
+    )
     tmp = Path(tempfile.mkdtemp(prefix=".ncs-partial-", dir=out_dir))
     writer = _Writer(tmp, fmt, schemas)
     totals = {"n_input_rows": 0, "n_rows_in_segments": 0, "n_rows_single_site": 0}
@@ -436,6 +489,7 @@ def analyze_file(
             )
             for name, table in renumber(result, rows).items():
                 writer.write(name, table)
+            writer.write("warnings", _warnings_file(result.warnings, rows))
             counts = account(result)
             for key in ("n_input_rows", "n_rows_in_segments", "n_rows_single_site"):
                 totals[key] += counts[key]
@@ -493,7 +547,7 @@ def analyze_file(
         bar.update(bar.total, offset, force=True)
         bar.close()
         writer.close()
-        for table in TABLES:
+        for table in FILES:
             os.replace(writer.path(table), out_dir / writer.path(table).name)
     finally:
         if handle is not None:
